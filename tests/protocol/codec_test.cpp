@@ -1,0 +1,173 @@
+#include "protocol/codec.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace muster::protocol;
+
+namespace {
+
+struct decoded {
+  bool ok;
+  command cmd;
+  decode_failure failure;
+};
+
+decoded decode(std::string_view frame) {
+  static decoder d(1024);
+  decoded r;
+  r.ok = d.decode(frame, r.cmd, r.failure);
+  return r;
+}
+
+}  // namespace
+
+TEST(codec, decodes_connect) {
+  auto r = decode(R"({"id":1,"op":"connect","name":"alice"})");
+  ASSERT_TRUE(r.ok) << r.failure.message;
+  EXPECT_EQ(r.cmd.kind, op::connect);
+  EXPECT_EQ(r.cmd.id, 1u);
+  EXPECT_EQ(r.cmd.name, "alice");
+}
+
+TEST(codec, decodes_subscribe_with_recovery_position) {
+  auto r = decode(R"({"op":"subscribe","id":7,"channel":"crisis:acme","recover":{"offset":42,"epoch":"ab12"}})");
+  ASSERT_TRUE(r.ok) << r.failure.message;
+  EXPECT_EQ(r.cmd.kind, op::subscribe);
+  EXPECT_EQ(r.cmd.channel, "crisis:acme");
+  ASSERT_TRUE(r.cmd.recover);
+  EXPECT_EQ(r.cmd.recover->offset, 42u);
+  EXPECT_EQ(r.cmd.recover->epoch, "ab12");
+}
+
+TEST(codec, decodes_publish_and_minifies_data) {
+  auto r = decode("{\"id\":3,\"op\":\"publish\",\"channel\":\"c1\",\"data\":{ \"text\" :\n \"hi\\nthere\", \"n\": [1, 2] }}");
+  ASSERT_TRUE(r.ok) << r.failure.message;
+  EXPECT_EQ(r.cmd.data, R"({"text":"hi\nthere","n":[1,2]})");
+  EXPECT_EQ(r.cmd.data.find('\n'), std::string::npos);
+}
+
+TEST(codec, decodes_scalar_data) {
+  auto r = decode(R"({"id":3,"op":"publish","channel":"c1","data":"just text"})");
+  ASSERT_TRUE(r.ok) << r.failure.message;
+  EXPECT_EQ(r.cmd.data, R"("just text")");
+}
+
+TEST(codec, decodes_history_and_presence_and_ping) {
+  auto h = decode(R"({"id":4,"op":"history","channel":"c","since":10,"limit":5})");
+  ASSERT_TRUE(h.ok) << h.failure.message;
+  EXPECT_EQ(*h.cmd.since, 10u);
+  EXPECT_EQ(h.cmd.limit, 5u);
+  auto p = decode(R"({"id":5,"op":"presence","channel":"c"})");
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.cmd.kind, op::presence);
+  auto u = decode(R"({"id":6,"op":"unsubscribe","channel":"c"})");
+  ASSERT_TRUE(u.ok);
+  EXPECT_EQ(u.cmd.kind, op::unsubscribe);
+  auto g = decode(R"({"id":8,"op":"ping"})");
+  ASSERT_TRUE(g.ok);
+  EXPECT_EQ(g.cmd.kind, op::ping);
+}
+
+TEST(codec, ignores_unknown_fields) {
+  auto r = decode(R"({"id":1,"op":"ping","future":{"x":[1,2,3]}})");
+  EXPECT_TRUE(r.ok) << r.failure.message;
+}
+
+TEST(codec_errors, malformed_json) {
+  for (const char* f : {"", "{", "nope", R"({"id":1,"op":"ping")", R"({"id":1,"op":"ping"} x)",
+                        "[1,2]", "42", R"({"id":1,"op":"publish","channel":"c","data":{"a":}})"}) {
+    auto r = decode(f);
+    EXPECT_FALSE(r.ok) << f;
+    EXPECT_EQ(r.failure.code, errc::bad_json) << f;
+  }
+}
+
+TEST(codec_errors, unknown_op_keeps_id) {
+  auto r = decode(R"({"id":9,"op":"explode"})");
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.failure.code, errc::unknown_op);
+  EXPECT_EQ(r.failure.id, 9u);
+}
+
+TEST(codec_errors, missing_and_mistyped_fields_name_the_field) {
+  struct c {
+    const char* frame;
+    errc code;
+    const char* word;
+  } cases[] = {
+      {R"({"id":1})", errc::bad_request, "op"},
+      {R"({"op":"ping"})", errc::bad_request, "id"},
+      {R"({"id":-1,"op":"ping"})", errc::bad_request, "id"},
+      {R"({"id":"1","op":"ping"})", errc::bad_request, "id"},
+      {R"({"id":1,"op":5})", errc::bad_request, "op"},
+      {R"({"id":1,"op":"subscribe"})", errc::bad_request, "channel"},
+      {R"({"id":1,"op":"subscribe","channel":7})", errc::bad_request, "channel"},
+      {R"({"id":1,"op":"publish","channel":"c"})", errc::bad_request, "data"},
+      {R"({"id":1,"op":"connect"})", errc::bad_request, "name"},
+      {R"({"id":1,"op":"subscribe","channel":"c","recover":5})", errc::bad_request, "recover"},
+      {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":1}})", errc::bad_request, "recover"},
+      {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":"x","epoch":"e"}})", errc::bad_request, "recover.offset"},
+      {R"({"id":1,"op":"history","channel":"c","limit":0})", errc::bad_request, "limit"},
+      {R"({"id":1,"op":"history","channel":"c","limit":5000})", errc::bad_request, "limit"},
+      {R"({"id":1,"op":"history","channel":"c","since":-4})", errc::bad_request, "since"},
+  };
+  for (const auto& tc : cases) {
+    auto r = decode(tc.frame);
+    EXPECT_FALSE(r.ok) << tc.frame;
+    EXPECT_EQ(r.failure.code, tc.code) << tc.frame << " -> " << r.failure.message;
+    EXPECT_NE(r.failure.message.find(tc.word), std::string::npos) << tc.frame << " -> " << r.failure.message;
+  }
+}
+
+TEST(codec_errors, bad_channel_names) {
+  std::string too_long(129, 'a');
+  for (std::string name : {std::string(""), std::string("-lead"), std::string("a b"),
+                           std::string("a/b"), std::string("a{b}"), std::string("é"), too_long}) {
+    std::string frame = R"({"id":1,"op":"subscribe","channel":)";
+    append_json_string(frame, name);
+    frame += "}";
+    auto r = decode(frame);
+    EXPECT_FALSE(r.ok) << name;
+    if (!name.empty()) {
+      EXPECT_EQ(r.failure.code, errc::bad_channel) << name;
+    }
+  }
+  EXPECT_TRUE(valid_channel_name(std::string(128, 'a')));
+  EXPECT_TRUE(valid_channel_name("crisis:acme-2026.v2@eu_1"));
+}
+
+TEST(codec_errors, oversized_data) {
+  std::string frame = R"({"id":1,"op":"publish","channel":"c","data":")" + std::string(2000, 'x') + "\"}";
+  auto r = decode(frame);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.failure.code, errc::message_too_large);
+  EXPECT_EQ(r.failure.id, 1u);
+}
+
+TEST(codec, encodes_reply_error_and_events) {
+  EXPECT_EQ(encode_reply(5, "{}"), R"({"id":5,"result":{}})");
+  EXPECT_EQ(encode_error(5, errc::rate_limited, "slow \"down\""),
+            R"({"id":5,"error":{"code":"rate_limited","message":"slow \"down\""}})");
+  EXPECT_EQ(encode_error(std::nullopt, errc::bad_json, "x"),
+            R"({"error":{"code":"bad_json","message":"x"}})");
+  publication p{3, "e1", 1700000000000, "c9", "bo\tb", R"({"t":1})"};
+  EXPECT_EQ(encode_message_event("ch", p),
+            R"({"event":"message","channel":"ch","offset":3,"epoch":"e1","ts":1700000000000,"sender":{"client":"c9","name":"bo\tb"},"data":{"t":1}})");
+  EXPECT_EQ(encode_presence_event(true, "ch", "c9", "bob"),
+            R"({"event":"join","channel":"ch","client":"c9","name":"bob"})");
+}
+
+TEST(codec, encoded_event_round_trips_through_decoder_data) {
+  std::string s;
+  append_json_string(s, std::string("\x01\x1f quote\" back\\ é", 14));
+  auto r = decode(std::string(R"({"id":1,"op":"publish","channel":"c","data":)") + s + "}");
+  ASSERT_TRUE(r.ok) << r.failure.message << " " << s;
+}
+
+TEST(codec, error_category_names) {
+  for (errc e : all_errors) {
+    std::error_code ec = e;
+    EXPECT_EQ(ec.message(), wire_name(e));
+    EXPECT_STREQ(ec.category().name(), "muster.protocol");
+  }
+}
