@@ -179,6 +179,8 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
         errors.add(errc::bad_request, "recover needs both offset and epoch");
       else
         out.recover = std::move(pos);
+    } else if (key == "join_leave") {
+      if (v.get_bool().get(out.join_leave)) errors.add(errc::bad_request, "join_leave must be a boolean");
     } else if (key == "since") {
       std::uint64_t s;
       if (read_uint(s, "since")) out.since = s;

@@ -37,6 +37,7 @@ struct command {
   std::string token;
   std::string data;  // minified JSON text, safe to embed verbatim
   std::optional<stream_position> recover;
+  bool join_leave = false;  // subscribe: also deliver join/leave events
   std::optional<std::uint64_t> since;
   std::uint32_t limit = default_history_limit;
 };

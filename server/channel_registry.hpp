@@ -1,0 +1,39 @@
+#pragma once
+// Per-I/O-thread table of which local subscribers listen on which channel. No I/O, no locks:
+// only the owning thread may call it.
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "server/engine/engine.hpp"
+#include "server/engine/memory_engine.hpp"
+
+namespace muster::server {
+
+/// Something that receives channel events on the registry's thread (a WebSocket session).
+class subscriber {
+ public:
+  virtual ~subscriber() = default;
+  /// Must not add or remove subscriptions synchronously (the registry is iterating).
+  virtual void on_event(std::string_view channel, const channel_event& ev) = 0;
+  /// Whether this subscriber wants join/leave events on `channel`.
+  virtual bool wants_presence(std::string_view channel) const = 0;
+};
+
+class channel_registry {
+ public:
+  /// Returns true when `s` is the channel's first subscriber in this registry.
+  bool add(std::string_view channel, subscriber* s);
+  /// Returns true when `s` was the channel's last subscriber in this registry.
+  bool remove(std::string_view channel, subscriber* s);
+  /// Hands `ev` to every subscriber of `channel`; returns how many received it.
+  std::size_t deliver(std::string_view channel, const channel_event& ev);
+  std::size_t subscribers(std::string_view channel) const;
+  std::size_t channels() const { return channels_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::vector<subscriber*>, string_hash, std::equal_to<>> channels_;
+};
+
+}  // namespace muster::server

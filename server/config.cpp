@@ -1,0 +1,227 @@
+#include "server/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+extern char** environ;
+
+namespace muster::server {
+
+namespace {
+
+// One configurable key: where it lives, and how a value (from any source) is applied.
+struct key_spec {
+  std::string_view section;
+  std::string_view key;
+  std::function<std::optional<std::string>(config&, const toml::node&)> apply;
+};
+
+template <class Int>
+auto integer_key(Int config::*member, std::int64_t min, std::int64_t max) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::int64_t>();
+    if (!n.is_integer() || !v) return "must be an integer";
+    if (*v < min || *v > max)
+      return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+    c.*member = static_cast<Int>(*v);
+    return std::nullopt;
+  };
+}
+
+template <class Duration>
+auto duration_key(Duration config::*member, std::int64_t min, std::int64_t max) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::int64_t>();
+    if (!n.is_integer() || !v) return "must be an integer";
+    if (*v < min || *v > max)
+      return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+    c.*member = Duration(*v);
+    return std::nullopt;
+  };
+}
+
+auto number_key(double config::*member, double min, double max) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<double>();
+    if (!(n.is_integer() || n.is_floating_point()) || !v) return "must be a number";
+    if (*v < min || *v > max) {
+      std::ostringstream os;
+      os << "must be between " << min << " and " << max;
+      return os.str();
+    }
+    c.*member = *v;
+    return std::nullopt;
+  };
+}
+
+auto string_key(std::string config::*member, std::vector<std::string> allowed = {}) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v) return "must be a string";
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), *v) == allowed.end()) {
+      std::string msg = "must be one of:";
+      for (auto& a : allowed) msg += " " + a;
+      return msg;
+    }
+    c.*member = *v;
+    return std::nullopt;
+  };
+}
+
+std::optional<std::string> check_listen(config& c, const toml::node& n) {
+  auto v = n.value<std::string>();
+  if (!n.is_string() || !v) return "must be a string \"host:port\"";
+  auto colon = v->rfind(':');
+  if (colon == std::string::npos || colon == 0) return "must be \"host:port\"";
+  unsigned port = 0;
+  auto ps = std::string_view(*v).substr(colon + 1);
+  auto r = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+  if (r.ec != std::errc{} || r.ptr != ps.data() + ps.size() || port > 65535)
+    return "port must be a number from 0 to 65535";
+  c.listen = *v;
+  return std::nullopt;
+}
+
+const std::vector<key_spec>& schema() {
+  static const std::vector<key_spec> keys = {
+      {"server", "listen", check_listen},
+      {"server", "threads", integer_key(&config::threads, 0, 256)},
+      {"server", "drain_timeout_ms", duration_key(&config::drain_timeout, 0, 600000)},
+      {"server", "max_connections", integer_key(&config::max_connections, 1, 1000000)},
+      {"limits", "max_message_bytes", integer_key(&config::max_message_bytes, 256, 16 << 20)},
+      {"limits", "max_subscriptions", integer_key(&config::max_subscriptions, 1, 100000)},
+      {"limits", "publish_rate", number_key(&config::publish_rate, 0.001, 1e9)},
+      {"limits", "publish_burst", number_key(&config::publish_burst, 1, 1e9)},
+      {"limits", "command_rate", number_key(&config::command_rate, 0.001, 1e9)},
+      {"limits", "command_burst", number_key(&config::command_burst, 1, 1e9)},
+      {"limits", "max_queue_bytes", integer_key(&config::max_queue_bytes, 1024, 1 << 30)},
+      {"limits", "idle_timeout_ms", duration_key(&config::idle_timeout, 1000, 3600000)},
+      {"limits", "handshake_timeout_ms", duration_key(&config::handshake_timeout, 100, 600000)},
+      {"history", "size", integer_key(&config::history_size, 0, 1000000)},
+      {"history", "ttl_s", duration_key(&config::history_ttl, 1, 365LL * 86400)},
+      {"engine", "type", string_key(&config::engine, {"memory"})},
+      {"log", "level", string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
+  };
+  return keys;
+}
+
+const key_spec* find_key(std::string_view section, std::string_view key) {
+  for (const auto& k : schema())
+    if (k.section == section && k.key == key) return &k;
+  return nullptr;
+}
+
+std::string where(const std::string& source, const toml::source_region& r) {
+  return source + ":" + std::to_string(r.begin.line);
+}
+
+// Turns a string from the environment or a flag into the TOML node the key expects,
+// by parsing it as a TOML value first and falling back to a plain string.
+toml::table parse_scalar(const std::string& text) {
+  try {
+    return toml::parse("v = " + text);
+  } catch (const toml::parse_error&) {
+    toml::table t;
+    t.insert("v", text);
+    return t;
+  }
+}
+
+void apply_text(config& cfg, std::string_view section, std::string_view key,
+                const std::string& text, const std::string& origin,
+                std::vector<std::string>& errors) {
+  const key_spec* spec = find_key(section, key);
+  if (!spec) {
+    errors.push_back(origin + ": unknown key " + std::string(section) + "." + std::string(key));
+    return;
+  }
+  auto t = parse_scalar(text);
+  if (auto err = spec->apply(cfg, *t.get("v")))
+    errors.push_back(origin + ": " + std::string(section) + "." + std::string(key) + " " + *err);
+}
+
+}  // namespace
+
+config_error::config_error(std::vector<std::string> e)
+    : std::runtime_error(e.empty() ? "configuration error" : e.front()), errors(std::move(e)) {}
+
+std::string config::host() const { return listen.substr(0, listen.rfind(':')); }
+std::uint16_t config::port() const {
+  return static_cast<std::uint16_t>(std::stoul(listen.substr(listen.rfind(':') + 1)));
+}
+
+void load_config_file(config& cfg, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw config_error({path + ":" + std::to_string(e.source().begin.line) + ": " +
+                        std::string(e.description())});
+  }
+  std::vector<std::string> errors;
+  for (auto&& [section_key, section_node] : root) {
+    std::string section(section_key.str());
+    auto* table = section_node.as_table();
+    if (!table) {
+      errors.push_back(where(path, section_node.source()) + ": " + section +
+                       " must be a table ([" + section + "])");
+      continue;
+    }
+    for (auto&& [key_name, value] : *table) {
+      std::string key(key_name.str());
+      const key_spec* spec = find_key(section, key);
+      if (!spec) {
+        errors.push_back(where(path, value.source()) + ": unknown key " + section + "." + key);
+        continue;
+      }
+      if (auto err = spec->apply(cfg, value))
+        errors.push_back(where(path, value.source()) + ": " + section + "." + key + " " + *err);
+    }
+  }
+  if (!errors.empty()) throw config_error(std::move(errors));
+}
+
+void apply_env(config& cfg, const std::map<std::string, std::string>& env) {
+  std::vector<std::string> errors;
+  for (const auto& k : schema()) {
+    std::string name = "MUSTER_";
+    for (char c : std::string(k.section) + "_" + std::string(k.key))
+      name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    auto it = env.find(name);
+    if (it != env.end()) apply_text(cfg, k.section, k.key, it->second, name, errors);
+  }
+  if (!errors.empty()) throw config_error(std::move(errors));
+}
+
+void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
+  std::vector<std::string> errors;
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    auto dot = o.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+      errors.push_back("--set " + o + ": expected section.key=value");
+      continue;
+    }
+    apply_text(cfg, std::string_view(o).substr(0, dot),
+               std::string_view(o).substr(dot + 1, eq - dot - 1), o.substr(eq + 1), "--set " + o,
+               errors);
+  }
+  if (!errors.empty()) throw config_error(std::move(errors));
+}
+
+std::map<std::string, std::string> process_env() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string_view::npos && kv.starts_with("MUSTER_"))
+      env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace muster::server

@@ -1,0 +1,55 @@
+#pragma once
+// musterd configuration: defaults, TOML file, MUSTER_* environment overrides and
+// command-line overrides, validated key by key. Loaded once at start-up (exceptions allowed).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace muster::server {
+
+struct config {
+  // [server]
+  std::string listen = "127.0.0.1:8080";
+  unsigned threads = 0;  // 0: one per core
+  std::chrono::milliseconds drain_timeout{5000};
+  std::size_t max_connections = 18000;
+  // [limits]
+  std::size_t max_message_bytes = 64 * 1024;
+  std::size_t max_subscriptions = 128;
+  double publish_rate = 50;
+  double publish_burst = 100;
+  double command_rate = 500;
+  double command_burst = 1000;
+  std::size_t max_queue_bytes = 1024 * 1024;
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds handshake_timeout{10000};
+  // [history]
+  std::size_t history_size = 1000;
+  std::chrono::seconds history_ttl{86400};
+  // [engine]
+  std::string engine = "memory";
+  // [log]
+  std::string log_level = "info";
+
+  std::string host() const;
+  std::uint16_t port() const;
+};
+
+/// Thrown by the loaders; `errors` lists every problem found, one per line ("file:line: key: why").
+struct config_error : std::runtime_error {
+  std::vector<std::string> errors;
+  explicit config_error(std::vector<std::string> e);
+};
+
+/// Applies the TOML file at `path` over `cfg`. Unknown keys and bad values are errors.
+void load_config_file(config& cfg, const std::string& path);
+/// Applies MUSTER_<SECTION>_<KEY> variables from `env` (e.g. MUSTER_SERVER_LISTEN).
+void apply_env(config& cfg, const std::map<std::string, std::string>& env);
+/// Applies "section.key=value" overrides (from --set).
+void apply_overrides(config& cfg, const std::vector<std::string>& overrides);
+/// Reads the process environment into a map, for apply_env.
+std::map<std::string, std::string> process_env();
+
+}  // namespace muster::server

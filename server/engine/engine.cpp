@@ -1,0 +1,35 @@
+#include "server/engine/engine.hpp"
+
+namespace muster::server {
+
+namespace {
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "muster.engine"; }
+  std::string message(int ev) const override {
+    switch (static_cast<engine_errc>(ev)) {
+      case engine_errc::unavailable: return "engine unavailable";
+      case engine_errc::timeout: return "engine timed out";
+      case engine_errc::bad_reply: return "engine sent an unexpected reply";
+    }
+    return "engine error";
+  }
+};
+}  // namespace
+
+const std::error_category& engine_category() noexcept {
+  static const category c;
+  return c;
+}
+
+bool can_recover(const protocol::stream_position& from, const history_result& h) noexcept {
+  if (from.epoch != h.top.epoch) return false;   // the stream was reset: offsets mean nothing
+  if (from.offset > h.top.offset) return false;  // a position from the future
+  if (from.offset == h.top.offset) return true;  // nothing missed
+  // Everything in (from, top] must be in hand, contiguous: a truncated read is no recovery.
+  const auto& p = h.publications;
+  return !p.empty() && p.front().offset == from.offset + 1 && p.back().offset == h.top.offset &&
+         p.size() == h.top.offset - from.offset;
+}
+
+}  // namespace muster::server

@@ -1,0 +1,66 @@
+#pragma once
+// The embedded single-node engine: per-channel epoch, offsets and bounded history in memory.
+// Thread-safe: channels are spread over mutex-guarded shards; handlers run inline.
+#include <array>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "server/engine/engine.hpp"
+
+namespace muster::server {
+
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class memory_engine final : public engine {
+ public:
+  using clock_fn = std::function<std::chrono::system_clock::time_point()>;
+  struct options {
+    std::size_t history_size = 1000;
+    std::chrono::seconds history_ttl{86400};
+  };
+  explicit memory_engine(options opts, clock_fn clock = &std::chrono::system_clock::now);
+
+  void start(engine_sink& sink) override;
+  void stop() override;
+  bool ready() const override { return true; }
+  void publish(std::string_view channel, std::string data, const client_info& sender,
+               publish_handler h) override;
+  void history(std::string_view channel, history_query q, history_handler h) override;
+  void presence(std::string_view channel, presence_handler h) override;
+  void subscribe(std::string_view) override {}
+  void unsubscribe(std::string_view) override {}
+  void presence_join(std::string_view channel, const client_info& who) override;
+  void presence_leave(std::string_view channel, const client_info& who) override;
+  void sweep() override;
+
+ private:
+  struct channel_state {
+    std::string epoch;
+    std::uint64_t top = 0;
+    std::deque<stored_publication> history;
+    std::map<std::string, std::string, std::less<>> presence;  // client id -> name
+  };
+  struct shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>> channels;
+  };
+  shard& shard_for(std::string_view channel);
+  channel_state& state(shard& s, std::string_view channel);  // under s.mutex
+  void trim(channel_state& st, std::int64_t now_ms);           // under the shard's mutex
+  void emit_presence(bool join, std::string_view channel, const client_info& who);
+  std::int64_t now_ms() const;
+
+  options opts_;
+  clock_fn clock_;
+  engine_sink* sink_ = nullptr;
+  std::array<shard, 16> shards_;
+};
+
+}  // namespace muster::server

@@ -1,0 +1,35 @@
+#pragma once
+// One HTTP connection: health, readiness and metrics endpoints, and the WebSocket upgrade at
+// /ws, after which the socket moves to a websocket_session. Lives on one I/O thread.
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace muster::server {
+
+class node;
+struct io_thread;
+
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t);
+  void run();
+
+ private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
+  void upgrade();
+  void fail(boost::beast::error_code ec, const char* what);
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  node& node_;
+  io_thread& thread_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::shared_ptr<void> response_;  // keeps the response alive while it is written
+};
+
+}  // namespace muster::server

@@ -1,0 +1,62 @@
+// musterd: wires configuration, the engine and the node together; nothing else lives here.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "server/config.hpp"
+#include "server/engine/memory_engine.hpp"
+#include "server/node.hpp"
+
+using namespace muster::server;
+
+int main(int argc, char** argv) {
+  CLI::App app{"musterd: real-time crisis-response chat and alerting server"};
+  app.set_version_flag("--version", std::string("musterd ") + MUSTER_VERSION);
+  std::string config_file, check_file, port_file, listen;
+  unsigned threads = 0;
+  std::vector<std::string> sets;
+  app.add_option("-c,--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--check-config", check_file, "Validate a configuration file, print problems and exit");
+  app.add_option("--listen", listen, "Address to listen on, host:port (overrides server.listen)");
+  app.add_option("--threads", threads, "I/O threads, 0 = one per core (overrides server.threads)");
+  app.add_option("--set", sets, "Override any key: section.key=value (repeatable)");
+  app.add_option("--port-file", port_file, "Write the bound port to this file once listening");
+  CLI11_PARSE(app, argc, argv);
+
+  config cfg;
+  try {
+    if (!check_file.empty()) {
+      load_config_file(cfg, check_file);
+      std::cout << check_file << ": OK\n";
+      return 0;
+    }
+    if (!config_file.empty()) load_config_file(cfg, config_file);
+    apply_env(cfg, process_env());
+    if (!listen.empty()) sets.push_back("server.listen=\"" + listen + "\"");
+    if (app.count("--threads")) sets.push_back("server.threads=" + std::to_string(threads));
+    apply_overrides(cfg, sets);
+  } catch (const config_error& e) {
+    for (const auto& line : e.errors) std::cerr << line << "\n";
+    return 2;
+  }
+
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  try {
+    memory_engine::options mo{cfg.history_size, cfg.history_ttl};
+    node n(cfg, std::make_unique<memory_engine>(mo));
+    n.on_listening = [&](std::uint16_t port) {
+      if (port_file.empty()) return;
+      std::ofstream f(port_file + ".tmp");
+      f << port << "\n";
+      f.close();
+      std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    };
+    n.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

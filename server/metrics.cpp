@@ -1,0 +1,77 @@
+#include "server/metrics.hpp"
+
+namespace muster::server {
+
+namespace {
+thread_local std::size_t this_shard = 0;
+
+struct counter_info {
+  const char* name;
+  const char* help;
+};
+constexpr counter_info infos[] = {
+    {"muster_connections_accepted_total", "WebSocket connections accepted"},
+    {"muster_connections_rejected_total", "Connections refused (limit reached or bad upgrade)"},
+    {"muster_messages_in_total", "Client commands received"},
+    {"muster_messages_out_total", "Events and replies queued to clients"},
+    {"muster_publications_total", "Messages published into channels"},
+    {"muster_bytes_in_total", "WebSocket payload bytes received"},
+    {"muster_bytes_out_total", "WebSocket payload bytes written"},
+    {"muster_writes_total", "WebSocket frames written (each may carry several coalesced events)"},
+    {"muster_slow_consumer_disconnects_total", "Clients disconnected because their outbound queue overflowed"},
+    {"muster_recovery_buffer_overflows_total", "Subscriptions failed because live events overflowed while history was read"},
+};
+static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
+}  // namespace
+
+metrics::metrics(std::size_t shards) : shards_(shards + 1) {}
+
+void metrics::bind_thread(std::size_t index) { this_shard = index + 1 < shards_.size() ? index + 1 : 0; }
+
+metrics::shard& metrics::local() noexcept { return shards_[this_shard < shards_.size() ? this_shard : 0]; }
+
+void metrics::add(counter c, std::uint64_t n) noexcept {
+  local().c[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+}
+
+void metrics::error(protocol::errc e) noexcept {
+  auto i = static_cast<std::size_t>(e);
+  if (i < error_slots) local().e[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t metrics::total(counter c) const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& s : shards_) sum += s.c[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  return sum;
+}
+
+std::uint64_t metrics::errors(protocol::errc e) const noexcept {
+  auto i = static_cast<std::size_t>(e);
+  std::uint64_t sum = 0;
+  if (i < error_slots)
+    for (const auto& s : shards_) sum += s.e[i].load(std::memory_order_relaxed);
+  return sum;
+}
+
+std::string metrics::render() const {
+  std::string out;
+  out.reserve(4096);
+  out += "# HELP muster_connections Open WebSocket connections\n# TYPE muster_connections gauge\n";
+  out += "muster_connections " + std::to_string(connections.load()) + "\n";
+  out += "# HELP muster_channels Channels with at least one local subscriber\n# TYPE muster_channels gauge\n";
+  out += "muster_channels " + std::to_string(channels.load()) + "\n";
+  for (std::size_t i = 0; i < std::size(infos); ++i) {
+    out += std::string("# HELP ") + infos[i].name + " " + infos[i].help + "\n";
+    out += std::string("# TYPE ") + infos[i].name + " counter\n";
+    out += std::string(infos[i].name) + " " + std::to_string(total(static_cast<counter>(i))) + "\n";
+  }
+  out += "# HELP muster_errors_total Error replies and error closes, by code\n# TYPE muster_errors_total counter\n";
+  for (auto e : protocol::all_errors) {
+    out += "muster_errors_total{code=\"";
+    out += protocol::wire_name(e);
+    out += "\"} " + std::to_string(errors(e)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace muster::server

@@ -1,0 +1,55 @@
+#pragma once
+// Process-wide counters, sharded per I/O thread so hot paths never share a cache line;
+// rendered in the Prometheus text format. Safe to use from any thread.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocol/error.hpp"
+
+namespace muster::server {
+
+enum class counter : std::size_t {
+  connections_accepted,
+  connections_rejected,
+  messages_in,        // commands received
+  messages_out,       // frames' worth of events and replies delivered to sessions' queues
+  publications,       // messages published into channels
+  bytes_in,
+  bytes_out,
+  writes,             // WebSocket frames written (one per coalesced batch)
+  slow_consumer_disconnects,
+  recovery_buffer_overflows,
+  count_
+};
+
+class metrics {
+ public:
+  explicit metrics(std::size_t shards);
+
+  /// Called once by each I/O thread so its increments go to its own shard.
+  void bind_thread(std::size_t index);
+  void add(counter c, std::uint64_t n = 1) noexcept;
+  void error(protocol::errc e) noexcept;
+
+  std::atomic<std::int64_t> connections{0};
+  std::atomic<std::int64_t> channels{0};
+
+  std::uint64_t total(counter c) const noexcept;
+  std::uint64_t errors(protocol::errc e) const noexcept;
+  /// Prometheus text exposition format, version 0.0.4.
+  std::string render() const;
+
+ private:
+  static constexpr std::size_t error_slots = 32;
+  struct alignas(64) shard {
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(counter::count_)> c{};
+    std::array<std::atomic<std::uint64_t>, error_slots> e{};
+  };
+  shard& local() noexcept;
+  std::vector<shard> shards_;
+};
+
+}  // namespace muster::server

@@ -1,0 +1,171 @@
+#include "server/node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <random>
+
+#include "server/listener.hpp"
+#include "server/websocket_session.hpp"
+
+namespace muster::server {
+
+namespace {
+std::string random_node_id() {
+  std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char chars[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string id(6, '0');
+  for (auto& c : id) c = chars[rng() % 36];
+  return id;
+}
+}  // namespace
+
+node::node(config cfg, std::unique_ptr<engine> eng)
+    : cfg_(std::move(cfg)),
+      engine_(std::move(eng)),
+      metrics_(cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency())),
+      id_(random_node_id()) {
+  unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i)
+    threads_.push_back(std::make_unique<io_thread>(i, cfg_.max_message_bytes));
+  auto address = net::ip::make_address(cfg_.host());
+  listener_ = std::make_shared<listener>(*this, net::ip::tcp::endpoint(address, cfg_.port()));
+  port_ = listener_->port();
+}
+
+node::~node() = default;
+
+void node::run() {
+  engine_->start(*this);
+  for (auto& t : threads_) guards_.emplace_back(t->ioc.get_executor());
+  listener_->run();
+  spdlog::info("musterd {} node {} listening on {}:{} with {} I/O threads, {} engine", MUSTER_VERSION,
+               id_, cfg_.host(), port_, threads_.size(), cfg_.engine);
+  if (on_listening) on_listening(port_);
+
+  net::signal_set signals(threads_[0]->ioc, SIGINT, SIGTERM);
+  signals.async_wait([this](boost::system::error_code ec, int sig) {
+    if (!ec) {
+      spdlog::info("signal {}: shutting down", sig);
+      shutdown();
+    }
+  });
+  start_sweep();
+
+  std::vector<std::thread> workers;
+  for (std::size_t i = 1; i < threads_.size(); ++i)
+    workers.emplace_back([this, i] {
+      metrics_.bind_thread(i);
+      threads_[i]->ioc.run();
+    });
+  metrics_.bind_thread(0);
+  threads_[0]->ioc.run();
+  for (auto& w : workers) w.join();
+  engine_->stop();
+  spdlog::info("musterd stopped");
+}
+
+void node::start_sweep() {
+  sweep_timer_ = std::make_unique<net::steady_timer>(threads_[0]->ioc, std::chrono::seconds(10));
+  sweep_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    engine_->sweep();
+    start_sweep();
+  });
+}
+
+void node::shutdown() {
+  if (stopping_.exchange(true)) return;
+  // Runs on thread 0; each thread closes its own sessions.
+  net::post(threads_[0]->ioc, [this] {
+    listener_->stop();
+    if (sweep_timer_) sweep_timer_->cancel();
+    for (auto& t : threads_) {
+      net::post(t->ioc, [t = t.get()] {
+        std::vector<std::shared_ptr<websocket_session>> all;
+        for (auto* s = t->sessions; s; s = s->next_) all.push_back(s->shared_from_this());
+        for (auto& s : all) s->go_away();
+      });
+    }
+    guards_.clear();
+    deadline_ = std::make_unique<net::steady_timer>(threads_[0]->ioc, cfg_.drain_timeout);
+    deadline_->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      spdlog::warn("drain timeout reached; stopping with {} connections open",
+                   metrics_.connections.load());
+      stop_loops();
+    });
+    if (metrics_.connections.load() <= 0) stop_loops();
+  });
+}
+
+void node::session_closed() {
+  if (stopping_.load() && metrics_.connections.load() <= 0)
+    net::post(threads_[0]->ioc, [this] { stop_loops(); });
+}
+
+void node::stop_loops() {
+  // Every WebSocket has been closed (or the drain timeout passed): idle HTTP keep-alive
+  // connections and timers must not hold the process.
+  if (deadline_) deadline_->cancel();
+  for (auto& t : threads_) t->ioc.stop();
+}
+
+void node::attach(std::string_view channel, std::size_t t) {
+  std::lock_guard lock(routes_mutex_);
+  auto it = routes_.find(channel);
+  if (it == routes_.end()) {
+    it = routes_.emplace(std::string(channel), route{}).first;
+    it->second.per_thread.resize(threads_.size());
+  }
+  ++it->second.per_thread[t];
+  if (it->second.total++ == 0) {
+    metrics_.channels.fetch_add(1, std::memory_order_relaxed);
+    engine_->subscribe(channel);  // engines only queue work here: safe under our lock
+  }
+}
+
+void node::detach(std::string_view channel, std::size_t t) {
+  std::lock_guard lock(routes_mutex_);
+  auto it = routes_.find(channel);
+  if (it == routes_.end() || it->second.per_thread[t] == 0) return;
+  --it->second.per_thread[t];
+  if (--it->second.total == 0) {
+    routes_.erase(it);
+    metrics_.channels.fetch_sub(1, std::memory_order_relaxed);
+    engine_->unsubscribe(channel);
+  }
+}
+
+void node::on_event(std::string_view channel, const channel_event& ev) {
+  std::lock_guard lock(routes_mutex_);
+  auto it = routes_.find(channel);
+  if (it == routes_.end()) return;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    if (it->second.per_thread[i] == 0) continue;
+    auto& t = *threads_[i];
+    std::lock_guard inbox_lock(t.inbox_mutex);
+    t.inbox.push_back({std::string(channel), ev});
+    // One wake-up per burst: events queued meanwhile ride along.
+    if (!t.drain_posted) {
+      t.drain_posted = true;
+      net::post(t.ioc, [&t] { drain(t); });
+    }
+  }
+}
+
+void node::drain(io_thread& t) {
+  {
+    std::lock_guard lock(t.inbox_mutex);
+    t.draining.swap(t.inbox);
+    t.drain_posted = false;
+  }
+  for (auto& item : t.draining) t.registry.deliver(item.channel, item.ev);
+  t.draining.clear();
+  if (t.draining.capacity() > 4096) decltype(t.draining)().swap(t.draining);
+}
+
+}  // namespace muster::server

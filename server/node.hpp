@@ -1,0 +1,104 @@
+#pragma once
+// One musterd process: its I/O threads (one io_context each, sessions pinned to one), the
+// engine, the routing of engine events to the threads that have subscribers, and shutdown.
+// Public methods are thread-safe unless noted.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "protocol/codec.hpp"
+#include "server/channel_registry.hpp"
+#include "server/config.hpp"
+#include "server/engine/engine.hpp"
+#include "server/metrics.hpp"
+
+namespace muster::server {
+
+namespace net = boost::asio;
+class websocket_session;
+class listener;
+
+/// Everything one I/O thread owns. Only that thread touches it after start-up.
+struct io_thread {
+  explicit io_thread(std::size_t i, std::size_t max_data) : index(i), decoder(max_data) {}
+  std::size_t index;
+  net::io_context ioc{1};
+  channel_registry registry;
+  protocol::decoder decoder;
+  websocket_session* sessions = nullptr;  // intrusive list, for shutdown
+  std::uint64_t next_client = 0;
+
+  // Engine events bound for this thread, in channel order. A queue of our own rather than
+  // one post per event: Asio may run a post made from inside a handler after a post made
+  // concurrently by another thread, which would reorder a channel.
+  struct inbound {
+    std::string channel;
+    channel_event ev;
+  };
+  std::mutex inbox_mutex;
+  std::vector<inbound> inbox;        // guarded by inbox_mutex
+  bool drain_posted = false;         // guarded by inbox_mutex
+  std::vector<inbound> draining;     // this thread only
+};
+
+class node final : public engine_sink {
+ public:
+  node(config cfg, std::unique_ptr<engine> eng);
+  ~node();
+
+  /// Binds, runs every I/O thread and blocks until shutdown completes.
+  void run();
+  /// Starts a graceful shutdown (also triggered by SIGINT/SIGTERM).
+  void shutdown();
+  /// The bound port (valid after bind, before run returns).
+  std::uint16_t port() const { return port_; }
+  /// Called once the listener is bound (e.g. to write a port file).
+  std::function<void(std::uint16_t)> on_listening;
+
+  const config& cfg() const { return cfg_; }
+  engine& eng() { return *engine_; }
+  metrics& stats() { return metrics_; }
+  const std::string& id() const { return id_; }
+  bool stopping() const { return stopping_.load(); }
+  io_thread& thread(std::size_t i) { return *threads_[i]; }
+  std::size_t thread_count() const { return threads_.size(); }
+
+  /// A session on thread `t` gained the thread's first subscriber / lost its last (registry says).
+  void attach(std::string_view channel, std::size_t t);
+  void detach(std::string_view channel, std::size_t t);
+
+  void on_event(std::string_view channel, const channel_event& ev) override;
+  /// A WebSocket session ended (any thread); completes shutdown when it was the last.
+  void session_closed();
+
+ private:
+  void stop_loops();
+  static void drain(io_thread& t);
+  void start_sweep();
+  struct route {
+    std::vector<std::uint32_t> per_thread;
+    std::uint32_t total = 0;
+  };
+
+  config cfg_;
+  std::unique_ptr<engine> engine_;
+  metrics metrics_;
+  std::string id_;
+  std::vector<std::unique_ptr<io_thread>> threads_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
+  std::shared_ptr<listener> listener_;
+  std::unique_ptr<net::steady_timer> sweep_timer_;
+  std::unique_ptr<net::steady_timer> deadline_;  // drain timeout, thread 0 only
+  std::mutex routes_mutex_;
+  std::unordered_map<std::string, route, string_hash, std::equal_to<>> routes_;
+  std::atomic<bool> stopping_{false};
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace muster::server

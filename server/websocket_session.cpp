@@ -1,0 +1,463 @@
+#include "server/websocket_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "server/node.hpp"
+
+namespace muster::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using protocol::errc;
+
+namespace {
+// A coalesced frame stops growing here, so one slow batch cannot starve the loop.
+constexpr std::size_t max_batch_bytes = 512 * 1024;
+constexpr auto close_grace = std::chrono::seconds(2);
+
+void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+}  // namespace
+
+websocket_session::websocket_session(net::ip::tcp::socket&& socket, node& n, io_thread& t)
+    : ws_(std::move(socket)),
+      node_(n),
+      thread_(t),
+      publish_limit_(n.cfg().publish_rate, n.cfg().publish_burst),
+      command_limit_(n.cfg().command_rate, n.cfg().command_burst) {}
+
+websocket_session::~websocket_session() { cleanup(); }
+
+void websocket_session::run(http::request<http::string_body> req) {
+  const auto& cfg = node_.cfg();
+  ws_.read_message_max(cfg.max_message_bytes);
+  ws_.auto_fragment(false);
+  ws_.set_option(websocket::stream_base::timeout{cfg.handshake_timeout, cfg.idle_timeout, true});
+  bool offered = req.find(http::field::sec_websocket_protocol) != req.end();
+  ws_.set_option(websocket::stream_base::decorator([offered](websocket::response_type& res) {
+    res.set(http::field::server, "musterd/" MUSTER_VERSION);
+    if (offered) res.set(http::field::sec_websocket_protocol, protocol::subprotocol);
+  }));
+  // Registered before the handshake so shutdown reaches sessions still accepting.
+  next_ = thread_.sessions;
+  if (next_) next_->prev_ = this;
+  thread_.sessions = this;
+  open_ = true;
+  node_.stats().connections.fetch_add(1, std::memory_order_relaxed);
+  client_id_ = node_.id() + "-" + std::to_string(thread_.index) + "-" +
+               std::to_string(++thread_.next_client);
+  ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+}
+
+void websocket_session::on_accept(beast::error_code ec) {
+  if (ec) return fail(ec, "accept");
+  accepted_ = true;
+  if (closing_) return close_with(close_code_, "server shutting down");
+  node_.stats().add(counter::connections_accepted);
+  do_read();
+}
+
+void websocket_session::do_read() {
+  // Read the next frame; commands are handled one at a time, which is the flood backpressure.
+  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+}
+
+void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
+  if (ec) {
+    if (ec == websocket::error::message_too_big) {
+      node_.stats().error(errc::message_too_large);
+      spdlog::info("session {}: frame over {} bytes, closed with 1009", client_id_,
+                   node_.cfg().max_message_bytes);
+    }
+    return fail(ec, "read");
+  }
+  node_.stats().add(counter::bytes_in, bytes);
+  if (!ws_.got_text()) {
+    reply_error(std::nullopt, errc::binary_not_supported,
+                "binary frames are not supported; send JSON text frames");
+  } else if (!closing_) {
+    auto data = buffer_.cdata();
+    handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
+  }
+  buffer_.consume(buffer_.size());
+  // An occasional large frame must not pin its buffer for the life of the connection.
+  if (buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
+  if (!closing_) do_read();
+}
+
+void websocket_session::handle(std::string_view frame) {
+  spdlog::trace("session {} <- {}", client_id_, frame);
+  node_.stats().add(counter::messages_in);
+  protocol::command cmd;
+  protocol::decode_failure failure;
+  if (!thread_.decoder.decode(frame, cmd, failure))
+    return reply_error(failure.id, failure.code, failure.message);
+  if (!command_limit_.try_take())
+    return reply_error(cmd.id, errc::rate_limited,
+                       "too many commands; retry after " +
+                           std::to_string(command_limit_.retry_after_ms()) + " ms");
+  if (cmd.kind == protocol::op::ping) return reply(cmd.id, "{}");
+  if (cmd.kind == protocol::op::connect) return handle_connect(cmd);
+  if (!connected_) return reply_error(cmd.id, errc::not_connected, "send connect first");
+  switch (cmd.kind) {
+    case protocol::op::subscribe: return handle_subscribe(cmd);
+    case protocol::op::unsubscribe: return handle_unsubscribe(cmd);
+    case protocol::op::publish: return handle_publish(cmd);
+    case protocol::op::history: return handle_history(cmd);
+    case protocol::op::presence: return handle_presence(cmd);
+    default: break;
+  }
+}
+
+void websocket_session::handle_connect(protocol::command& cmd) {
+  if (connected_) return reply_error(cmd.id, errc::already_connected, "already connected");
+  connected_ = true;
+  name_ = std::move(cmd.name);
+  const auto& cfg = node_.cfg();
+  std::string r = "{\"client\":";
+  protocol::append_json_string(r, client_id_);
+  r += ",\"node\":";
+  protocol::append_json_string(r, node_.id());
+  r += ",\"version\":\"" MUSTER_VERSION "\",\"limits\":{\"max_message_bytes\":";
+  append_uint(r, cfg.max_message_bytes);
+  r += ",\"max_subscriptions\":";
+  append_uint(r, cfg.max_subscriptions);
+  r += ",\"publish_rate\":" + std::to_string(cfg.publish_rate);
+  r += ",\"publish_burst\":" + std::to_string(cfg.publish_burst) + "}}";
+  reply(cmd.id, r);
+}
+
+websocket_session::subscription* websocket_session::find(std::string_view channel) {
+  for (auto& s : subs_)
+    if (s.channel == channel) return &s;
+  return nullptr;
+}
+
+bool websocket_session::wants_presence(std::string_view channel) const {
+  for (const auto& s : subs_)
+    if (s.channel == channel) return s.presence_events;
+  return false;
+}
+
+void websocket_session::handle_subscribe(protocol::command& cmd) {
+  if (find(cmd.channel)) return reply_error(cmd.id, errc::already_subscribed, "already subscribed to " + cmd.channel);
+  if (subs_.size() >= node_.cfg().max_subscriptions)
+    return reply_error(cmd.id, errc::too_many_subscriptions,
+                       "at most " + std::to_string(node_.cfg().max_subscriptions) +
+                           " subscriptions per connection");
+  subscription sub;
+  sub.channel = cmd.channel;
+  sub.presence_events = cmd.join_leave;
+  subs_.push_back(std::move(sub));
+  // Registered before reading history: anything published from here on is buffered,
+  // anything before is in history, and the merge drops what is in both.
+  if (thread_.registry.add(cmd.channel, this)) node_.attach(cmd.channel, thread_.index);
+  node_.eng().presence_join(cmd.channel, {client_id_, name_});
+
+  history_query q;
+  if (cmd.recover) {
+    q.since = cmd.recover->offset;
+    q.limit = node_.cfg().history_size;
+  }
+  node_.eng().history(
+      cmd.channel, q,
+      [self = shared_from_this(), id = cmd.id, channel = cmd.channel, from = cmd.recover](
+          std::error_code ec, history_result h) mutable {
+        auto& ioc = self->thread_.ioc;
+        net::dispatch(ioc, [self = std::move(self), id, channel = std::move(channel),
+                            from = std::move(from), ec, h = std::move(h)]() mutable {
+          self->on_subscribe_history(id, std::move(channel), std::move(from), ec, std::move(h));
+        });
+      });
+}
+
+void websocket_session::on_subscribe_history(std::uint64_t id, std::string channel,
+                                             std::optional<protocol::stream_position> from,
+                                             std::error_code ec, history_result h) {
+  subscription* sub = find(channel);
+  if (!sub || !sub->recovering || !open_) return;  // unsubscribed or closed meanwhile
+  if (ec) {
+    drop_subscription(channel);
+    return reply_error(id, errc::unavailable, "cannot read channel state: " + ec.message());
+  }
+  bool recovered = from && can_recover(*from, h);
+  std::string r = "{\"channel\":";
+  protocol::append_json_string(r, channel);
+  r += recovered ? ",\"recovered\":true" : ",\"recovered\":false";
+  r += ",\"offset\":";
+  append_uint(r, h.top.offset);
+  r += ",\"epoch\":";
+  protocol::append_json_string(r, h.top.epoch);
+  if (recovered) {
+    r += ",\"missed\":";
+    append_uint(r, h.publications.size());
+  }
+  r += '}';
+  reply(id, r);
+  if (recovered)
+    for (const auto& p : h.publications) send(p.frame);
+  sub->last_offset = h.top.offset;
+  sub->recovering = false;
+  // Live events that arrived during the read: only those past what was just sent.
+  auto pending = std::move(sub->pending);
+  sub->pending_bytes = 0;
+  for (const auto& ev : pending) deliver(*sub, ev);
+}
+
+void websocket_session::on_event(std::string_view channel, const channel_event& ev) {
+  subscription* sub = find(channel);
+  if (!sub || closing_) return;
+  if (sub->recovering) {
+    sub->pending_bytes += ev.frame->size();
+    if (sub->pending_bytes > node_.cfg().max_queue_bytes) {
+      // Reported, not dropped silently: the client is told to subscribe again.
+      node_.stats().add(counter::recovery_buffer_overflows);
+      std::string ch(channel);
+      drop_subscription(ch);
+      std::string e = "{\"event\":\"unsubscribed\",\"channel\":";
+      protocol::append_json_string(e, ch);
+      e += ",\"reason\":\"recovery_overflow\"}";
+      send(std::make_shared<const std::string>(std::move(e)));
+      return;
+    }
+    sub->pending.push_back(ev);
+    return;
+  }
+  deliver(*sub, ev);
+}
+
+void websocket_session::deliver(subscription& sub, const channel_event& ev) {
+  if (ev.offset != 0) {
+    if (ev.offset <= sub.last_offset) return;  // already sent from history
+    sub.last_offset = ev.offset;
+  }
+  send(ev.frame);
+}
+
+void websocket_session::drop_subscription(std::string_view channel) {
+  auto it = std::find_if(subs_.begin(), subs_.end(), [&](const subscription& s) { return s.channel == channel; });
+  if (it == subs_.end()) return;
+  std::string ch = std::move(it->channel);
+  subs_.erase(it);
+  // Deferred: this may run inside the registry's delivery loop.
+  net::post(thread_.ioc, [self = shared_from_this(), ch = std::move(ch)] {
+    if (self->thread_.registry.remove(ch, self.get())) self->node_.detach(ch, self->thread_.index);
+    self->node_.eng().presence_leave(ch, {self->client_id_, self->name_});
+  });
+}
+
+void websocket_session::handle_unsubscribe(protocol::command& cmd) {
+  if (!find(cmd.channel)) return reply_error(cmd.id, errc::not_subscribed, "not subscribed to " + cmd.channel);
+  drop_subscription(cmd.channel);
+  reply(cmd.id, "{}");
+}
+
+void websocket_session::handle_publish(protocol::command& cmd) {
+  if (!publish_limit_.try_take())
+    return reply_error(cmd.id, errc::rate_limited,
+                       "publish rate limit exceeded; retry after " +
+                           std::to_string(publish_limit_.retry_after_ms()) + " ms");
+  node_.stats().add(counter::publications);
+  node_.eng().publish(
+      cmd.channel, std::move(cmd.data), {client_id_, name_},
+      [self = shared_from_this(), id = cmd.id](std::error_code ec, protocol::stream_position pos) {
+        auto& ioc = self->thread_.ioc;
+        net::dispatch(ioc, [self = std::move(self), id, ec, pos = std::move(pos)] {
+          if (ec) return self->reply_error(id, errc::unavailable, "publish failed: " + ec.message());
+          std::string r = "{\"offset\":";
+          append_uint(r, pos.offset);
+          r += ",\"epoch\":";
+          protocol::append_json_string(r, pos.epoch);
+          r += '}';
+          self->reply(id, r);
+        });
+      });
+}
+
+void websocket_session::handle_history(protocol::command& cmd) {
+  history_query q{cmd.since, cmd.limit};
+  node_.eng().history(cmd.channel, q, [self = shared_from_this(), id = cmd.id, channel = cmd.channel](
+                                          std::error_code ec, history_result h) mutable {
+    auto& ioc = self->thread_.ioc;
+    net::dispatch(ioc, [self = std::move(self), id, channel = std::move(channel), ec,
+                        h = std::move(h)] {
+      if (ec) return self->reply_error(id, errc::unavailable, "history failed: " + ec.message());
+      std::size_t size = 128;
+      for (const auto& p : h.publications) size += p.frame->size() + 1;
+      std::string r;
+      r.reserve(size);
+      r = "{\"channel\":";
+      protocol::append_json_string(r, channel);
+      r += ",\"offset\":";
+      append_uint(r, h.top.offset);
+      r += ",\"epoch\":";
+      protocol::append_json_string(r, h.top.epoch);
+      r += ",\"first_offset\":";
+      append_uint(r, h.first_offset);
+      r += ",\"publications\":[";
+      for (std::size_t i = 0; i < h.publications.size(); ++i) {
+        if (i) r += ',';
+        r += *h.publications[i].frame;
+      }
+      r += "]}";
+      self->reply(id, r);
+    });
+  });
+}
+
+void websocket_session::handle_presence(protocol::command& cmd) {
+  node_.eng().presence(cmd.channel, [self = shared_from_this(), id = cmd.id, channel = cmd.channel](
+                                        std::error_code ec, std::vector<client_info> who) mutable {
+    auto& ioc = self->thread_.ioc;
+    net::dispatch(ioc, [self = std::move(self), id, channel = std::move(channel), ec,
+                        who = std::move(who)] {
+      if (ec) return self->reply_error(id, errc::unavailable, "presence failed: " + ec.message());
+      std::string r = "{\"channel\":";
+      protocol::append_json_string(r, channel);
+      r += ",\"clients\":[";
+      for (std::size_t i = 0; i < who.size(); ++i) {
+        if (i) r += ',';
+        r += "{\"client\":";
+        protocol::append_json_string(r, who[i].client);
+        r += ",\"name\":";
+        protocol::append_json_string(r, who[i].name);
+        r += '}';
+      }
+      r += "]}";
+      self->reply(id, r);
+    });
+  });
+}
+
+void websocket_session::reply(std::uint64_t id, std::string_view result_json) {
+  send(std::make_shared<const std::string>(protocol::encode_reply(id, result_json)));
+}
+
+void websocket_session::reply_error(std::optional<std::uint64_t> id, errc code,
+                                    std::string_view message) {
+  node_.stats().error(code);
+  send(std::make_shared<const std::string>(protocol::encode_error(id, code, message)));
+}
+
+void websocket_session::send(std::shared_ptr<const std::string> frame) {
+  if (closing_ || !open_) return;
+  queued_bytes_ += frame->size();
+  if (queued_bytes_ > node_.cfg().max_queue_bytes) {
+    // A reader this slow would make the server hold unbounded memory for it.
+    node_.stats().add(counter::slow_consumer_disconnects);
+    spdlog::info("session {}: outbound queue over {} bytes, closing as slow consumer", client_id_,
+                 node_.cfg().max_queue_bytes);
+    queue_.clear();
+    queued_bytes_ = 0;
+    return close_with(protocol::close_code::slow_consumer, "slow consumer");
+  }
+  node_.stats().add(counter::messages_out);
+  queue_.push_back(std::move(frame));
+  if (!writing_) do_write();
+}
+
+void websocket_session::do_write() {
+  writing_ = true;
+  std::size_t take = 0, bytes = 0;
+  while (take < queue_.size() && (take == 0 || bytes + queue_[take]->size() < max_batch_bytes))
+    bytes += queue_[take++]->size() + 1;
+  net::const_buffer out;
+  if (take == 1) {
+    in_flight_ = std::move(queue_.front());
+    out = net::buffer(*in_flight_);
+  } else {
+    // Several events, one frame, one syscall: newline-separated (see PROTOCOL.md).
+    batch_.clear();
+    batch_.reserve(bytes);
+    for (std::size_t i = 0; i < take; ++i) {
+      if (i) batch_ += '\n';
+      batch_ += *queue_[i];
+    }
+    out = net::buffer(batch_);
+  }
+  queued_bytes_ -= bytes - take;
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+  ws_.text(true);
+  ws_.async_write(out, beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+}
+
+void websocket_session::on_write(beast::error_code ec, std::size_t bytes) {
+  writing_ = false;
+  in_flight_.reset();
+  if (ec) return fail(ec, "write");
+  node_.stats().add(counter::bytes_out, bytes);
+  node_.stats().add(counter::writes);
+  if (batch_.capacity() > 64 * 1024) std::string().swap(batch_);
+  if (!queue_.empty()) return do_write();
+  if (queue_.capacity() > 64) decltype(queue_)().swap(queue_);
+  if (closing_ && close_code_ != 0) close_with(close_code_, "");
+}
+
+void websocket_session::go_away() {
+  if (closing_) return;
+  if (!accepted_) {
+    // The close frame is sent once the handshake completes.
+    closing_ = true;
+    close_code_ = protocol::close_code::going_away;
+    return;
+  }
+  close_with(protocol::close_code::going_away, "server shutting down");
+}
+
+void websocket_session::close_with(std::uint16_t code, std::string_view reason) {
+  bool first = !closing_;
+  closing_ = true;
+  close_code_ = code;
+  if (first) {
+    // A peer that never reads would keep the close frame queued forever: bound it.
+    close_timer_ = std::make_unique<net::steady_timer>(thread_.ioc, close_grace);
+    close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code ignored;
+      self->ws_.next_layer().close(ignored);
+    });
+  }
+  // Going-away flushes first; a slow consumer's queue was already dropped.
+  if (writing_ || !queue_.empty()) return;
+  close_code_ = 0;
+  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                  beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+}
+
+void websocket_session::on_close(beast::error_code ec) {
+  if (close_timer_) close_timer_->cancel();
+  if (ec) return fail(ec, "close");
+  cleanup();
+}
+
+void websocket_session::fail(beast::error_code ec, const char* what) {
+  if (close_timer_) close_timer_->cancel();
+  if (ec != net::error::operation_aborted && ec != websocket::error::closed &&
+      ec != beast::error::timeout && ec != net::error::eof &&
+      ec != websocket::error::message_too_big && ec != net::error::connection_reset)
+    spdlog::debug("session {}: {}: {}", client_id_, what, ec.message());
+  cleanup();
+}
+
+void websocket_session::cleanup() {
+  if (!open_) return;
+  open_ = false;
+  closing_ = true;
+  queue_.clear();
+  for (auto& s : subs_) {
+    if (thread_.registry.remove(s.channel, this)) node_.detach(s.channel, thread_.index);
+    node_.eng().presence_leave(s.channel, {client_id_, name_});
+  }
+  subs_.clear();
+  if (prev_) prev_->next_ = next_;
+  else thread_.sessions = next_;
+  if (next_) next_->prev_ = prev_;
+  prev_ = next_ = nullptr;
+  node_.stats().connections.fetch_sub(1, std::memory_order_relaxed);
+  node_.session_closed();
+}
+
+}  // namespace muster::server

@@ -1,0 +1,196 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "clients/lib/blocking_client.hpp"
+#include "tests/integration/server_process.hpp"
+
+using namespace muster;
+using namespace muster::test;
+using namespace std::chrono_literals;
+
+TEST(limits, malformed_input_gets_error_and_connection_stays_open) {
+  server_process server;
+  auto c = std::make_unique<client::blocking_client>(server.endpoint());
+  c->open();
+  struct tc {
+    std::string frame;
+    std::string code;
+  } cases[] = {
+      {"{nope", "bad_json"},
+      {"[]", "bad_json"},
+      {R"({"id":1,"op":"fly"})", "unknown_op"},
+      {R"({"id":2,"op":"subscribe","channel":"x"})", "not_connected"},
+      {R"({"id":3,"op":"connect","name":42})", "bad_request"},
+      {R"({"id":4,"op":"connect"})", "bad_request"},
+  };
+  for (const auto& t : cases) {
+    c->send_text(t.frame);
+    auto ev = c->next_event(1s);
+    std::optional<client::server_message> m = ev;
+    if (!m) {
+      // Errors that carry an id are replies.
+      auto id = client::json_uint(t.frame, "id");
+      ASSERT_TRUE(id) << "no answer to " << t.frame;
+      m = c->wait_reply(*id);
+    }
+    EXPECT_TRUE(m->is_error) << t.frame;
+    EXPECT_EQ(m->error_code, t.code) << t.frame << " -> " << m->raw;
+    EXPECT_FALSE(m->error_message.empty());
+  }
+  c->connect("ok");
+  auto bad = c->call("subscribe", R"("channel":"has space")");
+  EXPECT_EQ(bad.error_code, "bad_channel");
+  auto dup = c->call("connect", R"("name":"again")");
+  EXPECT_EQ(dup.error_code, "already_connected");
+  c->send_binary("\x01\x02");
+  auto bin = c->next_event();
+  ASSERT_TRUE(bin);
+  EXPECT_EQ(bin->error_code, "binary_not_supported");
+  EXPECT_FALSE(c->call("ping").is_error);
+}
+
+TEST(limits, oversized_frame_closes_with_1009_and_others_are_unaffected) {
+  server_process server({"--set", "limits.max_message_bytes=1024"});
+  auto other = connect_client(server, "other");
+  ASSERT_FALSE(other->call("subscribe", R"("channel":"big")").is_error);
+  auto c = connect_client(server, "big");
+  c->send_text(R"({"id":9,"op":"publish","channel":"big","data":")" + std::string(4000, 'x') + "\"}");
+  auto code = c->wait_closed(5s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 1009);
+  ASSERT_FALSE(other->call("publish", R"("channel":"big","data":"small")").is_error);
+  EXPECT_TRUE(other->next_event());
+}
+
+TEST(limits, publish_rate_limit) {
+  server_process server({"--set", "limits.publish_rate=1", "--set", "limits.publish_burst=3"});
+  auto c = connect_client(server, "fast");
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = c->call("publish", R"("channel":"r","data":1)");
+    if (!r.is_error) ++ok;
+    else if (r.error_code == "rate_limited") ++limited;
+  }
+  EXPECT_GE(ok, 3);
+  EXPECT_LE(ok, 4);  // burst, plus at most one refill during the loop
+  EXPECT_EQ(ok + limited, 10);
+  EXPECT_FALSE(c->call("ping").is_error) << "connection stays usable";
+}
+
+TEST(limits, max_subscriptions) {
+  server_process server({"--set", "limits.max_subscriptions=2"});
+  auto c = connect_client(server, "s");
+  EXPECT_FALSE(c->call("subscribe", R"("channel":"a")").is_error);
+  EXPECT_FALSE(c->call("subscribe", R"("channel":"b")").is_error);
+  EXPECT_EQ(c->call("subscribe", R"("channel":"c")").error_code, "too_many_subscriptions");
+  EXPECT_EQ(c->call("subscribe", R"("channel":"a")").error_code, "already_subscribed");
+}
+
+TEST(limits, slow_reader_is_disconnected_while_fast_reader_keeps_receiving) {
+  server_process server({"--set", "limits.max_queue_bytes=1048576", "--set", "limits.command_burst=100000", "--set", "limits.publish_rate=100000",
+                         "--set", "limits.publish_burst=100000"});
+  // The slow reader: a raw socket that completes the handshake, subscribes, then never reads.
+  namespace net = boost::asio;
+  net::io_context ioc;
+  net::ip::tcp::socket raw(ioc);
+  raw.open(net::ip::tcp::v4());
+  raw.set_option(net::socket_base::receive_buffer_size(4096));
+  raw.connect({net::ip::make_address("127.0.0.1"), server.port()});
+  std::string hs = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  net::write(raw, net::buffer(hs));
+  // RFC 6455: frames only after the 101 response.
+  std::string response;
+  net::read_until(raw, net::dynamic_buffer(response), "\r\n\r\n");
+  ASSERT_NE(response.find("101"), std::string::npos) << response;
+  auto masked = [](const std::string& payload) {
+    std::string f;
+    f += static_cast<char>(0x81);
+    f += static_cast<char>(0x80 | payload.size());  // payloads here are < 126 bytes
+    f += std::string(4, '\0');                      // zero mask key: payload unchanged
+    f += payload;
+    return f;
+  };
+  net::write(raw, net::buffer(masked(R"({"id":1,"op":"connect","name":"slow"})")));
+  net::write(raw, net::buffer(masked(R"({"id":2,"op":"subscribe","channel":"flood"})")));
+
+  auto fast = connect_client(server, "fast");
+  ASSERT_FALSE(fast->call("subscribe", R"("channel":"flood")").is_error);
+  ASSERT_TRUE(eventually([&] {
+    return http_get(server.port(), "/metrics").second.find("muster_channels 1") != std::string::npos &&
+           fast->call("presence", R"("channel":"flood")").result.find("slow") != std::string::npos;
+  }));
+  std::string payload = R"("channel":"flood","data":")" + std::string(4000, 'p') + "\"";
+  const int n = 3000;  // ~12 MB: far beyond the slow reader's 1 MiB queue and socket buffers
+  std::atomic<bool> publish_failed{false};
+  std::thread publisher([&] {
+    try {
+      auto pub = connect_client(server, "pub");
+      std::vector<std::uint64_t> ids;
+      for (int i = 0; i < n; ++i) {
+        ids.push_back(pub->send_command("publish", payload));
+        if (ids.size() == 50) {  // paced by acknowledgements, as a real bot would be
+          for (auto id : ids)
+            if (pub->wait_reply(id, 10s).is_error) publish_failed = true;
+          ids.clear();
+        }
+      }
+      for (auto id : ids)
+        if (pub->wait_reply(id, 10s).is_error) publish_failed = true;
+    } catch (const std::exception&) {
+      publish_failed = true;
+    }
+  });
+  for (int i = 1; i <= n; ++i) {
+    auto ev = fast->next_event(10s);
+    if (!ev) {
+      ADD_FAILURE() << "fast reader stalled at " << i;
+      break;
+    }
+    ASSERT_EQ(ev->offset, static_cast<std::uint64_t>(i));
+  }
+  publisher.join();
+  EXPECT_FALSE(publish_failed);
+  ASSERT_TRUE(eventually([&] {
+    return http_get(server.port(), "/metrics").second.find("muster_slow_consumer_disconnects_total 1") !=
+           std::string::npos;
+  }));
+  EXPECT_TRUE(eventually([&] {
+    return http_get(server.port(), "/metrics").second.find("muster_connections 2") != std::string::npos;
+  })) << "the slow reader's connection is gone";
+}
+
+TEST(limits, idle_connection_that_ignores_pings_is_dropped) {
+  server_process server({"--set", "limits.idle_timeout_ms=1000"});
+  namespace net = boost::asio;
+  net::io_context ioc;
+  net::ip::tcp::socket raw(ioc);
+  raw.connect({net::ip::make_address("127.0.0.1"), server.port()});
+  std::string hs = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  net::write(raw, net::buffer(hs));
+  // Read (and ignore) everything, never answering a ping, until the server hangs up.
+  char buf[4096];
+  boost::system::error_code ec;
+  auto start = std::chrono::steady_clock::now();
+  while (!ec && std::chrono::steady_clock::now() - start < 10s) raw.read_some(net::buffer(buf), ec);
+  EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+}
+
+TEST(limits, upgrade_with_wrong_subprotocol_is_refused) {
+  server_process server;
+  client::blocking_client c(server.endpoint(), "chat.v9");
+  EXPECT_THROW(c.open(), client::client_error);
+  client::blocking_client none(server.endpoint(), "");
+  EXPECT_NO_THROW(none.open());
+}

@@ -1,0 +1,121 @@
+#include "tests/integration/server_process.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace muster::test {
+
+namespace fs = std::filesystem;
+
+server_process::server_process(std::vector<std::string> args) {
+  std::random_device rd;
+  dir_ = fs::temp_directory_path() / ("musterd-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(dir_);
+  auto port_file = dir_ / "port";
+  std::vector<std::string> argv_s = {MUSTERD_PATH, "--listen", "127.0.0.1:0", "--port-file",
+                                     port_file.string(), "--set", "log.level=\"debug\""};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto log = (dir_ / "musterd.log").string();
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    FILE* f = std::freopen(log.c_str(), "w", stdout);
+    (void)f;
+    ::dup2(::fileno(stdout), 2);
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream f(port_file);
+    unsigned p = 0;
+    if (f >> p && p) {
+      port_ = static_cast<std::uint16_t>(p);
+      return;
+    }
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("musterd exited at start-up:\n" + this->log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop();
+  throw std::runtime_error("musterd did not start listening in time:\n" + this->log());
+}
+
+server_process::~server_process() {
+  stop();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string server_process::log() const {
+  std::ifstream f(dir_ / "musterd.log");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool server_process::running() {
+  if (pid_ <= 0) return false;
+  int status;
+  return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+int server_process::stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -2;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+std::unique_ptr<client::blocking_client> connect_client(const server_process& s, const std::string& name) {
+  auto c = std::make_unique<client::blocking_client>(s.endpoint());
+  c->connect(name);
+  return c;
+}
+
+std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target) {
+  namespace net = boost::asio;
+  namespace http = boost::beast::http;
+  net::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+}  // namespace muster::test

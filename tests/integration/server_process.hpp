@@ -1,0 +1,56 @@
+#pragma once
+// Starts a real musterd on a free loopback port in its own temp dir, and stops it (by PID).
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clients/lib/blocking_client.hpp"
+
+namespace muster::test {
+
+class server_process {
+ public:
+  /// `args` are extra musterd arguments, e.g. {"--set", "limits.publish_rate=5"}.
+  explicit server_process(std::vector<std::string> args = {});
+  ~server_process();
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  client::endpoint endpoint() const { return {"127.0.0.1", port_, "/ws"}; }
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string log() const;
+
+  /// Sends SIGTERM and waits; returns the exit status (or -1 if it had to be killed).
+  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool running();
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+/// A client connected and "connect"ed as `name`.
+std::unique_ptr<client::blocking_client> connect_client(const server_process& s, const std::string& name);
+
+/// One HTTP GET on loopback; returns {status, body}.
+std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);
+
+/// Waits for `pred` with a deadline, polling; returns its last value.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+}  // namespace muster::test
