@@ -18,10 +18,10 @@ struct config {
   // [limits]
   std::size_t max_message_bytes = 64 * 1024;
   std::size_t max_subscriptions = 128;
-  double publish_rate = 50;
-  double publish_burst = 100;
-  double command_rate = 500;
-  double command_burst = 1000;
+  double publish_rate = 1000;
+  double publish_burst = 5000;
+  double command_rate = 2000;
+  double command_burst = 10000;
   std::size_t max_queue_bytes = 1024 * 1024;
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds handshake_timeout{10000};

@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -43,6 +45,15 @@ int main(int argc, char** argv) {
   }
 
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  // Every connection is a file descriptor: take all the process may have.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < cfg.max_connections + 64)
+    spdlog::warn("open-file limit {} is below server.max_connections {}: connections past it will fail",
+                 rl.rlim_cur, cfg.max_connections);
   try {
     memory_engine::options mo{cfg.history_size, cfg.history_ttl};
     node n(cfg, std::make_unique<memory_engine>(mo));

@@ -168,4 +168,35 @@ void node::drain(io_thread& t) {
   if (t.draining.capacity() > 4096) decltype(t.draining)().swap(t.draining);
 }
 
+void node::schedule_flush(io_thread& t, std::shared_ptr<websocket_session> s) {
+  t.dirty.push_back(std::move(s));
+  if (!t.flush_posted) {
+    t.flush_posted = true;
+    t.flush_since = std::chrono::steady_clock::now();
+    net::post(t.ioc, [&t] { flush(t); });
+  }
+}
+
+void node::flush(io_thread& t) {
+  constexpr unsigned max_yields = 32;
+  constexpr auto max_delay = std::chrono::microseconds(1000);
+  bool more_coming;
+  {
+    std::lock_guard lock(t.inbox_mutex);
+    more_coming = t.drain_posted;
+  }
+  // Let the pending events join this batch, within a bounded delay.
+  if (more_coming && t.flush_yields < max_yields &&
+      std::chrono::steady_clock::now() - t.flush_since < max_delay) {
+    ++t.flush_yields;
+    net::post(t.ioc, [&t] { flush(t); });
+    return;
+  }
+  t.flush_yields = 0;
+  t.flush_posted = false;
+  auto batch = std::move(t.dirty);
+  t.dirty.clear();
+  for (auto& s : batch) s->start_write();
+}
+
 }  // namespace muster::server

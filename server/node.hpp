@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -45,6 +46,14 @@ struct io_thread {
   std::vector<inbound> inbox;        // guarded by inbox_mutex
   bool drain_posted = false;         // guarded by inbox_mutex
   std::vector<inbound> draining;     // this thread only
+
+  // Sessions with queued frames and no write in flight. Writes start from one flush handler
+  // that yields while more events are still arriving (bounded), so a burst of events goes
+  // out as one coalesced frame per session instead of one syscall per event.
+  std::vector<std::shared_ptr<websocket_session>> dirty;
+  bool flush_posted = false;
+  unsigned flush_yields = 0;
+  std::chrono::steady_clock::time_point flush_since;
 };
 
 class node final : public engine_sink {
@@ -80,6 +89,13 @@ class node final : public engine_sink {
  private:
   void stop_loops();
   static void drain(io_thread& t);
+  static void flush(io_thread& t);
+
+ public:
+  /// Queues `s` for the thread's next flush (on its own thread).
+  static void schedule_flush(io_thread& t, std::shared_ptr<websocket_session> s);
+
+ private:
   void start_sweep();
   struct route {
     std::vector<std::uint32_t> per_thread;

@@ -356,7 +356,15 @@ void websocket_session::send(std::shared_ptr<const std::string> frame) {
   }
   node_.stats().add(counter::messages_out);
   queue_.push_back(std::move(frame));
-  if (!writing_) do_write();
+  if (!writing_ && !flush_pending_) {
+    flush_pending_ = true;
+    node::schedule_flush(thread_, shared_from_this());
+  }
+}
+
+void websocket_session::start_write() {
+  flush_pending_ = false;
+  if (!writing_ && !queue_.empty() && open_) do_write();
 }
 
 void websocket_session::do_write() {

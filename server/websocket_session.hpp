@@ -32,6 +32,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   void on_event(std::string_view channel, const channel_event& ev) override;
   bool wants_presence(std::string_view channel) const override;
+  /// Called by the thread's flush: writes what is queued unless a write is in flight.
+  void start_write();
 
   // Intrusive list of the thread's sessions (for shutdown); touched only on its thread.
   websocket_session* prev_ = nullptr;
@@ -94,6 +96,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool flush_pending_ = false;  // registered with the thread's flush
   std::shared_ptr<const std::string> in_flight_;
   std::string batch_;
   std::unique_ptr<boost::asio::steady_timer> close_timer_;  // only while closing

@@ -1,0 +1,367 @@
+#include "clients/cli/bench.hpp"
+
+#include <sys/resource.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "clients/lib/blocking_client.hpp"
+
+namespace muster::cli {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+void add_bench_options(CLI::App& app, bench_options& o) {
+  app.add_option("--subscribers,-n", o.subscribers, "Subscriber connections")->capture_default_str();
+  app.add_option("--messages,-m", o.messages, "Messages to publish")->capture_default_str();
+  app.add_option("--rate,-r", o.rate, "Publish rate in messages/s (0 = flat out)")->capture_default_str();
+  app.add_option("--size", o.size, "Data bytes per message")->capture_default_str();
+  app.add_option("--window", o.window, "Unacknowledged publishes when flat out")->capture_default_str();
+  app.add_option("--channel", o.channel, "Channel")->capture_default_str();
+  app.add_option("--server-pid", o.server_pid, "musterd PID, for RSS and CPU per connection");
+  app.add_option("--threads", o.threads, "Subscriber I/O threads")->capture_default_str();
+  app.add_option("--idle", o.idle_seconds, "Idle mode: connect, subscribe, report memory, hold this many seconds");
+  app.add_option("--drain-timeout", o.drain_timeout, "Seconds to wait for deliveries")->capture_default_str();
+  app.add_option("--connect-batch", o.connect_batch, "Concurrent connection attempts")->capture_default_str();
+  app.add_option("--source-addresses", o.source_addresses, "Bind clients to 127.0.0.1..127.0.0.N")->capture_default_str();
+}
+
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+}
+
+long rss_kib(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+double cpu_seconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), {});
+  auto close = s.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream is(s.substr(close + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && is >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::uint64_t number_after(std::string_view s, std::string_view key) {
+  auto p = s.find(key);
+  if (p == std::string_view::npos) return 0;
+  std::uint64_t v = 0;
+  auto b = s.data() + p + key.size();
+  std::from_chars(b, s.data() + s.size(), v);
+  return v;
+}
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// One subscriber connection; lives on one bench thread. Parses only what it counts.
+struct subscriber : std::enable_shared_from_this<subscriber> {
+  subscriber(net::io_context& ioc, const client::endpoint& server_ep, std::string ch, tcp::endpoint from)
+      : ws(ioc), ep(server_ep), channel(std::move(ch)), local(from) {}
+  websocket::stream<tcp::socket> ws;
+  const client::endpoint& ep;
+  std::string channel;
+  tcp::endpoint local;
+  beast::flat_buffer buf;
+  std::uint64_t last = 0;
+  std::uint64_t received = 0, lost = 0, dups = 0, errors = 0;
+  bool ready = false, failed = false;
+  std::vector<std::uint32_t>* latencies = nullptr;  // microseconds, this thread's vector
+  std::atomic<std::size_t>* ready_count = nullptr;
+  std::atomic<std::uint64_t>* delivered = nullptr;
+  std::atomic<std::int64_t>* last_delivery_ns = nullptr;
+  std::function<void()> on_done;
+  std::string out;
+
+  void start(tcp::endpoint server) {
+    auto self = shared_from_this();
+    ws.next_layer().open(tcp::v4());
+    if (local.address() != net::ip::make_address("127.0.0.1")) {
+      beast::error_code ec;
+      ws.next_layer().bind(local, ec);
+    }
+    ws.next_layer().async_connect(server, [self](beast::error_code ec) {
+      if (ec) return self->fail();
+      self->ws.next_layer().set_option(tcp::no_delay(true));
+      self->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& r) {
+        r.set(beast::http::field::sec_websocket_protocol, "muster.v1");
+      }));
+      self->ws.async_handshake(self->ep.host, self->ep.target, [self](beast::error_code ec2) {
+        if (ec2) return self->fail();
+        self->out = R"({"id":1,"op":"connect","name":"bench"})";
+        self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec3, std::size_t) {
+          if (ec3) return self->fail();
+          self->out = R"({"id":2,"op":"subscribe","channel":")" + self->channel + "\"}";
+          self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec4, std::size_t) {
+            if (ec4) return self->fail();
+          });
+          self->read();
+        });
+      });
+    });
+  }
+
+  void fail() {
+    if (!failed && !ready) {
+      failed = true;
+      if (on_done) on_done();
+    }
+    failed = true;
+  }
+
+  void read() {
+    auto self = shared_from_this();
+    ws.async_read(buf, [self](beast::error_code ec, std::size_t) {
+      if (ec) return self->fail();
+      auto d = self->buf.cdata();
+      std::string_view frame(static_cast<const char*>(d.data()), d.size());
+      auto now = now_ns();
+      std::uint64_t n = 0;
+      while (!frame.empty()) {
+        auto nl = frame.find('\n');
+        auto line = frame.substr(0, nl);
+        frame = nl == std::string_view::npos ? std::string_view() : frame.substr(nl + 1);
+        if (line.starts_with(R"({"event":"message")")) {
+          auto off = number_after(line, "\"offset\":");
+          if (off <= self->last) ++self->dups;
+          else {
+            if (self->last && off != self->last + 1) self->lost += off - self->last - 1;
+            self->last = off;
+          }
+          ++self->received;
+          ++n;
+          auto t = static_cast<std::int64_t>(number_after(line, "\"t\":"));
+          if (t) self->latencies->push_back(static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - t) / 1000));
+        } else if (line.starts_with(R"({"id":2,"result")")) {
+          self->last = number_after(line, "\"offset\":");
+          self->ready = true;
+          ++*self->ready_count;
+          if (self->on_done) self->on_done();
+        } else if (line.find("\"error\"") != std::string_view::npos) {
+          ++self->errors;
+        }
+      }
+      if (n) {
+        self->delivered->fetch_add(n, std::memory_order_relaxed);
+        self->last_delivery_ns->store(now, std::memory_order_relaxed);
+      }
+      self->buf.consume(self->buf.size());
+      self->read();
+    });
+  }
+};
+
+std::string pad_data(std::size_t size, std::uint64_t seq) {
+  std::string d = "{\"t\":" + std::to_string(now_ns()) + ",\"seq\":" + std::to_string(seq) + ",\"pad\":\"";
+  if (d.size() + 2 < size) d.append(size - d.size() - 2, 'x');
+  d += "\"}";
+  return d;
+}
+
+}  // namespace
+
+int run_bench(const bench_options& o) {
+  raise_fd_limit();
+  client::endpoint ep;
+  try {
+    ep = client::parse_url(o.url);
+  } catch (const std::exception& e) {
+    std::cerr << "muster bench: " << e.what() << "\n";
+    return 2;
+  }
+  tcp::endpoint server(net::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host), ep.port);
+  unsigned nthreads = std::max(1u, o.threads);
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<std::vector<std::uint32_t>> lat(nthreads);
+  for (unsigned i = 0; i < nthreads; ++i) {
+    iocs.push_back(std::make_unique<net::io_context>(1));
+    lat[i].reserve(std::min<std::size_t>(o.subscribers * o.messages / nthreads + 1, 50'000'000));
+  }
+  std::atomic<std::size_t> ready{0}, finished_connecting{0};
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::int64_t> last_delivery{0};
+  long rss_before = o.server_pid ? rss_kib(o.server_pid) : -1;
+
+  std::vector<std::shared_ptr<subscriber>> subs;
+  subs.reserve(o.subscribers);
+  std::vector<std::vector<std::shared_ptr<subscriber>>> per_thread(nthreads);
+  for (std::size_t i = 0; i < o.subscribers; ++i) {
+    unsigned t = static_cast<unsigned>(i % nthreads);
+    auto addr = net::ip::address_v4(0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
+    auto s = std::make_shared<subscriber>(*iocs[t], ep, o.channel, tcp::endpoint(addr, 0));
+    s->latencies = &lat[t];
+    s->ready_count = &ready;
+    s->delivered = &delivered;
+    s->last_delivery_ns = &last_delivery;
+    subs.push_back(s);
+    per_thread[t].push_back(s);
+  }
+  // Connections are opened in waves so the server's accept backlog is never overrun.
+  for (unsigned t = 0; t < nthreads; ++t) {
+    auto& list = per_thread[t];
+    auto next = std::make_shared<std::size_t>(0);
+    auto batch = std::max<std::size_t>(1, o.connect_batch / nthreads);
+    auto launch = std::make_shared<std::function<void()>>();
+    *launch = [&list, next, server, launch, &finished_connecting] {
+      if (*next >= list.size()) return;
+      auto s = list[(*next)++];
+      s->on_done = [launch, &finished_connecting] {
+        ++finished_connecting;
+        (*launch)();
+      };
+      s->start(server);
+    };
+    net::post(*iocs[t], [launch, batch] {
+      for (std::size_t k = 0; k < batch; ++k) (*launch)();
+    });
+  }
+  std::vector<std::thread> threads;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  for (auto& ioc : iocs) guards.emplace_back(ioc->get_executor());
+  for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
+
+  auto connect_start = steady::now();
+  while (finished_connecting.load() < o.subscribers && steady::now() - connect_start < std::chrono::seconds(120))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  double connect_s = std::chrono::duration<double>(steady::now() - connect_start).count();
+  std::size_t ok = ready.load();
+  std::cout << "subscribers: " << ok << "/" << o.subscribers << " subscribed in " << connect_s << " s\n";
+  // Let the server settle (buffers shrink, handshake leftovers freed) before measuring memory.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  long rss_after = o.server_pid ? rss_kib(o.server_pid) : -1;
+  if (o.server_pid && ok)
+    std::cout << "server RSS: " << rss_before << " KiB before, " << rss_after << " KiB with " << ok
+              << " connections = " << static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(ok)
+              << " bytes/connection\n";
+
+  int rc = ok == o.subscribers ? 0 : 1;
+  if (o.idle_seconds >= 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_seconds));
+  } else {
+    // The publisher: its own connection and thread, paced by a rate or by an ack window.
+    client::blocking_client pub(ep);
+    pub.connect("bench-publisher");
+    std::string prefix = "\"channel\":\"" + o.channel + "\",\"data\":";
+    double server_cpu0 = o.server_pid ? cpu_seconds(o.server_pid) : 0, own_cpu0 = own_cpu_seconds();
+    auto t0 = steady::now();
+    std::int64_t t0_ns = now_ns();
+    std::deque<std::uint64_t> outstanding;
+    std::size_t acked = 0, pub_errors = 0;
+    std::string first_error;
+    auto ack_one = [&] {
+      auto r = pub.wait_reply(outstanding.front(), std::chrono::seconds(30));
+      outstanding.pop_front();
+      if (r.is_error) {
+        if (first_error.empty()) first_error = r.error_code + ": " + r.error_message;
+        ++pub_errors;
+      } else {
+        ++acked;
+      }
+    };
+    for (std::size_t k = 0; k < o.messages; ++k) {
+      if (o.rate > 0) {
+        auto due = t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(static_cast<double>(k) / o.rate));
+        while (steady::now() < due) {
+          if (!outstanding.empty() && pub.buffered_events() == 0) {
+            // Collect acks while waiting for the next slot.
+            ack_one();
+          } else {
+            std::this_thread::sleep_until(due);
+          }
+        }
+      }
+      while (outstanding.size() >= o.window) ack_one();
+      outstanding.push_back(pub.send_command("publish", prefix + pad_data(o.size, k)));
+    }
+    while (!outstanding.empty()) ack_one();
+    double publish_s = std::chrono::duration<double>(steady::now() - t0).count();
+    std::uint64_t expected = static_cast<std::uint64_t>(ok) * acked;
+    auto drain_deadline = steady::now() + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.drain_timeout));
+    while (delivered.load() < expected && steady::now() < drain_deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    double span_s = static_cast<double>(last_delivery.load() - t0_ns) / 1e9;
+    double server_cpu = o.server_pid ? cpu_seconds(o.server_pid) - server_cpu0 : 0;
+    double own_cpu = own_cpu_seconds() - own_cpu0;
+    for (auto& g : guards) g.reset();
+    for (auto& ioc : iocs) ioc->stop();
+    for (auto& t : threads) t.join();
+    threads.clear();
+
+    std::uint64_t received = 0, lost = 0, dups = 0, errs = 0;
+    for (auto& s : subs) {
+      if (!s->ready) continue;
+      received += s->received;
+      dups += s->dups;
+      errs += s->errors;
+      lost += acked > s->received - s->dups ? acked - (s->received - s->dups) : 0;
+    }
+    std::vector<std::uint32_t> all;
+    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+    auto pct = [&](double p) -> double {
+      if (all.empty()) return 0;
+      auto idx = static_cast<std::size_t>(p * static_cast<double>(all.size() - 1));
+      std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(idx), all.end());
+      return all[idx] / 1000.0;
+    };
+    double p50 = pct(0.50), p99 = pct(0.99), mx = all.empty() ? 0 : *std::max_element(all.begin(), all.end()) / 1000.0;
+    std::cout << "published: " << acked << " acknowledged, " << pub_errors << " errors"
+              << (first_error.empty() ? "" : " (first: " + first_error + ")") << " in " << publish_s
+              << " s = " << static_cast<double>(acked) / publish_s << " msg/s\n";
+    std::cout << "deliveries: " << received << "/" << expected << " in " << span_s << " s = "
+              << static_cast<double>(received) / span_s << " deliveries/s\n";
+    std::cout << "lost: " << lost << ", duplicates: " << dups << ", subscriber errors: " << errs << "\n";
+    std::cout << "latency ms: p50 " << p50 << ", p99 " << p99 << ", max " << mx << "\n";
+    std::cout << "cpu s: bench " << own_cpu;
+    if (o.server_pid) std::cout << ", server " << server_cpu;
+    std::cout << "\n";
+    if (lost || dups || pub_errors || received < expected) rc = 1;
+    return rc;
+  }
+  for (auto& g : guards) g.reset();
+  for (auto& ioc : iocs) ioc->stop();
+  for (auto& t : threads) t.join();
+  return rc;
+}
+
+}  // namespace muster::cli

@@ -1,0 +1,29 @@
+#pragma once
+// `muster bench`: N subscribers on one channel, one publisher; reports deliveries/s, latency
+// percentiles, loss and duplicates, and the server's memory per connection.
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace muster::cli {
+
+struct bench_options {
+  std::string url;
+  std::size_t subscribers = 1000;
+  std::size_t messages = 2000;
+  double rate = 0;              // messages/s; 0 = flat out (bounded by `window`)
+  std::size_t size = 120;       // bytes of each message's data
+  std::size_t window = 1000;    // unacknowledged publishes allowed when flat out
+  std::string channel = "bench";
+  int server_pid = 0;           // for RSS and CPU figures
+  unsigned threads = 1;         // subscriber I/O threads
+  double idle_seconds = -1;     // >= 0: idle mode, connect + subscribe, measure, hold, exit
+  double drain_timeout = 30;    // seconds to wait for deliveries after the last publish
+  std::size_t connect_batch = 500;
+  std::size_t source_addresses = 1;  // spread connections over 127.0.0.1..127.0.0.N
+};
+
+void add_bench_options(CLI::App& app, bench_options& o);
+int run_bench(const bench_options& o);
+
+}  // namespace muster::cli

@@ -1,0 +1,174 @@
+// muster: command-line client. send / tail / chat / bench subcommands on the client library.
+#include <CLI/CLI.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <iostream>
+
+#include "clients/cli/bench.hpp"
+#include "clients/lib/blocking_client.hpp"
+#include "clients/lib/session.hpp"
+#include "protocol/codec.hpp"
+
+namespace net = boost::asio;
+using namespace muster::client;
+
+namespace {
+
+std::string text_data(const std::string& text) {
+  std::string d = "{\"text\":";
+  muster::protocol::append_json_string(d, text);
+  d += "}";
+  return d;
+}
+
+// "alice: hello" for {"text":...} messages, the raw JSON otherwise.
+void print_message(const server_message& m, bool json) {
+  if (json) {
+    std::cout << m.raw << std::endl;
+    return;
+  }
+  if (m.event == "message") {
+    auto text = json_string(m.data, "text");
+    std::cout << "[" << m.channel << " #" << m.offset << "] " << m.sender_name << ": "
+              << (text ? *text : m.data) << std::endl;
+  } else if (m.event == "join" || m.event == "leave") {
+    std::cout << "* " << json_string(m.raw, "name").value_or("?") << (m.event == "join" ? " joined " : " left ")
+              << m.channel << std::endl;
+  } else {
+    std::cout << m.raw << std::endl;
+  }
+}
+
+int run_send(const std::string& url, const std::string& name, const std::string& token,
+             const std::string& channel, const std::string& text, bool raw_json) {
+  try {
+    blocking_client c(parse_url(url));
+    c.connect(name, token);
+    std::string fields = "\"channel\":";
+    muster::protocol::append_json_string(fields, channel);
+    fields += ",\"data\":" + (raw_json ? text : text_data(text));
+    auto r = c.call("publish", fields);
+    if (r.is_error) {
+      std::cerr << "muster send: " << r.error_code << ": " << r.error_message << "\n";
+      return 1;
+    }
+    std::cout << "published " << channel << " #" << json_uint(r.result, "offset").value_or(0) << "\n";
+    c.close();
+    return 0;
+  } catch (const client_error& e) {
+    std::cerr << "muster send: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+// tail and chat: an async session that reconnects and recovers; chat also reads stdin.
+int run_live(const std::string& url, const std::string& name, const std::string& token,
+             const std::string& channel, bool interactive, bool json, bool once) {
+  net::io_context ioc;
+  session::options opts;
+  try {
+    opts.server = parse_url(url);
+  } catch (const client_error& e) {
+    std::cerr << "muster: " << e.what() << "\n";
+    return 2;
+  }
+  opts.name = name;
+  opts.token = token;
+  opts.reconnect = !once;
+  auto s = session::create(ioc, opts);
+  int exit_code = 0;
+  s->on_message([&](const server_message& m) { print_message(m, json); });
+  s->on_state([&](session::state st, const std::string& detail) {
+    std::cerr << "-- " << detail << std::endl;
+    if (st == session::state::stopped && detail != "stopped") {
+      exit_code = 1;
+      ioc.stop();
+    }
+  });
+  s->subscribe(channel, interactive);
+  s->start();
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) {
+    s->stop();
+    ioc.stop();
+  });
+
+  net::posix::stream_descriptor in(ioc, ::dup(STDIN_FILENO));
+  std::string line_buf;
+  std::function<void()> read_line = [&] {
+    net::async_read_until(in, net::dynamic_buffer(line_buf), '\n',
+                          [&](boost::system::error_code ec, std::size_t n) {
+                            if (ec) {  // end of input: leave cleanly
+                              s->stop();
+                              ioc.stop();
+                              return;
+                            }
+                            std::string line = line_buf.substr(0, n - 1);
+                            line_buf.erase(0, n);
+                            if (!line.empty())
+                              s->publish(channel, text_data(line), [](const server_message& r) {
+                                if (r.is_error)
+                                  std::cerr << "-- not sent: " << r.error_code << ": " << r.error_message << std::endl;
+                              });
+                            read_line();
+                          });
+  };
+  if (interactive) read_line();
+  ioc.run();
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"muster: command-line client for the Muster crisis-response server"};
+  app.set_version_flag("--version", std::string("muster ") + MUSTER_VERSION);
+  app.require_subcommand(1);
+  std::string url = "ws://127.0.0.1:8080/ws", name, token, channel, text;
+  if (const char* u = std::getenv("MUSTER_URL")) url = u;
+  if (const char* t = std::getenv("MUSTER_TOKEN")) token = t;
+  if (const char* n = std::getenv("USER")) name = n;
+  if (name.empty()) name = "cli";
+  auto common = [&](CLI::App* sub) {
+    sub->add_option("--url", url, "Server WebSocket URL (env MUSTER_URL)")->capture_default_str();
+    sub->add_option("--name", name, "Display name")->capture_default_str();
+    sub->add_option("--token", token, "Access token (env MUSTER_TOKEN)");
+  };
+  bool json = false, raw = false, once = false;
+  auto* send = app.add_subcommand("send", "Publish one message to a channel");
+  common(send);
+  send->add_option("channel", channel, "Channel")->required();
+  send->add_option("text", text, "Message text")->required();
+  send->add_flag("--json", raw, "TEXT is a JSON value sent as the data as-is");
+
+  auto* tail = app.add_subcommand("tail", "Print a channel's messages; recovers missed ones after a reconnect");
+  common(tail);
+  tail->add_option("channel", channel, "Channel")->required();
+  tail->add_flag("--json", json, "Print each event as JSON");
+  tail->add_flag("--once", once, "Exit instead of reconnecting when the connection drops");
+
+  auto* chat = app.add_subcommand("chat", "Interactive chat: lines typed are sent, messages printed");
+  common(chat);
+  chat->add_option("channel", channel, "Channel")->required();
+  chat->add_flag("--json", json, "Print each event as JSON");
+
+  auto* bench = app.add_subcommand("bench", "Fan-out benchmark: N subscribers, one publisher");
+  muster::cli::bench_options bo;
+  muster::cli::add_bench_options(*bench, bo);
+  bench->add_option("--url", url, "Server WebSocket URL")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (send->parsed()) return run_send(url, name, token, channel, text, raw);
+  if (tail->parsed()) return run_live(url, name, token, channel, false, json, once);
+  if (chat->parsed()) return run_live(url, name, token, channel, true, json, false);
+  if (bench->parsed()) {
+    bo.url = url;
+    return muster::cli::run_bench(bo);
+  }
+  return 0;
+}

@@ -1,0 +1,319 @@
+#include "clients/lib/session.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
+#include <random>
+
+#include "protocol/codec.hpp"
+
+namespace muster::client {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+struct session::impl : std::enable_shared_from_this<session::impl> {
+  impl(net::io_context& c, options o) : ioc(c), opts(std::move(o)), resolver(c), timer(c) {}
+
+  struct channel_state {
+    std::uint64_t offset = 0;
+    std::string epoch;
+    bool join_leave = false;
+    bool subscribed = false;  // on the current connection
+  };
+
+  net::io_context& ioc;
+  options opts;
+  tcp::resolver resolver;
+  net::steady_timer timer;
+  std::unique_ptr<websocket::stream<tcp::socket>> ws;
+  beast::flat_buffer buffer;
+  frame_parser parser;
+  state st = state::disconnected;
+  bool stopped = false;
+  std::chrono::milliseconds backoff{0};
+  std::mt19937 rng{std::random_device{}()};
+  std::uint64_t next_id = 0;
+  std::map<std::uint64_t, reply_handler> pending;
+  std::map<std::string, channel_state> channels;
+  std::deque<std::string> out;
+  bool writing = false;
+  message_handler on_msg;
+  state_handler on_st;
+  std::uint64_t generation = 0;  // connection attempts; stale callbacks compare it
+
+  void set_state(state s, const std::string& detail) {
+    st = s;
+    if (on_st) on_st(s, detail);
+  }
+
+  void connect() {
+    if (stopped) return;
+    ++generation;
+    set_state(state::connecting, "connecting to ws://" + opts.server.host + ":" + std::to_string(opts.server.port) + opts.server.target);
+    ws = std::make_unique<websocket::stream<tcp::socket>>(ioc);
+    auto self = shared_from_this();
+    auto gen = generation;
+    resolver.async_resolve(opts.server.host, std::to_string(opts.server.port),
+                           [self, gen](beast::error_code ec, tcp::resolver::results_type r) {
+                             if (gen != self->generation) return;
+                             if (ec) return self->lost("cannot resolve host: " + ec.message());
+                             net::async_connect(self->ws->next_layer(), r,
+                                                [self, gen](beast::error_code ec2, const tcp::endpoint&) {
+                                                  if (gen != self->generation) return;
+                                                  if (ec2) return self->lost("cannot connect: " + ec2.message());
+                                                  self->handshake(gen);
+                                                });
+                           });
+  }
+
+  void handshake(std::uint64_t gen) {
+    ws->next_layer().set_option(tcp::no_delay(true));
+    ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(beast::http::field::sec_websocket_protocol, protocol::subprotocol);
+    }));
+    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    ws->read_message_max(64 * 1024 * 1024);
+    auto self = shared_from_this();
+    ws->async_handshake(opts.server.host, opts.server.target, [self, gen](beast::error_code ec) {
+      if (gen != self->generation) return;
+      if (ec) return self->lost("handshake failed: " + ec.message());
+      self->on_open(gen);
+    });
+  }
+
+  void on_open(std::uint64_t gen) {
+    do_read(gen);
+    std::string fields;
+    if (!opts.name.empty()) {
+      fields = "\"name\":";
+      protocol::append_json_string(fields, opts.name);
+    }
+    if (!opts.token.empty()) {
+      fields += fields.empty() ? "\"token\":" : ",\"token\":";
+      protocol::append_json_string(fields, opts.token);
+    }
+    auto self = shared_from_this();
+    send_command("connect", fields, [self](const server_message& m) {
+      if (m.is_error) {
+        self->set_state(state::disconnected, "connect refused: " + m.error_code + ": " + m.error_message);
+        self->stop_connection();
+        if (m.error_code == "unauthorized" || m.error_code == "bad_request") {
+          self->stopped = true;  // retrying cannot help
+          self->set_state(state::stopped, "giving up");
+          return;
+        }
+        return self->schedule_reconnect();
+      }
+      self->backoff = std::chrono::milliseconds(0);
+      self->set_state(state::connected, "connected");
+      for (auto& [name, ch] : self->channels) self->send_subscribe(name);
+    });
+  }
+
+  void send_subscribe(const std::string& name) {
+    auto& ch = channels[name];
+    std::string fields = "\"channel\":";
+    protocol::append_json_string(fields, name);
+    if (ch.join_leave) fields += ",\"join_leave\":true";
+    if (!ch.epoch.empty()) {
+      fields += ",\"recover\":{\"offset\":" + std::to_string(ch.offset) + ",\"epoch\":";
+      protocol::append_json_string(fields, ch.epoch);
+      fields += "}";
+    }
+    bool had_position = !ch.epoch.empty();
+    auto self = shared_from_this();
+    send_command("subscribe", fields, [self, name, had_position](const server_message& m) {
+      auto& c = self->channels[name];
+      if (m.is_error) {
+        self->set_state(self->st, "subscribe " + name + " failed: " + m.error_code + ": " + m.error_message);
+        return;
+      }
+      c.subscribed = true;
+      auto recovered = json_bool(m.result, "recovered").value_or(false);
+      auto offset = json_uint(m.result, "offset").value_or(0);
+      auto epoch = json_string(m.result, "epoch").value_or("");
+      if (had_position && !recovered)
+        self->set_state(self->st, "could not recover " + name +
+                                      ": history no longer covers the gap; messages may be missing (use history)");
+      else if (had_position)
+        self->set_state(self->st, "recovered " + std::to_string(json_uint(m.result, "missed").value_or(0)) +
+                                      " missed message(s) on " + name);
+      if (!recovered) {
+        c.offset = offset;
+        c.epoch = epoch;
+      }
+    });
+  }
+
+  void send_command(const std::string& op, const std::string& fields, reply_handler h) {
+    auto id = ++next_id;
+    std::string text = "{\"id\":" + std::to_string(id) + ",\"op\":\"" + op + "\"";
+    if (!fields.empty()) text += "," + fields;
+    text += "}";
+    if (h) pending.emplace(id, std::move(h));
+    out.push_back(std::move(text));
+    if (!writing) do_write(generation);
+  }
+
+  void do_write(std::uint64_t gen) {
+    if (out.empty() || !ws || st == state::disconnected) return;
+    writing = true;
+    auto self = shared_from_this();
+    ws->text(true);
+    ws->async_write(net::buffer(out.front()), [self, gen](beast::error_code ec, std::size_t) {
+      if (gen != self->generation) return;
+      self->writing = false;
+      if (ec) return self->lost("write failed: " + ec.message());
+      self->out.pop_front();
+      self->do_write(gen);
+    });
+  }
+
+  void do_read(std::uint64_t gen) {
+    auto self = shared_from_this();
+    ws->async_read(buffer, [self, gen](beast::error_code ec, std::size_t) {
+      if (gen != self->generation) return;
+      if (ec) {
+        std::string why = ec == websocket::error::closed
+                              ? "server closed the connection (code " + std::to_string(self->ws->reason().code) + ")"
+                              : "connection lost: " + ec.message();
+        return self->lost(why);
+      }
+      auto d = self->buffer.cdata();
+      auto msgs = self->parser.parse(std::string_view(static_cast<const char*>(d.data()), d.size()));
+      self->buffer.consume(self->buffer.size());
+      for (auto& m : msgs) self->dispatch(m);
+      self->do_read(gen);
+    });
+  }
+
+  void dispatch(const server_message& m) {
+    if (m.id) {
+      auto it = pending.find(*m.id);
+      if (it == pending.end()) return;
+      auto h = std::move(it->second);
+      pending.erase(it);
+      h(m);
+      return;
+    }
+    if (m.event == "message") {
+      auto it = channels.find(m.channel);
+      if (it != channels.end()) {
+        // Never hand the application the same offset twice.
+        if (!it->second.epoch.empty() && m.epoch == it->second.epoch && m.offset <= it->second.offset) return;
+        it->second.offset = m.offset;
+        it->second.epoch = m.epoch;
+      }
+    }
+    if (on_msg) on_msg(m);
+  }
+
+  void stop_connection() {
+    ++generation;  // callbacks of the old connection become no-ops
+    writing = false;
+    if (ws) {
+      beast::error_code ec;
+      ws->next_layer().close(ec);
+    }
+    for (auto& [name, ch] : channels) ch.subscribed = false;
+    auto failed = std::move(pending);
+    pending.clear();
+    // Unsent commands other than subscriptions are failed, never silently dropped.
+    out.clear();
+    for (auto& [id, h] : failed) {
+      server_message m;
+      m.id = id;
+      m.is_error = true;
+      m.error_code = "disconnected";
+      m.error_message = "connection lost before the reply";
+      h(m);
+    }
+  }
+
+  void lost(const std::string& why) {
+    if (stopped) return;
+    stop_connection();
+    set_state(state::disconnected, why);
+    if (opts.reconnect) schedule_reconnect();
+    else {
+      stopped = true;
+      set_state(state::stopped, why);
+    }
+  }
+
+  void schedule_reconnect() {
+    if (stopped) return;
+    backoff = backoff.count() == 0 ? opts.min_backoff : std::min(backoff * 2, opts.max_backoff);
+    // Full jitter: thousands of clients must not come back in the same millisecond.
+    std::uniform_int_distribution<long> d(backoff.count() / 2, backoff.count());
+    timer.expires_after(std::chrono::milliseconds(d(rng)));
+    auto self = shared_from_this();
+    timer.async_wait([self](beast::error_code ec) {
+      if (!ec) self->connect();
+    });
+  }
+};
+
+session::session(net::io_context& ioc, options opts) : impl_(std::make_shared<impl>(ioc, std::move(opts))) {}
+session::~session() = default;
+
+std::shared_ptr<session> session::create(net::io_context& ioc, options opts) {
+  return std::shared_ptr<session>(new session(ioc, std::move(opts)));
+}
+
+void session::on_message(message_handler h) { impl_->on_msg = std::move(h); }
+void session::on_state(state_handler h) { impl_->on_st = std::move(h); }
+void session::start() {
+  impl_->stopped = false;
+  impl_->connect();
+}
+void session::stop() {
+  impl_->stopped = true;
+  impl_->timer.cancel();
+  impl_->stop_connection();
+  impl_->set_state(state::stopped, "stopped");
+}
+
+void session::subscribe(const std::string& channel, bool join_leave) {
+  auto& ch = impl_->channels[channel];
+  ch.join_leave = join_leave;
+  if (impl_->st == state::connected && !ch.subscribed) impl_->send_subscribe(channel);
+}
+
+void session::command(const std::string& op, const std::string& fields, reply_handler h) {
+  if (impl_->st != state::connected) {
+    if (h) {
+      server_message m;
+      m.is_error = true;
+      m.error_code = "disconnected";
+      m.error_message = "not connected";
+      h(m);
+    }
+    return;
+  }
+  impl_->send_command(op, fields, std::move(h));
+}
+
+void session::publish(const std::string& channel, const std::string& data_json, reply_handler h) {
+  std::string fields = "\"channel\":";
+  protocol::append_json_string(fields, channel);
+  fields += ",\"data\":" + data_json;
+  command("publish", fields, std::move(h));
+}
+
+session::state session::current_state() const { return impl_->st; }
+
+std::pair<std::uint64_t, std::string> session::position(const std::string& channel) const {
+  auto it = impl_->channels.find(channel);
+  if (it == impl_->channels.end()) return {0, ""};
+  return {it->second.offset, it->second.epoch};
+}
+
+}  // namespace muster::client
