@@ -158,6 +158,7 @@ void node::on_event(std::string_view channel, const channel_event& ev) {
 }
 
 void node::drain(io_thread& t) {
+  ++t.activity;
   {
     std::lock_guard lock(t.inbox_mutex);
     t.draining.swap(t.inbox);
@@ -173,19 +174,23 @@ void node::schedule_flush(io_thread& t, std::shared_ptr<websocket_session> s) {
   if (!t.flush_posted) {
     t.flush_posted = true;
     t.flush_since = std::chrono::steady_clock::now();
+    t.flush_seen = t.activity;
     net::post(t.ioc, [&t] { flush(t); });
   }
 }
 
 void node::flush(io_thread& t) {
-  constexpr unsigned max_yields = 32;
-  constexpr auto max_delay = std::chrono::microseconds(1000);
-  bool more_coming;
-  {
+  constexpr unsigned max_yields = 4096;
+  constexpr auto max_delay = std::chrono::microseconds(10000);
+  // Like a cork released at the end of an event-loop turn: while other handlers keep running
+  // (reads of commands, drains of events) the flush steps back so their output joins this
+  // batch; once a turn passes with nothing else to do, or the delay bound is hit, it writes.
+  bool more_coming = t.activity != t.flush_seen;
+  t.flush_seen = t.activity;
+  if (!more_coming) {
     std::lock_guard lock(t.inbox_mutex);
     more_coming = t.drain_posted;
   }
-  // Let the pending events join this batch, within a bounded delay.
   if (more_coming && t.flush_yields < max_yields &&
       std::chrono::steady_clock::now() - t.flush_since < max_delay) {
     ++t.flush_yields;

@@ -54,6 +54,8 @@ struct io_thread {
   bool flush_posted = false;
   unsigned flush_yields = 0;
   std::chrono::steady_clock::time_point flush_since;
+  std::uint64_t activity = 0;        // handlers that may produce output; bumped by reads and drains
+  std::uint64_t flush_seen = 0;      // `activity` when the flush last looked
 };
 
 class node final : public engine_sink {

@@ -75,6 +75,7 @@ void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
     return fail(ec, "read");
   }
   node_.stats().add(counter::bytes_in, bytes);
+  ++thread_.activity;
   if (!ws_.got_text()) {
     reply_error(std::nullopt, errc::binary_not_supported,
                 "binary frames are not supported; send JSON text frames");
