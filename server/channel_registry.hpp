@@ -17,14 +17,13 @@ class subscriber {
   virtual ~subscriber() = default;
   /// Must not add or remove subscriptions synchronously (the registry is iterating).
   virtual void on_event(std::string_view channel, const channel_event& ev) = 0;
-  /// Whether this subscriber wants join/leave events on `channel`.
-  virtual bool wants_presence(std::string_view channel) const = 0;
 };
 
 class channel_registry {
  public:
-  /// Returns true when `s` is the channel's first subscriber in this registry.
-  bool add(std::string_view channel, subscriber* s);
+  /// Returns true when `s` is the channel's first subscriber in this registry. `presence`:
+  /// `s` also gets join/leave events.
+  bool add(std::string_view channel, subscriber* s, bool presence = false);
   /// Returns true when `s` was the channel's last subscriber in this registry.
   bool remove(std::string_view channel, subscriber* s);
   /// Hands `ev` to every subscriber of `channel`; returns how many received it.
@@ -33,7 +32,11 @@ class channel_registry {
   std::size_t channels() const { return channels_.size(); }
 
  private:
-  std::unordered_map<std::string, std::vector<subscriber*>, string_hash, std::equal_to<>> channels_;
+  struct entry {
+    std::vector<subscriber*> all;
+    std::vector<subscriber*> presence;  // kept apart so a join storm costs nothing to others
+  };
+  std::unordered_map<std::string, entry, string_hash, std::equal_to<>> channels_;
 };
 
 }  // namespace muster::server

@@ -48,7 +48,7 @@ auto number_key(double config::*member, double min, double max) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
     auto v = n.value<double>();
     if (!(n.is_integer() || n.is_floating_point()) || !v) return "must be a number";
-    if (*v < min || *v > max) {
+    if (!(*v >= min && *v <= max)) {  // also rejects NaN
       std::ostringstream os;
       os << "must be between " << min << " and " << max;
       return os.str();
@@ -169,6 +169,12 @@ void load_config_file(config& cfg, const std::string& path) {
     if (!table) {
       errors.push_back(where(path, section_node.source()) + ": " + section +
                        " must be a table ([" + section + "])");
+      continue;
+    }
+    bool known_section = false;
+    for (const auto& k : schema()) known_section |= k.section == section;
+    if (!known_section && table->empty()) {
+      errors.push_back(where(path, section_node.source()) + ": unknown section [" + section + "]");
       continue;
     }
     for (auto&& [key_name, value] : *table) {

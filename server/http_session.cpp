@@ -102,9 +102,9 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   }
 
   http::response<http::string_body> res;
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+  if (req.method() != http::verb::get) {
     res = make_response(req, http::status::method_not_allowed, "method not allowed\n");
-    res.set(http::field::allow, "GET, HEAD");
+    res.set(http::field::allow, "GET");
   } else if (path == "/healthz") {
     res = make_response(req, http::status::ok, "ok\n");
   } else if (path == "/readyz") {

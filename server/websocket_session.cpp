@@ -20,6 +20,11 @@ constexpr std::size_t max_batch_bytes = 512 * 1024;
 constexpr auto close_grace = std::chrono::seconds(2);
 
 void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
 }  // namespace
 
 websocket_session::websocket_session(net::ip::tcp::socket&& socket, node& n, io_thread& t)
@@ -55,7 +60,7 @@ void websocket_session::run(http::request<http::string_body> req) {
 void websocket_session::on_accept(beast::error_code ec) {
   if (ec) return fail(ec, "accept");
   accepted_ = true;
-  if (closing_) return close_with(close_code_, "server shutting down");
+  if (closing_) return close_with(close_code_, close_reason_);
   node_.stats().add(counter::connections_accepted);
   do_read();
 }
@@ -77,7 +82,8 @@ void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
   node_.stats().add(counter::bytes_in, bytes);
   ++thread_.activity;
   if (!ws_.got_text()) {
-    reply_error(std::nullopt, errc::binary_not_supported,
+    if (command_limit_.try_take())
+      reply_error(std::nullopt, errc::binary_not_supported,
                 "binary frames are not supported; send JSON text frames");
   } else if (!closing_) {
     auto data = buffer_.cdata();
@@ -94,12 +100,13 @@ void websocket_session::handle(std::string_view frame) {
   node_.stats().add(counter::messages_in);
   protocol::command cmd;
   protocol::decode_failure failure;
-  if (!thread_.decoder.decode(frame, cmd, failure))
-    return reply_error(failure.id, failure.code, failure.message);
+  bool decoded = thread_.decoder.decode(frame, cmd, failure);
+  // Every frame counts, malformed ones too: a flood of garbage is still a flood.
   if (!command_limit_.try_take())
-    return reply_error(cmd.id, errc::rate_limited,
+    return reply_error(decoded ? std::optional<std::uint64_t>(cmd.id) : failure.id, errc::rate_limited,
                        "too many commands; retry after " +
                            std::to_string(command_limit_.retry_after_ms()) + " ms");
+  if (!decoded) return reply_error(failure.id, failure.code, failure.message);
   if (cmd.kind == protocol::op::ping) return reply(cmd.id, "{}");
   if (cmd.kind == protocol::op::connect) return handle_connect(cmd);
   if (!connected_) return reply_error(cmd.id, errc::not_connected, "send connect first");
@@ -126,8 +133,8 @@ void websocket_session::handle_connect(protocol::command& cmd) {
   append_uint(r, cfg.max_message_bytes);
   r += ",\"max_subscriptions\":";
   append_uint(r, cfg.max_subscriptions);
-  r += ",\"publish_rate\":" + std::to_string(cfg.publish_rate);
-  r += ",\"publish_burst\":" + std::to_string(cfg.publish_burst) + "}}";
+  r += ",\"publish_rate\":" + format_number(cfg.publish_rate);
+  r += ",\"publish_burst\":" + format_number(cfg.publish_burst) + "}}";
   reply(cmd.id, r);
 }
 
@@ -135,12 +142,6 @@ websocket_session::subscription* websocket_session::find(std::string_view channe
   for (auto& s : subs_)
     if (s.channel == channel) return &s;
   return nullptr;
-}
-
-bool websocket_session::wants_presence(std::string_view channel) const {
-  for (const auto& s : subs_)
-    if (s.channel == channel) return s.presence_events;
-  return false;
 }
 
 void websocket_session::handle_subscribe(protocol::command& cmd) {
@@ -152,10 +153,11 @@ void websocket_session::handle_subscribe(protocol::command& cmd) {
   subscription sub;
   sub.channel = cmd.channel;
   sub.presence_events = cmd.join_leave;
+  sub.pending_id = cmd.id;
   subs_.push_back(std::move(sub));
   // Registered before reading history: anything published from here on is buffered,
   // anything before is in history, and the merge drops what is in both.
-  if (thread_.registry.add(cmd.channel, this)) node_.attach(cmd.channel, thread_.index);
+  if (thread_.registry.add(cmd.channel, this, cmd.join_leave)) node_.attach(cmd.channel, thread_.index);
   node_.eng().presence_join(cmd.channel, {client_id_, name_});
 
   history_query q;
@@ -178,8 +180,11 @@ void websocket_session::handle_subscribe(protocol::command& cmd) {
 void websocket_session::on_subscribe_history(std::uint64_t id, std::string channel,
                                              std::optional<protocol::stream_position> from,
                                              std::error_code ec, history_result h) {
+  if (!open_) return;
   subscription* sub = find(channel);
-  if (!sub || !sub->recovering || !open_) return;  // unsubscribed or closed meanwhile
+  if (!sub || !sub->recovering || sub->pending_id != id)
+    return reply_error(id, errc::not_subscribed,
+                       "the subscription to " + channel + " was cancelled before it completed");
   if (ec) {
     drop_subscription(channel);
     return reply_error(id, errc::unavailable, "cannot read channel state: " + ec.message());
@@ -199,7 +204,7 @@ void websocket_session::on_subscribe_history(std::uint64_t id, std::string chann
   r += '}';
   reply(id, r);
   if (recovered)
-    for (const auto& p : h.publications) send(p.frame);
+    for (const auto& p : h.publications) send(p.frame, true);
   sub->last_offset = h.top.offset;
   sub->recovering = false;
   // Live events that arrived during the read: only those past what was just sent.
@@ -334,29 +339,32 @@ void websocket_session::handle_presence(protocol::command& cmd) {
 }
 
 void websocket_session::reply(std::uint64_t id, std::string_view result_json) {
-  send(std::make_shared<const std::string>(protocol::encode_reply(id, result_json)));
+  send(std::make_shared<const std::string>(protocol::encode_reply(id, result_json)), true);
 }
 
 void websocket_session::reply_error(std::optional<std::uint64_t> id, errc code,
                                     std::string_view message) {
   node_.stats().error(code);
-  send(std::make_shared<const std::string>(protocol::encode_error(id, code, message)));
+  send(std::make_shared<const std::string>(protocol::encode_error(id, code, message)), true);
 }
 
-void websocket_session::send(std::shared_ptr<const std::string> frame) {
+void websocket_session::send(std::shared_ptr<const std::string> frame, bool owed) {
   if (closing_ || !open_) return;
   queued_bytes_ += frame->size();
-  if (queued_bytes_ > node_.cfg().max_queue_bytes) {
+  if (owed) owed_bytes_ += frame->size();
+  // Only live events count against the bound: replies and recovery replays were asked for,
+  // and are bounded by the history and reply limits.
+  if (queued_bytes_ - owed_bytes_ > node_.cfg().max_queue_bytes) {
     // A reader this slow would make the server hold unbounded memory for it.
     node_.stats().add(counter::slow_consumer_disconnects);
     spdlog::info("session {}: outbound queue over {} bytes, closing as slow consumer", client_id_,
                  node_.cfg().max_queue_bytes);
     queue_.clear();
-    queued_bytes_ = 0;
+    queued_bytes_ = owed_bytes_ = 0;
     return close_with(protocol::close_code::slow_consumer, "slow consumer");
   }
   node_.stats().add(counter::messages_out);
-  queue_.push_back(std::move(frame));
+  queue_.push_back({std::move(frame), owed});
   if (!writing_ && !flush_pending_) {
     flush_pending_ = true;
     node::schedule_flush(thread_, shared_from_this());
@@ -371,11 +379,15 @@ void websocket_session::start_write() {
 void websocket_session::do_write() {
   writing_ = true;
   std::size_t take = 0, bytes = 0;
-  while (take < queue_.size() && (take == 0 || bytes + queue_[take]->size() < max_batch_bytes))
-    bytes += queue_[take++]->size() + 1;
+  std::size_t owed = 0;
+  while (take < queue_.size() &&
+         (take == 0 || bytes + queue_[take].frame->size() < max_batch_bytes)) {
+    if (queue_[take].owed) owed += queue_[take].frame->size();
+    bytes += queue_[take++].frame->size() + 1;
+  }
   net::const_buffer out;
   if (take == 1) {
-    in_flight_ = std::move(queue_.front());
+    in_flight_ = std::move(queue_.front().frame);
     out = net::buffer(*in_flight_);
   } else {
     // Several events, one frame, one syscall: newline-separated (see PROTOCOL.md).
@@ -383,11 +395,12 @@ void websocket_session::do_write() {
     batch_.reserve(bytes);
     for (std::size_t i = 0; i < take; ++i) {
       if (i) batch_ += '\n';
-      batch_ += *queue_[i];
+      batch_ += *queue_[i].frame;
     }
     out = net::buffer(batch_);
   }
   queued_bytes_ -= bytes - take;
+  owed_bytes_ -= owed;
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
   ws_.text(true);
   ws_.async_write(out, beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
@@ -402,7 +415,7 @@ void websocket_session::on_write(beast::error_code ec, std::size_t bytes) {
   if (batch_.capacity() > 64 * 1024) std::string().swap(batch_);
   if (!queue_.empty()) return do_write();
   if (queue_.capacity() > 64) decltype(queue_)().swap(queue_);
-  if (closing_ && close_code_ != 0) close_with(close_code_, "");
+  if (closing_ && close_code_ != 0) close_with(close_code_, close_reason_);
 }
 
 void websocket_session::go_away() {
@@ -411,6 +424,7 @@ void websocket_session::go_away() {
     // The close frame is sent once the handshake completes.
     closing_ = true;
     close_code_ = protocol::close_code::going_away;
+    close_reason_ = "server shutting down";
     return;
   }
   close_with(protocol::close_code::going_away, "server shutting down");
@@ -420,6 +434,7 @@ void websocket_session::close_with(std::uint16_t code, std::string_view reason) 
   bool first = !closing_;
   closing_ = true;
   close_code_ = code;
+  close_reason_ = std::string(reason);
   if (first) {
     // A peer that never reads would keep the close frame queued forever: bound it.
     close_timer_ = std::make_unique<net::steady_timer>(thread_.ioc, close_grace);
@@ -456,6 +471,7 @@ void websocket_session::cleanup() {
   open_ = false;
   closing_ = true;
   queue_.clear();
+  queued_bytes_ = owed_bytes_ = 0;
   for (auto& s : subs_) {
     if (thread_.registry.remove(s.channel, this)) node_.detach(s.channel, thread_.index);
     node_.eng().presence_leave(s.channel, {client_id_, name_});

@@ -31,7 +31,6 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void go_away();
 
   void on_event(std::string_view channel, const channel_event& ev) override;
-  bool wants_presence(std::string_view channel) const override;
   /// Called by the thread's flush: writes what is queued unless a write is in flight.
   void start_write();
 
@@ -45,6 +44,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     std::uint64_t last_offset = 0;
     bool recovering = true;   // live events are buffered until history has been sent
     bool presence_events = false;
+    std::uint64_t pending_id = 0;  // the subscribe command awaiting its reply
     std::vector<channel_event> pending;
     std::size_t pending_bytes = 0;
   };
@@ -68,7 +68,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   void reply(std::uint64_t id, std::string_view result_json);
   void reply_error(std::optional<std::uint64_t> id, protocol::errc code, std::string_view message);
-  void send(std::shared_ptr<const std::string> frame);
+  /// `owed`: a reply or replay the client asked for (not counted against the live bound).
+  void send(std::shared_ptr<const std::string> frame, bool owed = false);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close_with(std::uint16_t code, std::string_view reason);
@@ -88,13 +89,19 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   bool open_ = false;       // accepted and not yet cleaned up
   bool closing_ = false;    // no more commands or events; close once the queue drains
   std::uint16_t close_code_ = 0;
+  std::string close_reason_;
   std::vector<subscription> subs_;
   rate_limiter publish_limit_;
   rate_limiter command_limit_;
 
   // Outbound: queued frames (bounded in bytes), and the frame or batch being written.
-  std::vector<std::shared_ptr<const std::string>> queue_;
+  struct queued {
+    std::shared_ptr<const std::string> frame;
+    bool owed;
+  };
+  std::vector<queued> queue_;
   std::size_t queued_bytes_ = 0;
+  std::size_t owed_bytes_ = 0;
   bool writing_ = false;
   bool flush_pending_ = false;  // registered with the thread's flush
   std::shared_ptr<const std::string> in_flight_;

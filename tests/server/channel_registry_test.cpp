@@ -19,7 +19,7 @@ class fake_subscriber final : public subscriber {
   void on_event(std::string_view channel, const channel_event& ev) override {
     received.push_back({std::string(channel), ev.offset, ev.presence, ev.frame});
   }
-  bool wants_presence(std::string_view channel) const override {
+  bool wants_presence(std::string_view channel) const {
     return presence_channels_.count(std::string(channel)) > 0;
   }
 
@@ -55,10 +55,10 @@ TEST(channel_registry, starts_empty) {
 TEST(channel_registry, add_returns_true_only_for_the_first_subscriber) {
   channel_registry r;
   fake_subscriber a, b, c;
-  EXPECT_TRUE(r.add("room", &a));
-  EXPECT_FALSE(r.add("room", &b));
-  EXPECT_FALSE(r.add("room", &c));
-  EXPECT_TRUE(r.add("other", &a));
+  EXPECT_TRUE(r.add("room", &a, a.wants_presence("room")));
+  EXPECT_FALSE(r.add("room", &b, b.wants_presence("room")));
+  EXPECT_FALSE(r.add("room", &c, c.wants_presence("room")));
+  EXPECT_TRUE(r.add("other", &a, a.wants_presence("other")));
   EXPECT_EQ(r.subscribers("room"), 3u);
   EXPECT_EQ(r.subscribers("other"), 1u);
   EXPECT_EQ(r.channels(), 2u);
@@ -67,9 +67,9 @@ TEST(channel_registry, add_returns_true_only_for_the_first_subscriber) {
 TEST(channel_registry, remove_returns_true_only_for_the_last_subscriber) {
   channel_registry r;
   fake_subscriber a, b, c;
-  r.add("room", &a);
-  r.add("room", &b);
-  r.add("room", &c);
+  r.add("room", &a, a.wants_presence("room"));
+  r.add("room", &b, b.wants_presence("room"));
+  r.add("room", &c, c.wants_presence("room"));
   EXPECT_FALSE(r.remove("room", &b));
   EXPECT_FALSE(r.remove("room", &a));
   EXPECT_EQ(r.subscribers("room"), 1u);
@@ -78,14 +78,14 @@ TEST(channel_registry, remove_returns_true_only_for_the_last_subscriber) {
   EXPECT_EQ(r.subscribers("room"), 0u);
   EXPECT_EQ(r.channels(), 0u);
   // The channel can start over.
-  EXPECT_TRUE(r.add("room", &b));
+  EXPECT_TRUE(r.add("room", &b, b.wants_presence("room")));
 }
 
 TEST(channel_registry, remove_of_unknown_channel_or_subscriber_returns_false) {
   channel_registry r;
   fake_subscriber a, b;
   EXPECT_FALSE(r.remove("room", &a));
-  r.add("room", &a);
+  r.add("room", &a, a.wants_presence("room"));
   EXPECT_FALSE(r.remove("room", &b));
   EXPECT_FALSE(r.remove("other", &a));
   EXPECT_EQ(r.subscribers("room"), 1u);
@@ -96,9 +96,9 @@ TEST(channel_registry, remove_of_unknown_channel_or_subscriber_returns_false) {
 TEST(channel_registry, deliver_reaches_every_subscriber_of_the_channel_only) {
   channel_registry r;
   fake_subscriber a, b, outsider;
-  r.add("room", &a);
-  r.add("room", &b);
-  r.add("other", &outsider);
+  r.add("room", &a, a.wants_presence("room"));
+  r.add("room", &b, b.wants_presence("room"));
+  r.add("other", &outsider, outsider.wants_presence("other"));
   auto ev = message(7);
   EXPECT_EQ(r.deliver("room", ev), 2u);
   for (auto* s : {&a, &b}) {
@@ -113,8 +113,8 @@ TEST(channel_registry, deliver_reaches_every_subscriber_of_the_channel_only) {
 TEST(channel_registry, deliver_keeps_event_order_per_subscriber) {
   channel_registry r;
   fake_subscriber a, b;
-  r.add("room", &a);
-  r.add("room", &b);
+  r.add("room", &a, a.wants_presence("room"));
+  r.add("room", &b, b.wants_presence("room"));
   for (std::uint64_t i = 1; i <= 5; ++i) r.deliver("room", message(i));
   for (auto* s : {&a, &b}) {
     ASSERT_EQ(s->received.size(), 5u);
@@ -125,9 +125,9 @@ TEST(channel_registry, deliver_keeps_event_order_per_subscriber) {
 TEST(channel_registry, removed_subscriber_no_longer_receives) {
   channel_registry r;
   fake_subscriber a, b, c;
-  r.add("room", &a);
-  r.add("room", &b);
-  r.add("room", &c);
+  r.add("room", &a, a.wants_presence("room"));
+  r.add("room", &b, b.wants_presence("room"));
+  r.add("room", &c, c.wants_presence("room"));
   r.remove("room", &a);  // swaps c into a's slot
   EXPECT_EQ(r.deliver("room", message(1)), 2u);
   EXPECT_TRUE(a.received.empty());
@@ -145,9 +145,9 @@ TEST(channel_registry, deliver_skips_presence_events_for_subscribers_that_do_not
   fake_subscriber wants({"room"});
   fake_subscriber wants_elsewhere({"other"});
   fake_subscriber wants_none;
-  r.add("room", &wants);
-  r.add("room", &wants_elsewhere);
-  r.add("room", &wants_none);
+  r.add("room", &wants, wants.wants_presence("room"));
+  r.add("room", &wants_elsewhere, wants_elsewhere.wants_presence("room"));
+  r.add("room", &wants_none, wants_none.wants_presence("room"));
 
   EXPECT_EQ(r.deliver("room", join_event()), 1u);
   ASSERT_EQ(wants.received.size(), 1u);
@@ -165,7 +165,7 @@ TEST(channel_registry, deliver_skips_presence_events_for_subscribers_that_do_not
 TEST(channel_registry, presence_event_with_no_interested_subscriber_counts_zero) {
   channel_registry r;
   fake_subscriber a;
-  r.add("room", &a);
+  r.add("room", &a, a.wants_presence("room"));
   EXPECT_EQ(r.deliver("room", join_event()), 0u);
   EXPECT_TRUE(a.received.empty());
 }
@@ -173,7 +173,7 @@ TEST(channel_registry, presence_event_with_no_interested_subscriber_counts_zero)
 TEST(channel_registry, channel_names_are_compared_exactly) {
   channel_registry r;
   fake_subscriber a;
-  r.add("room", &a);
+  r.add("room", &a, a.wants_presence("room"));
   EXPECT_EQ(r.deliver("Room", message(1)), 0u);
   EXPECT_EQ(r.deliver("room ", message(1)), 0u);
   EXPECT_EQ(r.deliver(std::string_view("room:x").substr(0, 4), message(1)), 1u);
