@@ -47,12 +47,16 @@ void node::run() {
   if (on_listening) on_listening(port_);
 
   net::signal_set signals(threads_[0]->ioc, SIGINT, SIGTERM);
-  signals.async_wait([this](boost::system::error_code ec, int sig) {
-    if (!ec) {
-      spdlog::info("signal {}: shutting down", sig);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (stopping_) spdlog::info("signal {}: already shutting down", sig);
+      else spdlog::info("signal {}: shutting down", sig);
       shutdown();
-    }
-  });
+      wait_signal();  // a second signal must not kill us mid-drain
+    });
+  };
+  wait_signal();
   start_sweep();
 
   std::vector<std::thread> workers;
