@@ -201,11 +201,24 @@ void node::flush(io_thread& t) {
     net::post(t.ioc, [&t] { flush(t); });
     return;
   }
+  auto start = std::chrono::steady_clock::now();
+  if (start < t.flush_not_before) {
+    if (!t.flush_timer) t.flush_timer = std::make_unique<net::steady_timer>(t.ioc);
+    t.flush_timer->expires_at(t.flush_not_before);
+    t.flush_timer->async_wait([&t](boost::system::error_code ec) {
+      if (!ec) flush(t);
+    });
+    t.flush_not_before = {};  // the timer has taken the wait: run when it fires
+    return;
+  }
   t.flush_yields = 0;
   t.flush_posted = false;
   auto batch = std::move(t.dirty);
   t.dirty.clear();
   for (auto& s : batch) s->start_write();
+  auto end = std::chrono::steady_clock::now();
+  // Short flushes (light load) impose nothing; long ones leave as much time for reading.
+  if (end - start > std::chrono::microseconds(200)) t.flush_not_before = end + (end - start);
 }
 
 }  // namespace muster::server

@@ -54,6 +54,10 @@ struct io_thread {
   bool flush_posted = false;
   unsigned flush_yields = 0;
   std::chrono::steady_clock::time_point flush_since;
+  // Writes take at most about half the loop's time: after a flush that took T, the next
+  // starts no sooner than T later, so under load each write carries more events.
+  std::chrono::steady_clock::time_point flush_not_before;
+  std::unique_ptr<net::steady_timer> flush_timer;
   std::uint64_t activity = 0;        // handlers that may produce output; bumped by reads and drains
   std::uint64_t flush_seen = 0;      // `activity` when the flush last looked
 };

@@ -289,9 +289,7 @@ int run_bench(const bench_options& o) {
     std::deque<std::uint64_t> outstanding;
     std::size_t acked = 0, pub_errors = 0;
     std::string first_error;
-    auto ack_one = [&] {
-      auto r = pub.wait_reply(outstanding.front(), std::chrono::seconds(30));
-      outstanding.pop_front();
+    auto record = [&](const client::server_message& r) {
       if (r.is_error) {
         if (first_error.empty()) first_error = r.error_code + ": " + r.error_message;
         ++pub_errors;
@@ -299,15 +297,22 @@ int run_bench(const bench_options& o) {
         ++acked;
       }
     };
+    auto ack_one = [&] {
+      record(pub.wait_reply(outstanding.front(), std::chrono::seconds(30)));
+      outstanding.pop_front();
+    };
     for (std::size_t k = 0; k < o.messages; ++k) {
       if (o.rate > 0) {
-        auto due = t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(static_cast<double>(k) / o.rate));
+        // Publish on schedule whatever the acks do; collect acks while waiting for the slot.
+        auto due = t0 + std::chrono::duration_cast<steady::duration>(
+                            std::chrono::duration<double>(static_cast<double>(k) / o.rate));
         while (steady::now() < due) {
-          if (!outstanding.empty() && pub.buffered_events() == 0) {
-            // Collect acks while waiting for the next slot.
-            ack_one();
-          } else {
+          auto left = std::chrono::duration_cast<std::chrono::microseconds>(due - steady::now());
+          if (outstanding.empty()) {
             std::this_thread::sleep_until(due);
+          } else if (auto r = pub.poll_reply(outstanding.front(), std::max(left, std::chrono::microseconds(1000)))) {
+            record(*r);
+            outstanding.pop_front();
           }
         }
       }

@@ -192,6 +192,17 @@ server_message blocking_client::wait_reply(std::uint64_t id, std::chrono::millis
   return std::move(node.mapped());
 }
 
+std::optional<server_message> blocking_client::poll_reply(std::uint64_t id,
+                                                          std::chrono::microseconds timeout) {
+  auto& i = *impl_;
+  if (!i.pump(std::chrono::duration_cast<std::chrono::milliseconds>(timeout), [&] { return i.replies.count(id) > 0; })) {
+    if (i.closed) throw client_error("connection closed (code " + std::to_string(i.close_code) + ")");
+    return std::nullopt;
+  }
+  auto node = i.replies.extract(id);
+  return std::move(node.mapped());
+}
+
 server_message blocking_client::call(std::string_view op, std::string_view fields,
                                      std::chrono::milliseconds timeout) {
   return wait_reply(send_command(op, fields), timeout);

@@ -47,6 +47,8 @@ class blocking_client {
   /// Sends without waiting; returns the id used.
   std::uint64_t send_command(std::string_view op, std::string_view fields = "");
   server_message wait_reply(std::uint64_t id, std::chrono::milliseconds timeout = 5s);
+  /// Like wait_reply, but returns nullopt at the deadline instead of throwing.
+  std::optional<server_message> poll_reply(std::uint64_t id, std::chrono::microseconds timeout);
 
   void send_text(std::string_view text);
   void send_binary(std::string_view bytes);
