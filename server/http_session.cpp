@@ -2,10 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "server/node.hpp"
 #include "server/websocket_session.hpp"
+#include "server/ws_framing.hpp"
 
 namespace muster::server {
 
@@ -96,9 +97,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
       return http::async_write(stream_, *res,
                                beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
     }
-    stream_.expires_never();
-    std::make_shared<websocket_session>(stream_.release_socket(), node_, thread_)->run(parser_->release());
-    return;
+    return accept_websocket(req);
   }
 
   http::response<http::string_body> res;
@@ -122,6 +121,40 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   response_ = sp;
   http::async_write(stream_, *sp,
                     beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+}
+
+void http_session::accept_websocket(const http::request<http::string_body>& req) {
+  auto key = req[http::field::sec_websocket_key];
+  auto version = req[http::field::sec_websocket_version];
+  if (key.size() != 24 || version != "13") {
+    node_.stats().add(counter::connections_rejected);
+    auto res = std::make_shared<http::response<http::string_body>>(make_response(
+        req, version != "13" ? http::status::upgrade_required : http::status::bad_request,
+        version != "13" ? "WebSocket version 13 required\n" : "missing or malformed Sec-WebSocket-Key\n"));
+    res->set(http::field::sec_websocket_version, "13");
+    res->keep_alive(false);
+    response_ = res;
+    return http::async_write(stream_, *res,
+                             beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+  }
+  auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, req.version());
+  res->set(http::field::server, "musterd/" MUSTER_VERSION);
+  res->set(http::field::upgrade, "websocket");
+  res->set(http::field::connection, "Upgrade");
+  res->set(http::field::sec_websocket_accept, ws::accept_key(std::string_view(key.data(), key.size())));
+  // No extension is negotiated (permessage-deflate offers are declined by omission).
+  if (req.find(http::field::sec_websocket_protocol) != req.end())
+    res->set(http::field::sec_websocket_protocol, protocol::subprotocol);
+  response_ = res;
+  http::async_write(stream_, *res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    self->response_.reset();
+    if (ec) return self->fail(ec, "upgrade");
+    self->stream_.expires_never();
+    auto data = self->buffer_.cdata();
+    std::string leftover(static_cast<const char*>(data.data()), data.size());
+    std::make_shared<websocket_session>(self->stream_.release_socket(), self->node_, self->thread_)
+        ->run(leftover);
+  });
 }
 
 void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {

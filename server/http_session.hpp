@@ -21,7 +21,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
-  void upgrade();
+  void accept_websocket(const boost::beast::http::request<boost::beast::http::string_body>& req);
   void fail(boost::beast::error_code ec, const char* what);
 
   boost::beast::tcp_stream stream_;

@@ -10,6 +10,7 @@
 
 #include "server/listener.hpp"
 #include "server/websocket_session.hpp"
+#include "server/ws_framing.hpp"
 
 namespace muster::server {
 
@@ -58,6 +59,7 @@ void node::run() {
   };
   wait_signal();
   start_sweep();
+  for (auto& t : threads_) start_keepalive(*t);
 
   std::vector<std::thread> workers;
   for (std::size_t i = 1; i < threads_.size(); ++i)
@@ -81,6 +83,21 @@ void node::start_sweep() {
   });
 }
 
+void node::start_keepalive(io_thread& t) {
+  // One timer per thread instead of one per connection: idle connections cost no timer.
+  auto period = std::max(std::chrono::milliseconds(100), cfg_.idle_timeout / 4);
+  if (!t.keepalive_timer) t.keepalive_timer = std::make_unique<net::steady_timer>(t.ioc);
+  t.keepalive_timer->expires_after(period);
+  t.keepalive_timer->async_wait([this, &t](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<websocket_session>> all;
+    for (auto* s = t.sessions; s; s = s->next_) all.push_back(s->shared_from_this());
+    for (auto& s : all) s->check_idle(now);
+    start_keepalive(t);
+  });
+}
+
 void node::shutdown() {
   if (stopping_.exchange(true)) return;
   // Runs on thread 0; each thread closes its own sessions.
@@ -89,6 +106,7 @@ void node::shutdown() {
     if (sweep_timer_) sweep_timer_->cancel();
     for (auto& t : threads_) {
       net::post(t->ioc, [t = t.get()] {
+        if (t->keepalive_timer) t->keepalive_timer->cancel();
         std::vector<std::shared_ptr<websocket_session>> all;
         for (auto* s = t->sessions; s; s = s->next_) all.push_back(s->shared_from_this());
         for (auto& s : all) s->go_away();
@@ -144,10 +162,13 @@ void node::detach(std::string_view channel, std::size_t t) {
   }
 }
 
-void node::on_event(std::string_view channel, const channel_event& ev) {
+void node::on_event(std::string_view channel, const channel_event& json_event) {
   std::lock_guard lock(routes_mutex_);
   auto it = routes_.find(channel);
   if (it == routes_.end()) return;
+  // Framed once here: every local recipient on every thread writes these same bytes.
+  channel_event ev = json_event;
+  ev.frame = std::make_shared<const std::string>(ws::frame(ws::opcode::text, *json_event.frame));
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     if (it->second.per_thread[i] == 0) continue;
     auto& t = *threads_[i];

@@ -34,6 +34,8 @@ struct io_thread {
   protocol::decoder decoder;
   websocket_session* sessions = nullptr;  // intrusive list, for shutdown
   std::uint64_t next_client = 0;
+  std::vector<char> read_buffer = std::vector<char>(64 * 1024);  // shared by the thread's sessions
+  std::unique_ptr<net::steady_timer> keepalive_timer;
 
   // Engine events bound for this thread, in channel order. A queue of our own rather than
   // one post per event: Asio may run a post made from inside a handler after a post made
@@ -103,6 +105,7 @@ class node final : public engine_sink {
 
  private:
   void start_sweep();
+  void start_keepalive(io_thread& t);
   struct route {
     std::vector<std::uint32_t> per_thread;
     std::uint32_t total = 0;

@@ -4,19 +4,19 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 #include "server/node.hpp"
 
 namespace muster::server {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
 using protocol::errc;
+using tcp = net::ip::tcp;
 
 namespace {
-// A coalesced frame stops growing here, so one slow batch cannot starve the loop.
+// A gathered write stops growing here, so one batch cannot monopolise the loop.
 constexpr std::size_t max_batch_bytes = 512 * 1024;
+constexpr std::size_t max_batch_frames = 4096;
 constexpr auto close_grace = std::chrono::seconds(2);
 
 void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
@@ -27,8 +27,9 @@ std::string format_number(double v) {
 }
 }  // namespace
 
-websocket_session::websocket_session(net::ip::tcp::socket&& socket, node& n, io_thread& t)
-    : ws_(std::move(socket)),
+websocket_session::websocket_session(tcp::socket&& socket, node& n, io_thread& t)
+    : socket_(std::move(socket)),
+      parser_(n.cfg().max_message_bytes),
       node_(n),
       thread_(t),
       publish_limit_(n.cfg().publish_rate, n.cfg().publish_burst),
@@ -36,63 +37,108 @@ websocket_session::websocket_session(net::ip::tcp::socket&& socket, node& n, io_
 
 websocket_session::~websocket_session() { cleanup(); }
 
-void websocket_session::run(http::request<http::string_body> req) {
-  const auto& cfg = node_.cfg();
-  ws_.read_message_max(cfg.max_message_bytes);
-  ws_.auto_fragment(false);
-  ws_.set_option(websocket::stream_base::timeout{cfg.handshake_timeout, cfg.idle_timeout, true});
-  bool offered = req.find(http::field::sec_websocket_protocol) != req.end();
-  ws_.set_option(websocket::stream_base::decorator([offered](websocket::response_type& res) {
-    res.set(http::field::server, "musterd/" MUSTER_VERSION);
-    if (offered) res.set(http::field::sec_websocket_protocol, protocol::subprotocol);
-  }));
-  // Registered before the handshake so shutdown reaches sessions still accepting.
+void websocket_session::run(std::string_view leftover) {
   next_ = thread_.sessions;
   if (next_) next_->prev_ = this;
   thread_.sessions = this;
   open_ = true;
+  last_rx_ = std::chrono::steady_clock::now();
   node_.stats().connections.fetch_add(1, std::memory_order_relaxed);
+  node_.stats().add(counter::connections_accepted);
   client_id_ = node_.id() + "-" + std::to_string(thread_.index) + "-" +
                std::to_string(++thread_.next_client);
-  ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
-}
-
-void websocket_session::on_accept(beast::error_code ec) {
-  if (ec) return fail(ec, "accept");
-  accepted_ = true;
-  if (closing_) return close_with(close_code_, close_reason_);
-  node_.stats().add(counter::connections_accepted);
-  do_read();
-}
-
-void websocket_session::do_read() {
-  // Read the next frame; commands are handled one at a time, which is the flood backpressure.
-  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
-}
-
-void websocket_session::on_read(beast::error_code ec, std::size_t bytes) {
-  if (ec) {
-    if (ec == websocket::error::message_too_big) {
-      node_.stats().error(errc::message_too_large);
-      spdlog::info("session {}: frame over {} bytes, closed with 1009", client_id_,
-                   node_.cfg().max_message_bytes);
-    }
-    return fail(ec, "read");
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec) return terminate("non_blocking");
+  if (!leftover.empty()) {
+    parser_.feed(leftover);
+    process();
   }
-  node_.stats().add(counter::bytes_in, bytes);
+  if (open_ && node_.stopping()) go_away();
+  do_wait_read();
+}
+
+void websocket_session::do_wait_read() {
+  if (reading_ || !open_) return;
+  reading_ = true;
+  // Wait for readability rather than reading into a buffer of our own: an idle connection
+  // then holds no read buffer at all (the bytes land in the thread's shared buffer).
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+}
+
+void websocket_session::on_readable(boost::system::error_code ec) {
+  reading_ = false;
+  if (!open_) return;
+  if (ec) return terminate(ec == net::error::operation_aborted ? nullptr : "wait");
+  auto& buf = thread_.read_buffer;
+  std::size_t n = socket_.read_some(net::buffer(buf), ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) return do_wait_read();
+  if (ec) return terminate(ec == net::error::eof ? nullptr : "read");
+  last_rx_ = std::chrono::steady_clock::now();
+  ping_outstanding_ = false;  // any traffic shows the peer is alive
+  node_.stats().add(counter::bytes_in, n);
   ++thread_.activity;
-  if (!ws_.got_text()) {
-    if (command_limit_.try_take())
-      reply_error(std::nullopt, errc::binary_not_supported,
-                "binary frames are not supported; send JSON text frames");
-  } else if (!closing_) {
-    auto data = buffer_.cdata();
-    handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
+  parser_.feed(std::string_view(buf.data(), n));
+  process();
+  if (!open_) return;
+  if (parser_.buffered() == 0) parser_.shrink();
+  do_wait_read();
+}
+
+void websocket_session::process() {
+  while (open_) {
+    auto e = parser_.next();
+    switch (e.kind) {
+      case ws::event::need_more:
+        return;
+      case ws::event::message:
+        if (closing_) break;  // after our close frame, data is discarded (RFC 6455 5.5.1)
+        if (!e.text) {
+          if (command_limit_.try_take())
+            reply_error(std::nullopt, errc::binary_not_supported,
+                        "binary frames are not supported; send JSON text frames");
+          break;
+        }
+        handle(e.payload);
+        break;
+      case ws::event::ping:
+        if (!close_queued_) send(std::make_shared<const std::string>(ws::frame(ws::opcode::pong, e.payload)), true);
+        break;
+      case ws::event::pong:
+        break;
+      case ws::event::close:
+        close_received_ = true;
+        if (close_sent_) return terminate(nullptr);  // handshake complete
+        // Echo the peer's code; the TCP close follows once our frame is written.
+        close_with(e.code == 1005 ? 1000 : e.code, "", false);
+        return;
+      case ws::event::error:
+        if (e.code == ws::close_too_big) {
+          node_.stats().error(errc::message_too_large);
+          spdlog::info("session {}: message over {} bytes, closing with 1009", client_id_,
+                       node_.cfg().max_message_bytes);
+        } else {
+          spdlog::info("session {}: protocol error ({}), closing with {}", client_id_, e.what, e.code);
+        }
+        close_with(e.code, e.what, false);
+        return;
+    }
   }
-  buffer_.consume(buffer_.size());
-  // An occasional large frame must not pin its buffer for the life of the connection.
-  if (buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
-  if (!closing_) do_read();
+}
+
+void websocket_session::check_idle(std::chrono::steady_clock::time_point now) {
+  if (!open_) return;
+  auto quiet = now - last_rx_;
+  auto idle = node_.cfg().idle_timeout;
+  if (quiet > idle) {
+    spdlog::debug("session {}: no traffic for {} ms, dropping", client_id_, idle.count());
+    return terminate(nullptr);
+  }
+  if (quiet > idle / 2 && !ping_outstanding_ && !closing_) {
+    ping_outstanding_ = true;
+    send(std::make_shared<const std::string>(ws::frame(ws::opcode::ping, "")), true);
+  }
 }
 
 void websocket_session::handle(std::string_view frame) {
@@ -204,7 +250,7 @@ void websocket_session::on_subscribe_history(std::uint64_t id, std::string chann
   r += '}';
   reply(id, r);
   if (recovered)
-    for (const auto& p : h.publications) send(p.frame, true);
+    for (const auto& p : h.publications) send_json(*p.frame);
   sub->last_offset = h.top.offset;
   sub->recovering = false;
   // Live events that arrived during the read: only those past what was just sent.
@@ -226,7 +272,7 @@ void websocket_session::on_event(std::string_view channel, const channel_event& 
       std::string e = "{\"event\":\"unsubscribed\",\"channel\":";
       protocol::append_json_string(e, ch);
       e += ",\"reason\":\"recovery_overflow\"}";
-      send(std::make_shared<const std::string>(std::move(e)));
+      send_json(e);
       return;
     }
     sub->pending.push_back(ev);
@@ -339,19 +385,23 @@ void websocket_session::handle_presence(protocol::command& cmd) {
 }
 
 void websocket_session::reply(std::uint64_t id, std::string_view result_json) {
-  send(std::make_shared<const std::string>(protocol::encode_reply(id, result_json)), true);
+  send_json(protocol::encode_reply(id, result_json));
 }
 
 void websocket_session::reply_error(std::optional<std::uint64_t> id, errc code,
                                     std::string_view message) {
   node_.stats().error(code);
-  send(std::make_shared<const std::string>(protocol::encode_error(id, code, message)), true);
+  send_json(protocol::encode_error(id, code, message));
 }
 
-void websocket_session::send(std::shared_ptr<const std::string> frame, bool owed) {
+void websocket_session::send_json(std::string_view json) {
+  send(std::make_shared<const std::string>(ws::frame(ws::opcode::text, json)), true);
+}
+
+void websocket_session::send(std::shared_ptr<const std::string> framed, bool owed) {
   if (closing_ || !open_) return;
-  queued_bytes_ += frame->size();
-  if (owed) owed_bytes_ += frame->size();
+  queued_bytes_ += framed->size();
+  if (owed) owed_bytes_ += framed->size();
   // Only live events count against the bound: replies and recovery replays were asked for,
   // and are bounded by the history and reply limits.
   if (queued_bytes_ - owed_bytes_ > node_.cfg().max_queue_bytes) {
@@ -359,12 +409,10 @@ void websocket_session::send(std::shared_ptr<const std::string> frame, bool owed
     node_.stats().add(counter::slow_consumer_disconnects);
     spdlog::info("session {}: outbound queue over {} bytes, closing as slow consumer", client_id_,
                  node_.cfg().max_queue_bytes);
-    queue_.clear();
-    queued_bytes_ = owed_bytes_ = 0;
-    return close_with(protocol::close_code::slow_consumer, "slow consumer");
+    return close_with(protocol::close_code::slow_consumer, "slow consumer", false);
   }
   node_.stats().add(counter::messages_out);
-  queue_.push_back({std::move(frame), owed});
+  queue_.push_back({std::move(framed), owed});
   if (!writing_ && !flush_pending_) {
     flush_pending_ = true;
     node::schedule_flush(thread_, shared_from_this());
@@ -378,91 +426,84 @@ void websocket_session::start_write() {
 
 void websocket_session::do_write() {
   writing_ = true;
-  std::size_t take = 0, bytes = 0;
-  std::size_t owed = 0;
-  while (take < queue_.size() &&
-         (take == 0 || bytes + queue_[take].frame->size() < max_batch_bytes)) {
+  std::size_t take = 0, bytes = 0, owed = 0;
+  while (take < queue_.size() && take < max_batch_frames &&
+         (take == 0 || bytes + queue_[take].frame->size() <= max_batch_bytes)) {
     if (queue_[take].owed) owed += queue_[take].frame->size();
-    bytes += queue_[take++].frame->size() + 1;
+    bytes += queue_[take].frame->size();
+    ++take;
   }
   net::const_buffer out;
   if (take == 1) {
+    // One pre-framed buffer, shared with every other recipient: written without a copy.
     in_flight_ = std::move(queue_.front().frame);
     out = net::buffer(*in_flight_);
   } else {
-    // Several events, one frame, one syscall: newline-separated (see PROTOCOL.md).
+    // Many small frames: one contiguous copy is cheaper than as many iovecs in the kernel.
     batch_.clear();
     batch_.reserve(bytes);
-    for (std::size_t i = 0; i < take; ++i) {
-      if (i) batch_ += '\n';
-      batch_ += *queue_[i].frame;
-    }
+    for (std::size_t i = 0; i < take; ++i) batch_ += *queue_[i].frame;
     out = net::buffer(batch_);
   }
-  queued_bytes_ -= bytes - take;
+  queued_bytes_ -= bytes;
   owed_bytes_ -= owed;
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
-  ws_.text(true);
-  ws_.async_write(out, beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  net::async_write(socket_, out, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    self->on_write(ec, n);
+  });
 }
 
-void websocket_session::on_write(beast::error_code ec, std::size_t bytes) {
+void websocket_session::on_write(boost::system::error_code ec, std::size_t bytes) {
   writing_ = false;
   in_flight_.reset();
-  if (ec) return fail(ec, "write");
+  if (!open_) return;
+  if (ec) return terminate(ec == net::error::operation_aborted ? nullptr : "write");
   node_.stats().add(counter::bytes_out, bytes);
   node_.stats().add(counter::writes);
-  if (batch_.capacity() > 64 * 1024) std::string().swap(batch_);
   if (!queue_.empty()) return do_write();
-  if (queue_.capacity() > 64) decltype(queue_)().swap(queue_);
-  if (closing_ && close_code_ != 0) close_with(close_code_, close_reason_);
+  // An idle connection keeps no batch memory.
+  if (batch_.capacity() > 0) std::string().swap(batch_);
+  if (queue_.capacity() > 8) decltype(queue_)().swap(queue_);
+  if (close_queued_) {
+    close_sent_ = true;
+    if (close_received_) terminate(nullptr);
+    // Otherwise keep reading until the client's close frame (or the grace timer) ends it.
+  }
 }
 
 void websocket_session::go_away() {
-  if (closing_) return;
-  if (!accepted_) {
-    // The close frame is sent once the handshake completes.
-    closing_ = true;
-    close_code_ = protocol::close_code::going_away;
-    close_reason_ = "server shutting down";
-    return;
-  }
-  close_with(protocol::close_code::going_away, "server shutting down");
+  if (closing_ || !open_) return;
+  close_with(protocol::close_code::going_away, "server shutting down", true);
 }
 
-void websocket_session::close_with(std::uint16_t code, std::string_view reason) {
-  bool first = !closing_;
+void websocket_session::close_with(std::uint16_t code, std::string_view reason, bool flush) {
+  if (closing_ || !open_) return;
   closing_ = true;
-  close_code_ = code;
-  close_reason_ = std::string(reason);
-  if (first) {
-    // A peer that never reads would keep the close frame queued forever: bound it.
-    close_timer_ = std::make_unique<net::steady_timer>(thread_.ioc, close_grace);
-    close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return;
-      beast::error_code ignored;
-      self->ws_.next_layer().close(ignored);
-    });
+  if (!flush) {
+    queue_.clear();
+    queued_bytes_ = owed_bytes_ = 0;
   }
-  // Going-away flushes first; a slow consumer's queue was already dropped.
-  if (writing_ || !queue_.empty()) return;
-  close_code_ = 0;
-  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                  beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+  // Queued behind what is kept; `closing_` stops everything else from being added.
+  queue_.push_back({std::make_shared<const std::string>(ws::close_frame(code, reason)), true});
+  close_queued_ = true;
+  if (!writing_ && !flush_pending_) {
+    flush_pending_ = true;
+    node::schedule_flush(thread_, shared_from_this());
+  }
+  // A peer that never reads (or never answers) must not hold the connection: bound it.
+  close_timer_ = std::make_unique<net::steady_timer>(thread_.ioc, close_grace);
+  close_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->terminate(nullptr);
+  });
 }
 
-void websocket_session::on_close(beast::error_code ec) {
+void websocket_session::terminate(const char* why) {
+  if (!open_) return;
+  if (why) spdlog::debug("session {}: {} failed, closing", client_id_, why);
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
   if (close_timer_) close_timer_->cancel();
-  if (ec) return fail(ec, "close");
-  cleanup();
-}
-
-void websocket_session::fail(beast::error_code ec, const char* what) {
-  if (close_timer_) close_timer_->cancel();
-  if (ec != net::error::operation_aborted && ec != websocket::error::closed &&
-      ec != beast::error::timeout && ec != net::error::eof &&
-      ec != websocket::error::message_too_big && ec != net::error::connection_reset)
-    spdlog::debug("session {}: {}: {}", client_id_, what, ec.message());
   cleanup();
 }
 

@@ -1,12 +1,12 @@
 #pragma once
-// One WebSocket client: decodes its commands, keeps its subscriptions (with recovery), and
-// writes events to it with one write in flight, queued events coalesced into the next frame
-// and the queue bounded in bytes. Lives on one I/O thread; others reach it via net::post.
+// One WebSocket client after the HTTP upgrade: RFC 6455 framing on a plain TCP socket
+// (ws::parser), its commands, its subscriptions (with recovery), and its writes: one write in
+// flight, queued pre-framed events gathered into the next write, live events bounded in bytes.
+// Lives on one I/O thread; others reach it via net::post.
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +14,7 @@
 #include "protocol/codec.hpp"
 #include "server/channel_registry.hpp"
 #include "server/rate_limiter.hpp"
+#include "server/ws_framing.hpp"
 
 namespace muster::server {
 
@@ -26,15 +27,18 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   websocket_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t);
   ~websocket_session() override;
 
-  void run(boost::beast::http::request<boost::beast::http::string_body> req);
+  /// Starts reading; `leftover` holds bytes the client sent right after its upgrade request.
+  void run(std::string_view leftover);
   /// Server shutdown: flush what is queued, then close with 1001.
   void go_away();
+  /// Keepalive, from the thread's sweep: ping a quiet client, drop a silent one.
+  void check_idle(std::chrono::steady_clock::time_point now);
 
   void on_event(std::string_view channel, const channel_event& ev) override;
   /// Called by the thread's flush: writes what is queued unless a write is in flight.
   void start_write();
 
-  // Intrusive list of the thread's sessions (for shutdown); touched only on its thread.
+  // Intrusive list of the thread's sessions (for shutdown and keepalive); its thread only.
   websocket_session* prev_ = nullptr;
   websocket_session* next_ = nullptr;
 
@@ -49,10 +53,10 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     std::size_t pending_bytes = 0;
   };
 
-  void on_accept(boost::beast::error_code ec);
-  void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void handle(std::string_view frame);
+  void do_wait_read();
+  void on_readable(boost::system::error_code ec);
+  void process();
+  void handle(std::string_view text);
   void handle_connect(protocol::command& cmd);
   void handle_subscribe(protocol::command& cmd);
   void handle_unsubscribe(protocol::command& cmd);
@@ -68,33 +72,40 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   void reply(std::uint64_t id, std::string_view result_json);
   void reply_error(std::optional<std::uint64_t> id, protocol::errc code, std::string_view message);
-  /// `owed`: a reply or replay the client asked for (not counted against the live bound).
-  void send(std::shared_ptr<const std::string> frame, bool owed = false);
+  /// Frames `json` as a text message and queues it as owed output.
+  void send_json(std::string_view json);
+  /// `framed`: a complete WebSocket frame. `owed`: a reply, replay or control frame the
+  /// client asked for (not counted against the live-event bound).
+  void send(std::shared_ptr<const std::string> framed, bool owed = false);
   void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void close_with(std::uint16_t code, std::string_view reason);
-  void on_close(boost::beast::error_code ec);
-  void fail(boost::beast::error_code ec, const char* what);
+  void on_write(boost::system::error_code ec, std::size_t bytes);
+  /// Starts the closing handshake: `flush` keeps what is queued, otherwise it is dropped.
+  void close_with(std::uint16_t code, std::string_view reason, bool flush);
+  /// Closes the TCP connection now and releases everything the session holds.
+  void terminate(const char* why);
   void cleanup();
 
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
-  boost::beast::flat_buffer buffer_;
+  boost::asio::ip::tcp::socket socket_;
+  ws::parser parser_;
   node& node_;
   io_thread& thread_;
 
   std::string client_id_;
   std::string name_;
   bool connected_ = false;
-  bool accepted_ = false;
-  bool open_ = false;       // accepted and not yet cleaned up
-  bool closing_ = false;    // no more commands or events; close once the queue drains
-  std::uint16_t close_code_ = 0;
-  std::string close_reason_;
+  bool open_ = false;            // running and not yet cleaned up
+  bool closing_ = false;         // close frame queued: no more commands or events
+  bool close_sent_ = false;      // our close frame is on the wire
+  bool close_received_ = false;  // the client's close frame arrived
+  bool close_queued_ = false;    // the close frame is in queue_ or being written
+  bool reading_ = false;
+  bool ping_outstanding_ = false;
+  std::chrono::steady_clock::time_point last_rx_;
   std::vector<subscription> subs_;
   rate_limiter publish_limit_;
   rate_limiter command_limit_;
 
-  // Outbound: queued frames (bounded in bytes), and the frame or batch being written.
+  // Outbound: queued frames (live ones bounded in bytes) and the batch being written.
   struct queued {
     std::shared_ptr<const std::string> frame;
     bool owed;
@@ -104,8 +115,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   std::size_t owed_bytes_ = 0;
   bool writing_ = false;
   bool flush_pending_ = false;  // registered with the thread's flush
-  std::shared_ptr<const std::string> in_flight_;
-  std::string batch_;
+  std::shared_ptr<const std::string> in_flight_;  // a single frame being written
+  std::string batch_;                              // several frames copied into one write
   std::unique_ptr<boost::asio::steady_timer> close_timer_;  // only while closing
 };
 

@@ -103,7 +103,6 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   const client::endpoint& ep;
   std::string channel;
   tcp::endpoint local;
-  beast::flat_buffer buf;
   std::uint64_t last = 0;
   std::uint64_t received = 0, lost = 0, dups = 0, errors = 0;
   bool ready = false, failed = false;
@@ -113,6 +112,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   std::atomic<std::int64_t>* last_delivery_ns = nullptr;
   std::function<void()> on_done;
   std::string out;
+  std::string partial;                 // an unfinished frame, if any
+  std::vector<char>* scratch = nullptr;  // the thread's read buffer
 
   void start(tcp::endpoint server) {
     auto self = shared_from_this();
@@ -136,6 +137,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
           self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec4, std::size_t) {
             if (ec4) return self->fail();
           });
+          beast::error_code nb;
+          self->ws.next_layer().non_blocking(true, nb);
           self->read();
         });
       });
@@ -150,45 +153,88 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     failed = true;
   }
 
+  // Reads raw frames after the handshake: wait for readability, then one non-blocking read
+  // into the thread's shared buffer; only an unfinished frame is kept per connection.
   void read() {
     auto self = shared_from_this();
-    ws.async_read(buf, [self](beast::error_code ec, std::size_t) {
+    ws.next_layer().async_wait(tcp::socket::wait_read, [self](beast::error_code ec) {
       if (ec) return self->fail();
-      auto d = self->buf.cdata();
-      std::string_view frame(static_cast<const char*>(d.data()), d.size());
-      auto now = now_ns();
-      std::uint64_t n = 0;
-      while (!frame.empty()) {
-        auto nl = frame.find('\n');
-        auto line = frame.substr(0, nl);
-        frame = nl == std::string_view::npos ? std::string_view() : frame.substr(nl + 1);
-        if (line.starts_with(R"({"event":"message")")) {
-          auto off = number_after(line, "\"offset\":");
-          if (off <= self->last) ++self->dups;
-          else {
-            if (self->last && off != self->last + 1) self->lost += off - self->last - 1;
-            self->last = off;
-          }
-          ++self->received;
-          ++n;
-          auto t = static_cast<std::int64_t>(number_after(line, "\"t\":"));
-          if (t) self->latencies->push_back(static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - t) / 1000));
-        } else if (line.starts_with(R"({"id":2,"result")")) {
-          self->last = number_after(line, "\"offset\":");
-          self->ready = true;
-          ++*self->ready_count;
-          if (self->on_done) self->on_done();
-        } else if (line.find("\"error\"") != std::string_view::npos) {
-          ++self->errors;
-        }
+      auto& sock = self->ws.next_layer();
+      char* buf = self->scratch->data();
+      std::size_t n = sock.read_some(net::buffer(buf, self->scratch->size()), ec);
+      if (ec == net::error::would_block) return self->read();
+      if (ec) return self->fail();
+      std::string_view data(buf, n);
+      if (!self->partial.empty()) {
+        self->partial.append(buf, n);
+        data = self->partial;
       }
-      if (n) {
-        self->delivered->fetch_add(n, std::memory_order_relaxed);
-        self->last_delivery_ns->store(now, std::memory_order_relaxed);
-      }
-      self->buf.consume(self->buf.size());
+      std::size_t used = self->consume_frames(data);
+      if (self->partial.empty()) self->partial.assign(data.substr(used));
+      else self->partial.erase(0, used);
       self->read();
     });
+  }
+
+  // Parses complete server frames in `data` (unmasked); returns the bytes used.
+  std::size_t consume_frames(std::string_view data) {
+    std::size_t pos = 0;
+    auto now = now_ns();
+    std::uint64_t n = 0;
+    while (data.size() - pos >= 2) {
+      auto b1 = static_cast<std::uint8_t>(data[pos + 1]) & 0x7f;
+      std::size_t hdr = b1 < 126 ? 2 : b1 == 126 ? 4 : 10;
+      if (data.size() - pos < hdr) break;
+      std::uint64_t len = b1;
+      if (b1 == 126) len = (std::uint64_t(std::uint8_t(data[pos + 2])) << 8) | std::uint8_t(data[pos + 3]);
+      if (b1 == 127) {
+        len = 0;
+        for (std::size_t i = 2; i < 10; ++i) len = (len << 8) | std::uint8_t(data[pos + i]);
+      }
+      if (data.size() - pos < hdr + len) break;
+      auto opcode = static_cast<std::uint8_t>(data[pos]) & 0x0f;
+      std::string_view payload = data.substr(pos + hdr, static_cast<std::size_t>(len));
+      pos += hdr + static_cast<std::size_t>(len);
+      if (opcode == 1) n += handle_payload(payload, now);
+      else if (opcode == 8) {
+        failed = true;
+        return pos;
+      }
+    }
+    if (n) {
+      delivered->fetch_add(n, std::memory_order_relaxed);
+      last_delivery_ns->store(now, std::memory_order_relaxed);
+    }
+    return pos;
+  }
+
+  std::uint64_t handle_payload(std::string_view frame, std::int64_t now) {
+    std::uint64_t n = 0;
+    while (!frame.empty()) {
+      auto nl = frame.find('\n');
+      auto line = frame.substr(0, nl);
+      frame = nl == std::string_view::npos ? std::string_view() : frame.substr(nl + 1);
+      if (line.starts_with(R"({"event":"message")")) {
+        auto off = number_after(line, "\"offset\":");
+        if (off <= last) ++dups;
+        else {
+          if (last && off != last + 1) lost += off - last - 1;
+          last = off;
+        }
+        ++received;
+        ++n;
+        auto t = static_cast<std::int64_t>(number_after(line, "\"t\":"));
+        if (t) latencies->push_back(static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - t) / 1000));
+      } else if (line.starts_with(R"({"id":2,"result")")) {
+        last = number_after(line, "\"offset\":");
+        ready = true;
+        ++*ready_count;
+        if (on_done) on_done();
+      } else if (line.find("\"error\"") != std::string_view::npos) {
+        ++errors;
+      }
+    }
+    return n;
   }
 };
 
@@ -214,6 +260,7 @@ int run_bench(const bench_options& o) {
   unsigned nthreads = std::max(1u, o.threads);
   std::vector<std::unique_ptr<net::io_context>> iocs;
   std::vector<std::vector<std::uint32_t>> lat(nthreads);
+  std::vector<std::vector<char>> scratch(nthreads, std::vector<char>(256 * 1024));
   for (unsigned i = 0; i < nthreads; ++i) {
     iocs.push_back(std::make_unique<net::io_context>(1));
     lat[i].reserve(std::min<std::size_t>(o.subscribers * o.messages / nthreads + 1, 50'000'000));
@@ -231,6 +278,7 @@ int run_bench(const bench_options& o) {
     auto addr = net::ip::address_v4(0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
     auto s = std::make_shared<subscriber>(*iocs[t], ep, o.channel, tcp::endpoint(addr, 0));
     s->latencies = &lat[t];
+    s->scratch = &scratch[t];
     s->ready_count = &ready;
     s->delivered = &delivered;
     s->last_delivery_ns = &last_delivery;
