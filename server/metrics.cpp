@@ -20,6 +20,8 @@ constexpr counter_info infos[] = {
     {"muster_writes_total", "WebSocket frames written (each may carry several coalesced events)"},
     {"muster_slow_consumer_disconnects_total", "Clients disconnected because their outbound queue overflowed"},
     {"muster_recovery_buffer_overflows_total", "Subscriptions failed because live events overflowed while history was read"},
+    {"muster_idle_disconnects_total", "Connections dropped after the idle timeout without traffic"},
+    {"muster_protocol_errors_total", "Connections closed for a WebSocket framing violation (1002, 1007, 1009)"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

@@ -22,6 +22,8 @@ enum class counter : std::size_t {
   writes,             // WebSocket frames written (one per coalesced batch)
   slow_consumer_disconnects,
   recovery_buffer_overflows,
+  idle_disconnects,   // dropped after idle_timeout without traffic
+  protocol_errors,    // closed with 1002/1007/1009 for a framing violation
   count_
 };
 

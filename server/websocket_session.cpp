@@ -114,6 +114,7 @@ void websocket_session::process() {
         close_with(e.code == 1005 ? 1000 : e.code, "", false);
         return;
       case ws::event::error:
+        node_.stats().add(counter::protocol_errors);
         if (e.code == ws::close_too_big) {
           node_.stats().error(errc::message_too_large);
           spdlog::info("session {}: message over {} bytes, closing with 1009", client_id_,
@@ -133,6 +134,7 @@ void websocket_session::check_idle(std::chrono::steady_clock::time_point now) {
   auto idle = node_.cfg().idle_timeout;
   if (quiet > idle) {
     spdlog::debug("session {}: no traffic for {} ms, dropping", client_id_, idle.count());
+    node_.stats().add(counter::idle_disconnects);
     return terminate(nullptr);
   }
   if (quiet > idle / 2 && !ping_outstanding_ && !closing_) {

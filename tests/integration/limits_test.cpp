@@ -185,6 +185,7 @@ TEST(limits, idle_connection_that_ignores_pings_is_dropped) {
   while (!ec && std::chrono::steady_clock::now() - start < 10s) raw.read_some(net::buffer(buf), ec);
   EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  EXPECT_NE(http_get(server.port(), "/metrics").second.find("muster_idle_disconnects_total 1"), std::string::npos);
 }
 
 TEST(limits, upgrade_with_wrong_subprotocol_is_refused) {
@@ -193,4 +194,104 @@ TEST(limits, upgrade_with_wrong_subprotocol_is_refused) {
   EXPECT_THROW(c.open(), client::client_error);
   client::blocking_client none(server.endpoint(), "");
   EXPECT_NO_THROW(none.open());
+}
+
+namespace {
+// A raw WebSocket client: handshake done by hand, frames written as given.
+struct raw_ws {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket sock{ioc};
+  explicit raw_ws(std::uint16_t port, const std::string& extra_headers = "") {
+    namespace net = boost::asio;
+    sock.connect({net::ip::make_address("127.0.0.1"), port});
+    std::string hs = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + extra_headers + "\r\n";
+    net::write(sock, net::buffer(hs));
+    net::read_until(sock, net::dynamic_buffer(response), "\r\n\r\n");
+  }
+  void send_raw(const std::string& bytes) { boost::asio::write(sock, boost::asio::buffer(bytes)); }
+  // Reads until the server closes; returns everything received after the handshake.
+  std::string read_all(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::string out = response.substr(response.find("\r\n\r\n") + 4);
+    char buf[4096];
+    boost::system::error_code ec;
+    auto start = std::chrono::steady_clock::now();
+    while (!ec && std::chrono::steady_clock::now() - start < timeout) {
+      auto n = sock.read_some(boost::asio::buffer(buf), ec);
+      out.append(buf, n);
+    }
+    return out;
+  }
+  std::string response;
+};
+std::string masked_frame(std::uint8_t first, const std::string& payload, bool mask = true) {
+  std::string f;
+  f += static_cast<char>(first);
+  f += static_cast<char>((mask ? 0x80 : 0) | payload.size());  // payloads here are < 126 bytes
+  if (mask) f += std::string(4, '\0');
+  return f + payload;
+}
+}  // namespace
+
+TEST(websocket, unmasked_client_frame_is_a_protocol_error_1002) {
+  server_process server;
+  raw_ws c(server.port(), "Sec-WebSocket-Version: 13\r\n");
+  ASSERT_NE(c.response.find("101"), std::string::npos) << c.response;
+  c.send_raw(masked_frame(0x81, R"({"id":1,"op":"ping"})", false));
+  auto got = c.read_all();
+  ASSERT_GE(got.size(), 4u);
+  EXPECT_EQ(static_cast<std::uint8_t>(got[0]), 0x88) << "a close frame";
+  EXPECT_EQ((std::uint8_t(got[2]) << 8) | std::uint8_t(got[3]), 1002);
+}
+
+TEST(websocket, ping_gets_pong_and_client_close_is_echoed) {
+  server_process server;
+  raw_ws c(server.port(), "Sec-WebSocket-Version: 13\r\n");
+  c.send_raw(masked_frame(0x89, "hb"));
+  c.send_raw(masked_frame(0x88, std::string("\x03\xe8", 2)));
+  auto got = c.read_all();
+  ASSERT_GE(got.size(), 8u) << got;
+  EXPECT_EQ(got.substr(0, 4), std::string("\x8a\x02hb", 4)) << "pong echoes the payload";
+  EXPECT_EQ(got.substr(4, 4), std::string("\x88\x02\x03\xe8", 4)) << "close 1000 echoed";
+}
+
+TEST(websocket, fragmented_message_is_reassembled) {
+  server_process server;
+  raw_ws c(server.port(), "Sec-WebSocket-Version: 13\r\n");
+  c.send_raw(masked_frame(0x01, R"({"id":7,)") + masked_frame(0x00, R"("op":)") + masked_frame(0x80, R"("ping"})"));
+  c.send_raw(masked_frame(0x88, std::string("\x03\xe8", 2)));
+  auto got = c.read_all();
+  EXPECT_NE(got.find(R"({"id":7,"result":{}})"), std::string::npos) << got;
+}
+
+TEST(websocket, bad_upgrades_are_refused_with_the_right_status) {
+  server_process server;
+  raw_ws wrong_version(server.port(), "Sec-WebSocket-Version: 8\r\n");
+  EXPECT_NE(wrong_version.response.find("426"), std::string::npos) << wrong_version.response;
+  EXPECT_NE(wrong_version.response.find("Sec-WebSocket-Version: 13"), std::string::npos);
+}
+
+TEST(limits, garbage_flood_is_rate_limited_and_costs_others_nothing) {
+  server_process server({"--set", "limits.command_rate=100", "--set", "limits.command_burst=200"});
+  auto victim = connect_client(server, "victim");
+  ASSERT_FALSE(victim->call("subscribe", R"("channel":"calm")").is_error);
+  auto flooder = std::make_unique<client::blocking_client>(server.endpoint());
+  flooder->open();
+  for (int i = 0; i < 2000; ++i) flooder->send_text("garbage " + std::to_string(i));
+  int bad_json = 0, limited = 0;
+  while (auto ev = flooder->next_event(500ms)) {
+    if (ev->error_code == "bad_json") ++bad_json;
+    if (ev->error_code == "rate_limited") ++limited;
+  }
+  EXPECT_GE(bad_json, 200);
+  EXPECT_LE(bad_json, 400);
+  EXPECT_GE(limited, 1600);
+  // The other client is served normally meanwhile.
+  auto pub = connect_client(server, "pub");
+  ASSERT_FALSE(pub->call("publish", R"("channel":"calm","data":1)").is_error);
+  auto ev = victim->next_event(2s);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->offset, 1u);
+  auto m = http_get(server.port(), "/metrics").second;
+  EXPECT_NE(m.find("muster_errors_total{code=\"rate_limited\"}"), std::string::npos);
 }

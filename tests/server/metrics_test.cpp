@@ -100,6 +100,8 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::writes, "muster_writes_total"},
     {counter::slow_consumer_disconnects, "muster_slow_consumer_disconnects_total"},
     {counter::recovery_buffer_overflows, "muster_recovery_buffer_overflows_total"},
+    {counter::idle_disconnects, "muster_idle_disconnects_total"},
+    {counter::protocol_errors, "muster_protocol_errors_total"},
 };
 
 }  // namespace
