@@ -38,6 +38,7 @@ memory_engine::channel_state& memory_engine::state(shard& s, std::string_view ch
     it = s.channels.emplace(std::string(channel), channel_state{}).first;
     it->second.epoch = random_epoch();
   }
+  it->second.touched_ms = now_ms();
   return it->second;
 }
 
@@ -132,10 +133,28 @@ void memory_engine::presence_leave(std::string_view channel, const client_info& 
 
 void memory_engine::sweep() {
   auto now = now_ms();
+  auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl).count();
+  constexpr std::int64_t unused_ms = 60'000;
   for (auto& sh : shards_) {
     std::lock_guard lock(sh.mutex);
-    for (auto& [name, st] : sh.channels) trim(st, now);
+    for (auto it = sh.channels.begin(); it != sh.channels.end();) {
+      auto& st = it->second;
+      trim(st, now);
+      auto idle = now - st.touched_ms;
+      bool unused = st.history.empty() && st.presence.empty() &&
+                    (idle > ttl_ms || (st.top == 0 && idle > unused_ms));
+      it = unused ? sh.channels.erase(it) : std::next(it);
+    }
   }
+}
+
+std::size_t memory_engine::channel_count() {
+  std::size_t n = 0;
+  for (auto& sh : shards_) {
+    std::lock_guard lock(sh.mutex);
+    n += sh.channels.size();
+  }
+  return n;
 }
 
 }  // namespace muster::server

@@ -38,7 +38,11 @@ class memory_engine final : public engine {
   void unsubscribe(std::string_view) override {}
   void presence_join(std::string_view channel, const client_info& who) override;
   void presence_leave(std::string_view channel, const client_info& who) override;
+  /// Expires history past its TTL, and forgets channels nobody uses: no history, no presence,
+  /// untouched for the TTL (or for a minute if nothing was ever published), so that reads of
+  /// random channel names cannot grow memory for ever.
   void sweep() override;
+  std::size_t channel_count();
 
  private:
   struct channel_state {
@@ -46,6 +50,7 @@ class memory_engine final : public engine {
     std::uint64_t top = 0;
     std::deque<stored_publication> history;
     std::map<std::string, std::string, std::less<>> presence;  // client id -> name
+    std::int64_t touched_ms = 0;  // last publish, read or presence change
   };
   struct shard {
     std::mutex mutex;

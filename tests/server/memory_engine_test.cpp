@@ -185,6 +185,22 @@ TEST(memory_engine, fresh_channel_reports_empty_position_with_stable_epoch) {
   EXPECT_EQ(p.epoch, h.top.epoch);
 }
 
+TEST(memory_engine, sweep_forgets_unused_channels_but_keeps_live_ones) {
+  fake_clock clk;
+  memory_engine e(opts(10, 3600s), clk.fn());
+  history(e, "probed-only", std::nullopt, 10);
+  publish(e, "published");
+  e.presence_join("occupied", {"c1", "alice"});
+  EXPECT_EQ(e.channel_count(), 3u);
+  clk.now += 61s;
+  e.sweep();
+  EXPECT_EQ(e.channel_count(), 2u) << "a channel only read, never published, goes after a minute";
+  clk.now += 3600s;
+  e.sweep();
+  EXPECT_EQ(e.channel_count(), 1u) << "expired history and no presence: forgotten";
+  EXPECT_EQ(presence(e, "occupied").size(), 1u);
+}
+
 TEST(memory_engine, works_without_a_sink) {
   fake_clock clk;
   memory_engine e(opts(), clk.fn());
@@ -345,7 +361,10 @@ TEST(memory_engine, sweep_expires_history_of_every_channel) {
   memory_engine e(opts(1000, 60s), clk.fn());
   std::vector<std::string> channels;
   for (int i = 0; i < 40; ++i) channels.push_back("ch" + std::to_string(i));  // spread over shards
-  for (const auto& c : channels) publish_n(e, c, 2);
+  for (const auto& c : channels) {
+    publish_n(e, c, 2);
+    e.presence_join(c, {"watcher", "w"});  // occupied channels are kept, only trimmed
+  }
   clk.now += 30s;
   publish(e, "ch0");  // offset 3, younger
 
