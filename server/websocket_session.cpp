@@ -79,8 +79,11 @@ void websocket_session::on_readable(boost::system::error_code ec) {
   ping_outstanding_ = false;  // any traffic shows the peer is alive
   node_.stats().add(counter::bytes_in, n);
   ++thread_.activity;
-  parser_.feed(std::string_view(buf.data(), n));
-  process();
+  // After a framing error the stream cannot be parsed again: the rest is discarded.
+  if (!parser_.failed()) {
+    parser_.feed(std::string_view(buf.data(), n));
+    process();
+  }
   if (!open_) return;
   if (parser_.buffered() == 0) parser_.shrink();
   do_wait_read();
@@ -123,6 +126,8 @@ void websocket_session::process() {
           spdlog::info("session {}: protocol error ({}), closing with {}", client_id_, e.what, e.code);
         }
         close_with(e.code, e.what, false);
+        // The peer's close frame could not be recognised any more: hang up once ours is out.
+        close_received_ = true;
         return;
     }
   }

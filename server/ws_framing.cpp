@@ -40,6 +40,8 @@ event parser::fail(std::uint16_t code, const char* what) {
 
 event parser::next() {
   if (failed_) return fail(close_protocol_error, "connection already failed");
+  // The previous message's view is no longer needed: reuse its storage.
+  if (!in_message_) message_.clear();
   for (;;) {
     std::string_view buf(in_.data() + pos_, in_.size() - pos_);
     if (buf.size() < 2) return {};
@@ -75,7 +77,8 @@ event parser::next() {
       if (op == opcode::continuation && !in_message_) return fail(close_protocol_error, "continuation without a message");
       if (op != opcode::continuation && in_message_) return fail(close_protocol_error, "new message inside a fragmented one");
       // Checked before the payload arrives: an oversized message is refused without buffering it.
-      if (message_.size() + len > max_) return fail(close_too_big, "message larger than the limit");
+      std::size_t so_far = op == opcode::continuation ? message_.size() : 0;
+      if (so_far + len > max_) return fail(close_too_big, "message larger than the limit");
     }
     if (buf.size() < hdr + 4 + len) return {};
     unsigned char mask[4];

@@ -34,7 +34,9 @@ class parser {
   /// error the connection must be closed with event::code).
   event next();
   /// Bytes held (partial frames, a message being assembled): memory the connection costs.
-  std::size_t buffered() const { return in_.size() - pos_ + message_.size(); }
+  std::size_t buffered() const { return in_.size() - pos_ + (in_message_ ? message_.size() : 0); }
+  /// True once an error was returned: the stream cannot be resynchronised.
+  bool failed() const { return failed_; }
   /// Gives memory back after a large message.
   void shrink();
 

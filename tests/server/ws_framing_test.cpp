@@ -161,3 +161,31 @@ TEST(ws_frames, server_frames_are_unmasked_with_minimal_lengths) {
 TEST(ws_frames, accept_key_matches_rfc_example) {
   EXPECT_EQ(ws::accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
+
+TEST(ws_parser, consecutive_messages_each_just_under_the_limit) {
+  ws::parser p(1000);
+  p.feed(client_frame(0x81, std::string(700, 'a')) + client_frame(0x81, std::string(700, 'b')));
+  auto a = p.next();
+  ASSERT_EQ(a.kind, ws::event::message);
+  EXPECT_EQ(a.payload.size(), 700u);
+  auto b = p.next();
+  ASSERT_EQ(b.kind, ws::event::message) << b.what;
+  EXPECT_EQ(b.payload, std::string(700, 'b'));
+}
+
+TEST(ws_parser, holds_nothing_once_a_message_is_consumed) {
+  ws::parser p(100000);
+  p.feed(client_frame(0x81, std::string(50000, 'a')));
+  ASSERT_EQ(p.next().kind, ws::event::message);
+  EXPECT_EQ(p.next().kind, ws::event::need_more);
+  EXPECT_EQ(p.buffered(), 0u);
+  p.shrink();
+  EXPECT_EQ(p.buffered(), 0u);
+}
+
+TEST(ws_parser_errors, failure_is_sticky) {
+  ws::parser p(1024);
+  p.feed(client_frame(0x81, "x", false));
+  EXPECT_EQ(p.next().kind, ws::event::error);
+  EXPECT_TRUE(p.failed());
+}
