@@ -59,7 +59,7 @@ void websocket_session::run(std::string_view leftover) {
 }
 
 void websocket_session::do_wait_read() {
-  if (reading_ || !open_) return;
+  if (reading_ || !open_ || read_paused_) return;
   reading_ = true;
   // Wait for readability rather than reading into a buffer of our own: an idle connection
   // then holds no read buffer at all (the bytes land in the thread's shared buffer).
@@ -91,6 +91,12 @@ void websocket_session::on_readable(boost::system::error_code ec) {
 
 void websocket_session::process() {
   while (open_) {
+    // Backpressure on commands: while a client leaves what it asked for unread, its further
+    // commands wait in the parser (and then in the socket); on_write resumes.
+    if (owed_bytes_ > node_.cfg().max_queue_bytes) {
+      read_paused_ = true;
+      return;
+    }
     auto e = parser_.next();
     switch (e.kind) {
       case ws::event::need_more:
@@ -467,6 +473,12 @@ void websocket_session::on_write(boost::system::error_code ec, std::size_t bytes
   if (ec) return terminate(ec == net::error::operation_aborted ? nullptr : "write");
   node_.stats().add(counter::bytes_out, bytes);
   node_.stats().add(counter::writes);
+  if (read_paused_ && owed_bytes_ <= node_.cfg().max_queue_bytes) {
+    read_paused_ = false;
+    process();
+    if (!open_) return;
+    do_wait_read();
+  }
   if (!queue_.empty()) return do_write();
   // An idle connection keeps no batch memory.
   if (batch_.capacity() > 0) std::string().swap(batch_);

@@ -99,6 +99,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   bool close_received_ = false;  // the client's close frame arrived
   bool close_queued_ = false;    // the close frame is in queue_ or being written
   bool reading_ = false;
+  bool read_paused_ = false;     // owed output over the bound: commands wait
   bool ping_outstanding_ = false;
   std::chrono::steady_clock::time_point last_rx_;
   std::vector<subscription> subs_;

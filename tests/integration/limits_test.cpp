@@ -295,3 +295,41 @@ TEST(limits, garbage_flood_is_rate_limited_and_costs_others_nothing) {
   auto m = http_get(server.port(), "/metrics").second;
   EXPECT_NE(m.find("muster_errors_total{code=\"rate_limited\"}"), std::string::npos);
 }
+
+TEST(limits, client_that_never_reads_its_replies_is_not_read_either) {
+  server_process server({"--set", "limits.max_queue_bytes=65536"});
+  // Commands that each produce a large reply, sent without ever reading.
+  auto pub = connect_client(server, "pub");
+  std::string big(8000, 'h');
+  for (int i = 0; i < 100; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"hoard","data":")" + big + "\"").is_error);
+  namespace net = boost::asio;
+  raw_ws raw(server.port(), "Sec-WebSocket-Version: 13\r\n");
+  raw.sock.set_option(net::socket_base::receive_buffer_size(4096));
+  boost::system::error_code ec;
+  net::write(raw.sock, net::buffer(masked_frame(0x81, R"({"id":1,"op":"connect","name":"h"})")), ec);
+  // Each history reply is ~800 KB; the server must stop reading long before 500 of them.
+  std::string cmd = R"({"id":2,"op":"history","channel":"hoard","limit":100})";
+  std::string frame;
+  frame += static_cast<char>(0x81);
+  frame += static_cast<char>(0x80 | cmd.size());
+  frame += std::string(4, '\0');
+  frame += cmd;
+  raw.sock.non_blocking(true);
+  int sent = 0;
+  for (int i = 0; i < 500; ++i) {
+    net::write(raw.sock, net::buffer(frame), ec);
+    if (ec) break;
+    ++sent;
+  }
+  // The server is still fine for others, and does not build 500 replies nobody reads: give it
+  // two seconds to go wrong (without the backpressure it builds all of them in well under one).
+  ASSERT_FALSE(pub->call("ping").is_error);
+  auto replies_built = [&] {
+    auto m = http_get(server.port(), "/metrics").second;
+    auto pos = m.find("\nmuster_messages_out_total ");
+    return pos == std::string::npos ? 0ull : std::stoull(m.substr(pos + 27));
+  };
+  EXPECT_FALSE(eventually([&] { return replies_built() > 200; }, 2s))
+      << "replies queued for a client that does not read: " << replies_built() << " (sent " << sent << ")";
+}
