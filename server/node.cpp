@@ -239,7 +239,7 @@ void node::flush(io_thread& t) {
   for (auto& s : batch) s->start_write();
   auto end = std::chrono::steady_clock::now();
   // Short flushes (light load) impose nothing; long ones leave as much time for reading.
-  if (end - start > std::chrono::microseconds(200)) t.flush_not_before = end + (end - start);
+  if (end - start > std::chrono::microseconds(200)) t.flush_not_before = end + (end - start) / 2;
 }
 
 }  // namespace muster::server
