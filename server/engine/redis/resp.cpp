@@ -1,0 +1,58 @@
+#include "server/engine/redis/resp.hpp"
+
+#include "server/engine/engine.hpp"
+
+namespace muster::server::redis {
+
+std::string format_command(const std::vector<std::string_view>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* out = nullptr;
+  int n = redisFormatCommandArgv(&out, static_cast<int>(argv.size()), argv.data(), lens.data());
+  if (n < 0 || !out) throw std::bad_alloc();
+  std::string cmd(out, static_cast<std::size_t>(n));
+  redisFreeCommand(out);
+  return cmd;
+}
+
+std::string format_command(std::initializer_list<std::string_view> args) {
+  return format_command(std::vector<std::string_view>(args));
+}
+
+reply_reader::reply_reader() : reader_(redisReaderCreate()) {
+  if (!reader_) throw std::bad_alloc();
+}
+
+bool reply_reader::feed(std::string_view bytes) {
+  return redisReaderFeed(reader_.get(), bytes.data(), bytes.size()) == REDIS_OK;
+}
+
+reply_ptr reply_reader::next(std::error_code& ec) {
+  void* reply = nullptr;
+  if (redisReaderGetReply(reader_.get(), &reply) != REDIS_OK) {
+    ec = make_error_code(engine_errc::bad_reply);
+    return nullptr;
+  }
+  return reply_ptr(static_cast<redisReply*>(reply));
+}
+
+std::string_view text(const redisReply& r) noexcept {
+  if (r.type == REDIS_REPLY_STRING || r.type == REDIS_REPLY_STATUS || r.type == REDIS_REPLY_ERROR)
+    return {r.str, r.len};
+  return {};
+}
+
+bool is_message_push(const redisReply& r) noexcept {
+  if (r.type != REDIS_REPLY_ARRAY || r.elements < 3 || r.element[0]->type != REDIS_REPLY_STRING)
+    return false;
+  auto kind = text(*r.element[0]);
+  return kind == "message" || kind == "smessage" || kind == "pmessage";
+}
+
+}  // namespace muster::server::redis
