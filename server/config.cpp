@@ -103,7 +103,18 @@ const std::vector<key_spec>& schema() {
       {"limits", "handshake_timeout_ms", duration_key(&config::handshake_timeout, 100, 600000)},
       {"history", "size", integer_key(&config::history_size, 0, 1000000)},
       {"history", "ttl_s", duration_key(&config::history_ttl, 1, 365LL * 86400)},
-      {"engine", "type", string_key(&config::engine, {"memory"})},
+      {"engine", "type", string_key(&config::engine, {"memory", "redis"})},
+      {"redis", "address", [](config& c, const toml::node& n) -> std::optional<std::string> {
+         config probe;
+         if (auto err = check_listen(probe, n)) return err;
+         c.redis_address = probe.listen;
+         return std::nullopt;
+       }},
+      {"redis", "password", string_key(&config::redis_password)},
+      {"redis", "prefix", string_key(&config::redis_prefix)},
+      {"redis", "connect_timeout_ms", duration_key(&config::redis_connect_timeout, 10, 600000)},
+      {"redis", "command_timeout_ms", duration_key(&config::redis_command_timeout, 10, 600000)},
+      {"redis", "presence_ttl_s", duration_key(&config::presence_ttl, 1, 86400)},
       {"log", "level", string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
   };
   return keys;

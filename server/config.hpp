@@ -30,6 +30,13 @@ struct config {
   std::chrono::seconds history_ttl{86400};
   // [engine]
   std::string engine = "memory";
+  // [redis]
+  std::string redis_address = "127.0.0.1:6379";
+  std::string redis_password;
+  std::string redis_prefix = "muster:";
+  std::chrono::milliseconds redis_connect_timeout{2000};
+  std::chrono::milliseconds redis_command_timeout{2000};
+  std::chrono::seconds presence_ttl{30};
   // [log]
   std::string log_level = "info";
 

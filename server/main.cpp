@@ -9,6 +9,7 @@
 
 #include "server/config.hpp"
 #include "server/engine/memory_engine.hpp"
+#include "server/engine/redis/redis_engine.hpp"
 #include "server/node.hpp"
 
 using namespace muster::server;
@@ -55,8 +56,23 @@ int main(int argc, char** argv) {
     spdlog::warn("open-file limit {} is below server.max_connections {}: connections past it will fail",
                  rl.rlim_cur, cfg.max_connections);
   try {
-    memory_engine::options mo{cfg.history_size, cfg.history_ttl};
-    node n(cfg, std::make_unique<memory_engine>(mo));
+    node n(cfg, [&cfg](boost::asio::io_context& ioc) -> std::unique_ptr<engine> {
+      if (cfg.engine == "redis") {
+        redis::redis_engine::options ro;
+        auto colon = cfg.redis_address.rfind(':');
+        ro.host = cfg.redis_address.substr(0, colon);
+        ro.port = static_cast<std::uint16_t>(std::stoul(cfg.redis_address.substr(colon + 1)));
+        ro.password = cfg.redis_password;
+        ro.prefix = cfg.redis_prefix;
+        ro.connect_timeout = cfg.redis_connect_timeout;
+        ro.command_timeout = cfg.redis_command_timeout;
+        ro.history_size = cfg.history_size;
+        ro.history_ttl = cfg.history_ttl;
+        ro.presence_ttl = cfg.presence_ttl;
+        return std::make_unique<redis::redis_engine>(ioc, ro);
+      }
+      return std::make_unique<memory_engine>(memory_engine::options{cfg.history_size, cfg.history_ttl});
+    });
     n.on_listening = [&](std::uint16_t port) {
       if (port_file.empty()) return;
       std::ofstream f(port_file + ".tmp");

@@ -22,6 +22,7 @@ constexpr counter_info infos[] = {
     {"muster_recovery_buffer_overflows_total", "Subscriptions failed because live events overflowed while history was read"},
     {"muster_idle_disconnects_total", "Connections dropped after the idle timeout without traffic"},
     {"muster_protocol_errors_total", "Connections closed for a WebSocket framing violation (1002, 1007, 1009)"},
+    {"muster_resyncs_total", "Gaps in a channel's live events filled from history"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

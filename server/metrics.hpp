@@ -24,6 +24,7 @@ enum class counter : std::size_t {
   recovery_buffer_overflows,
   idle_disconnects,   // dropped after idle_timeout without traffic
   protocol_errors,    // closed with 1002/1007/1009 for a framing violation
+  resyncs,            // live gaps filled from history
   count_
 };
 

@@ -24,14 +24,14 @@ std::string random_node_id() {
 }
 }  // namespace
 
-node::node(config cfg, std::unique_ptr<engine> eng)
+node::node(config cfg, engine_factory make_engine)
     : cfg_(std::move(cfg)),
-      engine_(std::move(eng)),
       metrics_(cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency())),
       id_(random_node_id()) {
   unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)
     threads_.push_back(std::make_unique<io_thread>(i, cfg_.max_message_bytes));
+  engine_ = make_engine(threads_[0]->ioc);
   auto address = net::ip::make_address(cfg_.host());
   listener_ = std::make_shared<listener>(*this, net::ip::tcp::endpoint(address, cfg_.port()));
   port_ = listener_->port();

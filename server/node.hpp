@@ -66,7 +66,9 @@ struct io_thread {
 
 class node final : public engine_sink {
  public:
-  node(config cfg, std::unique_ptr<engine> eng);
+  /// Builds the engine once the I/O threads exist; engines doing I/O run on the given loop.
+  using engine_factory = std::function<std::unique_ptr<engine>(net::io_context&)>;
+  node(config cfg, engine_factory make_engine);
   ~node();
 
   /// Binds, runs every I/O thread and blocks until shutdown completes.

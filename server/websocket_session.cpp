@@ -265,11 +265,55 @@ void websocket_session::on_subscribe_history(std::uint64_t id, std::string chann
   if (recovered)
     for (const auto& p : h.publications) send_json(*p.frame);
   sub->last_offset = h.top.offset;
-  sub->recovering = false;
+  sub->epoch = h.top.epoch;
+  finish_recovery(*sub);
+}
+
+void websocket_session::finish_recovery(subscription& sub) {
+  sub.recovering = false;
   // Live events that arrived during the read: only those past what was just sent.
-  auto pending = std::move(sub->pending);
-  sub->pending_bytes = 0;
-  for (const auto& ev : pending) deliver(*sub, ev);
+  auto pending = std::move(sub.pending);
+  sub.pending.clear();
+  sub.pending_bytes = 0;
+  for (const auto& ev : pending) {
+    if (sub.recovering) {  // a new gap started another resync: keep the rest for it
+      sub.pending.push_back(ev);
+      sub.pending_bytes += ev.frame->size();
+    } else {
+      deliver(sub, ev);
+    }
+  }
+}
+
+void websocket_session::start_resync(subscription& sub) {
+  node_.stats().add(counter::resyncs);
+  history_query q{sub.last_offset, node_.cfg().history_size};
+  node_.eng().history(sub.channel, q, [self = shared_from_this(), channel = sub.channel,
+                                       from = protocol::stream_position{sub.last_offset, sub.epoch}](
+                                          std::error_code ec, history_result h) mutable {
+    auto& ioc = self->thread_.ioc;
+    net::dispatch(ioc, [self = std::move(self), channel = std::move(channel), from = std::move(from), ec,
+                        h = std::move(h)]() mutable {
+      if (!self->open_) return;
+      subscription* s = self->find(channel);
+      if (!s || !s->recovering) return;
+      if (ec || !can_recover(from, h)) {
+        // Cannot be filled: say so, so the client resubscribes and reloads; never a silent gap.
+        spdlog::info("session {}: gap on {} after offset {} cannot be recovered", self->client_id_, channel,
+                     from.offset);
+        self->drop_subscription(channel);
+        std::string e = "{\"event\":\"unsubscribed\",\"channel\":";
+        protocol::append_json_string(e, channel);
+        e += ",\"reason\":\"gap\"}";
+        self->send_json(e);
+        return;
+      }
+      for (const auto& p : h.publications)
+        if (p.offset > s->last_offset) self->send(std::make_shared<const std::string>(ws::frame(ws::opcode::text, *p.frame)));
+      s->last_offset = h.top.offset;
+      self->finish_recovery(*s);
+    });
+  });
 }
 
 void websocket_session::on_event(std::string_view channel, const channel_event& ev) {
@@ -297,6 +341,14 @@ void websocket_session::on_event(std::string_view channel, const channel_event& 
 void websocket_session::deliver(subscription& sub, const channel_event& ev) {
   if (ev.offset != 0) {
     if (ev.offset <= sub.last_offset) return;  // already sent from history
+    if (ev.offset != sub.last_offset + 1) {
+      // An event went missing between the engine and this node (Redis pub/sub drops what is
+      // published while a node's subscription connection is down): fetch it from history.
+      sub.recovering = true;
+      sub.pending.push_back(ev);
+      sub.pending_bytes += ev.frame->size();
+      return start_resync(sub);
+    }
     sub.last_offset = ev.offset;
   }
   send(ev.frame);

@@ -46,6 +46,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   struct subscription {
     std::string channel;
     std::uint64_t last_offset = 0;
+    std::string epoch;
     bool recovering = true;   // live events are buffered until history has been sent
     bool presence_events = false;
     std::uint64_t pending_id = 0;  // the subscribe command awaiting its reply
@@ -67,6 +68,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
                             std::optional<protocol::stream_position> from, std::error_code ec,
                             history_result h);
   void deliver(subscription& sub, const channel_event& ev);
+  void finish_recovery(subscription& sub);
+  /// A gap in live offsets: read the missing events from history, then go on.
+  void start_resync(subscription& sub);
   subscription* find(std::string_view channel);
   void drop_subscription(std::string_view channel);
 

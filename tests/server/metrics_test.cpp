@@ -102,6 +102,7 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::recovery_buffer_overflows, "muster_recovery_buffer_overflows_total"},
     {counter::idle_disconnects, "muster_idle_disconnects_total"},
     {counter::protocol_errors, "muster_protocol_errors_total"},
+    {counter::resyncs, "muster_resyncs_total"},
 };
 
 }  // namespace

@@ -1,0 +1,79 @@
+#pragma once
+// The multi-node engine: channels live in Redis (offsets and epoch in a hash, history in a
+// stream, presence in a hash + sorted set of deadlines), one Lua script per atomic step, and
+// fan-out through Redis pub/sub: a node subscribes to a channel only while it has local
+// subscribers. Redis I/O runs on one I/O thread's io_context; methods may be called from any
+// thread (they post there) and handlers run on that thread.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "server/engine/engine.hpp"
+#include "server/engine/redis/redis_connection.hpp"
+
+namespace muster::server::redis {
+
+class redis_engine final : public engine {
+ public:
+  struct options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    std::string password;
+    std::string prefix = "muster:";
+    std::chrono::milliseconds connect_timeout{2000};
+    std::chrono::milliseconds command_timeout{2000};
+    std::size_t history_size = 1000;
+    std::chrono::seconds history_ttl{86400};
+    std::chrono::seconds presence_ttl{30};
+  };
+  redis_engine(boost::asio::io_context& ioc, options opts);
+  ~redis_engine() override;
+
+  void start(engine_sink& sink) override;
+  void stop() override;
+  bool ready() const override { return cmd_up_.load() && sub_up_.load(); }
+  void publish(std::string_view channel, std::string data, const client_info& sender,
+               publish_handler h) override;
+  void history(std::string_view channel, history_query q, history_handler h) override;
+  void presence(std::string_view channel, presence_handler h) override;
+  void subscribe(std::string_view channel) override;
+  void unsubscribe(std::string_view channel) override;
+  void presence_join(std::string_view channel, const client_info& who) override;
+  void presence_leave(std::string_view channel, const client_info& who) override;
+  void sweep() override {}
+
+  std::uint64_t reconnects() const;
+
+ private:
+  std::string key(std::string_view channel, std::string_view suffix) const;
+  std::string pubsub_name(std::string_view channel) const;
+  void eval(const std::string& script, const std::string& sha, std::vector<std::string> keys,
+            std::vector<std::string> args, redis_connection::reply_handler h);
+  void on_push(const redisReply& r);
+  void flush_subscriptions();
+  void do_history(std::string channel, history_query q, history_handler h);
+  void heartbeat();
+
+  boost::asio::io_context& ioc_;
+  options opts_;
+  engine_sink* sink_ = nullptr;
+  std::shared_ptr<redis_connection> cmd_;  // commands and scripts
+  std::shared_ptr<redis_connection> sub_;  // SUBSCRIBE only: pushes never mix with replies
+  std::atomic<bool> cmd_up_{false}, sub_up_{false};
+  boost::asio::steady_timer heartbeat_timer_;
+
+  // All below: the Redis thread only.
+  std::set<std::string> wanted_;                      // channels with local subscribers
+  std::set<std::string> confirmed_;                   // SUBSCRIBE acknowledged on this connection
+  std::set<std::string> to_subscribe_, to_unsubscribe_;
+  bool flush_posted_ = false;
+  std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_;  // reads after SUBSCRIBE
+  std::map<std::string, std::map<std::string, std::string>> local_presence_;  // channel -> client -> name
+  bool stopped_ = false;
+};
+
+}  // namespace muster::server::redis
