@@ -282,9 +282,9 @@ TEST_F(config_file, nan_number_is_rejected) {
 
 TEST_F(config_file, enum_values_are_checked) {
   config c;
-  auto errors = by_line(load_errors(c, "[engine]\ntype = \"redis\"\n[log]\nlevel = \"verbose\"\n"));
+  auto errors = by_line(load_errors(c, "[engine]\ntype = \"cassandra\"\n[log]\nlevel = \"verbose\"\n"));
   ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
-  EXPECT_EQ(errors[0], path_ + ":2: engine.type must be one of: memory");
+  EXPECT_EQ(errors[0], path_ + ":2: engine.type must be one of: memory redis");
   EXPECT_EQ(errors[1], path_ + ":4: log.level must be one of: trace debug info warn error off");
   EXPECT_EQ(c.log_level, "info");
 }
