@@ -84,6 +84,16 @@ void redis_process::launch() {
   throw std::runtime_error("redis-server did not answer in time");
 }
 
+std::string redis_process::command(const std::string& inline_command) const {
+  net::io_context ioc;
+  net::ip::tcp::socket s(ioc);
+  s.connect({net::ip::make_address("127.0.0.1"), port_});
+  net::write(s, net::buffer(inline_command + "\r\n"));
+  std::string reply;
+  net::read_until(s, net::dynamic_buffer(reply), "\r\n");
+  return reply.substr(0, reply.find("\r\n"));
+}
+
 void redis_process::kill_hard() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);

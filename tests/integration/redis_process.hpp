@@ -24,6 +24,8 @@ class redis_process {
   void stop();
   /// Starts again on the same port and directory.
   void restart();
+  /// Sends one inline command (e.g. "CLIENT KILL TYPE pubsub") and returns the reply line.
+  std::string command(const std::string& inline_command) const;
 
  private:
   void launch();

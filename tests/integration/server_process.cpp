@@ -73,6 +73,13 @@ std::string server_process::log() const {
   return ss.str();
 }
 
+void server_process::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
 bool server_process::running() {
   if (pid_ <= 0) return false;
   int status;

@@ -30,6 +30,8 @@ class server_process {
   /// Sends SIGTERM and waits; returns the exit status (or -1 if it had to be killed).
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool running();
+  /// SIGKILL: the node dies without a goodbye.
+  void kill_hard();
   /// Waits for the process to exit by itself; returns its exit status, or nullopt at the deadline.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 

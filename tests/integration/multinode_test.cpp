@@ -1,0 +1,172 @@
+// Several musterd nodes sharing one real redis-server: they behave as one server.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "clients/lib/blocking_client.hpp"
+#include "tests/integration/redis_process.hpp"
+#include "tests/integration/server_process.hpp"
+
+using namespace muster;
+using namespace muster::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> redis_node_args(const redis_process& redis, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"--set", "engine.type=\"redis\"", "--set",
+                                "redis.address=\"127.0.0.1:" + std::to_string(redis.port()) + "\"",
+                                "--set", "limits.publish_rate=100000", "--set", "limits.publish_burst=100000"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+bool ready(const server_process& s) {
+  try {
+    return http_get(s.port(), "/readyz").first == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::unique_ptr<server_process> start_node(const redis_process& redis, std::vector<std::string> extra = {}) {
+  auto n = std::make_unique<server_process>(redis_node_args(redis, std::move(extra)));
+  EXPECT_TRUE(eventually([&] { return ready(*n); })) << n->log();
+  return n;
+}
+
+}  // namespace
+
+TEST(multinode, cross_node_delivery_in_one_order_with_publishers_on_both_nodes) {
+  redis_process redis;
+  auto a = start_node(redis);
+  auto b = start_node(redis);
+  std::vector<std::unique_ptr<client::blocking_client>> subs;
+  for (int i = 0; i < 4; ++i) {
+    subs.push_back(connect_client(i % 2 ? *b : *a, "sub" + std::to_string(i)));
+    ASSERT_FALSE(subs.back()->call("subscribe", R"("channel":"x")").is_error);
+  }
+  constexpr int per = 100;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> pubs;
+  for (int p = 0; p < 2; ++p)
+    pubs.emplace_back([&, p] {
+      try {
+        auto c = connect_client(p ? *b : *a, "pub" + std::to_string(p));
+        std::vector<std::uint64_t> ids;
+        for (int i = 0; i < per; ++i)
+          ids.push_back(c->send_command("publish", R"("channel":"x","data":{"p":)" + std::to_string(p) + ",\"i\":" +
+                                                       std::to_string(i) + "}"));
+        for (auto id : ids)
+          if (c->wait_reply(id, 10s).is_error) ++failures;
+      } catch (const std::exception&) {
+        ++failures;
+      }
+    });
+  for (auto& t : pubs) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  std::vector<std::string> first;
+  for (std::size_t s = 0; s < subs.size(); ++s) {
+    std::vector<std::string> seen;
+    for (int k = 1; k <= 2 * per; ++k) {
+      auto ev = subs[s]->next_event(10s);
+      ASSERT_TRUE(ev) << "subscriber " << s << " missing " << k;
+      ASSERT_EQ(ev->offset, static_cast<std::uint64_t>(k));
+      seen.push_back(ev->data);
+    }
+    EXPECT_FALSE(subs[s]->next_event(100ms)) << "duplicate";
+    if (s == 0) first = seen;
+    else EXPECT_EQ(seen, first) << "same order on every node";
+  }
+}
+
+TEST(multinode, client_moving_to_another_node_recovers_what_it_missed) {
+  redis_process redis;
+  auto a = start_node(redis);
+  auto b = start_node(redis);
+  auto sub = connect_client(*a, "amb");
+  auto r = sub->call("subscribe", R"("channel":"move")");
+  std::string epoch = *client::json_string(r.result, "epoch");
+  auto pub = connect_client(*b, "bot");
+  for (int i = 1; i <= 10; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"move","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(sub->next_event());
+  sub.reset();
+  for (int i = 11; i <= 20; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"move","data":)" + std::to_string(i)).is_error);
+  auto moved = connect_client(*b, "amb");
+  auto rr = moved->call("subscribe", R"("channel":"move","recover":{"offset":10,"epoch":")" + epoch + "\"}");
+  ASSERT_FALSE(rr.is_error) << rr.raw;
+  EXPECT_EQ(client::json_bool(rr.result, "recovered"), true) << rr.result;
+  for (int i = 11; i <= 20; ++i) {
+    auto ev = moved->next_event();
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->offset, static_cast<std::uint64_t>(i));
+  }
+  EXPECT_FALSE(moved->next_event(200ms));
+}
+
+TEST(multinode, presence_spans_nodes_and_a_killed_nodes_users_expire) {
+  redis_process redis;
+  auto a = start_node(redis, {"--set", "redis.presence_ttl_s=2"});
+  auto b = start_node(redis, {"--set", "redis.presence_ttl_s=2"});
+  auto alice = connect_client(*a, "alice");
+  auto bob = connect_client(*b, "bob");
+  ASSERT_FALSE(alice->call("subscribe", R"("channel":"room")").is_error);
+  ASSERT_FALSE(bob->call("subscribe", R"("channel":"room","join_leave":true)").is_error);
+  auto both = [&] {
+    auto p = bob->call("presence", R"("channel":"room")").result;
+    return p.find("alice") != std::string::npos && p.find("bob") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually(both));
+  a->kill_hard();  // no leave is ever sent for alice
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] {
+    return bob->call("presence", R"("channel":"room")").result.find("alice") == std::string::npos;
+  }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "gone within the TTL (plus a refresh period)";
+}
+
+TEST(multinode, redis_restart_mid_stream_errors_then_resumes_with_zero_loss) {
+  redis_process redis({"--appendonly", "yes", "--appendfsync", "always"});
+  auto a = start_node(redis);
+  auto sub = connect_client(*a, "amb");
+  ASSERT_FALSE(sub->call("subscribe", R"("channel":"live")").is_error);
+  auto pub = connect_client(*a, "bot");
+  for (int i = 1; i <= 5; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"live","data":)" + std::to_string(i)).is_error);
+  redis.kill_hard();
+  ASSERT_TRUE(eventually([&] { return !ready(*a); })) << "readyz turns not-ready";
+  auto failed = pub->call("publish", R"("channel":"live","data":"lost?")");
+  EXPECT_EQ(failed.error_code, "unavailable") << failed.raw;
+  EXPECT_TRUE(eventually([&] { return http_get(a->port(), "/healthz").first == 200; }));
+  redis.restart();
+  ASSERT_TRUE(eventually([&] { return ready(*a); }, 15s)) << a->log();
+  for (int i = 6; i <= 10; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"live","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 10; ++i) {
+    auto ev = sub->next_event(10s);
+    ASSERT_TRUE(ev) << "missing " << i;
+    EXPECT_EQ(ev->offset, static_cast<std::uint64_t>(i));
+  }
+  EXPECT_FALSE(sub->next_event(200ms));
+}
+
+TEST(multinode, events_missed_while_a_nodes_subscription_was_down_are_filled_from_history) {
+  redis_process redis;
+  auto a = start_node(redis);
+  auto b = start_node(redis);
+  auto sub = connect_client(*a, "amb");
+  ASSERT_FALSE(sub->call("subscribe", R"("channel":"gap")").is_error);
+  auto pub = connect_client(*b, "bot");
+  ASSERT_FALSE(pub->call("publish", R"("channel":"gap","data":1)").is_error);
+  ASSERT_TRUE(sub->next_event());
+  // Drop every pub/sub connection: node A's subscription is gone until it reconnects.
+  EXPECT_EQ(redis.command("CLIENT KILL TYPE pubsub").substr(0, 1), ":");
+  for (int i = 2; i <= 6; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"gap","data":)" + std::to_string(i)).is_error);
+  // Once A is subscribed again, the next live event reveals the gap; history fills it.
+  std::vector<std::uint64_t> got;
+  for (int attempt = 7; attempt < 60 && got.size() < 6; ++attempt) {
+    ASSERT_FALSE(pub->call("publish", R"("channel":"gap","data":)" + std::to_string(attempt)).is_error);
+    while (auto ev = sub->next_event(100ms)) got.push_back(ev->offset);
+  }
+  ASSERT_GE(got.size(), 6u);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 2) << "in order, no gap, no duplicate";
+  EXPECT_NE(http_get(a->port(), "/metrics").second.find("muster_resyncs_total 1"), std::string::npos);
+}
