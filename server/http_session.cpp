@@ -111,7 +111,11 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     res = make_response(req, ready ? http::status::ok : http::status::service_unavailable,
                         ready ? "ready\n" : "not ready\n");
   } else if (path == "/metrics") {
-    res = make_response(req, http::status::ok, node_.stats().render(),
+    auto body = node_.stats().render();
+    node_.eng().append_metrics(body);
+    body += "# HELP muster_engine_ready Whether the engine can serve requests\n# TYPE muster_engine_ready gauge\n";
+    body += node_.eng().ready() ? "muster_engine_ready 1\n" : "muster_engine_ready 0\n";
+    res = make_response(req, http::status::ok, std::move(body),
                         "text/plain; version=0.0.4; charset=utf-8");
   } else {
     res = make_response(req, http::status::not_found, "not found\n");

@@ -92,6 +92,8 @@ class engine {
   virtual void presence_leave(std::string_view channel, const client_info& who) = 0;
   /// Housekeeping (expire history past its TTL); called periodically by the node.
   virtual void sweep() = 0;
+  /// Appends engine-specific series in the Prometheus text format (any thread).
+  virtual void append_metrics(std::string& out) const { (void)out; }
 };
 
 /// True when `h` (read with since = from.offset) brings a client at `from` up to date with no gap.

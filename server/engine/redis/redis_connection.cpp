@@ -72,7 +72,7 @@ void redis_connection::on_connected() {
   do_read();
   auto become_up = [this] {
     up_ = true;
-    if (ever_up_) ++reconnects_;
+    if (ever_up_) reconnects_.fetch_add(1, std::memory_order_relaxed);
     ever_up_ = true;
     backoff_ = std::chrono::milliseconds(0);
     spdlog::info("{}: connected to {}:{}", opts_.name, opts_.host, opts_.port);
@@ -90,7 +90,8 @@ void redis_connection::on_connected() {
                         }
                         become_up();
                       },
-                      1, std::chrono::steady_clock::now() + opts_.command_timeout});
+                      1, std::chrono::steady_clock::now() + opts_.command_timeout,
+                      std::chrono::steady_clock::now()});
   out_ += format_command({"AUTH", opts_.password});
   do_write();
   arm_timeout();
@@ -103,7 +104,8 @@ void redis_connection::command(std::string formatted, reply_handler h, std::size
     net::post(ioc_, [h = std::move(h), ec] { h(ec, nullptr); });
     return;
   }
-  pending_.push_back({std::move(h), replies, std::chrono::steady_clock::now() + opts_.command_timeout});
+  auto now = std::chrono::steady_clock::now();
+  pending_.push_back({std::move(h), replies, now + opts_.command_timeout, now});
   out_ += formatted;
   if (!writing_) do_write();
   if (pending_.size() == 1) arm_timeout();
@@ -143,6 +145,7 @@ void redis_connection::do_read() {
         return self->reset(make_error_code(engine_errc::bad_reply), "reply without a command");
       } else if (--self->pending_.front().remaining == 0) {
         auto h = std::move(self->pending_.front().handler);
+        self->record_latency(std::chrono::steady_clock::now() - self->pending_.front().sent);
         self->pending_.pop_front();
         self->arm_timeout();
         h({}, std::move(reply));
@@ -200,6 +203,29 @@ void redis_connection::schedule_reconnect() {
   retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->connect();
   });
+}
+
+void redis_connection::record_latency(std::chrono::steady_clock::duration d) {
+  double s = std::chrono::duration<double>(d).count();
+  std::size_t i = 0;
+  while (i < std::size(latency_buckets) && s > latency_buckets[i]) ++i;
+  latency_counts_[i].fetch_add(1, std::memory_order_relaxed);
+  latency_sum_us_.fetch_add(static_cast<std::uint64_t>(s * 1e6), std::memory_order_relaxed);
+}
+
+void redis_connection::append_latency_histogram(std::string& out, const std::string& name,
+                                                const std::string& labels) const {
+  std::uint64_t cumulative = 0;
+  char buf[64];
+  for (std::size_t i = 0; i <= std::size(latency_buckets); ++i) {
+    cumulative += latency_counts_[i].load(std::memory_order_relaxed);
+    if (i < std::size(latency_buckets)) std::snprintf(buf, sizeof buf, "%g", latency_buckets[i]);
+    else std::snprintf(buf, sizeof buf, "+Inf");
+    out += name + "_bucket{" + labels + ",le=\"" + buf + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(latency_sum_us_.load()) / 1e6);
+  out += name + "_sum{" + labels + "} " + buf + "\n";
+  out += name + "_count{" + labels + "} " + std::to_string(cumulative) + "\n";
 }
 
 }  // namespace muster::server::redis

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -49,8 +50,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// Sends a formatted command (see format_command). `replies`: how many replies it produces
   /// (SUBSCRIBE with n channels: n); the handler gets the last one.
   void command(std::string formatted, reply_handler h, std::size_t replies = 1);
-  /// Reconnections so far and the last command round trip, for metrics.
-  std::uint64_t reconnects() const { return reconnects_; }
+  /// Reconnections so far (any thread).
+  std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
+  /// Round-trip latency of commands as a Prometheus histogram named `name` (any thread).
+  void append_latency_histogram(std::string& out, const std::string& name, const std::string& labels) const;
+  static constexpr double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
  private:
   redis_connection(boost::asio::io_context& ioc, options opts);
@@ -67,7 +71,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     reply_handler handler;
     std::size_t remaining;
     std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point sent;
   };
+  void record_latency(std::chrono::steady_clock::duration d);
+  std::array<std::atomic<std::uint64_t>, std::size(latency_buckets) + 1> latency_counts_{};
+  std::atomic<std::uint64_t> latency_sum_us_{0};
 
   boost::asio::io_context& ioc_;
   options opts_;
@@ -86,7 +94,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   bool stopped_ = true;
   std::uint64_t generation_ = 0;  // bumped on every reset: stale callbacks see a mismatch
   std::chrono::milliseconds backoff_{0};
-  std::uint64_t reconnects_ = 0;
+  std::atomic<std::uint64_t> reconnects_{0};
   bool ever_up_ = false;
   std::mt19937 rng_{std::random_device{}()};
   push_handler on_push_;

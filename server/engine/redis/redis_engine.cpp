@@ -223,6 +223,16 @@ void redis_engine::stop() {
   if (sub_) sub_->stop();
 }
 
+void redis_engine::append_metrics(std::string& out) const {
+  out += "# HELP muster_redis_up Whether the Redis connection is up (1) or down (0)\n# TYPE muster_redis_up gauge\n";
+  out += "muster_redis_up{connection=\"commands\"} " + std::string(cmd_up_ ? "1" : "0") + "\n";
+  out += "muster_redis_up{connection=\"subscriptions\"} " + std::string(sub_up_ ? "1" : "0") + "\n";
+  out += "# HELP muster_redis_reconnects_total Reconnections to Redis after a loss\n# TYPE muster_redis_reconnects_total counter\n";
+  out += "muster_redis_reconnects_total " + std::to_string(reconnects()) + "\n";
+  out += "# HELP muster_redis_command_seconds Redis command round-trip time\n# TYPE muster_redis_command_seconds histogram\n";
+  if (cmd_) cmd_->append_latency_histogram(out, "muster_redis_command_seconds", "connection=\"commands\"");
+}
+
 std::uint64_t redis_engine::reconnects() const {
   return (cmd_ ? cmd_->reconnects() : 0) + (sub_ ? sub_->reconnects() : 0);
 }

@@ -45,6 +45,7 @@ class redis_engine final : public engine {
   void presence_join(std::string_view channel, const client_info& who) override;
   void presence_leave(std::string_view channel, const client_info& who) override;
   void sweep() override {}
+  void append_metrics(std::string& out) const override;
 
   std::uint64_t reconnects() const;
 
