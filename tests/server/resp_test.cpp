@@ -44,3 +44,10 @@ TEST(resp, malformed_stream_is_an_error) {
   EXPECT_FALSE(r.next(ec));
   EXPECT_TRUE(ec);
 }
+
+TEST(resp, key_slot_matches_redis_cluster) {
+  EXPECT_EQ(key_slot("muster:{abc}"), 7638) << "CLUSTER KEYSLOT muster:{abc} on Redis 7";
+  EXPECT_EQ(key_slot("muster:{abc}:m"), key_slot("abc"));
+  EXPECT_EQ(key_slot("123456789"), 0x31c3 & 16383) << "the CRC16/XMODEM check value";
+  EXPECT_EQ(key_slot("a{}b"), key_slot("a{}b")) << "empty tag: whole key";
+}

@@ -91,21 +91,41 @@ void redis_connection::on_connected() {
                         become_up();
                       },
                       1, std::chrono::steady_clock::now() + opts_.command_timeout,
-                      std::chrono::steady_clock::now()});
+                      std::chrono::steady_clock::now(), {}});
   out_ += format_command({"AUTH", opts_.password});
   do_write();
   arm_timeout();
 }
 
-void redis_connection::command(std::string formatted, reply_handler h, std::size_t replies) {
+namespace {
+// The notice kind answering a formatted (un)subscribe command, from its first argument.
+std::string_view notice_kind_of(std::string_view formatted) {
+  // "*<n>\r\n$<len>\r\n<NAME>\r\n..."
+  auto p = formatted.find("\r\n$");
+  if (p == std::string_view::npos) return {};
+  auto q = formatted.find("\r\n", p + 3);
+  if (q == std::string_view::npos) return {};
+  auto end = formatted.find("\r\n", q + 2);
+  if (end == std::string_view::npos) return {};
+  std::string name(formatted.substr(q + 2, end - q - 2));
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view k : {"subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "psubscribe", "punsubscribe"})
+    if (name == k) return k;
+  return {};
+}
+}  // namespace
+
+void redis_connection::command(std::string formatted, reply_handler h, std::size_t replies,
+                               std::string_view reply_kind) {
   if (!up_) {
     // Never queued silently while down: the caller learns at once and can report it.
     auto ec = make_error_code(engine_errc::unavailable);
     net::post(ioc_, [h = std::move(h), ec] { h(ec, nullptr); });
     return;
   }
+  if (reply_kind.empty()) reply_kind = notice_kind_of(formatted);
   auto now = std::chrono::steady_clock::now();
-  pending_.push_back({std::move(h), replies, now + opts_.command_timeout, now});
+  pending_.push_back({std::move(h), replies, now + opts_.command_timeout, now, reply_kind});
   out_ += formatted;
   if (!writing_) do_write();
   if (pending_.size() == 1) arm_timeout();
@@ -139,7 +159,9 @@ void redis_connection::do_read() {
       auto reply = self->reader_.next(perr);
       if (perr) return self->reset(perr, "malformed reply");
       if (!reply) break;
-      if (is_message_push(*reply)) {
+      auto notice = subscription_notice(*reply);
+      bool unasked_notice = !notice.empty() && (self->pending_.empty() || self->pending_.front().reply_kind != notice);
+      if (is_message_push(*reply) || unasked_notice) {
         if (self->on_push_) self->on_push_(*reply);
       } else if (self->pending_.empty()) {
         return self->reset(make_error_code(engine_errc::bad_reply), "reply without a command");

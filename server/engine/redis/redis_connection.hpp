@@ -48,8 +48,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   bool up() const { return up_; }
 
   /// Sends a formatted command (see format_command). `replies`: how many replies it produces
-  /// (SUBSCRIBE with n channels: n); the handler gets the last one.
-  void command(std::string formatted, reply_handler h, std::size_t replies = 1);
+  /// (SUBSCRIBE with n channels: n); the handler gets the last one. `reply_kind`: for
+  /// (un)subscribe commands, the notice kind that answers it ("ssubscribe", ...); the same kind
+  /// arriving unasked (Redis moving a slot sends "sunsubscribe") goes to the push handler.
+  void command(std::string formatted, reply_handler h, std::size_t replies = 1,
+               std::string_view reply_kind = {});
   /// Reconnections so far (any thread).
   std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
   /// Round-trip latency of commands as a Prometheus histogram named `name` (any thread).
@@ -72,6 +75,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     std::size_t remaining;
     std::chrono::steady_clock::time_point deadline;
     std::chrono::steady_clock::time_point sent;
+    std::string_view reply_kind;  // static strings only
   };
   void record_latency(std::chrono::steady_clock::duration d);
   std::array<std::atomic<std::uint64_t>, std::size(latency_buckets) + 1> latency_counts_{};

@@ -28,7 +28,7 @@ end
 
 // Assigns the next offset, appends to the bounded stream and publishes, atomically.
 // KEYS: meta, stream. ARGV: frame head, middle, tail, new epoch, history size, ttl ms, now ms,
-// pub/sub channel.
+// pub/sub channel, PUBLISH or SPUBLISH.
 const std::string publish_lua = std::string(trim_lua) + R"(
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
@@ -44,7 +44,7 @@ if tonumber(ARGV[5]) > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PUBLISH', ARGV[8], top .. ':' .. frame)
+redis.call(ARGV[9], ARGV[8], top .. ':' .. frame)
 return {top, epoch}
 )";
 
@@ -82,21 +82,22 @@ end
 return out
 )";
 
-// KEYS: presence hash, deadlines zset. ARGV: client, name, deadline ms, ttl ms, pub/sub, frame.
+// KEYS: presence hash, deadlines zset. ARGV: client, name, deadline ms, ttl ms, pub/sub, frame,
+// PUBLISH or SPUBLISH.
 const std::string join_lua = R"(
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], 'p:' .. ARGV[6])
+redis.call(ARGV[7], ARGV[5], 'p:' .. ARGV[6])
 return 1
 )";
 
-// KEYS: presence hash, deadlines zset. ARGV: client, pub/sub, frame.
+// KEYS: presence hash, deadlines zset. ARGV: client, pub/sub, frame, PUBLISH or SPUBLISH.
 const std::string leave_lua = R"(
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
   redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('PUBLISH', ARGV[2], 'p:' .. ARGV[3])
+  redis.call(ARGV[4], ARGV[2], 'p:' .. ARGV[3])
 end
 return 1
 )";
@@ -156,7 +157,7 @@ std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); 
 }  // namespace
 
 redis_engine::redis_engine(net::io_context& ioc, options opts)
-    : ioc_(ioc), opts_(std::move(opts)), heartbeat_timer_(ioc) {}
+    : ioc_(ioc), opts_(std::move(opts)), heartbeat_timer_(ioc), refresh_timer_(ioc) {}
 
 redis_engine::~redis_engine() = default;
 
@@ -178,40 +179,136 @@ std::string redis_engine::pubsub_name(std::string_view channel) const {
   return k;
 }
 
-void redis_engine::start(engine_sink& sink) {
-  sink_ = &sink;
+std::size_t redis_engine::add_shard(const std::string& host, std::uint16_t port) {
+  for (std::size_t i = 0; i < shards_.size(); ++i)
+    if (shards_[i]->host == host && shards_[i]->port == port) return i;
+  auto sh = std::make_unique<shard>();
+  sh->host = host;
+  sh->port = port;
   redis_connection::options o;
-  o.host = opts_.host;
-  o.port = opts_.port;
+  o.host = host;
+  o.port = port;
   o.password = opts_.password;
   o.connect_timeout = opts_.connect_timeout;
   o.command_timeout = opts_.command_timeout;
-  o.name = "redis commands";
-  cmd_ = redis_connection::create(ioc_, o);
-  o.name = "redis subscriptions";
-  sub_ = redis_connection::create(ioc_, o);
-  cmd_->on_state([this](bool up) { cmd_up_ = up; });
-  sub_->on_push([this](const redisReply& r) { on_push(r); });
-  sub_->on_state([this](bool up) {
-    sub_up_ = up;
-    confirmed_.clear();
+  o.name = "redis " + host + ":" + std::to_string(port) + " commands";
+  sh->cmd = redis_connection::create(ioc_, o);
+  o.name = "redis " + host + ":" + std::to_string(port) + " subscriptions";
+  sh->sub = redis_connection::create(ioc_, o);
+  std::size_t index = shards_.size();
+  if (index == 0) seed_cmd_ = sh->cmd;
+  sh->cmd->on_state([this, index](bool up) {
+    if (up && shards_[index]->cmd->reconnects() > 0) reconnects_total_.fetch_add(1);
+    update_ready();
+    if (up && opts_.cluster && index == 0 && !slots_known_) refresh_slots();
+  });
+  sh->sub->on_push([this, index](const redisReply& r) { on_push(index, r); });
+  sh->sub->on_state([this, index](bool up) {
+    auto& me = *shards_[index];
+    if (up && me.sub->reconnects() > 0) reconnects_total_.fetch_add(1);
+    me.confirmed.clear();
+    update_ready();
     if (up) {
-      // Re-subscribe everything this node needs; what was published meanwhile is found by
-      // the sessions' gap check and recovered from history.
-      to_subscribe_ = wanted_;
-      to_unsubscribe_.clear();
+      // Re-subscribe what this node needs here; what was published meanwhile is found by the
+      // sessions' gap check and filled from history.
+      for (auto& ch : wanted_)
+        if (shard_for(ch) == index) to_subscribe_.insert(ch);
       flush_subscriptions();
     } else {
       // Reads waiting for a confirmation must not wait for a connection that is gone.
-      auto waiting = std::move(waiting_);
-      waiting_.clear();
-      for (auto& [ch, fns] : waiting)
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (shard_for(it->first) != index) {
+          ++it;
+          continue;
+        }
+        auto fns = std::move(it->second);
+        it = waiting_.erase(it);
         for (auto& f : fns) f();
+      }
     }
   });
+  sh->cmd->start();
+  sh->sub->start();
+  shards_.push_back(std::move(sh));
+  return index;
+}
+
+std::size_t redis_engine::shard_for(std::string_view channel) const {
+  if (!opts_.cluster || !slots_known_) return 0;
+  return slot_owner_[key_slot(channel)];
+}
+
+bool redis_engine::confirmed(const std::string& channel) const {
+  return shards_[shard_for(channel)]->confirmed.count(channel) > 0;
+}
+
+void redis_engine::update_ready() {
+  bool all = !shards_.empty() && (!opts_.cluster || slots_known_);
+  for (auto& sh : shards_) all = all && sh->cmd->up() && sh->sub->up();
+  ready_ = all;
+}
+
+void redis_engine::refresh_slots() {
+  if (refreshing_ || stopped_) return;
+  refreshing_ = true;
+  // Any live master can answer; the seed is tried first.
+  std::size_t ask = 0;
+  for (std::size_t i = 0; i < shards_.size(); ++i)
+    if (shards_[i]->cmd->up()) {
+      ask = i;
+      break;
+    }
+  shards_[ask]->cmd->command(format_command({"CLUSTER", "SLOTS"}), [this](std::error_code ec, reply_ptr r) {
+    refreshing_ = false;
+    if (ec || !r || r->type != REDIS_REPLY_ARRAY) {
+      spdlog::warn("redis cluster: CLUSTER SLOTS failed: {}", ec ? ec.message() : std::string(r ? text(*r) : ""));
+      refresh_timer_.expires_after(std::chrono::milliseconds(500));
+      refresh_timer_.async_wait([this](boost::system::error_code e) {
+        if (!e) refresh_slots();
+      });
+      return;
+    }
+    std::vector<std::uint16_t> owner(16384, 0);
+    bool complete = true;
+    std::vector<bool> covered(16384, false);
+    for (std::size_t i = 0; i < r->elements; ++i) {
+      auto* range = r->element[i];
+      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+      auto* master = range->element[2];
+      if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
+      auto index = add_shard(std::string(text(*master->element[0])), static_cast<std::uint16_t>(master->element[1]->integer));
+      for (auto slot = range->element[0]->integer; slot <= range->element[1]->integer && slot < 16384; ++slot) {
+        owner[static_cast<std::size_t>(slot)] = static_cast<std::uint16_t>(index);
+        covered[static_cast<std::size_t>(slot)] = true;
+      }
+    }
+    for (bool c : covered) complete = complete && c;
+    if (!complete) spdlog::warn("redis cluster: not every slot is served");
+    std::vector<std::size_t> before;
+    for (auto& ch : wanted_) before.push_back(shard_for(ch));
+    slot_owner_ = std::move(owner);
+    bool first = !slots_known_;
+    slots_known_ = true;
+    spdlog::info("redis cluster: slot map with {} masters", shards_.size());
+    // Subscriptions follow their slots to their new owners.
+    std::size_t i = 0;
+    for (auto& ch : wanted_) {
+      auto now = shard_for(ch);
+      if (first || before[i] != now) {
+        for (auto& sh : shards_) sh->confirmed.erase(ch);
+        to_subscribe_.insert(ch);
+      }
+      ++i;
+    }
+    update_ready();
+    flush_subscriptions();
+  });
+}
+
+void redis_engine::start(engine_sink& sink) {
+  sink_ = &sink;
   net::post(ioc_, [this] {
-    cmd_->start();
-    sub_->start();
+    add_shard(opts_.host, opts_.port);
     heartbeat();
   });
 }
@@ -219,26 +316,33 @@ void redis_engine::start(engine_sink& sink) {
 void redis_engine::stop() {
   stopped_ = true;
   heartbeat_timer_.cancel();
-  if (cmd_) cmd_->stop();
-  if (sub_) sub_->stop();
+  refresh_timer_.cancel();
+  for (auto& sh : shards_) {
+    sh->cmd->stop();
+    sh->sub->stop();
+  }
+  ready_ = false;
 }
 
 void redis_engine::append_metrics(std::string& out) const {
-  out += "# HELP muster_redis_up Whether the Redis connection is up (1) or down (0)\n# TYPE muster_redis_up gauge\n";
-  out += "muster_redis_up{connection=\"commands\"} " + std::string(cmd_up_ ? "1" : "0") + "\n";
-  out += "muster_redis_up{connection=\"subscriptions\"} " + std::string(sub_up_ ? "1" : "0") + "\n";
-  out += "# HELP muster_redis_reconnects_total Reconnections to Redis after a loss\n# TYPE muster_redis_reconnects_total counter\n";
+  // Read from the HTTP thread: only atomics of the connections are touched, and the shard
+  // list, which grows only on the Redis thread, is not walked here.
+  out += "# HELP muster_redis_up Whether the engine's Redis connections are all up (1) or not (0)\n"
+         "# TYPE muster_redis_up gauge\n";
+  out += std::string("muster_redis_up ") + (ready_ ? "1" : "0") + "\n";
+  out += "# HELP muster_redis_reconnects_total Reconnections to Redis after a loss\n"
+         "# TYPE muster_redis_reconnects_total counter\n";
   out += "muster_redis_reconnects_total " + std::to_string(reconnects()) + "\n";
-  out += "# HELP muster_redis_command_seconds Redis command round-trip time\n# TYPE muster_redis_command_seconds histogram\n";
-  if (cmd_) cmd_->append_latency_histogram(out, "muster_redis_command_seconds", "connection=\"commands\"");
+  out += "# HELP muster_redis_command_seconds Redis command round-trip time (seed node)\n"
+         "# TYPE muster_redis_command_seconds histogram\n";
+  if (seed_cmd_) seed_cmd_->append_latency_histogram(out, "muster_redis_command_seconds", "node=\"seed\"");
 }
 
-std::uint64_t redis_engine::reconnects() const {
-  return (cmd_ ? cmd_->reconnects() : 0) + (sub_ ? sub_->reconnects() : 0);
-}
+std::uint64_t redis_engine::reconnects() const { return reconnects_total_.load(); }
 
-void redis_engine::eval(const std::string& script, const std::string& digest, std::vector<std::string> keys,
-                        std::vector<std::string> args, redis_connection::reply_handler h) {
+void redis_engine::eval(const std::string& channel, const std::string& script, const std::string& digest,
+                        std::vector<std::string> keys, std::vector<std::string> args,
+                        redis_connection::reply_handler h, int redirects) {
   auto build = [&](bool by_sha) {
     std::vector<std::string_view> argv = {by_sha ? "EVALSHA" : "EVAL", by_sha ? std::string_view(digest) : std::string_view(script)};
     std::string nkeys = std::to_string(keys.size());
@@ -247,15 +351,30 @@ void redis_engine::eval(const std::string& script, const std::string& digest, st
     for (auto& a : args) argv.push_back(a);
     return format_command(argv);
   };
+  auto& conn = shards_[shard_for(channel)]->cmd;
   auto full = std::make_shared<std::string>(build(false));
+  auto retry = [this, channel, &script, &digest, keys, args, redirects](redis_connection::reply_handler hh) mutable {
+    eval(channel, script, digest, std::move(keys), std::move(args), std::move(hh), redirects + 1);
+  };
   // EVALSHA first; a Redis that does not know the script yet (restart, failover) gets it once.
-  cmd_->command(build(true), [this, full, h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
-    if (!ec && r && r->type == REDIS_REPLY_ERROR && text(*r).starts_with("NOSCRIPT"))
-      return cmd_->command(std::move(*full), std::move(h));
+  conn->command(build(true), [this, conn, full, retry = std::move(retry), redirects,
+                              h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
+    if (!ec && r && r->type == REDIS_REPLY_ERROR) {
+      auto err = text(*r);
+      if (err.starts_with("NOSCRIPT")) return conn->command(std::move(*full), std::move(h));
+      // The slot moved (MOVED) or is moving (ASK): learn the new map, then try again there.
+      if ((err.starts_with("MOVED") || err.starts_with("ASK") || err.starts_with("TRYAGAIN")) && redirects < 3) {
+        refresh_slots();
+        auto t = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(50 * (redirects + 1)));
+        t->async_wait([t, retry = std::move(retry), h = std::move(h)](boost::system::error_code) mutable {
+          retry(std::move(h));
+        });
+        return;
+      }
+    }
     h(ec, std::move(r));
   });
 }
-
 void redis_engine::publish(std::string_view channel, std::string data, const client_info& sender,
                            publish_handler h) {
   // The frame is built here except for offset and epoch, which the script splices in.
@@ -275,9 +394,9 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
   net::post(ioc_, [this, ch = std::string(channel), head = std::move(head), tail = std::move(tail), now,
                    h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
-    eval(publish_lua, sha(publish_lua), {key(ch, "m"), key(ch, "s")},
+    eval(ch, publish_lua, sha(publish_lua), {key(ch, "m"), key(ch, "s")},
          {head, ",\"epoch\":\"", tail, random_epoch(), std::to_string(opts_.history_size), ms(ttl),
-          std::to_string(now), pubsub_name(ch)},
+          std::to_string(now), pubsub_name(ch), publish_command()},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -294,7 +413,7 @@ void redis_engine::history(std::string_view channel, history_query q, history_ha
   net::post(ioc_, [this, ch = std::string(channel), q, h = std::move(h)]() mutable {
     // A subscribing session reads history only once Redis confirmed the subscription, so
     // nothing published in between can fall through the gap.
-    if (wanted_.count(ch) && !confirmed_.count(ch) && sub_up_) {
+    if (wanted_.count(ch) && !confirmed(ch) && shards_[shard_for(ch)]->sub->up()) {
       waiting_[ch].push_back([this, ch, q, h = std::move(h)]() mutable { do_history(ch, q, std::move(h)); });
       return;
     }
@@ -305,7 +424,7 @@ void redis_engine::history(std::string_view channel, history_query q, history_ha
 void redis_engine::do_history(std::string ch, history_query q, history_handler h) {
   auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
   std::string since = q.since ? std::to_string(*q.since) : "-1";
-  eval(history_lua, sha(history_lua), {key(ch, "m"), key(ch, "s")},
+  eval(ch, history_lua, sha(history_lua), {key(ch, "m"), key(ch, "s")},
        {since, std::to_string(q.limit), std::to_string(now_ms()), ms(ttl), random_epoch()},
        [h = std::move(h)](std::error_code ec, reply_ptr r) {
          if (ec) return h(ec, {});
@@ -330,7 +449,7 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
 
 void redis_engine::presence(std::string_view channel, presence_handler h) {
   net::post(ioc_, [this, ch = std::string(channel), h = std::move(h)]() mutable {
-    eval(presence_lua, sha(presence_lua), {key(ch, "p"), key(ch, "pz")}, {std::to_string(now_ms())},
+    eval(ch, presence_lua, sha(presence_lua), {key(ch, "p"), key(ch, "pz")}, {std::to_string(now_ms())},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
            if (!r || r->type != REDIS_REPLY_ARRAY) return h(make_error_code(engine_errc::bad_reply), {});
@@ -347,9 +466,9 @@ void redis_engine::presence_join(std::string_view channel, const client_info& wh
   net::post(ioc_, [this, ch = std::string(channel), who] {
     local_presence_[ch][who.client] = who.name;
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
-    eval(join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
+    eval(ch, join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
          {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4), pubsub_name(ch),
-          protocol::encode_presence_event(true, ch, who.client, who.name)},
+          protocol::encode_presence_event(true, ch, who.client, who.name), publish_command()},
          [](std::error_code ec, reply_ptr) {
            // Not fatal: the heartbeat writes the entry again once Redis is back.
            if (ec) spdlog::warn("redis presence join: {}", ec.message());
@@ -364,8 +483,9 @@ void redis_engine::presence_leave(std::string_view channel, const client_info& w
       it->second.erase(who.client);
       if (it->second.empty()) local_presence_.erase(it);
     }
-    eval(leave_lua, sha(leave_lua), {key(ch, "p"), key(ch, "pz")},
-         {who.client, pubsub_name(ch), protocol::encode_presence_event(false, ch, who.client, who.name)},
+    eval(ch, leave_lua, sha(leave_lua), {key(ch, "p"), key(ch, "pz")},
+         {who.client, pubsub_name(ch), protocol::encode_presence_event(false, ch, who.client, who.name),
+          publish_command()},
          [](std::error_code ec, reply_ptr) {
            // If Redis is down the entry expires on its own after the presence TTL.
            if (ec) spdlog::warn("redis presence leave: {}", ec.message());
@@ -377,23 +497,23 @@ void redis_engine::heartbeat() {
   if (stopped_) return;
   // Refresh this node's presence entries; a node that dies stops doing this and its
   // users disappear after presence_ttl.
-  if (cmd_->up()) {
-    auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
-    auto deadline = std::to_string(now_ms() + ttl.count());
-    for (auto& [ch, clients] : local_presence_) {
-      auto z = key(ch, "pz");
-      std::vector<std::string_view> args = {"ZADD", z, "GT", "CH"};
-      for (auto& entry : clients) {
-        args.push_back(deadline);
-        args.push_back(entry.first);
-      }
-      cmd_->command(format_command(args), [](std::error_code, reply_ptr) {});
-      // Entries lost while Redis was away come back too.
-      for (auto& [client, name] : clients)
-        cmd_->command(format_command({"HSET", key(ch, "p"), client, name}), [](std::error_code, reply_ptr) {});
-      cmd_->command(format_command({"PEXPIRE", key(ch, "p"), ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
-      cmd_->command(format_command({"PEXPIRE", z, ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
+  auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
+  auto deadline = std::to_string(now_ms() + ttl.count());
+  for (auto& [ch, clients] : local_presence_) {
+    auto& conn = shards_[shard_for(ch)]->cmd;
+    if (!conn->up()) continue;
+    auto z = key(ch, "pz");
+    std::vector<std::string_view> args = {"ZADD", z, "GT", "CH"};
+    for (auto& entry : clients) {
+      args.push_back(deadline);
+      args.push_back(entry.first);
     }
+    conn->command(format_command(args), [](std::error_code, reply_ptr) {});
+    // Entries lost while Redis was away come back too.
+    for (auto& [client, name] : clients)
+      conn->command(format_command({"HSET", key(ch, "p"), client, name}), [](std::error_code, reply_ptr) {});
+    conn->command(format_command({"PEXPIRE", key(ch, "p"), ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
+    conn->command(format_command({"PEXPIRE", z, ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
   }
   heartbeat_timer_.expires_after(std::max(std::chrono::milliseconds(200),
                                           std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl) / 3));
@@ -406,7 +526,7 @@ void redis_engine::subscribe(std::string_view channel) {
   net::post(ioc_, [this, ch = std::string(channel)] {
     wanted_.insert(ch);
     to_unsubscribe_.erase(ch);
-    if (!confirmed_.count(ch)) to_subscribe_.insert(ch);
+    if (!confirmed(ch)) to_subscribe_.insert(ch);
     if (!flush_posted_) {
       flush_posted_ = true;
       net::post(ioc_, [this] { flush_subscriptions(); });
@@ -418,7 +538,7 @@ void redis_engine::unsubscribe(std::string_view channel) {
   net::post(ioc_, [this, ch = std::string(channel)] {
     wanted_.erase(ch);
     to_subscribe_.erase(ch);
-    if (confirmed_.count(ch)) to_unsubscribe_.insert(ch);
+    if (confirmed(ch)) to_unsubscribe_.insert(ch);
     if (!flush_posted_) {
       flush_posted_ = true;
       net::post(ioc_, [this] { flush_subscriptions(); });
@@ -427,47 +547,96 @@ void redis_engine::unsubscribe(std::string_view channel) {
 }
 
 void redis_engine::flush_subscriptions() {
-  // Batched: one SUBSCRIBE / UNSUBSCRIBE for everything that changed in this turn.
+  // Batched per Redis node: one (S)SUBSCRIBE for everything that changed in this turn (in a
+  // cluster, one per channel: a sharded subscription names channels of one slot only).
   flush_posted_ = false;
-  if (!sub_ || !sub_->up()) return;  // redone in full on reconnect
-  if (!to_subscribe_.empty()) {
-    std::vector<std::string> names;
-    std::vector<std::string_view> args = {"SUBSCRIBE"};
-    for (auto& ch : to_subscribe_) names.push_back(pubsub_name(ch));
-    for (auto& n : names) args.push_back(n);
-    auto batch = std::make_shared<std::vector<std::string>>(to_subscribe_.begin(), to_subscribe_.end());
-    to_subscribe_.clear();
-    sub_->command(format_command(args), [this, batch](std::error_code ec, reply_ptr) {
-      for (auto& ch : *batch) {
-        if (!ec && wanted_.count(ch)) confirmed_.insert(ch);
-        auto it = waiting_.find(ch);
-        if (it == waiting_.end()) continue;
-        auto fns = std::move(it->second);
-        waiting_.erase(it);
-        for (auto& f : fns) f();
-      }
-    }, batch->size());
-  }
-  if (!to_unsubscribe_.empty()) {
-    std::vector<std::string> names;
-    std::vector<std::string_view> args = {"UNSUBSCRIBE"};
-    for (auto& ch : to_unsubscribe_) {
-      names.push_back(pubsub_name(ch));
-      confirmed_.erase(ch);
+  if (opts_.cluster && !slots_known_) return;  // redone once the slot map is known
+  std::map<std::size_t, std::vector<std::string>> subs, unsubs;
+  for (auto it = to_subscribe_.begin(); it != to_subscribe_.end();) {
+    auto index = shard_for(*it);
+    if (!shards_[index]->sub->up()) {
+      ++it;  // redone in full when that connection comes back
+      continue;
     }
-    for (auto& n : names) args.push_back(n);
-    auto count = to_unsubscribe_.size();
-    to_unsubscribe_.clear();
-    sub_->command(format_command(args), [](std::error_code, reply_ptr) {}, count);
+    subs[index].push_back(*it);
+    it = to_subscribe_.erase(it);
+  }
+  for (auto& ch : to_unsubscribe_) {
+    auto index = shard_for(ch);
+    shards_[index]->confirmed.erase(ch);
+    if (shards_[index]->sub->up()) unsubs[index].push_back(ch);
+  }
+  to_unsubscribe_.clear();
+  const std::string_view sub_cmd = opts_.cluster ? "SSUBSCRIBE" : "SUBSCRIBE";
+  const std::string_view unsub_cmd = opts_.cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE";
+  const std::string_view sub_kind = opts_.cluster ? "ssubscribe" : "subscribe";
+  const std::string_view unsub_kind = opts_.cluster ? "sunsubscribe" : "unsubscribe";
+  auto groups = [&](const std::vector<std::string>& chans) {
+    std::vector<std::vector<std::string>> out;
+    if (opts_.cluster)
+      for (auto& c : chans) out.push_back({c});
+    else
+      out.push_back(chans);
+    return out;
+  };
+  for (auto& [index, chans] : subs) {
+    for (auto& group : groups(chans)) {
+      std::vector<std::string> names;
+      for (auto& ch : group) names.push_back(pubsub_name(ch));
+      std::vector<std::string_view> args = {sub_cmd};
+      for (auto& n : names) args.push_back(n);
+      auto batch = std::make_shared<std::vector<std::string>>(group);
+      shards_[index]->sub->command(format_command(args), [this, batch, index](std::error_code ec, reply_ptr r) {
+        bool ok = !ec && r && r->type != REDIS_REPLY_ERROR;
+        if (!ok && r && r->type == REDIS_REPLY_ERROR) {
+          spdlog::warn("redis subscribe: {}", text(*r));
+          refresh_slots();  // MOVED: the slot map is stale
+          for (auto& ch : *batch)
+            if (wanted_.count(ch)) to_subscribe_.insert(ch);
+        }
+        for (auto& ch : *batch) {
+          if (ok && wanted_.count(ch) && index < shards_.size()) shards_[index]->confirmed.insert(ch);
+          auto it = waiting_.find(ch);
+          if (it == waiting_.end() || (!ok && r)) continue;
+          auto fns = std::move(it->second);
+          waiting_.erase(it);
+          for (auto& f : fns) f();
+        }
+      }, batch->size(), sub_kind);
+    }
+  }
+  for (auto& [index, chans] : unsubs) {
+    for (auto& group : groups(chans)) {
+      std::vector<std::string> names;
+      for (auto& ch : group) names.push_back(pubsub_name(ch));
+      std::vector<std::string_view> args = {unsub_cmd};
+      for (auto& n : names) args.push_back(n);
+      shards_[index]->sub->command(format_command(args), [](std::error_code, reply_ptr) {}, group.size(), unsub_kind);
+    }
   }
 }
 
-void redis_engine::on_push(const redisReply& r) {
-  // ["message", "<prefix>{channel}", "<offset>:<frame>" | "p:<frame>"]
+void redis_engine::on_push(std::size_t index, const redisReply& r) {
+  // ["message"|"smessage", "<prefix>{channel}", "<offset>:<frame>" | "p:<frame>"], or an
+  // unasked ["sunsubscribe", name, n] when the channel's slot moved to another node.
   auto name = text(*r.element[1]);
-  auto payload = text(*r.element[r.elements - 1]);
   if (!name.starts_with(opts_.prefix) || name.size() < opts_.prefix.size() + 2) return;
   auto channel = name.substr(opts_.prefix.size() + 1, name.size() - opts_.prefix.size() - 2);
+  auto notice = subscription_notice(r);
+  if (!notice.empty()) {
+    if (notice == "sunsubscribe" || notice == "unsubscribe") {
+      std::string ch(channel);
+      if (index < shards_.size()) shards_[index]->confirmed.erase(ch);
+      if (wanted_.count(ch)) {
+        spdlog::info("redis: subscription to {} dropped by Redis (slot moved?); following it", ch);
+        to_subscribe_.insert(ch);
+        if (opts_.cluster) refresh_slots();
+        else flush_subscriptions();
+      }
+    }
+    return;
+  }
+  auto payload = text(*r.element[r.elements - 1]);
   auto colon = payload.find(':');
   if (colon == std::string_view::npos || !sink_) return;
   channel_event ev;

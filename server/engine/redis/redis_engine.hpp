@@ -29,13 +29,16 @@ class redis_engine final : public engine {
     std::size_t history_size = 1000;
     std::chrono::seconds history_ttl{86400};
     std::chrono::seconds presence_ttl{30};
+    /// Redis Cluster: `host:port` is a seed; keys are routed by slot and fan-out uses sharded
+    /// pub/sub (SPUBLISH/SSUBSCRIBE on the node owning the channel's slot).
+    bool cluster = false;
   };
   redis_engine(boost::asio::io_context& ioc, options opts);
   ~redis_engine() override;
 
   void start(engine_sink& sink) override;
   void stop() override;
-  bool ready() const override { return cmd_up_.load() && sub_up_.load(); }
+  bool ready() const override { return ready_.load(); }
   void publish(std::string_view channel, std::string data, const client_info& sender,
                publish_handler h) override;
   void history(std::string_view channel, history_query q, history_handler h) override;
@@ -50,26 +53,45 @@ class redis_engine final : public engine {
   std::uint64_t reconnects() const;
 
  private:
+  /// One Redis node (the only one, or one cluster master): commands and subscriptions.
+  struct shard {
+    std::string host;
+    std::uint16_t port = 0;
+    std::shared_ptr<redis_connection> cmd;
+    std::shared_ptr<redis_connection> sub;
+    std::set<std::string> confirmed;  // channels whose SUBSCRIBE this connection acknowledged
+  };
   std::string key(std::string_view channel, std::string_view suffix) const;
   std::string pubsub_name(std::string_view channel) const;
-  void eval(const std::string& script, const std::string& sha, std::vector<std::string> keys,
-            std::vector<std::string> args, redis_connection::reply_handler h);
-  void on_push(const redisReply& r);
+  void eval(const std::string& channel, const std::string& script, const std::string& sha,
+            std::vector<std::string> keys, std::vector<std::string> args, redis_connection::reply_handler h,
+            int redirects = 0);
+  void on_push(std::size_t shard, const redisReply& r);
   void flush_subscriptions();
+  std::size_t add_shard(const std::string& host, std::uint16_t port);
+  std::size_t shard_for(std::string_view channel) const;
+  void refresh_slots();
+  void update_ready();
+  bool confirmed(const std::string& channel) const;
+  std::string publish_command() const { return opts_.cluster ? "SPUBLISH" : "PUBLISH"; }
   void do_history(std::string channel, history_query q, history_handler h);
   void heartbeat();
 
   boost::asio::io_context& ioc_;
   options opts_;
   engine_sink* sink_ = nullptr;
-  std::shared_ptr<redis_connection> cmd_;  // commands and scripts
-  std::shared_ptr<redis_connection> sub_;  // SUBSCRIBE only: pushes never mix with replies
-  std::atomic<bool> cmd_up_{false}, sub_up_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<std::uint64_t> reconnects_total_{0};
+  std::shared_ptr<redis_connection> seed_cmd_;  // for the latency histogram (set once)
   boost::asio::steady_timer heartbeat_timer_;
+  boost::asio::steady_timer refresh_timer_;
 
-  // All below: the Redis thread only.
+  // All below: the Redis thread only (metrics read the connections' atomics).
+  std::vector<std::unique_ptr<shard>> shards_;          // [0]: the configured address (seed)
+  std::vector<std::uint16_t> slot_owner_;               // cluster: slot -> shard index
+  bool slots_known_ = false;
+  bool refreshing_ = false;
   std::set<std::string> wanted_;                      // channels with local subscribers
-  std::set<std::string> confirmed_;                   // SUBSCRIBE acknowledged on this connection
   std::set<std::string> to_subscribe_, to_unsubscribe_;
   bool flush_posted_ = false;
   std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_;  // reads after SUBSCRIBE

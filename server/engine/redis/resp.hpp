@@ -45,5 +45,10 @@ class reply_reader {
 std::string_view text(const redisReply& r) noexcept;
 /// A pub/sub push ("message", "smessage", "pmessage") rather than a command reply.
 bool is_message_push(const redisReply& r) noexcept;
+/// "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", ... for a subscription notice;
+/// empty for anything else.
+std::string_view subscription_notice(const redisReply& r) noexcept;
+/// Redis Cluster hash slot of a key (CRC16 of its {hash tag} if it has one).
+std::uint16_t key_slot(std::string_view key) noexcept;
 
 }  // namespace muster::server::redis
