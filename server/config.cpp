@@ -111,10 +111,23 @@ const std::vector<key_spec>& schema() {
          return std::nullopt;
        }},
       {"redis", "password", string_key(&config::redis_password)},
-      {"redis", "prefix", string_key(&config::redis_prefix)},
+      {"redis", "prefix", [](config& c, const toml::node& n) -> std::optional<std::string> {
+         auto v = n.value<std::string>();
+         if (!n.is_string() || !v) return "must be a string";
+         // Braces would change which part of each key Redis Cluster hashes.
+         if (v->find_first_of("{}") != std::string::npos) return "must not contain { or }";
+         c.redis_prefix = *v;
+         return std::nullopt;
+       }},
       {"redis", "connect_timeout_ms", duration_key(&config::redis_connect_timeout, 10, 600000)},
       {"redis", "command_timeout_ms", duration_key(&config::redis_command_timeout, 10, 600000)},
       {"redis", "presence_ttl_s", duration_key(&config::presence_ttl, 1, 86400)},
+      {"redis", "cluster", [](config& c, const toml::node& n) -> std::optional<std::string> {
+         auto v = n.value<bool>();
+         if (!n.is_boolean() || !v) return "must be true or false";
+         c.redis_cluster = *v;
+         return std::nullopt;
+       }},
       {"log", "level", string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
   };
   return keys;

@@ -37,6 +37,7 @@ struct config {
   std::chrono::milliseconds redis_connect_timeout{2000};
   std::chrono::milliseconds redis_command_timeout{2000};
   std::chrono::seconds presence_ttl{30};
+  bool redis_cluster = false;
   // [log]
   std::string log_level = "info";
 

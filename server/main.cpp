@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
         ro.history_size = cfg.history_size;
         ro.history_ttl = cfg.history_ttl;
         ro.presence_ttl = cfg.presence_ttl;
+        ro.cluster = cfg.redis_cluster;
         return std::make_unique<redis::redis_engine>(ioc, ro);
       }
       return std::make_unique<memory_engine>(memory_engine::options{cfg.history_size, cfg.history_ttl});

@@ -1,6 +1,7 @@
 // Several musterd nodes sharing one real redis-server: they behave as one server.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "clients/lib/blocking_client.hpp"
@@ -174,4 +175,52 @@ TEST(multinode, events_missed_while_a_nodes_subscription_was_down_are_filled_fro
   ASSERT_GE(got.size(), 6u);
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 2) << "in order, no gap, no duplicate";
   EXPECT_NE(http_get(a->port(), "/metrics").second.find("muster_resyncs_total 1"), std::string::npos);
+}
+
+TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster) {
+  redis_cluster cluster;
+  std::vector<std::string> args = {"--set", "engine.type=\"redis\"", "--set", "redis.cluster=true", "--set",
+                                   "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
+                                   "--set", "limits.publish_rate=100000", "--set", "limits.publish_burst=100000"};
+  server_process a(args), b(args);
+  ASSERT_TRUE(eventually([&] { return ready(a) && ready(b); }, 15s)) << a.log();
+  // Channels spread over the three shards.
+  std::vector<std::string> channels;
+  for (int i = 0; i < 6; ++i) channels.push_back("crisis-" + std::to_string(i));
+  auto sub = connect_client(a, "amb");
+  std::map<std::string, std::string> epochs;
+  for (auto& ch : channels) {
+    auto r = sub->call("subscribe", R"("channel":")" + ch + "\"");
+    ASSERT_FALSE(r.is_error) << r.raw;
+    epochs[ch] = *client::json_string(r.result, "epoch");
+  }
+  auto pub = connect_client(b, "bot");
+  for (int i = 1; i <= 5; ++i)
+    for (auto& ch : channels)
+      ASSERT_FALSE(pub->call("publish", R"("channel":")" + ch + R"(","data":)" + std::to_string(i)).is_error);
+  std::map<std::string, std::uint64_t> last;
+  for (std::size_t k = 0; k < 5 * channels.size(); ++k) {
+    auto ev = sub->next_event(10s);
+    ASSERT_TRUE(ev) << "missing event " << k;
+    EXPECT_EQ(ev->offset, last[ev->channel] + 1) << ev->channel;
+    last[ev->channel] = ev->offset;
+  }
+  for (auto& ch : channels) EXPECT_EQ(last[ch], 5u) << ch;
+  // Move to node b after missing 3 more per channel: recovered from the cluster's streams.
+  sub.reset();
+  for (int i = 6; i <= 8; ++i)
+    for (auto& ch : channels)
+      ASSERT_FALSE(pub->call("publish", R"("channel":")" + ch + R"(","data":)" + std::to_string(i)).is_error);
+  auto moved = connect_client(b, "amb");
+  for (auto& ch : channels) {
+    auto rr = moved->call("subscribe", R"("channel":")" + ch + R"(","recover":{"offset":5,"epoch":")" + epochs[ch] + "\"}");
+    ASSERT_FALSE(rr.is_error) << rr.raw;
+    EXPECT_EQ(client::json_bool(rr.result, "recovered"), true) << rr.result;
+    for (std::uint64_t i = 6; i <= 8; ++i) {
+      auto ev = moved->next_event();
+      ASSERT_TRUE(ev);
+      EXPECT_EQ(ev->channel, ch);
+      EXPECT_EQ(ev->offset, i);
+    }
+  }
 }

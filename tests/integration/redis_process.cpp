@@ -128,3 +128,44 @@ redis_process::~redis_process() {
 }
 
 }  // namespace muster::test
+
+namespace muster::test {
+
+redis_cluster::redis_cluster() {
+  for (int i = 0; i < 3; ++i)
+    nodes_.push_back(std::make_unique<redis_process>(
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                 "--cluster-node-timeout", "2000"}));
+  std::string cmd = "/usr/bin/redis-cli --cluster create";
+  for (auto& n : nodes_) cmd += " 127.0.0.1:" + std::to_string(n->port());
+  cmd += " --cluster-replicas 0 --cluster-yes > " + (nodes_[0]->dir() / "create.log").string() + " 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("redis-cli --cluster create failed");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    for (auto& n : nodes_) {
+      try {
+        all = all && n->cluster_ok();
+      } catch (const std::exception&) {
+        all = false;
+      }
+    }
+    if (all) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error("the cluster did not reach cluster_state:ok");
+}
+
+bool redis_process::cluster_ok() const {
+  net::io_context ioc;
+  net::ip::tcp::socket s(ioc);
+  s.connect({net::ip::make_address("127.0.0.1"), port_});
+  net::write(s, net::buffer(std::string("CLUSTER INFO\r\n")));
+  std::string reply;
+  boost::system::error_code ec;
+  net::read_until(s, net::dynamic_buffer(reply), "cluster_state:", ec);
+  net::read_until(s, net::dynamic_buffer(reply), "\r\n", ec);
+  return reply.find("cluster_state:ok") != std::string::npos;
+}
+
+}  // namespace muster::test

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <memory>
 #include <vector>
 
 namespace muster::test {
@@ -26,6 +27,8 @@ class redis_process {
   void restart();
   /// Sends one inline command (e.g. "CLIENT KILL TYPE pubsub") and returns the reply line.
   std::string command(const std::string& inline_command) const;
+  /// CLUSTER INFO says cluster_state:ok.
+  bool cluster_ok() const;
 
  private:
   void launch();
@@ -37,5 +40,20 @@ class redis_process {
 
 /// A free loopback TCP port (bound, read, released; callers retry if it is taken meanwhile).
 std::uint16_t free_port();
+
+}  // namespace muster::test
+
+namespace muster::test {
+
+/// A local Redis Cluster of three masters (no replicas), created with redis-cli.
+class redis_cluster {
+ public:
+  redis_cluster();
+  std::uint16_t seed_port() const { return nodes_.front()->port(); }
+  redis_process& node(std::size_t i) { return *nodes_[i]; }
+
+ private:
+  std::vector<std::unique_ptr<redis_process>> nodes_;
+};
 
 }  // namespace muster::test
