@@ -155,7 +155,11 @@ TEST(http, health_ready_and_metrics) {
   ASSERT_FALSE(c->call("subscribe", R"("channel":"m")").is_error);
   ASSERT_FALSE(c->call("publish", R"("channel":"m","data":1)").is_error);
   c->send_text("not json");
-  ASSERT_TRUE(c->next_event());  // the message
+  auto msg = c->next_event();  // the message
+  ASSERT_TRUE(msg);
+  auto err = c->next_event();  // then the error: only now is it counted for sure
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->error_code, "bad_json");
   auto [status, body] = http_get(server.port(), "/metrics");
   EXPECT_EQ(status, 200);
   EXPECT_NE(body.find("muster_connections 1"), std::string::npos) << body;
