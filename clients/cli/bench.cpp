@@ -34,6 +34,7 @@ void add_bench_options(CLI::App& app, bench_options& o) {
   app.add_option("--size", o.size, "Data bytes per message")->capture_default_str();
   app.add_option("--window", o.window, "Unacknowledged publishes when flat out")->capture_default_str();
   app.add_option("--channel", o.channel, "Channel")->capture_default_str();
+  app.add_option("--also-url", o.also_urls, "Another node's URL; subscribers are spread over all (repeatable)");
   app.add_option("--server-pid", o.server_pid, "musterd PID, for RSS and CPU per connection");
   app.add_option("--threads", o.threads, "Subscriber I/O threads")->capture_default_str();
   app.add_option("--idle", o.idle_seconds, "Idle mode: connect, subscribe, report memory, hold this many seconds");
@@ -113,16 +114,17 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   std::function<void()> on_done;
   std::string out;
   std::string partial;                 // an unfinished frame, if any
+  tcp::endpoint server;
   std::vector<char>* scratch = nullptr;  // the thread's read buffer
 
-  void start(tcp::endpoint server) {
+  void start(tcp::endpoint to) {
     auto self = shared_from_this();
     ws.next_layer().open(tcp::v4());
     if (local.address() != net::ip::make_address("127.0.0.1")) {
       beast::error_code ec;
       ws.next_layer().bind(local, ec);
     }
-    ws.next_layer().async_connect(server, [self](beast::error_code ec) {
+    ws.next_layer().async_connect(to, [self](beast::error_code ec) {
       if (ec) return self->fail();
       self->ws.next_layer().set_option(tcp::no_delay(true));
       self->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& r) {
@@ -256,7 +258,17 @@ int run_bench(const bench_options& o) {
     std::cerr << "muster bench: " << e.what() << "\n";
     return 2;
   }
-  tcp::endpoint server(net::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host), ep.port);
+  // Subscribers are spread round-robin over the main URL and any --also-url (other nodes).
+  std::vector<client::endpoint> eps = {ep};
+  try {
+    for (auto& u : o.also_urls) eps.push_back(client::parse_url(u));
+  } catch (const std::exception& e) {
+    std::cerr << "muster bench: " << e.what() << "\n";
+    return 2;
+  }
+  auto to_tcp = [](const client::endpoint& e) {
+    return tcp::endpoint(net::ip::make_address(e.host == "localhost" ? "127.0.0.1" : e.host), e.port);
+  };
   unsigned nthreads = std::max(1u, o.threads);
   std::vector<std::unique_ptr<net::io_context>> iocs;
   std::vector<std::vector<std::uint32_t>> lat(nthreads);
@@ -276,7 +288,9 @@ int run_bench(const bench_options& o) {
   for (std::size_t i = 0; i < o.subscribers; ++i) {
     unsigned t = static_cast<unsigned>(i % nthreads);
     auto addr = net::ip::address_v4(0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
-    auto s = std::make_shared<subscriber>(*iocs[t], ep, o.channel, tcp::endpoint(addr, 0));
+    auto& target = eps[i % eps.size()];
+    auto s = std::make_shared<subscriber>(*iocs[t], target, o.channel, tcp::endpoint(addr, 0));
+    s->server = to_tcp(target);
     s->latencies = &lat[t];
     s->scratch = &scratch[t];
     s->ready_count = &ready;
@@ -291,14 +305,14 @@ int run_bench(const bench_options& o) {
     auto next = std::make_shared<std::size_t>(0);
     auto batch = std::max<std::size_t>(1, o.connect_batch / nthreads);
     auto launch = std::make_shared<std::function<void()>>();
-    *launch = [&list, next, server, launch, &finished_connecting] {
+    *launch = [&list, next, launch, &finished_connecting] {
       if (*next >= list.size()) return;
       auto s = list[(*next)++];
       s->on_done = [launch, &finished_connecting] {
         ++finished_connecting;
         (*launch)();
       };
-      s->start(server);
+      s->start(s->server);
     };
     net::post(*iocs[t], [launch, batch] {
       for (std::size_t k = 0; k < batch; ++k) (*launch)();

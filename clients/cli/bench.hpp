@@ -4,11 +4,13 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 namespace muster::cli {
 
 struct bench_options {
   std::string url;
+  std::vector<std::string> also_urls;  // more nodes: subscribers spread over all URLs
   std::size_t subscribers = 1000;
   std::size_t messages = 2000;
   double rate = 0;              // messages/s; 0 = flat out (bounded by `window`)

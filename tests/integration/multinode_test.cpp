@@ -224,3 +224,44 @@ TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster)
     }
   }
 }
+
+TEST(cluster, subscriptions_and_publishes_follow_a_migrated_slot) {
+  redis_cluster cluster;
+  std::vector<std::string> args = {"--set", "engine.type=\"redis\"", "--set", "redis.cluster=true", "--set",
+                                   "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
+                                   "--set", "limits.publish_rate=100000", "--set", "limits.publish_burst=100000"};
+  server_process a(args);
+  ASSERT_TRUE(eventually([&] { return ready(a); }, 15s)) << a.log();
+  auto sub = connect_client(a, "amb");
+  ASSERT_FALSE(sub->call("subscribe", R"("channel":"moving")").is_error);
+  auto pub = connect_client(a, "bot");
+  for (int i = 1; i <= 3; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"moving","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(sub->next_event());
+
+  // Find the owner of the channel's slot and move the slot (and its keys) to another master.
+  auto slot_reply = cluster.node(0).command("CLUSTER KEYSLOT muster:{moving}");
+  int slot = std::stoi(slot_reply.substr(1));
+  std::size_t from = 3, to = 3;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (cluster.node(i).command("CLUSTER COUNTKEYSINSLOT " + std::to_string(slot)) != ":0") from = i;
+  ASSERT_LT(from, 3u) << "the channel's keys live somewhere";
+  to = (from + 1) % 3;
+  auto from_id = cluster.node(from).command("CLUSTER MYID"), to_id = cluster.node(to).command("CLUSTER MYID");
+  auto s = std::to_string(slot);
+  EXPECT_EQ(cluster.node(to).command("CLUSTER SETSLOT " + s + " IMPORTING " + from_id), "+OK");
+  EXPECT_EQ(cluster.node(from).command("CLUSTER SETSLOT " + s + " MIGRATING " + to_id), "+OK");
+  for (const char* k : {"muster:{moving}:m", "muster:{moving}:s", "muster:{moving}:p", "muster:{moving}:pz"})
+    cluster.node(from).command("MIGRATE 127.0.0.1 " + std::to_string(cluster.node(to).port()) + " " + k + " 0 5000");
+  for (std::size_t i = 0; i < 3; ++i) cluster.node(i).command("CLUSTER SETSLOT " + s + " NODE " + to_id);
+  ASSERT_EQ(cluster.node(to).command("CLUSTER COUNTKEYSINSLOT " + s).substr(0, 1), ":");
+
+  // Publishing goes on (MOVED is followed) and the subscriber gets everything, in order.
+  std::vector<std::uint64_t> got;
+  for (int i = 4; i <= 40 && got.size() < 10; ++i) {
+    auto r = pub->call("publish", R"("channel":"moving","data":)" + std::to_string(i), 10s);
+    ASSERT_FALSE(r.is_error) << r.raw;
+    while (auto ev = sub->next_event(100ms)) got.push_back(ev->offset);
+  }
+  ASSERT_GE(got.size(), 10u) << a.log();
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 4);
+}

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 
@@ -91,7 +92,13 @@ std::string redis_process::command(const std::string& inline_command) const {
   net::write(s, net::buffer(inline_command + "\r\n"));
   std::string reply;
   net::read_until(s, net::dynamic_buffer(reply), "\r\n");
-  return reply.substr(0, reply.find("\r\n"));
+  auto line = reply.substr(0, reply.find("\r\n"));
+  if (line.empty() || line[0] != '$' || line == "$-1") return line;
+  // A bulk string: its payload follows the length line.
+  auto len = std::stoul(line.substr(1));
+  auto need = line.size() + 2 + len + 2;
+  if (reply.size() < need) net::read(s, net::dynamic_buffer(reply), net::transfer_exactly(need - reply.size()));
+  return reply.substr(line.size() + 2, len);
 }
 
 void redis_process::kill_hard() {
