@@ -1,5 +1,7 @@
 #include "server/engine/engine.hpp"
 
+#include <random>
+
 namespace muster::server {
 
 namespace {
@@ -20,6 +22,18 @@ class category final : public std::error_category {
 const std::error_category& engine_category() noexcept {
   static const category c;
   return c;
+}
+
+std::string new_epoch() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string e(8, '0');
+  auto v = rng();
+  for (auto& c : e) {
+    c = hex[v & 0xf];
+    v >>= 4;
+  }
+  return e;
 }
 
 bool can_recover(const protocol::stream_position& from, const history_result& h) noexcept {

@@ -96,6 +96,9 @@ class engine {
   virtual void append_metrics(std::string& out) const { (void)out; }
 };
 
+/// A fresh random epoch (8 hex digits): a stream that restarts gets one nobody held before.
+std::string new_epoch();
+
 /// True when `h` (read with since = from.offset) brings a client at `from` up to date with no gap.
 bool can_recover(const protocol::stream_position& from, const history_result& h) noexcept;
 

@@ -5,17 +5,6 @@
 namespace muster::server {
 
 namespace {
-std::string random_epoch() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string e(8, '0');
-  auto v = rng();
-  for (auto& c : e) {
-    c = hex[v & 0xf];
-    v >>= 4;
-  }
-  return e;
-}
 }  // namespace
 
 memory_engine::memory_engine(options opts, clock_fn clock)
@@ -36,7 +25,7 @@ memory_engine::channel_state& memory_engine::state(shard& s, std::string_view ch
   auto it = s.channels.find(channel);
   if (it == s.channels.end()) {
     it = s.channels.emplace(std::string(channel), channel_state{}).first;
-    it->second.epoch = random_epoch();
+    it->second.epoch = new_epoch();
   }
   it->second.touched_ms = now_ms();
   return it->second;

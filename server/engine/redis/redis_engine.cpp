@@ -134,17 +134,6 @@ const std::string& sha(const std::string& script) {
   return it->second;
 }
 
-std::string random_epoch() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string e(8, '0');
-  auto v = rng();
-  for (auto& c : e) {
-    c = hex[v & 0xf];
-    v >>= 4;
-  }
-  return e;
-}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -395,7 +384,7 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
                    h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
     eval(ch, publish_lua, sha(publish_lua), {key(ch, "m"), key(ch, "s")},
-         {head, ",\"epoch\":\"", tail, random_epoch(), std::to_string(opts_.history_size), ms(ttl),
+         {head, ",\"epoch\":\"", tail, new_epoch(), std::to_string(opts_.history_size), ms(ttl),
           std::to_string(now), pubsub_name(ch), publish_command()},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
@@ -425,7 +414,7 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
   auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
   std::string since = q.since ? std::to_string(*q.since) : "-1";
   eval(ch, history_lua, sha(history_lua), {key(ch, "m"), key(ch, "s")},
-       {since, std::to_string(q.limit), std::to_string(now_ms()), ms(ttl), random_epoch()},
+       {since, std::to_string(q.limit), std::to_string(now_ms()), ms(ttl), new_epoch()},
        [h = std::move(h)](std::error_code ec, reply_ptr r) {
          if (ec) return h(ec, {});
          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 3 != 0) {
