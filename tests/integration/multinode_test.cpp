@@ -38,22 +38,25 @@ std::unique_ptr<server_process> start_node(const redis_process& redis, std::vect
 
 }  // namespace
 
-TEST(multinode, cross_node_delivery_in_one_order_with_publishers_on_both_nodes) {
+class multinode_order : public ::testing::TestWithParam<int> {};
+
+TEST_P(multinode_order, cross_node_delivery_in_one_order_with_publishers_on_every_node) {
   redis_process redis;
-  auto a = start_node(redis);
-  auto b = start_node(redis);
+  const int nodes = GetParam();
+  std::vector<std::unique_ptr<server_process>> n;
+  for (int i = 0; i < nodes; ++i) n.push_back(start_node(redis));
   std::vector<std::unique_ptr<client::blocking_client>> subs;
-  for (int i = 0; i < 4; ++i) {
-    subs.push_back(connect_client(i % 2 ? *b : *a, "sub" + std::to_string(i)));
+  for (int i = 0; i < 2 * nodes; ++i) {
+    subs.push_back(connect_client(*n[i % nodes], "sub" + std::to_string(i)));
     ASSERT_FALSE(subs.back()->call("subscribe", R"("channel":"x")").is_error);
   }
   constexpr int per = 100;
   std::atomic<int> failures{0};
   std::vector<std::thread> pubs;
-  for (int p = 0; p < 2; ++p)
+  for (int p = 0; p < nodes; ++p)
     pubs.emplace_back([&, p] {
       try {
-        auto c = connect_client(p ? *b : *a, "pub" + std::to_string(p));
+        auto c = connect_client(*n[p], "pub" + std::to_string(p));
         std::vector<std::uint64_t> ids;
         for (int i = 0; i < per; ++i)
           ids.push_back(c->send_command("publish", R"("channel":"x","data":{"p":)" + std::to_string(p) + ",\"i\":" +
@@ -69,7 +72,7 @@ TEST(multinode, cross_node_delivery_in_one_order_with_publishers_on_both_nodes) 
   std::vector<std::string> first;
   for (std::size_t s = 0; s < subs.size(); ++s) {
     std::vector<std::string> seen;
-    for (int k = 1; k <= 2 * per; ++k) {
+    for (int k = 1; k <= nodes * per; ++k) {
       auto ev = subs[s]->next_event(10s);
       ASSERT_TRUE(ev) << "subscriber " << s << " missing " << k;
       ASSERT_EQ(ev->offset, static_cast<std::uint64_t>(k));
@@ -80,6 +83,9 @@ TEST(multinode, cross_node_delivery_in_one_order_with_publishers_on_both_nodes) 
     else EXPECT_EQ(seen, first) << "same order on every node";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(nodes, multinode_order, ::testing::Values(2, 3),
+                         [](const auto& p) { return std::to_string(p.param) + "_nodes"; });
 
 TEST(multinode, client_moving_to_another_node_recovers_what_it_missed) {
   redis_process redis;

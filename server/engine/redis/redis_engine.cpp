@@ -351,7 +351,23 @@ void redis_engine::eval(const std::string& channel, const std::string& script, c
     if (!ec && r && r->type == REDIS_REPLY_ERROR) {
       auto err = text(*r);
       if (err.starts_with("NOSCRIPT")) return conn->command(std::move(*full), std::move(h));
-      // The slot moved (MOVED) or is moving (ASK): learn the new map, then try again there.
+      // The slot is being migrated and this key already left: ask the target once (ASKING
+      // then the command, in order on one connection), without changing the slot map.
+      if (err.starts_with("ASK ") && redirects < 3) {
+        auto space = err.rfind(' ');
+        auto target = err.substr(space + 1);
+        auto colon = target.rfind(':');
+        if (colon != std::string_view::npos) {
+          auto index = add_shard(std::string(target.substr(0, colon)),
+                                 static_cast<std::uint16_t>(std::strtoul(std::string(target.substr(colon + 1)).c_str(), nullptr, 10)));
+          auto& to = shards_[index]->cmd;
+          if (to->up()) {
+            to->command(format_command({"ASKING"}), [](std::error_code, reply_ptr) {});
+            return to->command(std::move(*full), std::move(h));
+          }
+        }
+      }
+      // The slot moved (MOVED), or the target is not reachable yet: learn the new map and retry.
       if ((err.starts_with("MOVED") || err.starts_with("ASK") || err.starts_with("TRYAGAIN")) && redirects < 3) {
         refresh_slots();
         auto t = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(50 * (redirects + 1)));
