@@ -51,7 +51,11 @@ redis_process::redis_process(std::vector<std::string> args) : args_(std::move(ar
       launch();
       return;
     } catch (const std::exception&) {
-      if (attempt == 4) throw;
+      if (attempt == 4) {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);  // the destructor will not run
+        throw;
+      }
     }
   }
 }

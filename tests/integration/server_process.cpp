@@ -52,12 +52,18 @@ server_process::server_process(std::vector<std::string> args) {
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("musterd exited at start-up:\n" + this->log());
+      auto text = this->log();
+      std::error_code ec;
+      fs::remove_all(dir_, ec);  // the destructor will not run
+      throw std::runtime_error("musterd exited at start-up:\n" + text);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   stop();
-  throw std::runtime_error("musterd did not start listening in time:\n" + this->log());
+  auto text = this->log();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  throw std::runtime_error("musterd did not start listening in time:\n" + text);
 }
 
 server_process::~server_process() {
