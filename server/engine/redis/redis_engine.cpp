@@ -419,7 +419,19 @@ void redis_engine::history(std::string_view channel, history_query q, history_ha
     // A subscribing session reads history only once Redis confirmed the subscription, so
     // nothing published in between can fall through the gap.
     if (wanted_.count(ch) && !confirmed(ch) && shards_[shard_for(ch)]->sub->up()) {
-      waiting_[ch].push_back([this, ch, q, h = std::move(h)]() mutable { do_history(ch, q, std::move(h)); });
+      // Bounded: if no confirmation comes in time, the read goes ahead (a later gap is still
+      // caught by the session's offset check) rather than leaving the subscribe unanswered.
+      auto once = std::make_shared<std::function<void()>>(
+          [this, ch, q, h = std::move(h)]() mutable { do_history(ch, q, std::move(h)); });
+      auto run = [once] {
+        if (!*once) return;
+        auto f = std::move(*once);
+        *once = nullptr;
+        f();
+      };
+      waiting_[ch].push_back(run);
+      auto t = std::make_shared<net::steady_timer>(ioc_, opts_.command_timeout);
+      t->async_wait([t, run](boost::system::error_code) { run(); });
       return;
     }
     do_history(std::move(ch), q, std::move(h));
