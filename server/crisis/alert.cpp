@@ -1,0 +1,191 @@
+#include "server/crisis/alert.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace muster::server::crisis {
+
+std::string_view severity_name(severity s) noexcept {
+  switch (s) {
+    case severity::sev1: return "sev1";
+    case severity::sev2: return "sev2";
+    case severity::sev3: return "sev3";
+    case severity::sev4: return "sev4";
+  }
+  return "sev3";
+}
+
+std::optional<severity> parse_severity(std::string_view s) noexcept {
+  for (severity v : {severity::sev1, severity::sev2, severity::sev3, severity::sev4})
+    if (severity_name(v) == s) return v;
+  return std::nullopt;
+}
+
+std::string_view status_name(alert_status s) noexcept {
+  switch (s) {
+    case alert_status::open: return "new";
+    case alert_status::claimed: return "claimed";
+    case alert_status::responded: return "responded";
+    case alert_status::resolved: return "resolved";
+    case alert_status::dismissed: return "dismissed";
+  }
+  return "new";
+}
+
+std::string_view outcome_name(outcome o) noexcept {
+  switch (o) {
+    case outcome::ok: return "ok";
+    case outcome::already_claimed: return "already_claimed";
+    case outcome::not_claimed: return "not_claimed";
+    case outcome::invalid_state: return "invalid_state";
+    case outcome::forbidden: return "forbidden";
+  }
+  return "invalid_state";
+}
+
+namespace {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+bool tracking_param(std::string_view kv) {
+  auto key = lower(kv.substr(0, kv.find('=')));
+  return key.rfind("utm_", 0) == 0 || key == "fbclid" || key == "gclid" || key == "ref_src" || key == "si";
+}
+bool finished(alert_status s) { return s == alert_status::resolved || s == alert_status::dismissed; }
+}  // namespace
+
+std::string canonical_url(std::string_view url) {
+  auto hash = url.find('#');
+  if (hash != std::string_view::npos) url = url.substr(0, hash);
+  std::string out;
+  auto scheme_end = url.find("://");
+  std::string_view rest = url;
+  if (scheme_end != std::string_view::npos) {
+    out = lower(url.substr(0, scheme_end + 3));
+    rest = url.substr(scheme_end + 3);
+  }
+  auto path_start = rest.find_first_of("/?");
+  out += lower(rest.substr(0, path_start));
+  if (path_start == std::string_view::npos) return out;
+  rest = rest.substr(path_start);
+  auto q = rest.find('?');
+  std::string path(rest.substr(0, q));
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (path == "/") path.clear();
+  out += path;
+  if (q != std::string_view::npos) {
+    std::string_view query = rest.substr(q + 1);
+    std::vector<std::string> kept;
+    while (!query.empty()) {
+      auto amp = query.find('&');
+      auto kv = query.substr(0, amp);
+      if (!kv.empty() && !tracking_param(kv)) kept.emplace_back(kv);
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+    std::sort(kept.begin(), kept.end());  // parameter order does not make another post
+    for (std::size_t i = 0; i < kept.size(); ++i) out += (i ? "&" : "?") + kept[i];
+  }
+  return out;
+}
+
+outcome claim(alert& a, const std::string& who, time_point now) {
+  if (finished(a.status)) return outcome::invalid_state;
+  if (a.status != alert_status::open) return a.holder == who ? outcome::ok : outcome::already_claimed;
+  a.status = alert_status::claimed;
+  a.holder = who;
+  a.claimed_at = now;
+  return outcome::ok;
+}
+
+outcome release(alert& a, const std::string& who, bool by_lead) {
+  if (a.status != alert_status::claimed) return a.status == alert_status::open ? outcome::not_claimed : outcome::invalid_state;
+  if (a.holder != who && !by_lead) return outcome::forbidden;
+  a.status = alert_status::open;
+  a.holder.clear();
+  a.claimed_at = {};
+  return outcome::ok;
+}
+
+outcome assign(alert& a, const std::string& to, time_point now) {
+  if (finished(a.status) || a.status == alert_status::responded) return outcome::invalid_state;
+  a.status = alert_status::claimed;
+  a.holder = to;
+  a.claimed_at = now;
+  return outcome::ok;
+}
+
+outcome respond(alert& a, const std::string& who, std::string reply_url, std::string reply_text,
+                bool by_lead, time_point now) {
+  if (a.status == alert_status::open) return outcome::not_claimed;
+  if (a.status != alert_status::claimed) return outcome::invalid_state;
+  if (a.holder != who && !by_lead) return outcome::forbidden;
+  a.status = alert_status::responded;
+  a.reply_url = std::move(reply_url);
+  a.reply_text = std::move(reply_text);
+  a.responded_at = now;
+  return outcome::ok;
+}
+
+outcome resolve(alert& a, const std::string& who, bool by_lead) {
+  if (finished(a.status)) return outcome::invalid_state;
+  if (!by_lead && a.holder != who) return outcome::forbidden;
+  a.status = alert_status::resolved;
+  return outcome::ok;
+}
+
+outcome dismiss(alert& a, bool by_lead) {
+  if (!by_lead) return outcome::forbidden;
+  if (finished(a.status)) return outcome::invalid_state;
+  a.status = alert_status::dismissed;
+  return outcome::ok;
+}
+
+bool fold_trigger(alert& a, const alert_input& again, time_point now) {
+  ++a.count;
+  a.last_seen = now;
+  a.input.reach = std::max(a.input.reach, again.reach);
+  a.input.engagement = std::max(a.input.engagement, again.engagement);
+  if (!again.text.empty()) a.input.text = again.text;
+  bool rose = static_cast<int>(again.severity) < static_cast<int>(a.input.severity);
+  if (rose) a.input.severity = again.severity;
+  return rose;
+}
+
+std::optional<unsigned> escalation_due(const alert& a, const escalation_policy& p, time_point now) {
+  if (a.status == alert_status::open && a.escalations < 1) {
+    auto it = p.escalate_after.find(a.input.severity);
+    if (it != p.escalate_after.end() && now - a.first_seen >= it->second) return 1u;
+  }
+  if (a.status == alert_status::claimed && a.escalations < 2) {
+    auto it = p.respond_within.find(a.input.severity);
+    if (it != p.respond_within.end() && now - a.claimed_at >= it->second) return 2u;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> route(const alert_input& in, const std::vector<route_rule>& rules,
+                               const std::string& fallback) {
+  std::vector<std::string> out;
+  auto text = lower(in.text);
+  for (const auto& r : rules) {
+    if (!r.sources.empty() && std::find(r.sources.begin(), r.sources.end(), in.source) == r.sources.end()) continue;
+    if (!r.tags.empty() && std::none_of(r.tags.begin(), r.tags.end(), [&](const std::string& t) {
+          return std::find(in.tags.begin(), in.tags.end(), t) != in.tags.end();
+        }))
+      continue;
+    if (!r.keywords.empty() && std::none_of(r.keywords.begin(), r.keywords.end(), [&](const std::string& k) {
+          return text.find(lower(k)) != std::string::npos;
+        }))
+      continue;
+    if (r.min_severity && static_cast<int>(in.severity) > static_cast<int>(*r.min_severity)) continue;
+    for (const auto& c : r.channels)
+      if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  }
+  if (out.empty()) out.push_back(fallback);
+  return out;
+}
+
+}  // namespace muster::server::crisis

@@ -1,0 +1,100 @@
+#pragma once
+// The alert domain without I/O: dedup keys, the claim/respond/resolve state machine, routing
+// rules and escalation deadlines, all with the time passed in. Plain values; callers own the
+// synchronisation (one engine holds each alert's authoritative copy).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace muster::server::crisis {
+
+using time_point = std::chrono::system_clock::time_point;
+
+/// sev1 is the most severe.
+enum class severity { sev1 = 1, sev2, sev3, sev4 };
+std::string_view severity_name(severity s) noexcept;
+std::optional<severity> parse_severity(std::string_view s) noexcept;
+
+enum class alert_status { open, claimed, responded, resolved, dismissed };
+std::string_view status_name(alert_status s) noexcept;
+
+/// What a bot reports about one social post or article.
+struct alert_input {
+  std::string source;  // x, mastodon, reddit, news, ...
+  std::string url;
+  std::string author;
+  std::string text;
+  crisis::severity severity = severity::sev3;
+  std::string dedup_key;  // empty: the canonical URL
+  std::vector<std::string> tags;
+  std::uint64_t reach = 0;
+  std::uint64_t engagement = 0;
+};
+
+struct alert {
+  std::string id;
+  alert_input input;
+  alert_status status = alert_status::open;
+  std::string holder;  // who claimed it (subject)
+  std::string reply_url;
+  std::string reply_text;
+  std::uint32_t count = 1;  // triggers folded into this alert
+  time_point first_seen{};
+  time_point last_seen{};
+  time_point claimed_at{};
+  time_point responded_at{};
+  unsigned escalations = 0;  // escalation steps already raised
+};
+
+/// Lower-cased scheme and host, no fragment, no utm_* / fbclid / gclid parameters, no trailing
+/// slash: the same post reached through different links gets one key.
+std::string canonical_url(std::string_view url);
+
+enum class outcome {
+  ok,
+  already_claimed,   // someone else holds it
+  not_claimed,       // respond/release without holding it
+  invalid_state,     // e.g. claiming a resolved alert
+  forbidden,         // e.g. releasing someone else's claim without being a lead
+};
+std::string_view outcome_name(outcome o) noexcept;
+
+/// Transitions. `by_lead`: the actor may act on others' claims (assign, reassign, release).
+outcome claim(alert& a, const std::string& who, time_point now);
+outcome release(alert& a, const std::string& who, bool by_lead);
+outcome assign(alert& a, const std::string& to, time_point now);
+outcome respond(alert& a, const std::string& who, std::string reply_url, std::string reply_text,
+                bool by_lead, time_point now);
+outcome resolve(alert& a, const std::string& who, bool by_lead);
+outcome dismiss(alert& a, bool by_lead);
+
+/// A trigger with the key of an alert that is not resolved updates it; returns true when its
+/// severity rose (the alert should be announced again).
+bool fold_trigger(alert& a, const alert_input& again, time_point now);
+
+/// Deadlines per severity.
+struct escalation_policy {
+  std::map<severity, std::chrono::seconds> escalate_after;  // still open after this
+  std::map<severity, std::chrono::seconds> respond_within;  // claimed, no response after this
+};
+/// The escalation step due now (1: unclaimed too long, 2: claimed but not answered), or none
+/// when nothing new is due; a step is raised once (record it with `a.escalations = step`).
+std::optional<unsigned> escalation_due(const alert& a, const escalation_policy& p, time_point now);
+
+/// One routing rule: every non-empty condition must hold; then the alert goes to `channels`.
+struct route_rule {
+  std::vector<std::string> sources;
+  std::vector<std::string> tags;      // any of them
+  std::vector<std::string> keywords;  // any of them, case-insensitive, in the text
+  std::optional<severity> min_severity;  // at least this severe (sev1 >= sev2 ...)
+  std::vector<std::string> channels;
+};
+/// Channels for `in`: the union of every matching rule's, or `{fallback}` when none match.
+std::vector<std::string> route(const alert_input& in, const std::vector<route_rule>& rules,
+                               const std::string& fallback);
+
+}  // namespace muster::server::crisis

@@ -1,0 +1,134 @@
+#include "server/crisis/alert.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace muster::server::crisis;
+using namespace std::chrono_literals;
+
+namespace {
+const time_point t0 = time_point{} + 1'800'000'000s;
+
+alert make_alert(severity s = severity::sev2) {
+  alert a;
+  a.id = "a1";
+  a.input.source = "x";
+  a.input.url = "https://x.com/u/status/1";
+  a.input.severity = s;
+  a.first_seen = a.last_seen = t0;
+  return a;
+}
+}  // namespace
+
+TEST(alert, canonical_url_folds_links_to_the_same_post) {
+  EXPECT_EQ(canonical_url("HTTPS://X.com/u/status/1/?utm_source=a&s=2#frag"), "https://x.com/u/status/1?s=2");
+  EXPECT_EQ(canonical_url("https://x.com/u/status/1"), canonical_url("https://X.COM/u/status/1/"));
+  EXPECT_EQ(canonical_url("https://news.example/a?b=2&a=1"), canonical_url("https://news.example/a?a=1&b=2&fbclid=zz"));
+  EXPECT_NE(canonical_url("https://x.com/u/status/1"), canonical_url("https://x.com/u/status/2"));
+  EXPECT_NE(canonical_url("https://x.com/U/status/1"), canonical_url("https://x.com/u/status/1")) << "paths keep case";
+  EXPECT_EQ(canonical_url("https://example.org/"), "https://example.org");
+}
+
+TEST(alert, claim_is_exclusive_and_idempotent_for_the_holder) {
+  auto a = make_alert();
+  EXPECT_EQ(claim(a, "amb1", t0 + 5s), outcome::ok);
+  EXPECT_EQ(a.status, alert_status::claimed);
+  EXPECT_EQ(claim(a, "amb2", t0 + 6s), outcome::already_claimed);
+  EXPECT_EQ(a.holder, "amb1");
+  EXPECT_EQ(claim(a, "amb1", t0 + 7s), outcome::ok);
+  EXPECT_EQ(a.claimed_at, t0 + 5s);
+}
+
+TEST(alert, full_lifecycle_and_its_refusals) {
+  auto a = make_alert();
+  EXPECT_EQ(respond(a, "amb1", "u", "t", false, t0), outcome::not_claimed);
+  ASSERT_EQ(claim(a, "amb1", t0), outcome::ok);
+  EXPECT_EQ(respond(a, "amb2", "u", "t", false, t0), outcome::forbidden);
+  EXPECT_EQ(release(a, "amb2", false), outcome::forbidden);
+  EXPECT_EQ(respond(a, "amb1", "https://x.com/brand/status/9", "Thanks, we are on it", false, t0 + 60s), outcome::ok);
+  EXPECT_EQ(a.status, alert_status::responded);
+  EXPECT_EQ(a.responded_at, t0 + 60s);
+  EXPECT_EQ(claim(a, "amb2", t0), outcome::already_claimed);
+  EXPECT_EQ(resolve(a, "amb2", false), outcome::forbidden);
+  EXPECT_EQ(resolve(a, "amb1", false), outcome::ok);
+  EXPECT_EQ(claim(a, "amb2", t0), outcome::invalid_state);
+  EXPECT_EQ(dismiss(a, true), outcome::invalid_state);
+}
+
+TEST(alert, release_assign_and_dismiss) {
+  auto a = make_alert();
+  ASSERT_EQ(claim(a, "amb1", t0), outcome::ok);
+  EXPECT_EQ(release(a, "lead", true), outcome::ok) << "a lead may release anyone's claim";
+  EXPECT_EQ(a.status, alert_status::open);
+  EXPECT_EQ(release(a, "amb1", false), outcome::not_claimed);
+  EXPECT_EQ(assign(a, "amb3", t0 + 1s), outcome::ok);
+  EXPECT_EQ(a.holder, "amb3");
+  EXPECT_EQ(assign(a, "amb4", t0 + 2s), outcome::ok) << "reassign";
+  EXPECT_EQ(dismiss(a, false), outcome::forbidden);
+  EXPECT_EQ(dismiss(a, true), outcome::ok);
+  EXPECT_EQ(status_name(a.status), "dismissed");
+}
+
+TEST(alert, repeated_trigger_folds_and_reports_rising_severity) {
+  auto a = make_alert(severity::sev3);
+  alert_input again = a.input;
+  again.reach = 5000;
+  EXPECT_FALSE(fold_trigger(a, again, t0 + 10s));
+  EXPECT_EQ(a.count, 2u);
+  EXPECT_EQ(a.input.reach, 5000u);
+  again.severity = severity::sev1;  // went viral
+  EXPECT_TRUE(fold_trigger(a, again, t0 + 20s));
+  EXPECT_EQ(a.input.severity, severity::sev1);
+  again.severity = severity::sev4;
+  EXPECT_FALSE(fold_trigger(a, again, t0 + 30s)) << "severity never drops by a trigger";
+  EXPECT_EQ(a.input.severity, severity::sev1);
+  EXPECT_EQ(a.last_seen, t0 + 30s);
+}
+
+TEST(alert, escalation_steps_are_due_once_each) {
+  escalation_policy p;
+  p.escalate_after[severity::sev2] = 300s;
+  p.respond_within[severity::sev2] = 600s;
+  auto a = make_alert(severity::sev2);
+  EXPECT_FALSE(escalation_due(a, p, t0 + 299s));
+  ASSERT_EQ(escalation_due(a, p, t0 + 300s), 1u);
+  a.escalations = 1;
+  EXPECT_FALSE(escalation_due(a, p, t0 + 900s)) << "step 1 only once";
+  ASSERT_EQ(claim(a, "amb1", t0 + 1000s), outcome::ok);
+  EXPECT_FALSE(escalation_due(a, p, t0 + 1599s));
+  ASSERT_EQ(escalation_due(a, p, t0 + 1600s), 2u);
+  a.escalations = 2;
+  EXPECT_FALSE(escalation_due(a, p, t0 + 5000s));
+  auto b = make_alert(severity::sev4);
+  EXPECT_FALSE(escalation_due(b, p, t0 + 100000s)) << "no policy for sev4: never";
+}
+
+TEST(alert, routing_rules_and_fallback) {
+  std::vector<route_rule> rules(3);
+  rules[0].sources = {"news"};
+  rules[0].channels = {"press"};
+  rules[1].keywords = {"Recall", "lawsuit"};
+  rules[1].channels = {"legal", "press"};
+  rules[2].tags = {"vip"};
+  rules[2].min_severity = severity::sev2;
+  rules[2].channels = {"exec"};
+  alert_input in;
+  in.source = "x";
+  in.text = "Is this a product RECALL?";
+  in.severity = severity::sev3;
+  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"legal", "press"}));
+  in.text = "nice weather";
+  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"triage"}));
+  in.tags = {"vip"};
+  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"triage"})) << "vip but not severe enough";
+  in.severity = severity::sev1;
+  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"exec"}));
+  in.source = "news";
+  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"press", "exec"}));
+}
+
+TEST(alert, names_round_trip) {
+  for (auto s : {severity::sev1, severity::sev2, severity::sev3, severity::sev4})
+    EXPECT_EQ(parse_severity(severity_name(s)), s);
+  EXPECT_FALSE(parse_severity("sev5"));
+  EXPECT_EQ(outcome_name(outcome::already_claimed), "already_claimed");
+}
