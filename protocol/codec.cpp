@@ -10,13 +10,20 @@ namespace od = simdjson::ondemand;
 
 std::string_view op_name(op o) noexcept {
   switch (o) {
-    case op::connect: return "connect";
-    case op::subscribe: return "subscribe";
-    case op::unsubscribe: return "unsubscribe";
-    case op::publish: return "publish";
-    case op::history: return "history";
-    case op::presence: return "presence";
-    case op::ping: return "ping";
+    case op::connect:
+      return "connect";
+    case op::subscribe:
+      return "subscribe";
+    case op::unsubscribe:
+      return "unsubscribe";
+    case op::publish:
+      return "publish";
+    case op::history:
+      return "history";
+    case op::presence:
+      return "presence";
+    case op::ping:
+      return "ping";
   }
   return "ping";
 }
@@ -136,7 +143,8 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
       read_string(out.token, "token");
     } else if (key == "data") {
       std::string_view raw;
-      if (simdjson::to_json_string(v).get(raw)) return fail(errc::bad_json, "data is not valid JSON");
+      if (simdjson::to_json_string(v).get(raw))
+        return fail(errc::bad_json, "data is not valid JSON");
       if (raw.size() > impl_->max_data_bytes) {
         errors.add(errc::message_too_large, "data is larger than the limit");
         continue;
@@ -180,7 +188,8 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
       else
         out.recover = std::move(pos);
     } else if (key == "join_leave") {
-      if (v.get_bool().get(out.join_leave)) errors.add(errc::bad_request, "join_leave must be a boolean");
+      if (v.get_bool().get(out.join_leave))
+        errors.add(errc::bad_request, "join_leave must be a boolean");
     } else if (key == "since") {
       std::uint64_t s;
       if (read_uint(s, "since")) out.since = s;
@@ -242,11 +251,21 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";

@@ -6,22 +6,38 @@ namespace muster::protocol {
 
 std::string_view wire_name(errc e) noexcept {
   switch (e) {
-    case errc::bad_json: return "bad_json";
-    case errc::bad_request: return "bad_request";
-    case errc::unknown_op: return "unknown_op";
-    case errc::bad_channel: return "bad_channel";
-    case errc::not_connected: return "not_connected";
-    case errc::already_connected: return "already_connected";
-    case errc::not_subscribed: return "not_subscribed";
-    case errc::already_subscribed: return "already_subscribed";
-    case errc::too_many_subscriptions: return "too_many_subscriptions";
-    case errc::rate_limited: return "rate_limited";
-    case errc::binary_not_supported: return "binary_not_supported";
-    case errc::unavailable: return "unavailable";
-    case errc::internal: return "internal";
-    case errc::unauthorized: return "unauthorized";
-    case errc::forbidden: return "forbidden";
-    case errc::message_too_large: return "message_too_large";
+    case errc::bad_json:
+      return "bad_json";
+    case errc::bad_request:
+      return "bad_request";
+    case errc::unknown_op:
+      return "unknown_op";
+    case errc::bad_channel:
+      return "bad_channel";
+    case errc::not_connected:
+      return "not_connected";
+    case errc::already_connected:
+      return "already_connected";
+    case errc::not_subscribed:
+      return "not_subscribed";
+    case errc::already_subscribed:
+      return "already_subscribed";
+    case errc::too_many_subscriptions:
+      return "too_many_subscriptions";
+    case errc::rate_limited:
+      return "rate_limited";
+    case errc::binary_not_supported:
+      return "binary_not_supported";
+    case errc::unavailable:
+      return "unavailable";
+    case errc::internal:
+      return "internal";
+    case errc::unauthorized:
+      return "unauthorized";
+    case errc::forbidden:
+      return "forbidden";
+    case errc::message_too_large:
+      return "message_too_large";
   }
   return "internal";
 }

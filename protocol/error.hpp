@@ -45,11 +45,11 @@ enum class errc {
 std::string_view wire_name(errc e) noexcept;
 /// All codes, for metrics and tests.
 inline constexpr errc all_errors[] = {
-    errc::bad_json,        errc::bad_request,       errc::unknown_op,
-    errc::bad_channel,     errc::not_connected,     errc::already_connected,
-    errc::not_subscribed,  errc::already_subscribed, errc::too_many_subscriptions,
-    errc::rate_limited,    errc::binary_not_supported, errc::unavailable,
-    errc::internal,        errc::unauthorized,      errc::forbidden,
+    errc::bad_json,         errc::bad_request,          errc::unknown_op,
+    errc::bad_channel,      errc::not_connected,        errc::already_connected,
+    errc::not_subscribed,   errc::already_subscribed,   errc::too_many_subscriptions,
+    errc::rate_limited,     errc::binary_not_supported, errc::unavailable,
+    errc::internal,         errc::unauthorized,         errc::forbidden,
     errc::message_too_large};
 
 const std::error_category& protocol_category() noexcept;
@@ -60,10 +60,10 @@ inline std::error_code make_error_code(errc e) noexcept {
 /// WebSocket close codes the server uses (see PROTOCOL.md).
 namespace close_code {
 inline constexpr std::uint16_t normal = 1000;
-inline constexpr std::uint16_t going_away = 1001;        // server shutting down
-inline constexpr std::uint16_t too_big = 1009;           // frame over max_message_bytes
-inline constexpr std::uint16_t slow_consumer = 4008;     // outbound queue overflowed
-inline constexpr std::uint16_t unauthorized = 4001;      // bad or expired token
+inline constexpr std::uint16_t going_away = 1001;     // server shutting down
+inline constexpr std::uint16_t too_big = 1009;        // frame over max_message_bytes
+inline constexpr std::uint16_t slow_consumer = 4008;  // outbound queue overflowed
+inline constexpr std::uint16_t unauthorized = 4001;   // bad or expired token
 }  // namespace close_code
 
 }  // namespace muster::protocol

@@ -104,14 +104,16 @@ const std::vector<key_spec>& schema() {
       {"history", "size", integer_key(&config::history_size, 0, 1000000)},
       {"history", "ttl_s", duration_key(&config::history_ttl, 1, 365LL * 86400)},
       {"engine", "type", string_key(&config::engine, {"memory", "redis"})},
-      {"redis", "address", [](config& c, const toml::node& n) -> std::optional<std::string> {
+      {"redis", "address",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
          config probe;
          if (auto err = check_listen(probe, n)) return err;
          c.redis_address = probe.listen;
          return std::nullopt;
        }},
       {"redis", "password", string_key(&config::redis_password)},
-      {"redis", "prefix", [](config& c, const toml::node& n) -> std::optional<std::string> {
+      {"redis", "prefix",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
          auto v = n.value<std::string>();
          if (!n.is_string() || !v) return "must be a string";
          // Braces would change which part of each key Redis Cluster hashes.
@@ -122,13 +124,15 @@ const std::vector<key_spec>& schema() {
       {"redis", "connect_timeout_ms", duration_key(&config::redis_connect_timeout, 10, 600000)},
       {"redis", "command_timeout_ms", duration_key(&config::redis_command_timeout, 10, 600000)},
       {"redis", "presence_ttl_s", duration_key(&config::presence_ttl, 1, 86400)},
-      {"redis", "cluster", [](config& c, const toml::node& n) -> std::optional<std::string> {
+      {"redis", "cluster",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
          auto v = n.value<bool>();
          if (!n.is_boolean() || !v) return "must be true or false";
          c.redis_cluster = *v;
          return std::nullopt;
        }},
-      {"log", "level", string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
+      {"log", "level",
+       string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
   };
   return keys;
 }
@@ -173,7 +177,9 @@ void apply_text(config& cfg, std::string_view section, std::string_view key,
 config_error::config_error(std::vector<std::string> e)
     : std::runtime_error(e.empty() ? "configuration error" : e.front()), errors(std::move(e)) {}
 
-std::string config::host() const { return listen.substr(0, listen.rfind(':')); }
+std::string config::host() const {
+  return listen.substr(0, listen.rfind(':'));
+}
 std::uint16_t config::port() const {
   return static_cast<std::uint16_t>(std::stoul(listen.substr(listen.rfind(':') + 1)));
 }
@@ -183,16 +189,16 @@ void load_config_file(config& cfg, const std::string& path) {
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    throw config_error({path + ":" + std::to_string(e.source().begin.line) + ": " +
-                        std::string(e.description())});
+    throw config_error(
+        {path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description())});
   }
   std::vector<std::string> errors;
   for (auto&& [section_key, section_node] : root) {
     std::string section(section_key.str());
     auto* table = section_node.as_table();
     if (!table) {
-      errors.push_back(where(path, section_node.source()) + ": " + section +
-                       " must be a table ([" + section + "])");
+      errors.push_back(where(path, section_node.source()) + ": " + section + " must be a table ([" +
+                       section + "])");
       continue;
     }
     bool known_section = false;

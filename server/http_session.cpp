@@ -17,9 +17,9 @@ namespace websocket = beast::websocket;
 namespace {
 constexpr std::size_t max_request_body = 1024 * 1024;
 
-http::response<http::string_body> make_response(const http::request<http::string_body>& req,
-                                                 http::status status, std::string body,
-                                                 std::string_view content_type = "text/plain; charset=utf-8") {
+http::response<http::string_body> make_response(
+    const http::request<http::string_body>& req, http::status status, std::string body,
+    std::string_view content_type = "text/plain; charset=utf-8") {
   http::response<http::string_body> res{status, req.version()};
   res.set(http::field::server, "musterd/" MUSTER_VERSION);
   res.set(http::field::content_type, content_type);
@@ -48,7 +48,9 @@ bool offers_subprotocol(std::string_view header) {
 http_session::http_session(net::ip::tcp::socket&& socket, node& n, io_thread& t)
     : stream_(std::move(socket)), node_(n), thread_(t) {}
 
-void http_session::run() { do_read(); }
+void http_session::run() {
+  do_read();
+}
 
 void http_session::do_read() {
   // A fresh parser per request: Beast parsers are single-use.
@@ -77,12 +79,13 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
           make_response(req, http::status::not_found, "WebSocket endpoint is /ws\n"));
       res->keep_alive(false);
       response_ = res;
-      return http::async_write(stream_, *res,
-                               beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+      return http::async_write(
+          stream_, *res,
+          beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
     }
     auto proto = req.find(http::field::sec_websocket_protocol);
-    bool bad_proto = proto != req.end() &&
-                     !offers_subprotocol(std::string_view(proto->value().data(), proto->value().size()));
+    bool bad_proto = proto != req.end() && !offers_subprotocol(std::string_view(
+                                               proto->value().data(), proto->value().size()));
     bool full = node_.stats().connections.load(std::memory_order_relaxed) >=
                 static_cast<std::int64_t>(node_.cfg().max_connections);
     if (bad_proto || full || node_.stopping()) {
@@ -91,11 +94,13 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
       std::string why = bad_proto ? "unsupported subprotocol: offer muster.v1\n"
                         : full    ? "connection limit reached\n"
                                   : "server shutting down\n";
-      auto res = std::make_shared<http::response<http::string_body>>(make_response(req, status, why));
+      auto res =
+          std::make_shared<http::response<http::string_body>>(make_response(req, status, why));
       res->keep_alive(false);
       response_ = res;
-      return http::async_write(stream_, *res,
-                               beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+      return http::async_write(
+          stream_, *res,
+          beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
     }
     return accept_websocket(req);
   }
@@ -113,7 +118,9 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   } else if (path == "/metrics") {
     auto body = node_.stats().render();
     node_.eng().append_metrics(body);
-    body += "# HELP muster_engine_ready Whether the engine can serve requests\n# TYPE muster_engine_ready gauge\n";
+    body +=
+        "# HELP muster_engine_ready Whether the engine can serve requests\n# TYPE "
+        "muster_engine_ready gauge\n";
     body += node_.eng().ready() ? "muster_engine_ready 1\n" : "muster_engine_ready 0\n";
     res = make_response(req, http::status::ok, std::move(body),
                         "text/plain; version=0.0.4; charset=utf-8");
@@ -123,8 +130,9 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   bool keep_alive = res.keep_alive();
   auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
   response_ = sp;
-  http::async_write(stream_, *sp,
-                    beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+  http::async_write(
+      stream_, *sp,
+      beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
 }
 
 void http_session::accept_websocket(const http::request<http::string_body>& req) {
@@ -134,18 +142,22 @@ void http_session::accept_websocket(const http::request<http::string_body>& req)
     node_.stats().add(counter::connections_rejected);
     auto res = std::make_shared<http::response<http::string_body>>(make_response(
         req, version != "13" ? http::status::upgrade_required : http::status::bad_request,
-        version != "13" ? "WebSocket version 13 required\n" : "missing or malformed Sec-WebSocket-Key\n"));
+        version != "13" ? "WebSocket version 13 required\n"
+                        : "missing or malformed Sec-WebSocket-Key\n"));
     res->set(http::field::sec_websocket_version, "13");
     res->keep_alive(false);
     response_ = res;
-    return http::async_write(stream_, *res,
-                             beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+    return http::async_write(
+        stream_, *res,
+        beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
   }
-  auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, req.version());
+  auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols,
+                                                                req.version());
   res->set(http::field::server, "musterd/" MUSTER_VERSION);
   res->set(http::field::upgrade, "websocket");
   res->set(http::field::connection, "Upgrade");
-  res->set(http::field::sec_websocket_accept, ws::accept_key(std::string_view(key.data(), key.size())));
+  res->set(http::field::sec_websocket_accept,
+           ws::accept_key(std::string_view(key.data(), key.size())));
   // No extension is negotiated (permessage-deflate offers are declined by omission).
   if (req.find(http::field::sec_websocket_protocol) != req.end())
     res->set(http::field::sec_websocket_protocol, protocol::subprotocol);

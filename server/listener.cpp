@@ -12,16 +12,21 @@ namespace muster::server {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(node& n, tcp::endpoint endpoint) : node_(n), acceptor_(n.thread(0).ioc), retry_timer_(n.thread(0).ioc) {
+listener::listener(node& n, tcp::endpoint endpoint)
+    : node_(n), acceptor_(n.thread(0).ioc), retry_timer_(n.thread(0).ioc) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen(net::socket_base::max_listen_connections);
 }
 
-std::uint16_t listener::port() const { return acceptor_.local_endpoint().port(); }
+std::uint16_t listener::port() const {
+  return acceptor_.local_endpoint().port();
+}
 
-void listener::run() { do_accept(); }
+void listener::run() {
+  do_accept();
+}
 
 void listener::stop() {
   boost::system::error_code ec;
@@ -32,11 +37,11 @@ void listener::stop() {
 void listener::do_accept() {
   // The new socket belongs to the next thread's io_context: that pins the session there.
   std::size_t index = next_thread_++ % node_.thread_count();
-  acceptor_.async_accept(node_.thread(index).ioc,
-                         [self = shared_from_this(), index](boost::system::error_code ec,
-                                                            tcp::socket socket) {
-                           self->on_accept(index, ec, std::move(socket));
-                         });
+  acceptor_.async_accept(
+      node_.thread(index).ioc,
+      [self = shared_from_this(), index](boost::system::error_code ec, tcp::socket socket) {
+        self->on_accept(index, ec, std::move(socket));
+      });
 }
 
 void listener::on_accept(std::size_t index, boost::system::error_code ec, tcp::socket socket) {

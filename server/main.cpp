@@ -1,6 +1,6 @@
 // musterd: wires configuration, the engine and the node together; nothing else lives here.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
 
@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   unsigned threads = 0;
   std::vector<std::string> sets;
   app.add_option("-c,--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
-  app.add_option("--check-config", check_file, "Validate a configuration file, print problems and exit");
+  app.add_option("--check-config", check_file,
+                 "Validate a configuration file, print problems and exit");
   app.add_option("--listen", listen, "Address to listen on, host:port (overrides server.listen)");
   app.add_option("--threads", threads, "I/O threads, 0 = one per core (overrides server.threads)");
   app.add_option("--set", sets, "Override any key: section.key=value (repeatable)");
@@ -53,8 +54,9 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < cfg.max_connections + 64)
-    spdlog::warn("open-file limit {} is below server.max_connections {}: connections past it will fail",
-                 rl.rlim_cur, cfg.max_connections);
+    spdlog::warn(
+        "open-file limit {} is below server.max_connections {}: connections past it will fail",
+        rl.rlim_cur, cfg.max_connections);
   try {
     node n(cfg, [&cfg](boost::asio::io_context& ioc) -> std::unique_ptr<engine> {
       if (cfg.engine == "redis") {
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
         ro.cluster = cfg.redis_cluster;
         return std::make_unique<redis::redis_engine>(ioc, ro);
       }
-      return std::make_unique<memory_engine>(memory_engine::options{cfg.history_size, cfg.history_ttl});
+      return std::make_unique<memory_engine>(
+          memory_engine::options{cfg.history_size, cfg.history_ttl});
     });
     n.on_listening = [&](std::uint16_t port) {
       if (port_file.empty()) return;

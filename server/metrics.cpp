@@ -18,10 +18,13 @@ constexpr counter_info infos[] = {
     {"muster_bytes_in_total", "WebSocket payload bytes received"},
     {"muster_bytes_out_total", "WebSocket payload bytes written"},
     {"muster_writes_total", "WebSocket frames written (each may carry several coalesced events)"},
-    {"muster_slow_consumer_disconnects_total", "Clients disconnected because their outbound queue overflowed"},
-    {"muster_recovery_buffer_overflows_total", "Subscriptions failed because live events overflowed while history was read"},
+    {"muster_slow_consumer_disconnects_total",
+     "Clients disconnected because their outbound queue overflowed"},
+    {"muster_recovery_buffer_overflows_total",
+     "Subscriptions failed because live events overflowed while history was read"},
     {"muster_idle_disconnects_total", "Connections dropped after the idle timeout without traffic"},
-    {"muster_protocol_errors_total", "Connections closed for a WebSocket framing violation (1002, 1007, 1009)"},
+    {"muster_protocol_errors_total",
+     "Connections closed for a WebSocket framing violation (1002, 1007, 1009)"},
     {"muster_resyncs_total", "Gaps in a channel's live events filled from history"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
@@ -29,9 +32,13 @@ static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 
 metrics::metrics(std::size_t shards) : shards_(shards + 1) {}
 
-void metrics::bind_thread(std::size_t index) { this_shard = index + 1 < shards_.size() ? index + 1 : 0; }
+void metrics::bind_thread(std::size_t index) {
+  this_shard = index + 1 < shards_.size() ? index + 1 : 0;
+}
 
-metrics::shard& metrics::local() noexcept { return shards_[this_shard < shards_.size() ? this_shard : 0]; }
+metrics::shard& metrics::local() noexcept {
+  return shards_[this_shard < shards_.size() ? this_shard : 0];
+}
 
 void metrics::add(counter c, std::uint64_t n) noexcept {
   local().c[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
@@ -44,7 +51,8 @@ void metrics::error(protocol::errc e) noexcept {
 
 std::uint64_t metrics::total(counter c) const noexcept {
   std::uint64_t sum = 0;
-  for (const auto& s : shards_) sum += s.c[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  for (const auto& s : shards_)
+    sum += s.c[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
   return sum;
 }
 
@@ -61,14 +69,18 @@ std::string metrics::render() const {
   out.reserve(4096);
   out += "# HELP muster_connections Open WebSocket connections\n# TYPE muster_connections gauge\n";
   out += "muster_connections " + std::to_string(connections.load()) + "\n";
-  out += "# HELP muster_channels Channels with at least one local subscriber\n# TYPE muster_channels gauge\n";
+  out +=
+      "# HELP muster_channels Channels with at least one local subscriber\n# TYPE muster_channels "
+      "gauge\n";
   out += "muster_channels " + std::to_string(channels.load()) + "\n";
   for (std::size_t i = 0; i < std::size(infos); ++i) {
     out += std::string("# HELP ") + infos[i].name + " " + infos[i].help + "\n";
     out += std::string("# TYPE ") + infos[i].name + " counter\n";
     out += std::string(infos[i].name) + " " + std::to_string(total(static_cast<counter>(i))) + "\n";
   }
-  out += "# HELP muster_errors_total Error replies and error closes, by code\n# TYPE muster_errors_total counter\n";
+  out +=
+      "# HELP muster_errors_total Error replies and error closes, by code\n# TYPE "
+      "muster_errors_total counter\n";
   for (auto e : protocol::all_errors) {
     out += "muster_errors_total{code=\"";
     out += protocol::wire_name(e);

@@ -14,17 +14,17 @@ namespace muster::server {
 enum class counter : std::size_t {
   connections_accepted,
   connections_rejected,
-  messages_in,        // commands received
-  messages_out,       // frames' worth of events and replies delivered to sessions' queues
-  publications,       // messages published into channels
+  messages_in,   // commands received
+  messages_out,  // frames' worth of events and replies delivered to sessions' queues
+  publications,  // messages published into channels
   bytes_in,
   bytes_out,
-  writes,             // WebSocket frames written (one per coalesced batch)
+  writes,  // WebSocket frames written (one per coalesced batch)
   slow_consumer_disconnects,
   recovery_buffer_overflows,
-  idle_disconnects,   // dropped after idle_timeout without traffic
-  protocol_errors,    // closed with 1002/1007/1009 for a framing violation
-  resyncs,            // live gaps filled from history
+  idle_disconnects,  // dropped after idle_timeout without traffic
+  protocol_errors,   // closed with 1002/1007/1009 for a framing violation
+  resyncs,           // live gaps filled from history
   count_
 };
 

@@ -43,16 +43,18 @@ void node::run() {
   engine_->start(*this);
   for (auto& t : threads_) guards_.emplace_back(t->ioc.get_executor());
   listener_->run();
-  spdlog::info("musterd {} node {} listening on {}:{} with {} I/O threads, {} engine", MUSTER_VERSION,
-               id_, cfg_.host(), port_, threads_.size(), cfg_.engine);
+  spdlog::info("musterd {} node {} listening on {}:{} with {} I/O threads, {} engine",
+               MUSTER_VERSION, id_, cfg_.host(), port_, threads_.size(), cfg_.engine);
   if (on_listening) on_listening(port_);
 
   net::signal_set signals(threads_[0]->ioc, SIGINT, SIGTERM);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
-      if (stopping_) spdlog::info("signal {}: already shutting down", sig);
-      else spdlog::info("signal {}: shutting down", sig);
+      if (stopping_)
+        spdlog::info("signal {}: already shutting down", sig);
+      else
+        spdlog::info("signal {}: shutting down", sig);
       shutdown();
       wait_signal();  // a second signal must not kill us mid-drain
     });

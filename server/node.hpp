@@ -2,8 +2,8 @@
 // One musterd process: its I/O threads (one io_context each, sessions pinned to one), the
 // engine, the routing of engine events to the threads that have subscribers, and shutdown.
 // Public methods are thread-safe unless noted.
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
@@ -45,9 +45,9 @@ struct io_thread {
     channel_event ev;
   };
   std::mutex inbox_mutex;
-  std::vector<inbound> inbox;        // guarded by inbox_mutex
-  bool drain_posted = false;         // guarded by inbox_mutex
-  std::vector<inbound> draining;     // this thread only
+  std::vector<inbound> inbox;     // guarded by inbox_mutex
+  bool drain_posted = false;      // guarded by inbox_mutex
+  std::vector<inbound> draining;  // this thread only
 
   // Sessions with queued frames and no write in flight. Writes start from one flush handler
   // that yields while more events are still arriving (bounded), so a burst of events goes
@@ -60,8 +60,8 @@ struct io_thread {
   // starts no sooner than T later, so under load each write carries more events.
   std::chrono::steady_clock::time_point flush_not_before;
   std::unique_ptr<net::steady_timer> flush_timer;
-  std::uint64_t activity = 0;        // handlers that may produce output; bumped by reads and drains
-  std::uint64_t flush_seen = 0;      // `activity` when the flush last looked
+  std::uint64_t activity = 0;    // handlers that may produce output; bumped by reads and drains
+  std::uint64_t flush_seen = 0;  // `activity` when the flush last looked
 };
 
 class node final : public engine_sink {

@@ -19,7 +19,9 @@ class rate_limiter {
     return true;
   }
   /// Milliseconds until one token is available.
-  long retry_after_ms() const { return static_cast<long>(std::max(0.0, (1.0 - tokens_) / rate_ * 1000.0)) + 1; }
+  long retry_after_ms() const {
+    return static_cast<long>(std::max(0.0, (1.0 - tokens_) / rate_ * 1000.0)) + 1;
+  }
 
  private:
   void refill(clock::time_point now) {

@@ -19,7 +19,9 @@ constexpr std::size_t max_batch_bytes = 512 * 1024;
 constexpr std::size_t max_batch_frames = 4096;
 constexpr auto close_grace = std::chrono::seconds(2);
 
-void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+void append_uint(std::string& out, std::uint64_t v) {
+  out += std::to_string(v);
+}
 std::string format_number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.15g", v);
@@ -35,7 +37,9 @@ websocket_session::websocket_session(tcp::socket&& socket, node& n, io_thread& t
       publish_limit_(n.cfg().publish_rate, n.cfg().publish_burst),
       command_limit_(n.cfg().command_rate, n.cfg().command_burst) {}
 
-websocket_session::~websocket_session() { cleanup(); }
+websocket_session::~websocket_session() {
+  cleanup();
+}
 
 void websocket_session::run(std::string_view leftover) {
   next_ = thread_.sessions;
@@ -63,8 +67,9 @@ void websocket_session::do_wait_read() {
   reading_ = true;
   // Wait for readability rather than reading into a buffer of our own: an idle connection
   // then holds no read buffer at all (the bytes land in the thread's shared buffer).
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
 }
 
 void websocket_session::on_readable(boost::system::error_code ec) {
@@ -112,7 +117,8 @@ void websocket_session::process() {
         handle(e.payload);
         break;
       case ws::event::ping:
-        if (!close_queued_) send(std::make_shared<const std::string>(ws::frame(ws::opcode::pong, e.payload)), true);
+        if (!close_queued_)
+          send(std::make_shared<const std::string>(ws::frame(ws::opcode::pong, e.payload)), true);
         break;
       case ws::event::pong:
         break;
@@ -129,7 +135,8 @@ void websocket_session::process() {
           spdlog::info("session {}: message over {} bytes, closing with 1009", client_id_,
                        node_.cfg().max_message_bytes);
         } else {
-          spdlog::info("session {}: protocol error ({}), closing with {}", client_id_, e.what, e.code);
+          spdlog::info("session {}: protocol error ({}), closing with {}", client_id_, e.what,
+                       e.code);
         }
         close_with(e.code, e.what, false);
         // The peer's close frame could not be recognised any more: hang up once ours is out.
@@ -162,7 +169,8 @@ void websocket_session::handle(std::string_view frame) {
   bool decoded = thread_.decoder.decode(frame, cmd, failure);
   // Every frame counts, malformed ones too: a flood of garbage is still a flood.
   if (!command_limit_.try_take())
-    return reply_error(decoded ? std::optional<std::uint64_t>(cmd.id) : failure.id, errc::rate_limited,
+    return reply_error(decoded ? std::optional<std::uint64_t>(cmd.id) : failure.id,
+                       errc::rate_limited,
                        "too many commands; retry after " +
                            std::to_string(command_limit_.retry_after_ms()) + " ms");
   if (!decoded) return reply_error(failure.id, failure.code, failure.message);
@@ -170,12 +178,18 @@ void websocket_session::handle(std::string_view frame) {
   if (cmd.kind == protocol::op::connect) return handle_connect(cmd);
   if (!connected_) return reply_error(cmd.id, errc::not_connected, "send connect first");
   switch (cmd.kind) {
-    case protocol::op::subscribe: return handle_subscribe(cmd);
-    case protocol::op::unsubscribe: return handle_unsubscribe(cmd);
-    case protocol::op::publish: return handle_publish(cmd);
-    case protocol::op::history: return handle_history(cmd);
-    case protocol::op::presence: return handle_presence(cmd);
-    default: break;
+    case protocol::op::subscribe:
+      return handle_subscribe(cmd);
+    case protocol::op::unsubscribe:
+      return handle_unsubscribe(cmd);
+    case protocol::op::publish:
+      return handle_publish(cmd);
+    case protocol::op::history:
+      return handle_history(cmd);
+    case protocol::op::presence:
+      return handle_presence(cmd);
+    default:
+      break;
   }
 }
 
@@ -204,7 +218,8 @@ websocket_session::subscription* websocket_session::find(std::string_view channe
 }
 
 void websocket_session::handle_subscribe(protocol::command& cmd) {
-  if (find(cmd.channel)) return reply_error(cmd.id, errc::already_subscribed, "already subscribed to " + cmd.channel);
+  if (find(cmd.channel))
+    return reply_error(cmd.id, errc::already_subscribed, "already subscribed to " + cmd.channel);
   if (subs_.size() >= node_.cfg().max_subscriptions)
     return reply_error(cmd.id, errc::too_many_subscriptions,
                        "at most " + std::to_string(node_.cfg().max_subscriptions) +
@@ -216,7 +231,8 @@ void websocket_session::handle_subscribe(protocol::command& cmd) {
   subs_.push_back(std::move(sub));
   // Registered before reading history: anything published from here on is buffered,
   // anything before is in history, and the merge drops what is in both.
-  if (thread_.registry.add(cmd.channel, this, cmd.join_leave)) node_.attach(cmd.channel, thread_.index);
+  if (thread_.registry.add(cmd.channel, this, cmd.join_leave))
+    node_.attach(cmd.channel, thread_.index);
   node_.eng().presence_join(cmd.channel, {client_id_, name_});
 
   history_query q;
@@ -288,32 +304,36 @@ void websocket_session::finish_recovery(subscription& sub) {
 void websocket_session::start_resync(subscription& sub) {
   node_.stats().add(counter::resyncs);
   history_query q{sub.last_offset, node_.cfg().history_size};
-  node_.eng().history(sub.channel, q, [self = shared_from_this(), channel = sub.channel,
-                                       from = protocol::stream_position{sub.last_offset, sub.epoch}](
-                                          std::error_code ec, history_result h) mutable {
-    auto& ioc = self->thread_.ioc;
-    net::dispatch(ioc, [self = std::move(self), channel = std::move(channel), from = std::move(from), ec,
-                        h = std::move(h)]() mutable {
-      if (!self->open_) return;
-      subscription* s = self->find(channel);
-      if (!s || !s->recovering) return;
-      if (ec || !can_recover(from, h)) {
-        // Cannot be filled: say so, so the client resubscribes and reloads; never a silent gap.
-        spdlog::info("session {}: gap on {} after offset {} cannot be recovered", self->client_id_, channel,
-                     from.offset);
-        self->drop_subscription(channel);
-        std::string e = "{\"event\":\"unsubscribed\",\"channel\":";
-        protocol::append_json_string(e, channel);
-        e += ",\"reason\":\"gap\"}";
-        self->send_json(e);
-        return;
-      }
-      for (const auto& p : h.publications)
-        if (p.offset > s->last_offset) self->send(std::make_shared<const std::string>(ws::frame(ws::opcode::text, *p.frame)));
-      s->last_offset = h.top.offset;
-      self->finish_recovery(*s);
-    });
-  });
+  node_.eng().history(
+      sub.channel, q,
+      [self = shared_from_this(), channel = sub.channel,
+       from = protocol::stream_position{sub.last_offset, sub.epoch}](std::error_code ec,
+                                                                     history_result h) mutable {
+        auto& ioc = self->thread_.ioc;
+        net::dispatch(ioc, [self = std::move(self), channel = std::move(channel),
+                            from = std::move(from), ec, h = std::move(h)]() mutable {
+          if (!self->open_) return;
+          subscription* s = self->find(channel);
+          if (!s || !s->recovering) return;
+          if (ec || !can_recover(from, h)) {
+            // Cannot be filled: say so, so the client resubscribes and reloads; never a silent gap.
+            spdlog::info("session {}: gap on {} after offset {} cannot be recovered",
+                         self->client_id_, channel, from.offset);
+            self->drop_subscription(channel);
+            std::string e = "{\"event\":\"unsubscribed\",\"channel\":";
+            protocol::append_json_string(e, channel);
+            e += ",\"reason\":\"gap\"}";
+            self->send_json(e);
+            return;
+          }
+          for (const auto& p : h.publications)
+            if (p.offset > s->last_offset)
+              self->send(
+                  std::make_shared<const std::string>(ws::frame(ws::opcode::text, *p.frame)));
+          s->last_offset = h.top.offset;
+          self->finish_recovery(*s);
+        });
+      });
 }
 
 void websocket_session::on_event(std::string_view channel, const channel_event& ev) {
@@ -355,7 +375,8 @@ void websocket_session::deliver(subscription& sub, const channel_event& ev) {
 }
 
 void websocket_session::drop_subscription(std::string_view channel) {
-  auto it = std::find_if(subs_.begin(), subs_.end(), [&](const subscription& s) { return s.channel == channel; });
+  auto it = std::find_if(subs_.begin(), subs_.end(),
+                         [&](const subscription& s) { return s.channel == channel; });
   if (it == subs_.end()) return;
   std::string ch = std::move(it->channel);
   subs_.erase(it);
@@ -367,7 +388,8 @@ void websocket_session::drop_subscription(std::string_view channel) {
 }
 
 void websocket_session::handle_unsubscribe(protocol::command& cmd) {
-  if (!find(cmd.channel)) return reply_error(cmd.id, errc::not_subscribed, "not subscribed to " + cmd.channel);
+  if (!find(cmd.channel))
+    return reply_error(cmd.id, errc::not_subscribed, "not subscribed to " + cmd.channel);
   drop_subscription(cmd.channel);
   reply(cmd.id, "{}");
 }
@@ -383,7 +405,8 @@ void websocket_session::handle_publish(protocol::command& cmd) {
       [self = shared_from_this(), id = cmd.id](std::error_code ec, protocol::stream_position pos) {
         auto& ioc = self->thread_.ioc;
         net::dispatch(ioc, [self = std::move(self), id, ec, pos = std::move(pos)] {
-          if (ec) return self->reply_error(id, errc::unavailable, "publish failed: " + ec.message());
+          if (ec)
+            return self->reply_error(id, errc::unavailable, "publish failed: " + ec.message());
           std::string r = "{\"offset\":";
           append_uint(r, pos.offset);
           r += ",\"epoch\":";
@@ -396,56 +419,60 @@ void websocket_session::handle_publish(protocol::command& cmd) {
 
 void websocket_session::handle_history(protocol::command& cmd) {
   history_query q{cmd.since, cmd.limit};
-  node_.eng().history(cmd.channel, q, [self = shared_from_this(), id = cmd.id, channel = cmd.channel](
-                                          std::error_code ec, history_result h) mutable {
-    auto& ioc = self->thread_.ioc;
-    net::dispatch(ioc, [self = std::move(self), id, channel = std::move(channel), ec,
-                        h = std::move(h)] {
-      if (ec) return self->reply_error(id, errc::unavailable, "history failed: " + ec.message());
-      std::size_t size = 128;
-      for (const auto& p : h.publications) size += p.frame->size() + 1;
-      std::string r;
-      r.reserve(size);
-      r = "{\"channel\":";
-      protocol::append_json_string(r, channel);
-      r += ",\"offset\":";
-      append_uint(r, h.top.offset);
-      r += ",\"epoch\":";
-      protocol::append_json_string(r, h.top.epoch);
-      r += ",\"first_offset\":";
-      append_uint(r, h.first_offset);
-      r += ",\"publications\":[";
-      for (std::size_t i = 0; i < h.publications.size(); ++i) {
-        if (i) r += ',';
-        r += *h.publications[i].frame;
-      }
-      r += "]}";
-      self->reply(id, r);
-    });
-  });
+  node_.eng().history(
+      cmd.channel, q,
+      [self = shared_from_this(), id = cmd.id, channel = cmd.channel](std::error_code ec,
+                                                                      history_result h) mutable {
+        auto& ioc = self->thread_.ioc;
+        net::dispatch(
+            ioc, [self = std::move(self), id, channel = std::move(channel), ec, h = std::move(h)] {
+              if (ec)
+                return self->reply_error(id, errc::unavailable, "history failed: " + ec.message());
+              std::size_t size = 128;
+              for (const auto& p : h.publications) size += p.frame->size() + 1;
+              std::string r;
+              r.reserve(size);
+              r = "{\"channel\":";
+              protocol::append_json_string(r, channel);
+              r += ",\"offset\":";
+              append_uint(r, h.top.offset);
+              r += ",\"epoch\":";
+              protocol::append_json_string(r, h.top.epoch);
+              r += ",\"first_offset\":";
+              append_uint(r, h.first_offset);
+              r += ",\"publications\":[";
+              for (std::size_t i = 0; i < h.publications.size(); ++i) {
+                if (i) r += ',';
+                r += *h.publications[i].frame;
+              }
+              r += "]}";
+              self->reply(id, r);
+            });
+      });
 }
 
 void websocket_session::handle_presence(protocol::command& cmd) {
   node_.eng().presence(cmd.channel, [self = shared_from_this(), id = cmd.id, channel = cmd.channel](
                                         std::error_code ec, std::vector<client_info> who) mutable {
     auto& ioc = self->thread_.ioc;
-    net::dispatch(ioc, [self = std::move(self), id, channel = std::move(channel), ec,
-                        who = std::move(who)] {
-      if (ec) return self->reply_error(id, errc::unavailable, "presence failed: " + ec.message());
-      std::string r = "{\"channel\":";
-      protocol::append_json_string(r, channel);
-      r += ",\"clients\":[";
-      for (std::size_t i = 0; i < who.size(); ++i) {
-        if (i) r += ',';
-        r += "{\"client\":";
-        protocol::append_json_string(r, who[i].client);
-        r += ",\"name\":";
-        protocol::append_json_string(r, who[i].name);
-        r += '}';
-      }
-      r += "]}";
-      self->reply(id, r);
-    });
+    net::dispatch(
+        ioc, [self = std::move(self), id, channel = std::move(channel), ec, who = std::move(who)] {
+          if (ec)
+            return self->reply_error(id, errc::unavailable, "presence failed: " + ec.message());
+          std::string r = "{\"channel\":";
+          protocol::append_json_string(r, channel);
+          r += ",\"clients\":[";
+          for (std::size_t i = 0; i < who.size(); ++i) {
+            if (i) r += ',';
+            r += "{\"client\":";
+            protocol::append_json_string(r, who[i].client);
+            r += ",\"name\":";
+            protocol::append_json_string(r, who[i].name);
+            r += '}';
+          }
+          r += "]}";
+          self->reply(id, r);
+        });
   });
 }
 
@@ -513,9 +540,10 @@ void websocket_session::do_write() {
   queued_bytes_ -= bytes;
   owed_bytes_ -= owed;
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
-  net::async_write(socket_, out, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-    self->on_write(ec, n);
-  });
+  net::async_write(socket_, out,
+                   [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                     self->on_write(ec, n);
+                   });
 }
 
 void websocket_session::on_write(boost::system::error_code ec, std::size_t bytes) {
@@ -589,8 +617,10 @@ void websocket_session::cleanup() {
     node_.eng().presence_leave(s.channel, {client_id_, name_});
   }
   subs_.clear();
-  if (prev_) prev_->next_ = next_;
-  else thread_.sessions = next_;
+  if (prev_)
+    prev_->next_ = next_;
+  else
+    thread_.sessions = next_;
   if (next_) next_->prev_ = prev_;
   prev_ = next_ = nullptr;
   node_.stats().connections.fetch_sub(1, std::memory_order_relaxed);

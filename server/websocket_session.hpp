@@ -47,7 +47,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     std::string channel;
     std::uint64_t last_offset = 0;
     std::string epoch;
-    bool recovering = true;   // live events are buffered until history has been sent
+    bool recovering = true;  // live events are buffered until history has been sent
     bool presence_events = false;
     std::uint64_t pending_id = 0;  // the subscribe command awaiting its reply
     std::vector<channel_event> pending;
@@ -103,7 +103,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   bool close_received_ = false;  // the client's close frame arrived
   bool close_queued_ = false;    // the close frame is in queue_ or being written
   bool reading_ = false;
-  bool read_paused_ = false;     // owed output over the bound: commands wait
+  bool read_paused_ = false;  // owed output over the bound: commands wait
   bool ping_outstanding_ = false;
   std::chrono::steady_clock::time_point last_rx_;
   std::vector<subscription> subs_;
@@ -119,9 +119,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   std::size_t queued_bytes_ = 0;
   std::size_t owed_bytes_ = 0;
   bool writing_ = false;
-  bool flush_pending_ = false;  // registered with the thread's flush
-  std::shared_ptr<const std::string> in_flight_;  // a single frame being written
-  std::string batch_;                              // several frames copied into one write
+  bool flush_pending_ = false;                              // registered with the thread's flush
+  std::shared_ptr<const std::string> in_flight_;            // a single frame being written
+  std::string batch_;                                       // several frames copied into one write
   std::unique_ptr<boost::asio::steady_timer> close_timer_;  // only while closing
 };
 

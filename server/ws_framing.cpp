@@ -48,7 +48,8 @@ event parser::next() {
     auto b0 = static_cast<std::uint8_t>(buf[0]), b1 = static_cast<std::uint8_t>(buf[1]);
     bool fin = b0 & 0x80;
     auto op = static_cast<opcode>(b0 & 0x0f);
-    if (b0 & 0x70) return fail(close_protocol_error, "reserved bits set (no extension was negotiated)");
+    if (b0 & 0x70)
+      return fail(close_protocol_error, "reserved bits set (no extension was negotiated)");
     if (!(b1 & 0x80)) return fail(close_protocol_error, "client frames must be masked");
     std::uint64_t len = b1 & 0x7f;
     std::size_t hdr = 2;
@@ -74,8 +75,10 @@ event parser::next() {
     } else {
       if (op != opcode::continuation && op != opcode::text && op != opcode::binary)
         return fail(close_protocol_error, "unknown data opcode");
-      if (op == opcode::continuation && !in_message_) return fail(close_protocol_error, "continuation without a message");
-      if (op != opcode::continuation && in_message_) return fail(close_protocol_error, "new message inside a fragmented one");
+      if (op == opcode::continuation && !in_message_)
+        return fail(close_protocol_error, "continuation without a message");
+      if (op != opcode::continuation && in_message_)
+        return fail(close_protocol_error, "new message inside a fragmented one");
       // Checked before the payload arrives: an oversized message is refused without buffering it.
       std::size_t so_far = op == opcode::continuation ? message_.size() : 0;
       if (so_far + len > max_) return fail(close_too_big, "message larger than the limit");
@@ -95,7 +98,8 @@ event parser::next() {
     }
     auto start = dst.size();
     dst.append(payload, static_cast<std::size_t>(len));
-    for (std::size_t i = 0; i < len; ++i) dst[start + i] = static_cast<char>(dst[start + i] ^ mask[i & 3]);
+    for (std::size_t i = 0; i < len; ++i)
+      dst[start + i] = static_cast<char>(dst[start + i] ^ mask[i & 3]);
 
     event e;
     if (control) {
@@ -110,7 +114,8 @@ event parser::next() {
         e.code = 1005;
         if (control_.size() == 1) return fail(close_protocol_error, "close payload of one byte");
         if (control_.size() >= 2) {
-          e.code = static_cast<std::uint16_t>((std::uint8_t(control_[0]) << 8) | std::uint8_t(control_[1]));
+          e.code = static_cast<std::uint16_t>((std::uint8_t(control_[0]) << 8) |
+                                              std::uint8_t(control_[1]));
           bool valid = (e.code >= 1000 && e.code <= 1003) || (e.code >= 1007 && e.code <= 1011) ||
                        (e.code >= 3000 && e.code <= 4999);
           if (!valid) return fail(close_protocol_error, "invalid close code");
@@ -145,7 +150,8 @@ std::string frame(opcode op, std::string_view payload) {
     out.push_back(static_cast<char>(n & 0xff));
   } else {
     out.push_back(static_cast<char>(127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff));
+    for (int i = 7; i >= 0; --i)
+      out.push_back(static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff));
   }
   out.append(payload);
   return out;

@@ -8,7 +8,14 @@
 
 namespace muster::server::ws {
 
-enum class opcode : std::uint8_t { continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10 };
+enum class opcode : std::uint8_t {
+  continuation = 0,
+  text = 1,
+  binary = 2,
+  close = 8,
+  ping = 9,
+  pong = 10
+};
 
 /// Close codes (RFC 6455 section 7.4.1) this layer produces.
 inline constexpr std::uint16_t close_protocol_error = 1002;
@@ -18,10 +25,10 @@ inline constexpr std::uint16_t close_too_big = 1009;
 /// What one call to parser::next() found.
 struct event {
   enum kind_t { need_more, message, ping, pong, close, error } kind = need_more;
-  bool text = true;           // message: text or binary
-  std::string_view payload;   // message/ping/pong/close reason; valid until the next call
-  std::uint16_t code = 0;     // close: the peer's code (1005 when absent); error: ours to send
-  const char* what = "";      // error: why, for logs
+  bool text = true;          // message: text or binary
+  std::string_view payload;  // message/ping/pong/close reason; valid until the next call
+  std::uint16_t code = 0;    // close: the peer's code (1005 when absent); error: ours to send
+  const char* what = "";     // error: why, for logs
 };
 
 class parser {
@@ -42,7 +49,7 @@ class parser {
 
  private:
   event fail(std::uint16_t code, const char* what);
-  std::string in_;       // received, not yet parsed (from pos_)
+  std::string in_;  // received, not yet parsed (from pos_)
   std::size_t pos_ = 0;
   std::string message_;  // fragments of a message in progress
   bool in_message_ = false;

@@ -28,25 +28,34 @@ using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
 
 void add_bench_options(CLI::App& app, bench_options& o) {
-  app.add_option("--subscribers,-n", o.subscribers, "Subscriber connections")->capture_default_str();
+  app.add_option("--subscribers,-n", o.subscribers, "Subscriber connections")
+      ->capture_default_str();
   app.add_option("--messages,-m", o.messages, "Messages to publish")->capture_default_str();
-  app.add_option("--rate,-r", o.rate, "Publish rate in messages/s (0 = flat out)")->capture_default_str();
+  app.add_option("--rate,-r", o.rate, "Publish rate in messages/s (0 = flat out)")
+      ->capture_default_str();
   app.add_option("--size", o.size, "Data bytes per message")->capture_default_str();
-  app.add_option("--window", o.window, "Unacknowledged publishes when flat out")->capture_default_str();
+  app.add_option("--window", o.window, "Unacknowledged publishes when flat out")
+      ->capture_default_str();
   app.add_option("--channel", o.channel, "Channel")->capture_default_str();
-  app.add_option("--also-url", o.also_urls, "Another node's URL; subscribers are spread over all (repeatable)");
+  app.add_option("--also-url", o.also_urls,
+                 "Another node's URL; subscribers are spread over all (repeatable)");
   app.add_option("--server-pid", o.server_pid, "musterd PID, for RSS and CPU per connection");
   app.add_option("--threads", o.threads, "Subscriber I/O threads")->capture_default_str();
-  app.add_option("--idle", o.idle_seconds, "Idle mode: connect, subscribe, report memory, hold this many seconds");
-  app.add_option("--drain-timeout", o.drain_timeout, "Seconds to wait for deliveries")->capture_default_str();
-  app.add_option("--connect-batch", o.connect_batch, "Concurrent connection attempts")->capture_default_str();
-  app.add_option("--source-addresses", o.source_addresses, "Bind clients to 127.0.0.1..127.0.0.N")->capture_default_str();
+  app.add_option("--idle", o.idle_seconds,
+                 "Idle mode: connect, subscribe, report memory, hold this many seconds");
+  app.add_option("--drain-timeout", o.drain_timeout, "Seconds to wait for deliveries")
+      ->capture_default_str();
+  app.add_option("--connect-batch", o.connect_batch, "Concurrent connection attempts")
+      ->capture_default_str();
+  app.add_option("--source-addresses", o.source_addresses, "Bind clients to 127.0.0.1..127.0.0.N")
+      ->capture_default_str();
 }
 
 namespace {
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
+      .count();
 }
 
 long rss_kib(int pid) {
@@ -98,7 +107,8 @@ void raise_fd_limit() {
 
 // One subscriber connection; lives on one bench thread. Parses only what it counts.
 struct subscriber : std::enable_shared_from_this<subscriber> {
-  subscriber(net::io_context& ioc, const client::endpoint& server_ep, std::string ch, tcp::endpoint from)
+  subscriber(net::io_context& ioc, const client::endpoint& server_ep, std::string ch,
+             tcp::endpoint from)
       : ws(ioc), ep(server_ep), channel(std::move(ch)), local(from) {}
   websocket::stream<tcp::socket> ws;
   const client::endpoint& ep;
@@ -113,7 +123,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   std::atomic<std::int64_t>* last_delivery_ns = nullptr;
   std::function<void()> on_done;
   std::string out;
-  std::string partial;                 // an unfinished frame, if any
+  std::string partial;  // an unfinished frame, if any
   tcp::endpoint server;
   std::vector<char>* scratch = nullptr;  // the thread's read buffer
 
@@ -172,8 +182,10 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
         data = self->partial;
       }
       std::size_t used = self->consume_frames(data);
-      if (self->partial.empty()) self->partial.assign(data.substr(used));
-      else self->partial.erase(0, used);
+      if (self->partial.empty())
+        self->partial.assign(data.substr(used));
+      else
+        self->partial.erase(0, used);
       self->read();
     });
   }
@@ -188,7 +200,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
       std::size_t hdr = b1 < 126 ? 2 : b1 == 126 ? 4 : 10;
       if (data.size() - pos < hdr) break;
       std::uint64_t len = b1;
-      if (b1 == 126) len = (std::uint64_t(std::uint8_t(data[pos + 2])) << 8) | std::uint8_t(data[pos + 3]);
+      if (b1 == 126)
+        len = (std::uint64_t(std::uint8_t(data[pos + 2])) << 8) | std::uint8_t(data[pos + 3]);
       if (b1 == 127) {
         len = 0;
         for (std::size_t i = 2; i < 10; ++i) len = (len << 8) | std::uint8_t(data[pos + i]);
@@ -197,7 +210,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
       auto opcode = static_cast<std::uint8_t>(data[pos]) & 0x0f;
       std::string_view payload = data.substr(pos + hdr, static_cast<std::size_t>(len));
       pos += hdr + static_cast<std::size_t>(len);
-      if (opcode == 1) n += handle_payload(payload, now);
+      if (opcode == 1)
+        n += handle_payload(payload, now);
       else if (opcode == 8) {
         failed = true;
         return pos;
@@ -218,7 +232,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
       frame = nl == std::string_view::npos ? std::string_view() : frame.substr(nl + 1);
       if (line.starts_with(R"({"event":"message")")) {
         auto off = number_after(line, "\"offset\":");
-        if (off <= last) ++dups;
+        if (off <= last)
+          ++dups;
         else {
           if (last && off != last + 1) lost += off - last - 1;
           last = off;
@@ -226,7 +241,9 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
         ++received;
         ++n;
         auto t = static_cast<std::int64_t>(number_after(line, "\"t\":"));
-        if (t) latencies->push_back(static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - t) / 1000));
+        if (t)
+          latencies->push_back(
+              static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - t) / 1000));
       } else if (line.starts_with(R"({"id":2,"result")")) {
         last = number_after(line, "\"offset\":");
         ready = true;
@@ -241,7 +258,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
 };
 
 std::string pad_data(std::size_t size, std::uint64_t seq) {
-  std::string d = "{\"t\":" + std::to_string(now_ns()) + ",\"seq\":" + std::to_string(seq) + ",\"pad\":\"";
+  std::string d =
+      "{\"t\":" + std::to_string(now_ns()) + ",\"seq\":" + std::to_string(seq) + ",\"pad\":\"";
   if (d.size() + 2 < size) d.append(size - d.size() - 2, 'x');
   d += "\"}";
   return d;
@@ -267,7 +285,8 @@ int run_bench(const bench_options& o) {
     return 2;
   }
   auto to_tcp = [](const client::endpoint& e) {
-    return tcp::endpoint(net::ip::make_address(e.host == "localhost" ? "127.0.0.1" : e.host), e.port);
+    return tcp::endpoint(net::ip::make_address(e.host == "localhost" ? "127.0.0.1" : e.host),
+                         e.port);
   };
   unsigned nthreads = std::max(1u, o.threads);
   std::vector<std::unique_ptr<net::io_context>> iocs;
@@ -287,7 +306,8 @@ int run_bench(const bench_options& o) {
   std::vector<std::vector<std::shared_ptr<subscriber>>> per_thread(nthreads);
   for (std::size_t i = 0; i < o.subscribers; ++i) {
     unsigned t = static_cast<unsigned>(i % nthreads);
-    auto addr = net::ip::address_v4(0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
+    auto addr = net::ip::address_v4(
+        0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
     auto& target = eps[i % eps.size()];
     auto s = std::make_shared<subscriber>(*iocs[t], target, o.channel, tcp::endpoint(addr, 0));
     s->server = to_tcp(target);
@@ -324,17 +344,20 @@ int run_bench(const bench_options& o) {
   for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
 
   auto connect_start = steady::now();
-  while (finished_connecting.load() < o.subscribers && steady::now() - connect_start < std::chrono::seconds(120))
+  while (finished_connecting.load() < o.subscribers &&
+         steady::now() - connect_start < std::chrono::seconds(120))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   double connect_s = std::chrono::duration<double>(steady::now() - connect_start).count();
   std::size_t ok = ready.load();
-  std::cout << "subscribers: " << ok << "/" << o.subscribers << " subscribed in " << connect_s << " s\n";
+  std::cout << "subscribers: " << ok << "/" << o.subscribers << " subscribed in " << connect_s
+            << " s\n";
   // Let the server settle (buffers shrink, handshake leftovers freed) before measuring memory.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long rss_after = o.server_pid ? rss_kib(o.server_pid) : -1;
   if (o.server_pid && ok)
     std::cout << "server RSS: " << rss_before << " KiB before, " << rss_after << " KiB with " << ok
-              << " connections = " << static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(ok)
+              << " connections = "
+              << static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(ok)
               << " bytes/connection\n";
 
   int rc = ok == o.subscribers ? 0 : 1;
@@ -372,7 +395,8 @@ int run_bench(const bench_options& o) {
           auto left = std::chrono::duration_cast<std::chrono::microseconds>(due - steady::now());
           if (outstanding.empty()) {
             std::this_thread::sleep_until(due);
-          } else if (auto r = pub.poll_reply(outstanding.front(), std::max(left, std::chrono::microseconds(1000)))) {
+          } else if (auto r = pub.poll_reply(outstanding.front(),
+                                             std::max(left, std::chrono::microseconds(1000)))) {
             record(*r);
             outstanding.pop_front();
           }
@@ -384,7 +408,8 @@ int run_bench(const bench_options& o) {
     while (!outstanding.empty()) ack_one();
     double publish_s = std::chrono::duration<double>(steady::now() - t0).count();
     std::uint64_t expected = static_cast<std::uint64_t>(ok) * acked;
-    auto drain_deadline = steady::now() + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.drain_timeout));
+    auto drain_deadline = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                              std::chrono::duration<double>(o.drain_timeout));
     while (delivered.load() < expected && steady::now() < drain_deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     double span_s = static_cast<double>(last_delivery.load() - t0_ns) / 1e9;
@@ -411,13 +436,15 @@ int run_bench(const bench_options& o) {
       std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(idx), all.end());
       return all[idx] / 1000.0;
     };
-    double p50 = pct(0.50), p99 = pct(0.99), mx = all.empty() ? 0 : *std::max_element(all.begin(), all.end()) / 1000.0;
+    double p50 = pct(0.50), p99 = pct(0.99),
+           mx = all.empty() ? 0 : *std::max_element(all.begin(), all.end()) / 1000.0;
     std::cout << "published: " << acked << " acknowledged, " << pub_errors << " errors"
               << (first_error.empty() ? "" : " (first: " + first_error + ")") << " in " << publish_s
               << " s = " << static_cast<double>(acked) / publish_s << " msg/s\n";
-    std::cout << "deliveries: " << received << "/" << expected << " in " << span_s << " s = "
-              << static_cast<double>(received) / span_s << " deliveries/s\n";
-    std::cout << "lost: " << lost << ", duplicates: " << dups << ", subscriber errors: " << errs << "\n";
+    std::cout << "deliveries: " << received << "/" << expected << " in " << span_s
+              << " s = " << static_cast<double>(received) / span_s << " deliveries/s\n";
+    std::cout << "lost: " << lost << ", duplicates: " << dups << ", subscriber errors: " << errs
+              << "\n";
     std::cout << "latency ms: p50 " << p50 << ", p99 " << p99 << ", max " << mx << "\n";
     std::cout << "cpu s: bench " << own_cpu;
     if (o.server_pid) std::cout << ", server " << server_cpu;

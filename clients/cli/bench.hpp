@@ -13,14 +13,14 @@ struct bench_options {
   std::vector<std::string> also_urls;  // more nodes: subscribers spread over all URLs
   std::size_t subscribers = 1000;
   std::size_t messages = 2000;
-  double rate = 0;              // messages/s; 0 = flat out (bounded by `window`)
-  std::size_t size = 120;       // bytes of each message's data
-  std::size_t window = 1000;    // unacknowledged publishes allowed when flat out
+  double rate = 0;            // messages/s; 0 = flat out (bounded by `window`)
+  std::size_t size = 120;     // bytes of each message's data
+  std::size_t window = 1000;  // unacknowledged publishes allowed when flat out
   std::string channel = "bench";
-  int server_pid = 0;           // for RSS and CPU figures
-  unsigned threads = 1;         // subscriber I/O threads
-  double idle_seconds = -1;     // >= 0: idle mode, connect + subscribe, measure, hold, exit
-  double drain_timeout = 30;    // seconds to wait for deliveries after the last publish
+  int server_pid = 0;         // for RSS and CPU figures
+  unsigned threads = 1;       // subscriber I/O threads
+  double idle_seconds = -1;   // >= 0: idle mode, connect + subscribe, measure, hold, exit
+  double drain_timeout = 30;  // seconds to wait for deliveries after the last publish
   std::size_t connect_batch = 500;
   std::size_t source_addresses = 1;  // spread connections over 127.0.0.1..127.0.0.N
 };

@@ -36,8 +36,8 @@ void print_message(const server_message& m, bool json) {
     std::cout << "[" << m.channel << " #" << m.offset << "] " << m.sender_name << ": "
               << (text ? *text : m.data) << std::endl;
   } else if (m.event == "join" || m.event == "leave") {
-    std::cout << "* " << json_string(m.raw, "name").value_or("?") << (m.event == "join" ? " joined " : " left ")
-              << m.channel << std::endl;
+    std::cout << "* " << json_string(m.raw, "name").value_or("?")
+              << (m.event == "join" ? " joined " : " left ") << m.channel << std::endl;
   } else {
     std::cout << m.raw << std::endl;
   }
@@ -56,7 +56,8 @@ int run_send(const std::string& url, const std::string& name, const std::string&
       std::cerr << "muster send: " << r.error_code << ": " << r.error_message << "\n";
       return 1;
     }
-    std::cout << "published " << channel << " #" << json_uint(r.result, "offset").value_or(0) << "\n";
+    std::cout << "published " << channel << " #" << json_uint(r.result, "offset").value_or(0)
+              << "\n";
     c.close();
     return 0;
   } catch (const client_error& e) {
@@ -113,7 +114,8 @@ int run_live(const std::string& url, const std::string& name, const std::string&
                             if (!line.empty())
                               s->publish(channel, text_data(line), [](const server_message& r) {
                                 if (r.is_error)
-                                  std::cerr << "-- not sent: " << r.error_code << ": " << r.error_message << std::endl;
+                                  std::cerr << "-- not sent: " << r.error_code << ": "
+                                            << r.error_message << std::endl;
                               });
                             read_line();
                           });
@@ -146,13 +148,15 @@ int main(int argc, char** argv) {
   send->add_option("text", text, "Message text")->required();
   send->add_flag("--json", raw, "TEXT is a JSON value sent as the data as-is");
 
-  auto* tail = app.add_subcommand("tail", "Print a channel's messages; recovers missed ones after a reconnect");
+  auto* tail = app.add_subcommand(
+      "tail", "Print a channel's messages; recovers missed ones after a reconnect");
   common(tail);
   tail->add_option("channel", channel, "Channel")->required();
   tail->add_flag("--json", json, "Print each event as JSON");
   tail->add_flag("--once", once, "Exit instead of reconnecting when the connection drops");
 
-  auto* chat = app.add_subcommand("chat", "Interactive chat: lines typed are sent, messages printed");
+  auto* chat =
+      app.add_subcommand("chat", "Interactive chat: lines typed are sent, messages printed");
   common(chat);
   chat->add_option("channel", channel, "Channel")->required();
   chat->add_flag("--json", json, "Print each event as JSON");

@@ -20,7 +20,8 @@ using tcp = net::ip::tcp;
 endpoint parse_url(const std::string& url) {
   endpoint ep;
   std::string_view s(url);
-  if (s.starts_with("ws://")) s.remove_prefix(5);
+  if (s.starts_with("ws://"))
+    s.remove_prefix(5);
   else if (s.find("://") != std::string_view::npos)
     throw client_error("unsupported URL scheme in \"" + url + "\" (use ws://host:port/ws)");
   auto slash = s.find('/');
@@ -71,8 +72,10 @@ struct blocking_client::impl {
       }
       auto d = buffer.cdata();
       for (auto& m : parser.parse(std::string_view(static_cast<const char*>(d.data()), d.size()))) {
-        if (m.id) replies.emplace(*m.id, std::move(m));
-        else events.push_back(std::move(m));
+        if (m.id)
+          replies.emplace(*m.id, std::move(m));
+        else
+          events.push_back(std::move(m));
       }
       buffer.consume(buffer.size());
     });
@@ -109,7 +112,8 @@ struct blocking_client::impl {
   }
 };
 
-blocking_client::blocking_client(endpoint ep, std::string subprotocol) : impl_(std::make_unique<impl>()) {
+blocking_client::blocking_client(endpoint ep, std::string subprotocol)
+    : impl_(std::make_unique<impl>()) {
   impl_->ep = std::move(ep);
   impl_->subprotocol = std::move(subprotocol);
 }
@@ -135,9 +139,10 @@ void blocking_client::open(std::chrono::milliseconds timeout) {
     }
     i.ws.next_layer().set_option(tcp::no_delay(true));
     if (!i.subprotocol.empty())
-      i.ws.set_option(websocket::stream_base::decorator([p = i.subprotocol](websocket::request_type& req) {
-        req.set(beast::http::field::sec_websocket_protocol, p);
-      }));
+      i.ws.set_option(
+          websocket::stream_base::decorator([p = i.subprotocol](websocket::request_type& req) {
+            req.set(beast::http::field::sec_websocket_protocol, p);
+          }));
     i.ws.read_message_max(64 * 1024 * 1024);
     i.ws.async_handshake(i.ep.host, i.ep.target, [&](beast::error_code ec2) {
       result = ec2;
@@ -152,7 +157,8 @@ void blocking_client::open(std::chrono::milliseconds timeout) {
     i.ws.next_layer().close(ec);
     throw client_error("timed out connecting to " + where);
   }
-  if (result) throw client_error("cannot connect to ws://" + where + i.ep.target + ": " + result.message());
+  if (result)
+    throw client_error("cannot connect to ws://" + where + i.ep.target + ": " + result.message());
   i.open = true;
 }
 
@@ -185,7 +191,8 @@ std::uint64_t blocking_client::send_command(std::string_view op, std::string_vie
 server_message blocking_client::wait_reply(std::uint64_t id, std::chrono::milliseconds timeout) {
   auto& i = *impl_;
   if (!i.pump(timeout, [&] { return i.replies.count(id) > 0; })) {
-    if (i.closed) throw client_error("connection closed (code " + std::to_string(i.close_code) + ")");
+    if (i.closed)
+      throw client_error("connection closed (code " + std::to_string(i.close_code) + ")");
     throw client_error("no reply to command " + std::to_string(id) + " in time");
   }
   auto node = i.replies.extract(id);
@@ -195,8 +202,10 @@ server_message blocking_client::wait_reply(std::uint64_t id, std::chrono::millis
 std::optional<server_message> blocking_client::poll_reply(std::uint64_t id,
                                                           std::chrono::microseconds timeout) {
   auto& i = *impl_;
-  if (!i.pump(std::chrono::duration_cast<std::chrono::milliseconds>(timeout), [&] { return i.replies.count(id) > 0; })) {
-    if (i.closed) throw client_error("connection closed (code " + std::to_string(i.close_code) + ")");
+  if (!i.pump(std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
+              [&] { return i.replies.count(id) > 0; })) {
+    if (i.closed)
+      throw client_error("connection closed (code " + std::to_string(i.close_code) + ")");
     return std::nullopt;
   }
   auto node = i.replies.extract(id);
@@ -208,8 +217,12 @@ server_message blocking_client::call(std::string_view op, std::string_view field
   return wait_reply(send_command(op, fields), timeout);
 }
 
-void blocking_client::send_text(std::string_view text) { impl_->write(text, false); }
-void blocking_client::send_binary(std::string_view bytes) { impl_->write(bytes, true); }
+void blocking_client::send_text(std::string_view text) {
+  impl_->write(text, false);
+}
+void blocking_client::send_binary(std::string_view bytes) {
+  impl_->write(bytes, true);
+}
 
 std::optional<server_message> blocking_client::next_event(std::chrono::milliseconds timeout) {
   auto& i = *impl_;
@@ -219,7 +232,9 @@ std::optional<server_message> blocking_client::next_event(std::chrono::milliseco
   return m;
 }
 
-std::size_t blocking_client::buffered_events() const { return impl_->events.size(); }
+std::size_t blocking_client::buffered_events() const {
+  return impl_->events.size();
+}
 
 std::optional<int> blocking_client::wait_closed(std::chrono::milliseconds timeout) {
   auto& i = *impl_;
@@ -227,7 +242,9 @@ std::optional<int> blocking_client::wait_closed(std::chrono::milliseconds timeou
   return i.close_code;
 }
 
-bool blocking_client::is_open() const { return impl_->open && !impl_->closed; }
+bool blocking_client::is_open() const {
+  return impl_->open && !impl_->closed;
+}
 
 void blocking_client::close() {
   auto& i = *impl_;

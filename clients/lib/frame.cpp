@@ -16,7 +16,8 @@ std::vector<server_message> frame_parser::parse(std::string_view frame) {
   std::size_t start = 0;
   while (start <= frame.size()) {
     auto nl = frame.find('\n', start);
-    auto line = frame.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    auto line =
+        frame.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     start = nl == std::string_view::npos ? frame.size() + 1 : nl + 1;
     if (line.empty()) continue;
     server_message m;
@@ -63,21 +64,24 @@ thread_local simdjson::dom::parser field_parser;
 std::optional<std::uint64_t> json_uint(std::string_view json, std::string_view key) {
   simdjson::dom::element doc;
   std::uint64_t v;
-  if (field_parser.parse(json.data(), json.size(), true).get(doc) || doc[key].get(v)) return std::nullopt;
+  if (field_parser.parse(json.data(), json.size(), true).get(doc) || doc[key].get(v))
+    return std::nullopt;
   return v;
 }
 
 std::optional<std::string> json_string(std::string_view json, std::string_view key) {
   simdjson::dom::element doc;
   std::string_view v;
-  if (field_parser.parse(json.data(), json.size(), true).get(doc) || doc[key].get(v)) return std::nullopt;
+  if (field_parser.parse(json.data(), json.size(), true).get(doc) || doc[key].get(v))
+    return std::nullopt;
   return std::string(v);
 }
 
 std::optional<bool> json_bool(std::string_view json, std::string_view key) {
   simdjson::dom::element doc;
   bool v;
-  if (field_parser.parse(json.data(), json.size(), true).get(doc) || doc[key].get(v)) return std::nullopt;
+  if (field_parser.parse(json.data(), json.size(), true).get(doc) || doc[key].get(v))
+    return std::nullopt;
   return v;
 }
 

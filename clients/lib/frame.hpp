@@ -15,16 +15,16 @@ struct server_message {
   std::string raw;                  // the JSON text of this one message
   std::optional<std::uint64_t> id;  // set for replies (and errors to commands)
   bool is_error = false;
-  std::string error_code;           // when is_error
+  std::string error_code;  // when is_error
   std::string error_message;
-  std::string result;               // reply: the "result" JSON text
-  std::string event;                // event: "message", "join", "leave", ...
+  std::string result;  // reply: the "result" JSON text
+  std::string event;   // event: "message", "join", "leave", ...
   std::string channel;
   std::uint64_t offset = 0;
   std::string epoch;
   std::int64_t ts_ms = 0;
   std::string sender_name;
-  std::string data;                 // message: the "data" JSON text
+  std::string data;  // message: the "data" JSON text
 };
 
 class frame_parser {

@@ -56,7 +56,8 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
   void connect() {
     if (stopped) return;
     ++generation;
-    set_state(state::connecting, "connecting to ws://" + opts.server.host + ":" + std::to_string(opts.server.port) + opts.server.target);
+    set_state(state::connecting, "connecting to ws://" + opts.server.host + ":" +
+                                     std::to_string(opts.server.port) + opts.server.target);
     ws = std::make_unique<websocket::stream<tcp::socket>>(ioc);
     auto self = shared_from_this();
     auto gen = generation;
@@ -64,12 +65,13 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
                            [self, gen](beast::error_code ec, tcp::resolver::results_type r) {
                              if (gen != self->generation) return;
                              if (ec) return self->lost("cannot resolve host: " + ec.message());
-                             net::async_connect(self->ws->next_layer(), r,
-                                                [self, gen](beast::error_code ec2, const tcp::endpoint&) {
-                                                  if (gen != self->generation) return;
-                                                  if (ec2) return self->lost("cannot connect: " + ec2.message());
-                                                  self->handshake(gen);
-                                                });
+                             net::async_connect(
+                                 self->ws->next_layer(), r,
+                                 [self, gen](beast::error_code ec2, const tcp::endpoint&) {
+                                   if (gen != self->generation) return;
+                                   if (ec2) return self->lost("cannot connect: " + ec2.message());
+                                   self->handshake(gen);
+                                 });
                            });
   }
 
@@ -102,7 +104,8 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
     auto self = shared_from_this();
     send_command("connect", fields, [self](const server_message& m) {
       if (m.is_error) {
-        self->set_state(state::disconnected, "connect refused: " + m.error_code + ": " + m.error_message);
+        self->set_state(state::disconnected,
+                        "connect refused: " + m.error_code + ": " + m.error_message);
         self->stop_connection();
         if (m.error_code == "unauthorized" || m.error_code == "bad_request") {
           self->stopped = true;  // retrying cannot help
@@ -132,7 +135,8 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
     send_command("subscribe", fields, [self, name, had_position](const server_message& m) {
       auto& c = self->channels[name];
       if (m.is_error) {
-        self->set_state(self->st, "subscribe " + name + " failed: " + m.error_code + ": " + m.error_message);
+        self->set_state(self->st,
+                        "subscribe " + name + " failed: " + m.error_code + ": " + m.error_message);
         return;
       }
       c.subscribed = true;
@@ -140,10 +144,13 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
       auto offset = json_uint(m.result, "offset").value_or(0);
       auto epoch = json_string(m.result, "epoch").value_or("");
       if (had_position && !recovered)
-        self->set_state(self->st, "could not recover " + name +
-                                      ": history no longer covers the gap; messages may be missing (use history)");
+        self->set_state(
+            self->st,
+            "could not recover " + name +
+                ": history no longer covers the gap; messages may be missing (use history)");
       else if (had_position)
-        self->set_state(self->st, "recovered " + std::to_string(json_uint(m.result, "missed").value_or(0)) +
+        self->set_state(self->st, "recovered " +
+                                      std::to_string(json_uint(m.result, "missed").value_or(0)) +
                                       " missed message(s) on " + name);
       if (!recovered) {
         c.offset = offset;
@@ -182,12 +189,14 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
       if (gen != self->generation) return;
       if (ec) {
         std::string why = ec == websocket::error::closed
-                              ? "server closed the connection (code " + std::to_string(self->ws->reason().code) + ")"
+                              ? "server closed the connection (code " +
+                                    std::to_string(self->ws->reason().code) + ")"
                               : "connection lost: " + ec.message();
         return self->lost(why);
       }
       auto d = self->buffer.cdata();
-      auto msgs = self->parser.parse(std::string_view(static_cast<const char*>(d.data()), d.size()));
+      auto msgs =
+          self->parser.parse(std::string_view(static_cast<const char*>(d.data()), d.size()));
       self->buffer.consume(self->buffer.size());
       for (auto& m : msgs) self->dispatch(m);
       self->do_read(gen);
@@ -207,7 +216,9 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
       auto it = channels.find(m.channel);
       if (it != channels.end()) {
         // Never hand the application the same offset twice.
-        if (!it->second.epoch.empty() && m.epoch == it->second.epoch && m.offset <= it->second.offset) return;
+        if (!it->second.epoch.empty() && m.epoch == it->second.epoch &&
+            m.offset <= it->second.offset)
+          return;
         it->second.offset = m.offset;
         it->second.epoch = m.epoch;
       }
@@ -241,7 +252,8 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
     if (stopped) return;
     stop_connection();
     set_state(state::disconnected, why);
-    if (opts.reconnect) schedule_reconnect();
+    if (opts.reconnect)
+      schedule_reconnect();
     else {
       stopped = true;
       set_state(state::stopped, why);
@@ -261,15 +273,20 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
   }
 };
 
-session::session(net::io_context& ioc, options opts) : impl_(std::make_shared<impl>(ioc, std::move(opts))) {}
+session::session(net::io_context& ioc, options opts)
+    : impl_(std::make_shared<impl>(ioc, std::move(opts))) {}
 session::~session() = default;
 
 std::shared_ptr<session> session::create(net::io_context& ioc, options opts) {
   return std::shared_ptr<session>(new session(ioc, std::move(opts)));
 }
 
-void session::on_message(message_handler h) { impl_->on_msg = std::move(h); }
-void session::on_state(state_handler h) { impl_->on_st = std::move(h); }
+void session::on_message(message_handler h) {
+  impl_->on_msg = std::move(h);
+}
+void session::on_state(state_handler h) {
+  impl_->on_st = std::move(h);
+}
 void session::start() {
   impl_->stopped = false;
   impl_->connect();
@@ -308,7 +325,9 @@ void session::publish(const std::string& channel, const std::string& data_json, 
   command("publish", fields, std::move(h));
 }
 
-session::state session::current_state() const { return impl_->st; }
+session::state session::current_state() const {
+  return impl_->st;
+}
 
 std::pair<std::uint64_t, std::string> session::position(const std::string& channel) const {
   auto it = impl_->channels.find(channel);

@@ -11,10 +11,14 @@ namespace muster::server::auth {
 
 std::string_view role_name(role r) noexcept {
   switch (r) {
-    case role::ambassador: return "ambassador";
-    case role::lead: return "lead";
-    case role::bot: return "bot";
-    case role::admin: return "admin";
+    case role::ambassador:
+      return "ambassador";
+    case role::lead:
+      return "lead";
+    case role::bot:
+      return "bot";
+    case role::admin:
+      return "admin";
   }
   return "ambassador";
 }
@@ -31,12 +35,18 @@ class category final : public std::error_category {
   const char* name() const noexcept override { return "muster.jwt"; }
   std::string message(int ev) const override {
     switch (static_cast<jwt_errc>(ev)) {
-      case jwt_errc::malformed: return "token is malformed";
-      case jwt_errc::bad_algorithm: return "token algorithm must be HS256";
-      case jwt_errc::bad_signature: return "token signature is invalid";
-      case jwt_errc::expired: return "token has expired";
-      case jwt_errc::not_yet_valid: return "token is not valid yet";
-      case jwt_errc::bad_claim: return "token claims are missing or invalid";
+      case jwt_errc::malformed:
+        return "token is malformed";
+      case jwt_errc::bad_algorithm:
+        return "token algorithm must be HS256";
+      case jwt_errc::bad_signature:
+        return "token signature is invalid";
+      case jwt_errc::expired:
+        return "token has expired";
+      case jwt_errc::not_yet_valid:
+        return "token is not valid yet";
+      case jwt_errc::bad_claim:
+        return "token claims are missing or invalid";
     }
     return "token error";
   }
@@ -47,8 +57,8 @@ constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 }  // namespace
@@ -63,8 +73,8 @@ std::string base64url_encode(std::string_view in) {
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    auto v = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8) |
-             std::uint8_t(in[i + 2]);
+    auto v = (std::uint32_t(std::uint8_t(in[i])) << 16) |
+             (std::uint32_t(std::uint8_t(in[i + 1])) << 8) | std::uint8_t(in[i + 2]);
     out += alphabet[v >> 18];
     out += alphabet[(v >> 12) & 63];
     out += alphabet[(v >> 6) & 63];
@@ -75,7 +85,8 @@ std::string base64url_encode(std::string_view in) {
     out += alphabet[v >> 18];
     out += alphabet[(v >> 12) & 63];
   } else if (i + 2 == in.size()) {
-    auto v = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
+    auto v =
+        (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
     out += alphabet[v >> 18];
     out += alphabet[(v >> 12) & 63];
     out += alphabet[(v >> 6) & 63];
@@ -142,7 +153,8 @@ std::error_code verify(std::string_view token, std::string_view secret, identity
                        std::chrono::system_clock::time_point now, std::chrono::seconds leeway) {
   auto d1 = token.find('.');
   auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
-  if (d1 == std::string_view::npos || d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
+  if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
+      token.find('.', d2 + 1) != std::string_view::npos)
     return jwt_errc::malformed;
   auto header = base64url_decode(token.substr(0, d1));
   auto payload = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
@@ -166,8 +178,10 @@ std::error_code verify(std::string_view token, std::string_view secret, identity
   std::string_view sv;
   if (c["sub"].get(sv) || sv.empty()) return jwt_errc::bad_claim;
   id.subject.assign(sv);
-  if (!c["name"].get(sv)) id.name.assign(sv);
-  else id.name = id.subject;
+  if (!c["name"].get(sv))
+    id.name.assign(sv);
+  else
+    id.name = id.subject;
   if (c["role"].get(sv)) return jwt_errc::bad_claim;
   auto r = parse_role(sv);
   if (!r) return jwt_errc::bad_claim;
@@ -218,12 +232,14 @@ std::string mint(const identity& who, std::string_view secret, std::chrono::seco
     }
     payload += ']';
   }
-  payload += ",\"iat\":" + std::to_string(iat) + ",\"exp\":" + std::to_string(iat + ttl.count()) + "}";
+  payload +=
+      ",\"iat\":" + std::to_string(iat) + ",\"exp\":" + std::to_string(iat + ttl.count()) + "}";
   return sign_hs256(payload, secret);
 }
 
 std::string sign_hs256(std::string_view payload_json, std::string_view secret) {
-  std::string signing = base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload_json);
+  std::string signing =
+      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload_json);
   return signing + "." + base64url_encode(hmac_sha256(secret, signing));
 }
 

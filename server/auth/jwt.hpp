@@ -17,10 +17,10 @@ std::optional<role> parse_role(std::string_view s) noexcept;
 
 /// What a verified token says about its holder.
 struct identity {
-  std::string subject;                // "sub"
-  std::string name;                   // "name", or the subject
-  auth::role role = role::ambassador; // "role"
-  std::vector<std::string> channels;  // "channels": glob patterns; empty = no restriction
+  std::string subject;                     // "sub"
+  std::string name;                        // "name", or the subject
+  auth::role role = role::ambassador;      // "role"
+  std::vector<std::string> channels;       // "channels": glob patterns; empty = no restriction
   std::optional<std::int64_t> expires_at;  // "exp", seconds since the Unix epoch
   /// True when `channel` matches one of the patterns (or there are none).
   bool may_access(std::string_view channel) const;
@@ -41,7 +41,9 @@ enum class jwt_errc {
   bad_claim,
 };
 const std::error_category& jwt_category() noexcept;
-inline std::error_code make_error_code(jwt_errc e) noexcept { return {static_cast<int>(e), jwt_category()}; }
+inline std::error_code make_error_code(jwt_errc e) noexcept {
+  return {static_cast<int>(e), jwt_category()};
+}
 
 using clock_fn = std::chrono::system_clock::time_point (*)();
 

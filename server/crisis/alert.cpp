@@ -7,10 +7,14 @@ namespace muster::server::crisis {
 
 std::string_view severity_name(severity s) noexcept {
   switch (s) {
-    case severity::sev1: return "sev1";
-    case severity::sev2: return "sev2";
-    case severity::sev3: return "sev3";
-    case severity::sev4: return "sev4";
+    case severity::sev1:
+      return "sev1";
+    case severity::sev2:
+      return "sev2";
+    case severity::sev3:
+      return "sev3";
+    case severity::sev4:
+      return "sev4";
   }
   return "sev3";
 }
@@ -23,22 +27,32 @@ std::optional<severity> parse_severity(std::string_view s) noexcept {
 
 std::string_view status_name(alert_status s) noexcept {
   switch (s) {
-    case alert_status::open: return "new";
-    case alert_status::claimed: return "claimed";
-    case alert_status::responded: return "responded";
-    case alert_status::resolved: return "resolved";
-    case alert_status::dismissed: return "dismissed";
+    case alert_status::open:
+      return "new";
+    case alert_status::claimed:
+      return "claimed";
+    case alert_status::responded:
+      return "responded";
+    case alert_status::resolved:
+      return "resolved";
+    case alert_status::dismissed:
+      return "dismissed";
   }
   return "new";
 }
 
 std::string_view outcome_name(outcome o) noexcept {
   switch (o) {
-    case outcome::ok: return "ok";
-    case outcome::already_claimed: return "already_claimed";
-    case outcome::not_claimed: return "not_claimed";
-    case outcome::invalid_state: return "invalid_state";
-    case outcome::forbidden: return "forbidden";
+    case outcome::ok:
+      return "ok";
+    case outcome::already_claimed:
+      return "already_claimed";
+    case outcome::not_claimed:
+      return "not_claimed";
+    case outcome::invalid_state:
+      return "invalid_state";
+    case outcome::forbidden:
+      return "forbidden";
   }
   return "invalid_state";
 }
@@ -51,9 +65,12 @@ std::string lower(std::string_view s) {
 }
 bool tracking_param(std::string_view kv) {
   auto key = lower(kv.substr(0, kv.find('=')));
-  return key.rfind("utm_", 0) == 0 || key == "fbclid" || key == "gclid" || key == "ref_src" || key == "si";
+  return key.rfind("utm_", 0) == 0 || key == "fbclid" || key == "gclid" || key == "ref_src" ||
+         key == "si";
 }
-bool finished(alert_status s) { return s == alert_status::resolved || s == alert_status::dismissed; }
+bool finished(alert_status s) {
+  return s == alert_status::resolved || s == alert_status::dismissed;
+}
 }  // namespace
 
 std::string canonical_url(std::string_view url) {
@@ -93,7 +110,8 @@ std::string canonical_url(std::string_view url) {
 
 outcome claim(alert& a, const std::string& who, time_point now) {
   if (finished(a.status)) return outcome::invalid_state;
-  if (a.status != alert_status::open) return a.holder == who ? outcome::ok : outcome::already_claimed;
+  if (a.status != alert_status::open)
+    return a.holder == who ? outcome::ok : outcome::already_claimed;
   a.status = alert_status::claimed;
   a.holder = who;
   a.claimed_at = now;
@@ -101,7 +119,8 @@ outcome claim(alert& a, const std::string& who, time_point now) {
 }
 
 outcome release(alert& a, const std::string& who, bool by_lead) {
-  if (a.status != alert_status::claimed) return a.status == alert_status::open ? outcome::not_claimed : outcome::invalid_state;
+  if (a.status != alert_status::claimed)
+    return a.status == alert_status::open ? outcome::not_claimed : outcome::invalid_state;
   if (a.holder != who && !by_lead) return outcome::forbidden;
   a.status = alert_status::open;
   a.holder.clear();
@@ -171,16 +190,20 @@ std::vector<std::string> route(const alert_input& in, const std::vector<route_ru
   std::vector<std::string> out;
   auto text = lower(in.text);
   for (const auto& r : rules) {
-    if (!r.sources.empty() && std::find(r.sources.begin(), r.sources.end(), in.source) == r.sources.end()) continue;
+    if (!r.sources.empty() &&
+        std::find(r.sources.begin(), r.sources.end(), in.source) == r.sources.end())
+      continue;
     if (!r.tags.empty() && std::none_of(r.tags.begin(), r.tags.end(), [&](const std::string& t) {
           return std::find(in.tags.begin(), in.tags.end(), t) != in.tags.end();
         }))
       continue;
-    if (!r.keywords.empty() && std::none_of(r.keywords.begin(), r.keywords.end(), [&](const std::string& k) {
+    if (!r.keywords.empty() &&
+        std::none_of(r.keywords.begin(), r.keywords.end(), [&](const std::string& k) {
           return text.find(lower(k)) != std::string::npos;
         }))
       continue;
-    if (r.min_severity && static_cast<int>(in.severity) > static_cast<int>(*r.min_severity)) continue;
+    if (r.min_severity && static_cast<int>(in.severity) > static_cast<int>(*r.min_severity))
+      continue;
     for (const auto& c : r.channels)
       if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   }

@@ -56,10 +56,10 @@ std::string canonical_url(std::string_view url);
 
 enum class outcome {
   ok,
-  already_claimed,   // someone else holds it
-  not_claimed,       // respond/release without holding it
-  invalid_state,     // e.g. claiming a resolved alert
-  forbidden,         // e.g. releasing someone else's claim without being a lead
+  already_claimed,  // someone else holds it
+  not_claimed,      // respond/release without holding it
+  invalid_state,    // e.g. claiming a resolved alert
+  forbidden,        // e.g. releasing someone else's claim without being a lead
 };
 std::string_view outcome_name(outcome o) noexcept;
 
@@ -88,8 +88,8 @@ std::optional<unsigned> escalation_due(const alert& a, const escalation_policy& 
 /// One routing rule: every non-empty condition must hold; then the alert goes to `channels`.
 struct route_rule {
   std::vector<std::string> sources;
-  std::vector<std::string> tags;      // any of them
-  std::vector<std::string> keywords;  // any of them, case-insensitive, in the text
+  std::vector<std::string> tags;         // any of them
+  std::vector<std::string> keywords;     // any of them, case-insensitive, in the text
   std::optional<severity> min_severity;  // at least this severe (sev1 >= sev2 ...)
   std::vector<std::string> channels;
 };

@@ -10,9 +10,12 @@ class category final : public std::error_category {
   const char* name() const noexcept override { return "muster.engine"; }
   std::string message(int ev) const override {
     switch (static_cast<engine_errc>(ev)) {
-      case engine_errc::unavailable: return "engine unavailable";
-      case engine_errc::timeout: return "engine timed out";
-      case engine_errc::bad_reply: return "engine sent an unexpected reply";
+      case engine_errc::unavailable:
+        return "engine unavailable";
+      case engine_errc::timeout:
+        return "engine timed out";
+      case engine_errc::bad_reply:
+        return "engine sent an unexpected reply";
     }
     return "engine error";
   }

@@ -33,7 +33,7 @@ inline std::error_code make_error_code(engine_errc e) noexcept {
 struct channel_event {
   std::uint64_t offset = 0;  // 0: outside the stream (join/leave)
   std::shared_ptr<const std::string> frame;
-  bool presence = false;     // join/leave: only for subscribers that asked for them
+  bool presence = false;  // join/leave: only for subscribers that asked for them
 };
 
 /// One history entry: its offset and its serialized "message" event.
@@ -49,8 +49,8 @@ struct history_query {
 };
 
 struct history_result {
-  protocol::stream_position top;     // last assigned offset (0: nothing yet) and the epoch
-  std::uint64_t first_offset = 1;    // oldest offset still held; top.offset + 1 when empty
+  protocol::stream_position top;   // last assigned offset (0: nothing yet) and the epoch
+  std::uint64_t first_offset = 1;  // oldest offset still held; top.offset + 1 when empty
   std::vector<stored_publication> publications;
 };
 

@@ -4,13 +4,14 @@
 
 namespace muster::server {
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 memory_engine::memory_engine(options opts, clock_fn clock)
     : opts_(opts), clock_(std::move(clock)) {}
 
-void memory_engine::start(engine_sink& sink) { sink_ = &sink; }
+void memory_engine::start(engine_sink& sink) {
+  sink_ = &sink;
+}
 void memory_engine::stop() {}
 
 std::int64_t memory_engine::now_ms() const {
@@ -44,10 +45,10 @@ void memory_engine::publish(std::string_view channel, std::string data, const cl
   {
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
-    protocol::publication p{++st.top, st.epoch, now_ms(), sender.client, sender.name,
-                            std::move(data)};
-    channel_event ev{p.offset, std::make_shared<const std::string>(
-                                   protocol::encode_message_event(channel, p))};
+    protocol::publication p{++st.top,      st.epoch,    now_ms(),
+                            sender.client, sender.name, std::move(data)};
+    channel_event ev{
+        p.offset, std::make_shared<const std::string>(protocol::encode_message_event(channel, p))};
     if (opts_.history_size > 0) st.history.push_back({p.offset, p.ts_ms, ev.frame});
     trim(st, p.ts_ms);
     pos = {p.offset, st.epoch};

@@ -15,7 +15,9 @@ namespace muster::server {
 
 struct string_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
 };
 
 class memory_engine final : public engine {
@@ -58,7 +60,7 @@ class memory_engine final : public engine {
   };
   shard& shard_for(std::string_view channel);
   channel_state& state(shard& s, std::string_view channel);  // under s.mutex
-  void trim(channel_state& st, std::int64_t now_ms);           // under the shard's mutex
+  void trim(channel_state& st, std::int64_t now_ms);         // under the shard's mutex
   void emit_presence(bool join, std::string_view channel, const client_info& who);
   std::int64_t now_ms() const;
 

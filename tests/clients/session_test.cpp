@@ -23,7 +23,8 @@ namespace {
 // A loopback TCP proxy whose live connections can all be cut at once.
 class proxy {
  public:
-  explicit proxy(std::uint16_t target) : target_(target), acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
+  explicit proxy(std::uint16_t target)
+      : target_(target), acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
     accept();
     thread_ = std::thread([this] { ioc_.run(); });
   }
@@ -69,17 +70,20 @@ class proxy {
       accept();
     });
   }
-  void pump(std::shared_ptr<pair> p, tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buf) {
-    from.async_read_some(net::buffer(buf), [this, p, &from, &to, &buf](boost::system::error_code ec, std::size_t n) {
-      if (ec) {
-        boost::system::error_code ig;
-        to.close(ig);
-        return;
-      }
-      net::async_write(to, net::buffer(buf.data(), n), [this, p, &from, &to, &buf](boost::system::error_code ec2, std::size_t) {
-        if (!ec2) pump(p, from, to, buf);
-      });
-    });
+  void pump(std::shared_ptr<pair> p, tcp::socket& from, tcp::socket& to,
+            std::array<char, 16384>& buf) {
+    from.async_read_some(
+        net::buffer(buf), [this, p, &from, &to, &buf](boost::system::error_code ec, std::size_t n) {
+          if (ec) {
+            boost::system::error_code ig;
+            to.close(ig);
+            return;
+          }
+          net::async_write(to, net::buffer(buf.data(), n),
+                           [this, p, &from, &to, &buf](boost::system::error_code ec2, std::size_t) {
+                             if (!ec2) pump(p, from, to, buf);
+                           });
+        });
   }
   std::uint16_t target_;
   net::io_context ioc_;
@@ -118,17 +122,23 @@ TEST(client_session, reconnects_and_recovers_exactly_the_missed_messages) {
     return pred();
   };
   auto pub = connect_client(server, "bot");
-  auto probe = [&] { return pub->call("presence", R"("channel":"drill")").result.find("ambassador") != std::string::npos; };
+  auto probe = [&] {
+    return pub->call("presence", R"("channel":"drill")").result.find("ambassador") !=
+           std::string::npos;
+  };
   ASSERT_TRUE(run_until(probe, 5s));
-  for (int i = 1; i <= 5; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"drill","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"drill","data":)" + std::to_string(i)).is_error);
   ASSERT_TRUE(run_until([&] { return offsets.size() == 5; }, 5s));
 
   px.cut();
   // Published while the client is away (its presence entry disappears first).
   ASSERT_TRUE(run_until([&] { return !probe(); }, 5s));
-  for (int i = 6; i <= 12; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"drill","data":)" + std::to_string(i)).is_error);
+  for (int i = 6; i <= 12; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"drill","data":)" + std::to_string(i)).is_error);
   ASSERT_TRUE(run_until([&] { return offsets.size() == 12; }, 10s));
-  for (int i = 13; i <= 15; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"drill","data":)" + std::to_string(i)).is_error);
+  for (int i = 13; i <= 15; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"drill","data":)" + std::to_string(i)).is_error);
   ASSERT_TRUE(run_until([&] { return offsets.size() == 15; }, 5s));
   ioc.run_for(100ms);
   std::vector<std::uint64_t> expected;

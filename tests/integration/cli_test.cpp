@@ -45,7 +45,8 @@ struct child {
   }
 };
 
-std::unique_ptr<child> run_muster(const server_process& s, std::vector<std::string> args, const std::string& tag) {
+std::unique_ptr<child> run_muster(const server_process& s, std::vector<std::string> args,
+                                  const std::string& tag) {
   auto c = std::make_unique<child>();
   c->out_path = (s.dir() / (tag + ".out")).string();
   c->err_path = (s.dir() / (tag + ".err")).string();
@@ -66,22 +67,30 @@ std::unique_ptr<child> run_muster(const server_process& s, std::vector<std::stri
   return c;
 }
 
-std::string url(const server_process& s) { return "ws://127.0.0.1:" + std::to_string(s.port()) + "/ws"; }
+std::string url(const server_process& s) {
+  return "ws://127.0.0.1:" + std::to_string(s.port()) + "/ws";
+}
 
 }  // namespace
 
 TEST(cli, send_reaches_tail) {
   server_process server;
-  auto tail = run_muster(server, {"tail", "ops", "--url", url(server), "--name", "watcher", "--json"}, "tail");
+  auto tail = run_muster(
+      server, {"tail", "ops", "--url", url(server), "--name", "watcher", "--json"}, "tail");
   auto probe = connect_client(server, "probe");
   ASSERT_TRUE(eventually([&] {
-    return probe->call("presence", R"("channel":"ops")").result.find("watcher") != std::string::npos;
+    return probe->call("presence", R"("channel":"ops")").result.find("watcher") !=
+           std::string::npos;
   })) << tail->err();
-  auto send = run_muster(server, {"send", "ops", "holding statement is out", "--url", url(server), "--name", "lead"}, "send");
+  auto send = run_muster(
+      server, {"send", "ops", "holding statement is out", "--url", url(server), "--name", "lead"},
+      "send");
   ASSERT_EQ(send->wait(10s), 0) << send->err();
   EXPECT_NE(send->out().find("published ops #1"), std::string::npos) << send->out();
-  ASSERT_TRUE(eventually([&] { return tail->out().find("holding statement is out") != std::string::npos; }))
-      << tail->out() << tail->err();
+  ASSERT_TRUE(eventually([&] {
+    return tail->out().find("holding statement is out") != std::string::npos;
+  })) << tail->out()
+      << tail->err();
   EXPECT_NE(tail->out().find(R"("sender":{"client")"), std::string::npos);
   ::kill(tail->pid, SIGTERM);
   EXPECT_EQ(tail->wait(5s), 0);
@@ -91,7 +100,9 @@ TEST(cli, send_reports_connection_failure_clearly) {
   server_process server;
   auto port = server.port();
   server.stop();
-  auto send = run_muster(server, {"send", "ops", "x", "--url", "ws://127.0.0.1:" + std::to_string(port) + "/ws"}, "fail");
+  auto send = run_muster(
+      server, {"send", "ops", "x", "--url", "ws://127.0.0.1:" + std::to_string(port) + "/ws"},
+      "fail");
   EXPECT_EQ(send->wait(10s), 2);
   EXPECT_NE(send->err().find("cannot connect"), std::string::npos) << send->err();
 }

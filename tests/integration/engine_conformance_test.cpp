@@ -63,14 +63,16 @@ class engine_conformance : public ::testing::TestWithParam<std::string> {
   }
   muster::protocol::stream_position publish(const std::string& ch, const std::string& data) {
     std::optional<muster::protocol::stream_position> out;
-    eng->publish(ch, data, {"c1", "alice"}, [&](std::error_code ec, muster::protocol::stream_position p) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = p;
-    });
+    eng->publish(ch, data, {"c1", "alice"},
+                 [&](std::error_code ec, muster::protocol::stream_position p) {
+                   EXPECT_FALSE(ec) << ec.message();
+                   out = p;
+                 });
     EXPECT_TRUE(run_until([&] { return out.has_value(); }));
     return out.value_or(muster::protocol::stream_position{});
   }
-  history_result history(const std::string& ch, std::optional<std::uint64_t> since, std::size_t limit) {
+  history_result history(const std::string& ch, std::optional<std::uint64_t> since,
+                         std::size_t limit) {
     std::optional<history_result> out;
     eng->history(ch, {since, limit}, [&](std::error_code ec, history_result h) {
       EXPECT_FALSE(ec) << ec.message();
@@ -127,10 +129,12 @@ TEST_P(engine_conformance, history_since_limit_latest_and_bounds) {
   EXPECT_TRUE(pos.publications.empty());
   EXPECT_EQ(pos.top.offset, 8u);
   auto frame = *history("h", 7, 1).publications.at(0).frame;
-  EXPECT_NE(frame.find(R"("event":"message","channel":"h","offset":8,"epoch":")" + all.top.epoch + "\""),
-            std::string::npos)
+  EXPECT_NE(
+      frame.find(R"("event":"message","channel":"h","offset":8,"epoch":")" + all.top.epoch + "\""),
+      std::string::npos)
       << frame;
-  EXPECT_NE(frame.find(R"("sender":{"client":"c1","name":"alice"},"data":8})"), std::string::npos) << frame;
+  EXPECT_NE(frame.find(R"("sender":{"client":"c1","name":"alice"},"data":8})"), std::string::npos)
+      << frame;
 }
 
 TEST_P(engine_conformance, recovery_decisions) {
@@ -169,7 +173,8 @@ TEST_P(engine_conformance, subscribed_sink_gets_each_event_once_in_offset_order)
   for (std::size_t i = 0; i < sink.events.size(); ++i) {
     EXPECT_EQ(sink.events[i].first, "s");
     EXPECT_EQ(sink.events[i].second.offset, base + i + 1);
-    EXPECT_NE(sink.events[i].second.frame->find(R"("offset":)" + std::to_string(base + i + 1)), std::string::npos);
+    EXPECT_NE(sink.events[i].second.frame->find(R"("offset":)" + std::to_string(base + i + 1)),
+              std::string::npos);
   }
 }
 

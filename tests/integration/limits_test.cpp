@@ -63,7 +63,8 @@ TEST(limits, oversized_frame_closes_with_1009_and_others_are_unaffected) {
   auto other = connect_client(server, "other");
   ASSERT_FALSE(other->call("subscribe", R"("channel":"big")").is_error);
   auto c = connect_client(server, "big");
-  c->send_text(R"({"id":9,"op":"publish","channel":"big","data":")" + std::string(4000, 'x') + "\"}");
+  c->send_text(R"({"id":9,"op":"publish","channel":"big","data":")" + std::string(4000, 'x') +
+               "\"}");
   auto code = c->wait_closed(5s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 1009);
@@ -77,8 +78,10 @@ TEST(limits, publish_rate_limit) {
   int ok = 0, limited = 0;
   for (int i = 0; i < 10; ++i) {
     auto r = c->call("publish", R"("channel":"r","data":1)");
-    if (!r.is_error) ++ok;
-    else if (r.error_code == "rate_limited") ++limited;
+    if (!r.is_error)
+      ++ok;
+    else if (r.error_code == "rate_limited")
+      ++limited;
   }
   EXPECT_GE(ok, 3);
   EXPECT_LE(ok, 4);  // burst, plus at most one refill during the loop
@@ -96,7 +99,8 @@ TEST(limits, max_subscriptions) {
 }
 
 TEST(limits, slow_reader_is_disconnected_while_fast_reader_keeps_receiving) {
-  server_process server({"--set", "limits.max_queue_bytes=1048576", "--set", "limits.command_burst=100000", "--set", "limits.publish_rate=100000",
+  server_process server({"--set", "limits.max_queue_bytes=1048576", "--set",
+                         "limits.command_burst=100000", "--set", "limits.publish_rate=100000",
                          "--set", "limits.publish_burst=100000"});
   // The slow reader: a raw socket that completes the handshake, subscribes, then never reads.
   namespace net = boost::asio;
@@ -105,8 +109,9 @@ TEST(limits, slow_reader_is_disconnected_while_fast_reader_keeps_receiving) {
   raw.open(net::ip::tcp::v4());
   raw.set_option(net::socket_base::receive_buffer_size(4096));
   raw.connect({net::ip::make_address("127.0.0.1"), server.port()});
-  std::string hs = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::string hs =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   net::write(raw, net::buffer(hs));
   // RFC 6455: frames only after the 101 response.
   std::string response;
@@ -126,7 +131,8 @@ TEST(limits, slow_reader_is_disconnected_while_fast_reader_keeps_receiving) {
   auto fast = connect_client(server, "fast");
   ASSERT_FALSE(fast->call("subscribe", R"("channel":"flood")").is_error);
   ASSERT_TRUE(eventually([&] {
-    return http_get(server.port(), "/metrics").second.find("muster_channels 1") != std::string::npos &&
+    return http_get(server.port(), "/metrics").second.find("muster_channels 1") !=
+               std::string::npos &&
            fast->call("presence", R"("channel":"flood")").result.find("slow") != std::string::npos;
   }));
   std::string payload = R"("channel":"flood","data":")" + std::string(4000, 'p') + "\"";
@@ -161,11 +167,12 @@ TEST(limits, slow_reader_is_disconnected_while_fast_reader_keeps_receiving) {
   publisher.join();
   EXPECT_FALSE(publish_failed);
   ASSERT_TRUE(eventually([&] {
-    return http_get(server.port(), "/metrics").second.find("muster_slow_consumer_disconnects_total 1") !=
-           std::string::npos;
+    return http_get(server.port(), "/metrics")
+               .second.find("muster_slow_consumer_disconnects_total 1") != std::string::npos;
   }));
   EXPECT_TRUE(eventually([&] {
-    return http_get(server.port(), "/metrics").second.find("muster_connections 2") != std::string::npos;
+    return http_get(server.port(), "/metrics").second.find("muster_connections 2") !=
+           std::string::npos;
   })) << "the slow reader's connection is gone";
 }
 
@@ -175,8 +182,9 @@ TEST(limits, idle_connection_that_ignores_pings_is_dropped) {
   net::io_context ioc;
   net::ip::tcp::socket raw(ioc);
   raw.connect({net::ip::make_address("127.0.0.1"), server.port()});
-  std::string hs = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::string hs =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   net::write(raw, net::buffer(hs));
   // Read (and ignore) everything, never answering a ping, until the server hangs up.
   char buf[4096];
@@ -185,7 +193,8 @@ TEST(limits, idle_connection_that_ignores_pings_is_dropped) {
   while (!ec && std::chrono::steady_clock::now() - start < 10s) raw.read_some(net::buffer(buf), ec);
   EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
-  EXPECT_NE(http_get(server.port(), "/metrics").second.find("muster_idle_disconnects_total 1"), std::string::npos);
+  EXPECT_NE(http_get(server.port(), "/metrics").second.find("muster_idle_disconnects_total 1"),
+            std::string::npos);
 }
 
 TEST(limits, upgrade_with_wrong_subprotocol_is_refused) {
@@ -204,8 +213,10 @@ struct raw_ws {
   explicit raw_ws(std::uint16_t port, const std::string& extra_headers = "") {
     namespace net = boost::asio;
     sock.connect({net::ip::make_address("127.0.0.1"), port});
-    std::string hs = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + extra_headers + "\r\n";
+    std::string hs =
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        extra_headers + "\r\n";
     net::write(sock, net::buffer(hs));
     net::read_until(sock, net::dynamic_buffer(response), "\r\n\r\n");
   }
@@ -258,7 +269,8 @@ TEST(websocket, ping_gets_pong_and_client_close_is_echoed) {
 TEST(websocket, fragmented_message_is_reassembled) {
   server_process server;
   raw_ws c(server.port(), "Sec-WebSocket-Version: 13\r\n");
-  c.send_raw(masked_frame(0x01, R"({"id":7,)") + masked_frame(0x00, R"("op":)") + masked_frame(0x80, R"("ping"})"));
+  c.send_raw(masked_frame(0x01, R"({"id":7,)") + masked_frame(0x00, R"("op":)") +
+             masked_frame(0x80, R"("ping"})"));
   c.send_raw(masked_frame(0x88, std::string("\x03\xe8", 2)));
   auto got = c.read_all();
   EXPECT_NE(got.find(R"({"id":7,"result":{}})"), std::string::npos) << got;
@@ -307,7 +319,8 @@ TEST(limits, client_that_never_reads_its_replies_is_not_read_either) {
   raw_ws raw(server.port(), "Sec-WebSocket-Version: 13\r\n");
   raw.sock.set_option(net::socket_base::receive_buffer_size(4096));
   boost::system::error_code ec;
-  net::write(raw.sock, net::buffer(masked_frame(0x81, R"({"id":1,"op":"connect","name":"h"})")), ec);
+  net::write(raw.sock, net::buffer(masked_frame(0x81, R"({"id":1,"op":"connect","name":"h"})")),
+             ec);
   // Each history reply is ~800 KB; the server must stop reading long before 500 of them.
   std::string cmd = R"({"id":2,"op":"history","channel":"hoard","limit":100})";
   std::string frame;
@@ -331,5 +344,6 @@ TEST(limits, client_that_never_reads_its_replies_is_not_read_either) {
     return pos == std::string::npos ? 0ull : std::stoull(m.substr(pos + 27));
   };
   EXPECT_FALSE(eventually([&] { return replies_built() > 200; }, 2s))
-      << "replies queued for a client that does not read: " << replies_built() << " (sent " << sent << ")";
+      << "replies queued for a client that does not read: " << replies_built() << " (sent " << sent
+      << ")";
 }

@@ -14,10 +14,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> redis_node_args(const redis_process& redis, std::vector<std::string> extra = {}) {
-  std::vector<std::string> a = {"--set", "engine.type=\"redis\"", "--set",
-                                "redis.address=\"127.0.0.1:" + std::to_string(redis.port()) + "\"",
-                                "--set", "limits.publish_rate=100000", "--set", "limits.publish_burst=100000"};
+std::vector<std::string> redis_node_args(const redis_process& redis,
+                                         std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {
+      "--set", "engine.type=\"redis\"",
+      "--set", "redis.address=\"127.0.0.1:" + std::to_string(redis.port()) + "\"",
+      "--set", "limits.publish_rate=100000",
+      "--set", "limits.publish_burst=100000"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -30,7 +33,8 @@ bool ready(const server_process& s) {
   }
 }
 
-std::unique_ptr<server_process> start_node(const redis_process& redis, std::vector<std::string> extra = {}) {
+std::unique_ptr<server_process> start_node(const redis_process& redis,
+                                           std::vector<std::string> extra = {}) {
   auto n = std::make_unique<server_process>(redis_node_args(redis, std::move(extra)));
   EXPECT_TRUE(eventually([&] { return ready(*n); })) << n->log();
   return n;
@@ -59,8 +63,9 @@ TEST_P(multinode_order, cross_node_delivery_in_one_order_with_publishers_on_ever
         auto c = connect_client(*n[p], "pub" + std::to_string(p));
         std::vector<std::uint64_t> ids;
         for (int i = 0; i < per; ++i)
-          ids.push_back(c->send_command("publish", R"("channel":"x","data":{"p":)" + std::to_string(p) + ",\"i\":" +
-                                                       std::to_string(i) + "}"));
+          ids.push_back(c->send_command("publish", R"("channel":"x","data":{"p":)" +
+                                                       std::to_string(p) +
+                                                       ",\"i\":" + std::to_string(i) + "}"));
         for (auto id : ids)
           if (c->wait_reply(id, 10s).is_error) ++failures;
       } catch (const std::exception&) {
@@ -79,8 +84,10 @@ TEST_P(multinode_order, cross_node_delivery_in_one_order_with_publishers_on_ever
       seen.push_back(ev->data);
     }
     EXPECT_FALSE(subs[s]->next_event(100ms)) << "duplicate";
-    if (s == 0) first = seen;
-    else EXPECT_EQ(seen, first) << "same order on every node";
+    if (s == 0)
+      first = seen;
+    else
+      EXPECT_EQ(seen, first) << "same order on every node";
   }
 }
 
@@ -95,12 +102,15 @@ TEST(multinode, client_moving_to_another_node_recovers_what_it_missed) {
   auto r = sub->call("subscribe", R"("channel":"move")");
   std::string epoch = *client::json_string(r.result, "epoch");
   auto pub = connect_client(*b, "bot");
-  for (int i = 1; i <= 10; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"move","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 10; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"move","data":)" + std::to_string(i)).is_error);
   for (int i = 1; i <= 10; ++i) ASSERT_TRUE(sub->next_event());
   sub.reset();
-  for (int i = 11; i <= 20; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"move","data":)" + std::to_string(i)).is_error);
+  for (int i = 11; i <= 20; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"move","data":)" + std::to_string(i)).is_error);
   auto moved = connect_client(*b, "amb");
-  auto rr = moved->call("subscribe", R"("channel":"move","recover":{"offset":10,"epoch":")" + epoch + "\"}");
+  auto rr = moved->call("subscribe",
+                        R"("channel":"move","recover":{"offset":10,"epoch":")" + epoch + "\"}");
   ASSERT_FALSE(rr.is_error) << rr.raw;
   EXPECT_EQ(client::json_bool(rr.result, "recovered"), true) << rr.result;
   for (int i = 11; i <= 20; ++i) {
@@ -126,10 +136,14 @@ TEST(multinode, presence_spans_nodes_and_a_killed_nodes_users_expire) {
   ASSERT_TRUE(eventually(both));
   a->kill_hard();  // no leave is ever sent for alice
   auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] {
-    return bob->call("presence", R"("channel":"room")").result.find("alice") == std::string::npos;
-  }, 10s));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "gone within the TTL (plus a refresh period)";
+  ASSERT_TRUE(eventually(
+      [&] {
+        return bob->call("presence", R"("channel":"room")").result.find("alice") ==
+               std::string::npos;
+      },
+      10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s)
+      << "gone within the TTL (plus a refresh period)";
 }
 
 TEST(multinode, redis_restart_mid_stream_errors_then_resumes_with_zero_loss) {
@@ -138,7 +152,8 @@ TEST(multinode, redis_restart_mid_stream_errors_then_resumes_with_zero_loss) {
   auto sub = connect_client(*a, "amb");
   ASSERT_FALSE(sub->call("subscribe", R"("channel":"live")").is_error);
   auto pub = connect_client(*a, "bot");
-  for (int i = 1; i <= 5; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"live","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"live","data":)" + std::to_string(i)).is_error);
   redis.kill_hard();
   ASSERT_TRUE(eventually([&] { return !ready(*a); })) << "readyz turns not-ready";
   auto failed = pub->call("publish", R"("channel":"live","data":"lost?")");
@@ -146,7 +161,8 @@ TEST(multinode, redis_restart_mid_stream_errors_then_resumes_with_zero_loss) {
   EXPECT_TRUE(eventually([&] { return http_get(a->port(), "/healthz").first == 200; }));
   redis.restart();
   ASSERT_TRUE(eventually([&] { return ready(*a); }, 15s)) << a->log();
-  for (int i = 6; i <= 10; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"live","data":)" + std::to_string(i)).is_error);
+  for (int i = 6; i <= 10; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"live","data":)" + std::to_string(i)).is_error);
   for (int i = 1; i <= 10; ++i) {
     auto ev = sub->next_event(10s);
     ASSERT_TRUE(ev) << "missing " << i;
@@ -154,10 +170,12 @@ TEST(multinode, redis_restart_mid_stream_errors_then_resumes_with_zero_loss) {
   }
   EXPECT_FALSE(sub->next_event(200ms));
   auto m = http_get(a->port(), "/metrics").second;
-  EXPECT_EQ(m.find("muster_redis_reconnects_total 0"), std::string::npos) << "reconnects are counted";
+  EXPECT_EQ(m.find("muster_redis_reconnects_total 0"), std::string::npos)
+      << "reconnects are counted";
   EXPECT_NE(m.find("muster_redis_up 1"), std::string::npos);
   EXPECT_NE(m.find("muster_redis_command_seconds_count{node=\"seed\"}"), std::string::npos);
-  EXPECT_NE(m.find("muster_errors_total{code=\"unavailable\"} 1"), std::string::npos) << "the failed publish";
+  EXPECT_NE(m.find("muster_errors_total{code=\"unavailable\"} 1"), std::string::npos)
+      << "the failed publish";
 }
 
 TEST(multinode, events_missed_while_a_nodes_subscription_was_down_are_filled_from_history) {
@@ -171,23 +189,30 @@ TEST(multinode, events_missed_while_a_nodes_subscription_was_down_are_filled_fro
   ASSERT_TRUE(sub->next_event());
   // Drop every pub/sub connection: node A's subscription is gone until it reconnects.
   EXPECT_EQ(redis.command("CLIENT KILL TYPE pubsub").substr(0, 1), ":");
-  for (int i = 2; i <= 6; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"gap","data":)" + std::to_string(i)).is_error);
+  for (int i = 2; i <= 6; ++i)
+    ASSERT_FALSE(pub->call("publish", R"("channel":"gap","data":)" + std::to_string(i)).is_error);
   // Once A is subscribed again, the next live event reveals the gap; history fills it.
   std::vector<std::uint64_t> got;
   for (int attempt = 7; attempt < 60 && got.size() < 6; ++attempt) {
-    ASSERT_FALSE(pub->call("publish", R"("channel":"gap","data":)" + std::to_string(attempt)).is_error);
+    ASSERT_FALSE(
+        pub->call("publish", R"("channel":"gap","data":)" + std::to_string(attempt)).is_error);
     while (auto ev = sub->next_event(100ms)) got.push_back(ev->offset);
   }
   ASSERT_GE(got.size(), 6u);
-  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 2) << "in order, no gap, no duplicate";
-  EXPECT_NE(http_get(a->port(), "/metrics").second.find("muster_resyncs_total 1"), std::string::npos);
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_EQ(got[i], i + 2) << "in order, no gap, no duplicate";
+  EXPECT_NE(http_get(a->port(), "/metrics").second.find("muster_resyncs_total 1"),
+            std::string::npos);
 }
 
 TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster) {
   redis_cluster cluster;
-  std::vector<std::string> args = {"--set", "engine.type=\"redis\"", "--set", "redis.cluster=true", "--set",
-                                   "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
-                                   "--set", "limits.publish_rate=100000", "--set", "limits.publish_burst=100000"};
+  std::vector<std::string> args = {
+      "--set", "engine.type=\"redis\"",
+      "--set", "redis.cluster=true",
+      "--set", "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
+      "--set", "limits.publish_rate=100000",
+      "--set", "limits.publish_burst=100000"};
   server_process a(args), b(args);
   ASSERT_TRUE(eventually([&] { return ready(a) && ready(b); }, 15s)) << a.log();
   // Channels spread over the three shards.
@@ -203,7 +228,8 @@ TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster)
   auto pub = connect_client(b, "bot");
   for (int i = 1; i <= 5; ++i)
     for (auto& ch : channels)
-      ASSERT_FALSE(pub->call("publish", R"("channel":")" + ch + R"(","data":)" + std::to_string(i)).is_error);
+      ASSERT_FALSE(pub->call("publish", R"("channel":")" + ch + R"(","data":)" + std::to_string(i))
+                       .is_error);
   std::map<std::string, std::uint64_t> last;
   for (std::size_t k = 0; k < 5 * channels.size(); ++k) {
     auto ev = sub->next_event(10s);
@@ -216,10 +242,13 @@ TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster)
   sub.reset();
   for (int i = 6; i <= 8; ++i)
     for (auto& ch : channels)
-      ASSERT_FALSE(pub->call("publish", R"("channel":")" + ch + R"(","data":)" + std::to_string(i)).is_error);
+      ASSERT_FALSE(pub->call("publish", R"("channel":")" + ch + R"(","data":)" + std::to_string(i))
+                       .is_error);
   auto moved = connect_client(b, "amb");
   for (auto& ch : channels) {
-    auto rr = moved->call("subscribe", R"("channel":")" + ch + R"(","recover":{"offset":5,"epoch":")" + epochs[ch] + "\"}");
+    auto rr =
+        moved->call("subscribe", R"("channel":")" + ch + R"(","recover":{"offset":5,"epoch":")" +
+                                     epochs[ch] + "\"}");
     ASSERT_FALSE(rr.is_error) << rr.raw;
     EXPECT_EQ(client::json_bool(rr.result, "recovered"), true) << rr.result;
     for (std::uint64_t i = 6; i <= 8; ++i) {
@@ -233,15 +262,20 @@ TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster)
 
 TEST(cluster, subscriptions_and_publishes_follow_a_migrated_slot) {
   redis_cluster cluster;
-  std::vector<std::string> args = {"--set", "engine.type=\"redis\"", "--set", "redis.cluster=true", "--set",
-                                   "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
-                                   "--set", "limits.publish_rate=100000", "--set", "limits.publish_burst=100000"};
+  std::vector<std::string> args = {
+      "--set", "engine.type=\"redis\"",
+      "--set", "redis.cluster=true",
+      "--set", "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
+      "--set", "limits.publish_rate=100000",
+      "--set", "limits.publish_burst=100000"};
   server_process a(args);
   ASSERT_TRUE(eventually([&] { return ready(a); }, 15s)) << a.log();
   auto sub = connect_client(a, "amb");
   ASSERT_FALSE(sub->call("subscribe", R"("channel":"moving")").is_error);
   auto pub = connect_client(a, "bot");
-  for (int i = 1; i <= 3; ++i) ASSERT_FALSE(pub->call("publish", R"("channel":"moving","data":)" + std::to_string(i)).is_error);
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_FALSE(
+        pub->call("publish", R"("channel":"moving","data":)" + std::to_string(i)).is_error);
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(sub->next_event());
 
   // Find the owner of the channel's slot and move the slot (and its keys) to another master.
@@ -249,16 +283,21 @@ TEST(cluster, subscriptions_and_publishes_follow_a_migrated_slot) {
   int slot = std::stoi(slot_reply.substr(1));
   std::size_t from = 3, to = 3;
   for (std::size_t i = 0; i < 3; ++i)
-    if (cluster.node(i).command("CLUSTER COUNTKEYSINSLOT " + std::to_string(slot)) != ":0") from = i;
+    if (cluster.node(i).command("CLUSTER COUNTKEYSINSLOT " + std::to_string(slot)) != ":0")
+      from = i;
   ASSERT_LT(from, 3u) << "the channel's keys live somewhere";
   to = (from + 1) % 3;
-  auto from_id = cluster.node(from).command("CLUSTER MYID"), to_id = cluster.node(to).command("CLUSTER MYID");
+  auto from_id = cluster.node(from).command("CLUSTER MYID"),
+       to_id = cluster.node(to).command("CLUSTER MYID");
   auto s = std::to_string(slot);
   EXPECT_EQ(cluster.node(to).command("CLUSTER SETSLOT " + s + " IMPORTING " + from_id), "+OK");
   EXPECT_EQ(cluster.node(from).command("CLUSTER SETSLOT " + s + " MIGRATING " + to_id), "+OK");
-  for (const char* k : {"muster:{moving}:m", "muster:{moving}:s", "muster:{moving}:p", "muster:{moving}:pz"})
-    cluster.node(from).command("MIGRATE 127.0.0.1 " + std::to_string(cluster.node(to).port()) + " " + k + " 0 5000");
-  for (std::size_t i = 0; i < 3; ++i) cluster.node(i).command("CLUSTER SETSLOT " + s + " NODE " + to_id);
+  for (const char* k :
+       {"muster:{moving}:m", "muster:{moving}:s", "muster:{moving}:p", "muster:{moving}:pz"})
+    cluster.node(from).command("MIGRATE 127.0.0.1 " + std::to_string(cluster.node(to).port()) +
+                               " " + k + " 0 5000");
+  for (std::size_t i = 0; i < 3; ++i)
+    cluster.node(i).command("CLUSTER SETSLOT " + s + " NODE " + to_id);
   ASSERT_EQ(cluster.node(to).command("CLUSTER COUNTKEYSINSLOT " + s).substr(0, 1), ":");
 
   // Publishing goes on (MOVED is followed) and the subscriber gets everything, in order.

@@ -21,7 +21,8 @@ TEST(pubsub, messages_reach_every_subscriber_with_consecutive_offsets) {
     EXPECT_EQ(client::json_bool(r.result, "recovered"), false);
   }
   for (int i = 1; i <= 20; ++i) {
-    auto r = carol->call("publish", R"("channel":"crisis:one","data":{"n":)" + std::to_string(i) + "}");
+    auto r =
+        carol->call("publish", R"("channel":"crisis:one","data":{"n":)" + std::to_string(i) + "}");
     ASSERT_FALSE(r.is_error) << r.raw;
     EXPECT_EQ(client::json_uint(r.result, "offset"), static_cast<std::uint64_t>(i));
   }
@@ -45,8 +46,8 @@ TEST(pubsub, messages_reach_every_subscriber_with_consecutive_offsets) {
 }
 
 TEST(pubsub, per_channel_order_is_identical_under_concurrent_publishers) {
-  server_process server({"--threads", "2", "--set", "limits.publish_rate=100000",
-                         "--set", "limits.publish_burst=100000"});
+  server_process server({"--threads", "2", "--set", "limits.publish_rate=100000", "--set",
+                         "limits.publish_burst=100000"});
   constexpr int publishers = 4, per_publisher = 200;
   std::vector<std::unique_ptr<client::blocking_client>> subs;
   for (int i = 0; i < 3; ++i) {
@@ -61,7 +62,8 @@ TEST(pubsub, per_channel_order_is_identical_under_concurrent_publishers) {
         auto c = connect_client(server, "pub" + std::to_string(p));
         std::vector<std::uint64_t> ids;
         for (int i = 0; i < per_publisher; ++i)
-          ids.push_back(c->send_command("publish", R"("channel":"race","data":{"p":)" + std::to_string(p) +
+          ids.push_back(c->send_command("publish", R"("channel":"race","data":{"p":)" +
+                                                       std::to_string(p) +
                                                        ",\"i\":" + std::to_string(i) + "}"));
         for (auto id : ids)
           if (c->wait_reply(id, 10s).is_error) ++failures;
@@ -96,7 +98,8 @@ TEST(pubsub, history_presence_and_join_leave) {
   auto alice = connect_client(server, "alice");
   ASSERT_FALSE(alice->call("subscribe", R"("channel":"room","join_leave":true)").is_error);
   for (int i = 1; i <= 5; ++i)
-    ASSERT_FALSE(alice->call("publish", R"("channel":"room","data":)" + std::to_string(i)).is_error);
+    ASSERT_FALSE(
+        alice->call("publish", R"("channel":"room","data":)" + std::to_string(i)).is_error);
   // alice's own join comes first, then her 5 messages.
   auto join = alice->next_event();
   ASSERT_TRUE(join);

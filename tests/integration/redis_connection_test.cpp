@@ -45,15 +45,20 @@ TEST(redis_connection, pipelined_commands_are_answered_in_order) {
   auto c = f.connect(redis.port());
   std::vector<std::string> got;
   for (int i = 0; i < 500; ++i)
-    c->command(format_command({"SET", "k" + std::to_string(i), std::string("v\0", 2) + std::to_string(i)}),
-               [](std::error_code ec, reply_ptr r) { EXPECT_TRUE(!ec && r && r->type == REDIS_REPLY_STATUS); });
+    c->command(
+        format_command({"SET", "k" + std::to_string(i), std::string("v\0", 2) + std::to_string(i)}),
+        [](std::error_code ec, reply_ptr r) {
+          EXPECT_TRUE(!ec && r && r->type == REDIS_REPLY_STATUS);
+        });
   for (int i = 0; i < 500; ++i)
-    c->command(format_command({"GET", "k" + std::to_string(i)}), [&](std::error_code ec, reply_ptr r) {
-      ASSERT_FALSE(ec);
-      got.emplace_back(text(*r));
-    });
+    c->command(format_command({"GET", "k" + std::to_string(i)}),
+               [&](std::error_code ec, reply_ptr r) {
+                 ASSERT_FALSE(ec);
+                 got.emplace_back(text(*r));
+               });
   ASSERT_TRUE(f.run_until([&] { return got.size() == 500; }));
-  for (int i = 0; i < 500; ++i) EXPECT_EQ(got[i], std::string("v\0", 2) + std::to_string(i)) << "binary-safe, in order";
+  for (int i = 0; i < 500; ++i)
+    EXPECT_EQ(got[i], std::string("v\0", 2) + std::to_string(i)) << "binary-safe, in order";
 }
 
 TEST(redis_connection, error_replies_are_replies) {
@@ -78,14 +83,17 @@ TEST(redis_connection, pushes_from_plain_and_sharded_pubsub_reach_the_push_handl
   auto pub = f.connect(redis.port());
   std::vector<std::string> pushes;
   sub->on_push([&](const redisReply& r) {
-    pushes.push_back(std::string(text(*r.element[0])) + ":" + std::string(text(*r.element[1])) + ":" +
-                     std::string(text(*r.element[2])));
+    pushes.push_back(std::string(text(*r.element[0])) + ":" + std::string(text(*r.element[1])) +
+                     ":" + std::string(text(*r.element[2])));
   });
   int confirmed = 0;
-  sub->command(format_command({"SUBSCRIBE", "a", "b"}), [&](std::error_code ec, reply_ptr) {
-    EXPECT_FALSE(ec);
-    ++confirmed;
-  }, 2);
+  sub->command(
+      format_command({"SUBSCRIBE", "a", "b"}),
+      [&](std::error_code ec, reply_ptr) {
+        EXPECT_FALSE(ec);
+        ++confirmed;
+      },
+      2);
   sub->command(format_command({"SSUBSCRIBE", "s"}), [&](std::error_code ec, reply_ptr) {
     EXPECT_FALSE(ec);
     ++confirmed;
@@ -124,17 +132,19 @@ TEST(redis_connection, slow_command_times_out_and_the_connection_recovers) {
   // Redis itself is asleep for a second: keep asking (bounded) until it answers again.
   bool ok = false, in_flight = false;
   int attempts = 0;
-  EXPECT_TRUE(f.run_until([&] {
-    if (!ok && !in_flight && c->up() && attempts < 50) {
-      in_flight = true;
-      ++attempts;
-      c->command(format_command({"PING"}), [&](std::error_code ec, reply_ptr r) {
-        ok = !ec && r;
-        in_flight = false;
-      });
-    }
-    return ok;
-  }, 10s));
+  EXPECT_TRUE(f.run_until(
+      [&] {
+        if (!ok && !in_flight && c->up() && attempts < 50) {
+          in_flight = true;
+          ++attempts;
+          c->command(format_command({"PING"}), [&](std::error_code ec, reply_ptr r) {
+            ok = !ec && r;
+            in_flight = false;
+          });
+        }
+        return ok;
+      },
+      10s));
 }
 
 TEST(redis_connection, redis_killed_fails_commands_then_reconnects_after_restart) {
@@ -152,7 +162,8 @@ TEST(redis_connection, redis_killed_fails_commands_then_reconnects_after_restart
     done = true;
   });
   ASSERT_TRUE(f.run_until([&] { return done; }));
-  EXPECT_EQ(down_ec, make_error_code(engine_errc::unavailable)) << "fails at once, never queued silently";
+  EXPECT_EQ(down_ec, make_error_code(engine_errc::unavailable))
+      << "fails at once, never queued silently";
   redis.restart();
   ASSERT_TRUE(f.run_until([&] { return c->up(); }, 10s));
   EXPECT_GE(c->reconnects(), 1u);

@@ -43,7 +43,8 @@ bool answers_ping(std::uint16_t port) {
 
 redis_process::redis_process(std::vector<std::string> args) : args_(std::move(args)) {
   std::random_device rd;
-  dir_ = fs::temp_directory_path() / ("muster-redis-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  dir_ = fs::temp_directory_path() /
+         ("muster-redis-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(dir_);
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port();
@@ -61,10 +62,23 @@ redis_process::redis_process(std::vector<std::string> args) : args_(std::move(ar
 }
 
 void redis_process::launch() {
-  std::vector<std::string> argv_s = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                                     "127.0.0.1", "--dir", dir_.string(), "--save", "", "--appendonly",
-                                     "no", "--enable-debug-command", "yes", "--daemonize", "no",
-                                     "--logfile", (dir_ / "redis.log").string()};
+  std::vector<std::string> argv_s = {"/usr/bin/redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_.string(),
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--enable-debug-command",
+                                     "yes",
+                                     "--daemonize",
+                                     "no",
+                                     "--logfile",
+                                     (dir_ / "redis.log").string()};
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -101,7 +115,8 @@ std::string redis_process::command(const std::string& inline_command) const {
   // A bulk string: its payload follows the length line.
   auto len = std::stoul(line.substr(1));
   auto need = line.size() + 2 + len + 2;
-  if (reply.size() < need) net::read(s, net::dynamic_buffer(reply), net::transfer_exactly(need - reply.size()));
+  if (reply.size() < need)
+    net::read(s, net::dynamic_buffer(reply), net::transfer_exactly(need - reply.size()));
   return reply.substr(line.size() + 2, len);
 }
 
@@ -149,7 +164,8 @@ redis_cluster::redis_cluster() {
                                  "--cluster-node-timeout", "2000"}));
   std::string cmd = "/usr/bin/redis-cli --cluster create";
   for (auto& n : nodes_) cmd += " 127.0.0.1:" + std::to_string(n->port());
-  cmd += " --cluster-replicas 0 --cluster-yes > " + (nodes_[0]->dir() / "create.log").string() + " 2>&1";
+  cmd += " --cluster-replicas 0 --cluster-yes > " + (nodes_[0]->dir() / "create.log").string() +
+         " 2>&1";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("redis-cli --cluster create failed");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace muster::test {

@@ -22,11 +22,13 @@ namespace fs = std::filesystem;
 
 server_process::server_process(std::vector<std::string> args) {
   std::random_device rd;
-  dir_ = fs::temp_directory_path() / ("musterd-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  dir_ = fs::temp_directory_path() /
+         ("musterd-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(dir_);
   auto port_file = dir_ / "port";
-  std::vector<std::string> argv_s = {MUSTERD_PATH, "--listen", "127.0.0.1:0", "--port-file",
-                                     port_file.string(), "--set", "log.level=\"debug\""};
+  std::vector<std::string> argv_s = {MUSTERD_PATH,         "--listen",         "127.0.0.1:0",
+                                     "--port-file",        port_file.string(), "--set",
+                                     "log.level=\"debug\""};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -124,7 +126,8 @@ int server_process::stop(std::chrono::milliseconds timeout) {
   return -1;
 }
 
-std::unique_ptr<client::blocking_client> connect_client(const server_process& s, const std::string& name) {
+std::unique_ptr<client::blocking_client> connect_client(const server_process& s,
+                                                        const std::string& name) {
   auto c = std::make_unique<client::blocking_client>(s.endpoint());
   c->connect(name);
   return c;

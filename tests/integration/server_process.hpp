@@ -42,7 +42,8 @@ class server_process {
 };
 
 /// A client connected and "connect"ed as `name`.
-std::unique_ptr<client::blocking_client> connect_client(const server_process& s, const std::string& name);
+std::unique_ptr<client::blocking_client> connect_client(const server_process& s,
+                                                        const std::string& name);
 
 /// One HTTP GET on loopback; returns {status, body}.
 std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);

@@ -30,7 +30,8 @@ TEST(codec, decodes_connect) {
 }
 
 TEST(codec, decodes_subscribe_with_recovery_position) {
-  auto r = decode(R"({"op":"subscribe","id":7,"channel":"crisis:acme","recover":{"offset":42,"epoch":"ab12"}})");
+  auto r = decode(
+      R"({"op":"subscribe","id":7,"channel":"crisis:acme","recover":{"offset":42,"epoch":"ab12"}})");
   ASSERT_TRUE(r.ok) << r.failure.message;
   EXPECT_EQ(r.cmd.kind, op::subscribe);
   EXPECT_EQ(r.cmd.channel, "crisis:acme");
@@ -40,7 +41,9 @@ TEST(codec, decodes_subscribe_with_recovery_position) {
 }
 
 TEST(codec, decodes_publish_and_minifies_data) {
-  auto r = decode("{\"id\":3,\"op\":\"publish\",\"channel\":\"c1\",\"data\":{ \"text\" :\n \"hi\\nthere\", \"n\": [1, 2] }}");
+  auto r = decode(
+      "{\"id\":3,\"op\":\"publish\",\"channel\":\"c1\",\"data\":{ \"text\" :\n \"hi\\nthere\", "
+      "\"n\": [1, 2] }}");
   ASSERT_TRUE(r.ok) << r.failure.message;
   EXPECT_EQ(r.cmd.data, R"({"text":"hi\nthere","n":[1,2]})");
   EXPECT_EQ(r.cmd.data.find('\n'), std::string::npos);
@@ -105,8 +108,10 @@ TEST(codec_errors, missing_and_mistyped_fields_name_the_field) {
       {R"({"id":1,"op":"publish","channel":"c"})", errc::bad_request, "data"},
       {R"({"id":1,"op":"connect"})", errc::bad_request, "name"},
       {R"({"id":1,"op":"subscribe","channel":"c","recover":5})", errc::bad_request, "recover"},
-      {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":1}})", errc::bad_request, "recover"},
-      {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":"x","epoch":"e"}})", errc::bad_request, "recover.offset"},
+      {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":1}})", errc::bad_request,
+       "recover"},
+      {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":"x","epoch":"e"}})",
+       errc::bad_request, "recover.offset"},
       {R"({"id":1,"op":"history","channel":"c","limit":0})", errc::bad_request, "limit"},
       {R"({"id":1,"op":"history","channel":"c","limit":5000})", errc::bad_request, "limit"},
       {R"({"id":1,"op":"history","channel":"c","since":-4})", errc::bad_request, "since"},
@@ -115,7 +120,8 @@ TEST(codec_errors, missing_and_mistyped_fields_name_the_field) {
     auto r = decode(tc.frame);
     EXPECT_FALSE(r.ok) << tc.frame;
     EXPECT_EQ(r.failure.code, tc.code) << tc.frame << " -> " << r.failure.message;
-    EXPECT_NE(r.failure.message.find(tc.word), std::string::npos) << tc.frame << " -> " << r.failure.message;
+    EXPECT_NE(r.failure.message.find(tc.word), std::string::npos)
+        << tc.frame << " -> " << r.failure.message;
   }
 }
 
@@ -137,7 +143,8 @@ TEST(codec_errors, bad_channel_names) {
 }
 
 TEST(codec_errors, oversized_data) {
-  std::string frame = R"({"id":1,"op":"publish","channel":"c","data":")" + std::string(2000, 'x') + "\"}";
+  std::string frame =
+      R"({"id":1,"op":"publish","channel":"c","data":")" + std::string(2000, 'x') + "\"}";
   auto r = decode(frame);
   ASSERT_FALSE(r.ok);
   EXPECT_EQ(r.failure.code, errc::message_too_large);
@@ -151,8 +158,9 @@ TEST(codec, encodes_reply_error_and_events) {
   EXPECT_EQ(encode_error(std::nullopt, errc::bad_json, "x"),
             R"({"error":{"code":"bad_json","message":"x"}})");
   publication p{3, "e1", 1700000000000, "c9", "bo\tb", R"({"t":1})"};
-  EXPECT_EQ(encode_message_event("ch", p),
-            R"({"event":"message","channel":"ch","offset":3,"epoch":"e1","ts":1700000000000,"sender":{"client":"c9","name":"bo\tb"},"data":{"t":1}})");
+  EXPECT_EQ(
+      encode_message_event("ch", p),
+      R"({"event":"message","channel":"ch","offset":3,"epoch":"e1","ts":1700000000000,"sender":{"client":"c9","name":"bo\tb"},"data":{"t":1}})");
   EXPECT_EQ(encode_presence_event(true, "ch", "c9", "bob"),
             R"({"event":"join","channel":"ch","client":"c9","name":"bob"})");
 }

@@ -20,11 +20,14 @@ alert make_alert(severity s = severity::sev2) {
 }  // namespace
 
 TEST(alert, canonical_url_folds_links_to_the_same_post) {
-  EXPECT_EQ(canonical_url("HTTPS://X.com/u/status/1/?utm_source=a&s=2#frag"), "https://x.com/u/status/1?s=2");
+  EXPECT_EQ(canonical_url("HTTPS://X.com/u/status/1/?utm_source=a&s=2#frag"),
+            "https://x.com/u/status/1?s=2");
   EXPECT_EQ(canonical_url("https://x.com/u/status/1"), canonical_url("https://X.COM/u/status/1/"));
-  EXPECT_EQ(canonical_url("https://news.example/a?b=2&a=1"), canonical_url("https://news.example/a?a=1&b=2&fbclid=zz"));
+  EXPECT_EQ(canonical_url("https://news.example/a?b=2&a=1"),
+            canonical_url("https://news.example/a?a=1&b=2&fbclid=zz"));
   EXPECT_NE(canonical_url("https://x.com/u/status/1"), canonical_url("https://x.com/u/status/2"));
-  EXPECT_NE(canonical_url("https://x.com/U/status/1"), canonical_url("https://x.com/u/status/1")) << "paths keep case";
+  EXPECT_NE(canonical_url("https://x.com/U/status/1"), canonical_url("https://x.com/u/status/1"))
+      << "paths keep case";
   EXPECT_EQ(canonical_url("https://example.org/"), "https://example.org");
 }
 
@@ -44,7 +47,9 @@ TEST(alert, full_lifecycle_and_its_refusals) {
   ASSERT_EQ(claim(a, "amb1", t0), outcome::ok);
   EXPECT_EQ(respond(a, "amb2", "u", "t", false, t0), outcome::forbidden);
   EXPECT_EQ(release(a, "amb2", false), outcome::forbidden);
-  EXPECT_EQ(respond(a, "amb1", "https://x.com/brand/status/9", "Thanks, we are on it", false, t0 + 60s), outcome::ok);
+  EXPECT_EQ(
+      respond(a, "amb1", "https://x.com/brand/status/9", "Thanks, we are on it", false, t0 + 60s),
+      outcome::ok);
   EXPECT_EQ(a.status, alert_status::responded);
   EXPECT_EQ(a.responded_at, t0 + 60s);
   EXPECT_EQ(claim(a, "amb2", t0), outcome::already_claimed);
@@ -119,7 +124,8 @@ TEST(alert, routing_rules_and_fallback) {
   in.text = "nice weather";
   EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"triage"}));
   in.tags = {"vip"};
-  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"triage"})) << "vip but not severe enough";
+  EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"triage"}))
+      << "vip but not severe enough";
   in.severity = severity::sev1;
   EXPECT_EQ(route(in, rules, "triage"), (std::vector<std::string>{"exec"}));
   in.source = "news";

@@ -73,7 +73,9 @@ std::vector<std::string> set_errors(config& cfg, const std::vector<std::string>&
   return {};
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // File errors come in table order (sorted by section and key), not file order: sort by line.
 std::vector<std::string> by_line(std::vector<std::string> errors) {
@@ -86,7 +88,9 @@ std::vector<std::string> by_line(std::vector<std::string> errors) {
                    [&](const std::string& a, const std::string& b) { return line(a) < line(b); });
   return errors;
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -230,7 +234,8 @@ TEST_F(config_file, float_for_integer_key_is_rejected) {
 
 TEST_F(config_file, wrong_types_for_number_and_string_keys) {
   config c;
-  auto errors = by_line(load_errors(c, "[limits]\npublish_rate = \"fast\"\n[log]\nlevel = 3\n[server]\nlisten = 8080\n"));
+  auto errors = by_line(load_errors(
+      c, "[limits]\npublish_rate = \"fast\"\n[log]\nlevel = 3\n[server]\nlisten = 8080\n"));
   ASSERT_EQ(errors.size(), 3u) << ::testing::PrintToString(errors);
   EXPECT_EQ(errors[0], path_ + ":2: limits.publish_rate must be a number");
   EXPECT_EQ(errors[1], path_ + ":4: log.level must be a string");
@@ -247,10 +252,12 @@ TEST_F(config_file, out_of_range_is_reported_with_bounds) {
 
 TEST_F(config_file, negative_values_are_out_of_range) {
   config c;
-  auto errors = by_line(load_errors(c, "[server]\nmax_connections = -1\n[limits]\npublish_burst = -5.5\n"));
+  auto errors =
+      by_line(load_errors(c, "[server]\nmax_connections = -1\n[limits]\npublish_burst = -5.5\n"));
   ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
   EXPECT_EQ(errors[0], path_ + ":2: server.max_connections must be between 1 and 1000000");
-  EXPECT_TRUE(starts_with(errors[1], path_ + ":4: limits.publish_burst must be between 1 and ")) << errors[1];
+  EXPECT_TRUE(starts_with(errors[1], path_ + ":4: limits.publish_burst must be between 1 and "))
+      << errors[1];
   EXPECT_EQ(c.max_connections, config{}.max_connections);
 }
 
@@ -267,8 +274,10 @@ TEST_F(config_file, number_out_of_range_is_rejected) {
   config c;
   auto errors = by_line(load_errors(c, "[limits]\npublish_rate = 0.0\ncommand_rate = inf\n"));
   ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
-  EXPECT_TRUE(starts_with(errors[0], path_ + ":2: limits.publish_rate must be between ")) << errors[0];
-  EXPECT_TRUE(starts_with(errors[1], path_ + ":3: limits.command_rate must be between ")) << errors[1];
+  EXPECT_TRUE(starts_with(errors[0], path_ + ":2: limits.publish_rate must be between "))
+      << errors[0];
+  EXPECT_TRUE(starts_with(errors[1], path_ + ":3: limits.command_rate must be between "))
+      << errors[1];
   EXPECT_DOUBLE_EQ(c.publish_rate, config{}.publish_rate) << "a rejected value is not applied";
   EXPECT_DOUBLE_EQ(c.command_rate, config{}.command_rate);
 }
@@ -282,7 +291,8 @@ TEST_F(config_file, nan_number_is_rejected) {
 
 TEST_F(config_file, enum_values_are_checked) {
   config c;
-  auto errors = by_line(load_errors(c, "[engine]\ntype = \"cassandra\"\n[log]\nlevel = \"verbose\"\n"));
+  auto errors =
+      by_line(load_errors(c, "[engine]\ntype = \"cassandra\"\n[log]\nlevel = \"verbose\"\n"));
   ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
   EXPECT_EQ(errors[0], path_ + ":2: engine.type must be one of: memory redis");
   EXPECT_EQ(errors[1], path_ + ":4: log.level must be one of: trace debug info warn error off");
@@ -332,12 +342,14 @@ ttl_s = 3600
   ASSERT_EQ(errors.size(), 4u) << ::testing::PrintToString(errors);
   std::vector<std::string> lines;
   for (const auto& e : by_line(errors)) lines.push_back(e.substr(0, e.find(": ")));
-  EXPECT_EQ(lines, (std::vector<std::string>{path_ + ":2", path_ + ":3", path_ + ":4", path_ + ":7"}));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{path_ + ":2", path_ + ":3", path_ + ":4", path_ + ":7"}));
 }
 
 TEST_F(config_file, syntax_error_reports_its_line) {
   config c;
-  auto errors = load_errors(c, "[server]\nthreads = 2\nlisten = = \"x\"\n[log]\nlevel = \"info\"\n");
+  auto errors =
+      load_errors(c, "[server]\nthreads = 2\nlisten = = \"x\"\n[log]\nlevel = \"info\"\n");
   ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
   EXPECT_TRUE(starts_with(errors[0], path_ + ":3: ")) << errors[0];
   EXPECT_GT(errors[0].size(), (path_ + ":3: ").size()) << "a description follows";
@@ -410,7 +422,8 @@ TEST(config_env, bad_values_name_the_variable_and_are_all_collected) {
   for (const auto& e : errors) all += e + "\n";
   EXPECT_TRUE(contains(all, "MUSTER_SERVER_THREADS: server.threads must be an integer")) << all;
   EXPECT_TRUE(contains(all, "MUSTER_SERVER_LISTEN: server.listen must")) << all;
-  EXPECT_TRUE(contains(all, "MUSTER_HISTORY_SIZE: history.size must be between 0 and 1000000")) << all;
+  EXPECT_TRUE(contains(all, "MUSTER_HISTORY_SIZE: history.size must be between 0 and 1000000"))
+      << all;
   EXPECT_EQ(c.threads, 0u);
 }
 
@@ -486,11 +499,13 @@ TEST(config_set, malformed_override_is_reported) {
 
 TEST(config_set, bad_values_are_all_collected) {
   config c;
-  auto errors = set_errors(c, {"server.threads=257", "log.level=loud", "server.threads=", "history.ttl_s=0",
-                               "server.drain_timeout_ms=100"});
+  auto errors =
+      set_errors(c, {"server.threads=257", "log.level=loud", "server.threads=", "history.ttl_s=0",
+                     "server.drain_timeout_ms=100"});
   ASSERT_EQ(errors.size(), 4u) << ::testing::PrintToString(errors);
   EXPECT_EQ(errors[0], "--set server.threads=257: server.threads must be between 0 and 256");
-  EXPECT_TRUE(starts_with(errors[1], "--set log.level=loud: log.level must be one of")) << errors[1];
+  EXPECT_TRUE(starts_with(errors[1], "--set log.level=loud: log.level must be one of"))
+      << errors[1];
   EXPECT_EQ(errors[2], "--set server.threads=: server.threads must be an integer");
   EXPECT_EQ(errors[3], "--set history.ttl_s=0: history.ttl_s must be between 1 and 31536000");
   // Valid overrides among bad ones are still applied.

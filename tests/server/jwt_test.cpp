@@ -24,13 +24,15 @@ TEST(jwt, minted_token_verifies_with_its_claims) {
   EXPECT_TRUE(got.may_access("crisis:acme"));
   EXPECT_TRUE(got.may_access("lobby"));
   EXPECT_FALSE(got.may_access("lobby2"));
-  EXPECT_EQ(got.expires_at, std::chrono::duration_cast<std::chrono::seconds>(t0.time_since_epoch()).count() + 3600);
+  EXPECT_EQ(got.expires_at,
+            std::chrono::duration_cast<std::chrono::seconds>(t0.time_since_epoch()).count() + 3600);
 }
 
 TEST(jwt, known_hs256_token_signature_is_checked_before_claims) {
   // The well-known jwt.io example, signed with "your-256-bit-secret"; it has no role claim.
   const char* token =
-      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0Ij"
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+      "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0Ij"
       "oxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
   identity got;
   EXPECT_EQ(verify(token, "your-256-bit-secret", got, t0), make_error_code(jwt_errc::bad_claim));
@@ -45,10 +47,12 @@ TEST(jwt, each_kind_of_invalid_token_is_refused_with_its_reason) {
   auto dot1 = good.find('.'), dot2 = good.rfind('.');
   identity got;
   // Tampered payload: signature no longer matches.
-  auto tampered = good.substr(0, dot1 + 1) + base64url_encode(R"({"sub":"bob","role":"admin"})") + good.substr(dot2);
+  auto tampered = good.substr(0, dot1 + 1) + base64url_encode(R"({"sub":"bob","role":"admin"})") +
+                  good.substr(dot2);
   EXPECT_EQ(verify(tampered, "k", got, t0), make_error_code(jwt_errc::bad_signature));
   // alg none, with or without a signature.
-  auto none = base64url_encode(R"({"alg":"none","typ":"JWT"})") + good.substr(dot1, dot2 - dot1) + ".";
+  auto none =
+      base64url_encode(R"({"alg":"none","typ":"JWT"})") + good.substr(dot1, dot2 - dot1) + ".";
   EXPECT_EQ(verify(none, "k", got, t0), make_error_code(jwt_errc::bad_algorithm));
   auto rs = base64url_encode(R"({"alg":"RS256"})") + good.substr(dot1);
   EXPECT_EQ(verify(rs, "k", got, t0), make_error_code(jwt_errc::bad_algorithm));
@@ -56,29 +60,41 @@ TEST(jwt, each_kind_of_invalid_token_is_refused_with_its_reason) {
   EXPECT_EQ(verify(good, "k", got, t0 + 60s + 31s), make_error_code(jwt_errc::expired));
   EXPECT_FALSE(verify(good, "k", got, t0 + 60s + 29s)) << "within the leeway";
   // Malformed shapes.
-  for (std::string bad : {std::string(""), std::string("abc"), std::string("a.b"), std::string("a.b.c.d"),
-                          good.substr(0, dot1) + ".!!!." + good.substr(dot2 + 1),
-                          base64url_encode("not json") + good.substr(dot1)})
+  for (std::string bad :
+       {std::string(""), std::string("abc"), std::string("a.b"), std::string("a.b.c.d"),
+        good.substr(0, dot1) + ".!!!." + good.substr(dot2 + 1),
+        base64url_encode("not json") + good.substr(dot1)})
     EXPECT_EQ(verify(bad, "k", got, t0), make_error_code(jwt_errc::malformed)) << bad;
-  EXPECT_EQ(verify(good, "", got, t0), make_error_code(jwt_errc::bad_signature)) << "wrong (empty) secret";
+  EXPECT_EQ(verify(good, "", got, t0), make_error_code(jwt_errc::bad_signature))
+      << "wrong (empty) secret";
 }
 
 TEST(jwt, claims_are_validated) {
   identity got;
-  auto check = [&](const std::string& payload) { return verify(sign_hs256(payload, "k"), "k", got, t0); };
+  auto check = [&](const std::string& payload) {
+    return verify(sign_hs256(payload, "k"), "k", got, t0);
+  };
   EXPECT_FALSE(check(R"({"sub":"y","role":"bot"})"));
   EXPECT_EQ(got.name, "y") << "name defaults to the subject";
   EXPECT_FALSE(got.expires_at) << "exp is optional";
   EXPECT_EQ(check(R"({"role":"bot"})"), make_error_code(jwt_errc::bad_claim)) << "no sub";
-  EXPECT_EQ(check(R"({"sub":"","role":"bot"})"), make_error_code(jwt_errc::bad_claim)) << "empty sub";
-  EXPECT_EQ(check(R"({"sub":7,"role":"bot"})"), make_error_code(jwt_errc::bad_claim)) << "sub not a string";
+  EXPECT_EQ(check(R"({"sub":"","role":"bot"})"), make_error_code(jwt_errc::bad_claim))
+      << "empty sub";
+  EXPECT_EQ(check(R"({"sub":7,"role":"bot"})"), make_error_code(jwt_errc::bad_claim))
+      << "sub not a string";
   EXPECT_EQ(check(R"({"sub":"y"})"), make_error_code(jwt_errc::bad_claim)) << "no role";
-  EXPECT_EQ(check(R"({"sub":"y","role":"boss"})"), make_error_code(jwt_errc::bad_claim)) << "unknown role";
-  EXPECT_EQ(check(R"({"sub":"y","role":"bot","channels":"lobby"})"), make_error_code(jwt_errc::bad_claim));
-  EXPECT_EQ(check(R"({"sub":"y","role":"bot","channels":[1]})"), make_error_code(jwt_errc::bad_claim));
-  EXPECT_EQ(check(R"({"sub":"y","role":"bot","exp":"soon"})"), make_error_code(jwt_errc::bad_claim));
-  EXPECT_EQ(check(R"({"sub":"y","role":"bot","nbf":1900000000})"), make_error_code(jwt_errc::not_yet_valid));
-  EXPECT_EQ(check(R"({"sub":"y","role":"bot","exp":1700000000})"), make_error_code(jwt_errc::expired));
+  EXPECT_EQ(check(R"({"sub":"y","role":"boss"})"), make_error_code(jwt_errc::bad_claim))
+      << "unknown role";
+  EXPECT_EQ(check(R"({"sub":"y","role":"bot","channels":"lobby"})"),
+            make_error_code(jwt_errc::bad_claim));
+  EXPECT_EQ(check(R"({"sub":"y","role":"bot","channels":[1]})"),
+            make_error_code(jwt_errc::bad_claim));
+  EXPECT_EQ(check(R"({"sub":"y","role":"bot","exp":"soon"})"),
+            make_error_code(jwt_errc::bad_claim));
+  EXPECT_EQ(check(R"({"sub":"y","role":"bot","nbf":1900000000})"),
+            make_error_code(jwt_errc::not_yet_valid));
+  EXPECT_EQ(check(R"({"sub":"y","role":"bot","exp":1700000000})"),
+            make_error_code(jwt_errc::expired));
   EXPECT_EQ(check("[1,2]"), make_error_code(jwt_errc::malformed)) << "claims must be an object";
 }
 

@@ -267,7 +267,8 @@ TEST(memory_engine, history_since_at_or_beyond_top_is_empty) {
   publish_n(e, "room", 5);
   EXPECT_TRUE(history(e, "room", 5, 100).publications.empty());
   EXPECT_TRUE(history(e, "room", 6, 100).publications.empty());
-  EXPECT_TRUE(history(e, "room", std::numeric_limits<std::uint64_t>::max(), 100).publications.empty());
+  EXPECT_TRUE(
+      history(e, "room", std::numeric_limits<std::uint64_t>::max(), 100).publications.empty());
 }
 
 TEST(memory_engine, history_entries_carry_timestamp_sender_and_frame) {
@@ -328,13 +329,13 @@ TEST(memory_engine, history_expires_publications_older_than_ttl) {
   publish_n(e, "room", 2);  // t0 + 30 s
   clk.now += 29s;           // t0 + 59 s: nothing expired yet
   EXPECT_EQ(offsets_of(history(e, "room", 0, 100)), range(1, 5));
-  clk.now += 2s;            // t0 + 61 s: the first three expired
+  clk.now += 2s;  // t0 + 61 s: the first three expired
   auto h = history(e, "room", 0, 100);
   EXPECT_EQ(offsets_of(h), range(4, 5));
   EXPECT_EQ(h.first_offset, 4u);
   EXPECT_EQ(h.top.offset, 5u);
   auto epoch = h.top.epoch;
-  clk.now += 30s;           // t0 + 91 s: everything expired, the position survives
+  clk.now += 30s;  // t0 + 91 s: everything expired, the position survives
   h = history(e, "room", 0, 100);
   EXPECT_TRUE(h.publications.empty());
   EXPECT_EQ(h.first_offset, 6u);
@@ -573,14 +574,16 @@ TEST(memory_engine, sink_receives_concurrent_publishes_to_one_channel_in_offset_
     workers.emplace_back([&e, &assigned, t] {
       client_info me{"client-" + std::to_string(t), "t" + std::to_string(t)};
       for (int i = 0; i < per_thread; ++i)
-        e.publish("busy", std::to_string(i), me, [&assigned, t](std::error_code ec, stream_position p) {
-          if (!ec) assigned[static_cast<std::size_t>(t)].push_back(p.offset);
-        });
+        e.publish("busy", std::to_string(i), me,
+                  [&assigned, t](std::error_code ec, stream_position p) {
+                    if (!ec) assigned[static_cast<std::size_t>(t)].push_back(p.offset);
+                  });
     });
   }
   // Another channel published concurrently must not disturb the first.
   workers.emplace_back([&e] {
-    for (int i = 0; i < per_thread; ++i) e.publish("quiet", "0", alice, [](std::error_code, stream_position) {});
+    for (int i = 0; i < per_thread; ++i)
+      e.publish("quiet", "0", alice, [](std::error_code, stream_position) {});
   });
   for (auto& w : workers) w.join();
 
@@ -655,9 +658,9 @@ TEST(memory_engine, presence_leave_of_an_absent_client_emits_nothing) {
   e.start(sink);
   e.presence_leave("nowhere", alice);  // unknown channel
   e.presence_join("room", bob);
-  e.presence_leave("room", alice);     // known channel, absent client
+  e.presence_leave("room", alice);  // known channel, absent client
   e.presence_leave("room", bob);
-  e.presence_leave("room", bob);       // second leave
+  e.presence_leave("room", bob);  // second leave
   auto events = sink.events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_NE(events[0].frame.find(R"("event":"join")"), std::string::npos);

@@ -43,9 +43,11 @@ parsed_exposition parse(const std::string& text) {
     } else if (line.rfind("# HELP ", 0) == 0) {
       auto rest = line.substr(7);
       auto sp = rest.find(' ');
-      if (sp == std::string::npos || sp + 1 == rest.size()) out.problems.push_back(where + "HELP without text");
+      if (sp == std::string::npos || sp + 1 == rest.size())
+        out.problems.push_back(where + "HELP without text");
       auto name = rest.substr(0, sp);
-      if (!out.help.emplace(name, rest.substr(sp + 1)).second) out.problems.push_back(where + "second HELP");
+      if (!out.help.emplace(name, rest.substr(sp + 1)).second)
+        out.problems.push_back(where + "second HELP");
     } else if (line.rfind("# TYPE ", 0) == 0) {
       auto rest = line.substr(7);
       auto sp = rest.find(' ');
@@ -83,7 +85,8 @@ parsed_exposition parse(const std::string& text) {
   return out;
 }
 
-std::string value_of(const parsed_exposition& p, const std::string& name, const std::string& labels = "") {
+std::string value_of(const parsed_exposition& p, const std::string& name,
+                     const std::string& labels = "") {
   for (const auto& s : p.samples)
     if (s.name == name && s.labels == labels) return s.value;
   return "<missing>";
@@ -132,7 +135,8 @@ TEST(metrics, every_series_appears_exactly_once) {
   metrics m(1);
   auto p = parse(m.render());
   std::set<std::string> seen;
-  for (const auto& s : p.samples) EXPECT_TRUE(seen.insert(s.name + s.labels).second) << s.name << s.labels;
+  for (const auto& s : p.samples)
+    EXPECT_TRUE(seen.insert(s.name + s.labels).second) << s.name << s.labels;
   EXPECT_EQ(p.samples.size(), 2 + counter_names.size() + std::size(protocol::all_errors));
 }
 
@@ -203,7 +207,8 @@ TEST(metrics, increments_from_bound_threads_are_summed) {
   EXPECT_EQ(m.errors(protocol::errc::bad_request), (io_threads + 1) * per_thread);
   EXPECT_EQ(m.total(counter::bytes_in), (io_threads + 1) * 5);
   auto p = parse(m.render());
-  EXPECT_EQ(value_of(p, "muster_messages_in_total"), std::to_string((io_threads + 1) * per_thread + 7));
+  EXPECT_EQ(value_of(p, "muster_messages_in_total"),
+            std::to_string((io_threads + 1) * per_thread + 7));
 }
 
 TEST(metrics, help_texts_are_single_line) {

@@ -11,7 +11,8 @@ TEST(resp, format_command_is_binary_safe) {
 
 TEST(resp, reader_waits_for_complete_replies_fed_byte_by_byte) {
   reply_reader r;
-  std::string bytes = "+OK\r\n:42\r\n$5\r\nhello\r\n*3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$3\r\nhey\r\n";
+  std::string bytes =
+      "+OK\r\n:42\r\n$5\r\nhello\r\n*3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$3\r\nhey\r\n";
   std::vector<reply_ptr> got;
   for (char c : bytes) {
     ASSERT_TRUE(r.feed(std::string_view(&c, 1)));

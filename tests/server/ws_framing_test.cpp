@@ -20,7 +20,8 @@ std::string client_frame(std::uint8_t first_byte, std::string_view payload, bool
     f.push_back(static_cast<char>(n & 0xff));
   } else {
     f.push_back(static_cast<char>(m | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff));
+    for (int i = 7; i >= 0; --i)
+      f.push_back(static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff));
   }
   const unsigned char key[4] = {0x37, 0xfa, 0x21, 0x3d};
   if (masked) f.append(reinterpret_cast<const char*>(key), 4);
@@ -104,18 +105,20 @@ TEST(ws_parser_errors, each_protocol_violation_is_an_error_with_a_close_code) {
     std::string bytes;
     std::uint16_t code;
   } cases[] = {
-      {client_frame(0x81, "x", false), ws::close_protocol_error},           // unmasked
-      {client_frame(0xc1, "x"), ws::close_protocol_error},                  // RSV1 without extension
-      {client_frame(0x83, "x"), ws::close_protocol_error},                  // reserved data opcode
-      {client_frame(0x8b, "x"), ws::close_protocol_error},                  // reserved control opcode
-      {client_frame(0x09, "x"), ws::close_protocol_error},                  // fragmented ping
+      {client_frame(0x81, "x", false), ws::close_protocol_error},  // unmasked
+      {client_frame(0xc1, "x"), ws::close_protocol_error},         // RSV1 without extension
+      {client_frame(0x83, "x"), ws::close_protocol_error},         // reserved data opcode
+      {client_frame(0x8b, "x"), ws::close_protocol_error},         // reserved control opcode
+      {client_frame(0x09, "x"), ws::close_protocol_error},         // fragmented ping
       {client_frame(0x89, std::string(126, 'p')), ws::close_protocol_error},  // long control frame
-      {client_frame(0x80, "x"), ws::close_protocol_error},                  // continuation first
-      {client_frame(0x01, "a") + client_frame(0x81, "b"), ws::close_protocol_error},  // new message mid-way
-      {client_frame(0x81, "\xff\xfe"), ws::close_invalid_payload},          // bad UTF-8
-      {client_frame(0x88, std::string("\x03\xed", 2)), ws::close_protocol_error},  // close code 1005 on the wire
-      {client_frame(0x88, "\x03"), ws::close_protocol_error},               // one-byte close payload
-      {client_frame(0x81, std::string(2000, 'x')), ws::close_too_big},      // over the limit
+      {client_frame(0x80, "x"), ws::close_protocol_error},                    // continuation first
+      {client_frame(0x01, "a") + client_frame(0x81, "b"),
+       ws::close_protocol_error},                                   // new message mid-way
+      {client_frame(0x81, "\xff\xfe"), ws::close_invalid_payload},  // bad UTF-8
+      {client_frame(0x88, std::string("\x03\xed", 2)),
+       ws::close_protocol_error},                              // close code 1005 on the wire
+      {client_frame(0x88, "\x03"), ws::close_protocol_error},  // one-byte close payload
+      {client_frame(0x81, std::string(2000, 'x')), ws::close_too_big},  // over the limit
   };
   for (const auto& c : cases) {
     ws::parser p(1024);

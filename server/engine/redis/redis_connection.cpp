@@ -17,7 +17,12 @@ std::shared_ptr<redis_connection> redis_connection::create(net::io_context& ioc,
 }
 
 redis_connection::redis_connection(net::io_context& ioc, options opts)
-    : ioc_(ioc), opts_(std::move(opts)), socket_(ioc), connect_timer_(ioc), timeout_timer_(ioc), retry_timer_(ioc) {}
+    : ioc_(ioc),
+      opts_(std::move(opts)),
+      socket_(ioc),
+      connect_timer_(ioc),
+      timeout_timer_(ioc),
+      retry_timer_(ioc) {}
 
 void redis_connection::start() {
   stopped_ = false;
@@ -56,13 +61,13 @@ void redis_connection::connect() {
     if (e || gen != self->generation_ || self->socket_ready_) return;
     self->reset(make_error_code(engine_errc::timeout), "connect timed out");
   });
-  socket_.async_connect(tcp::endpoint(address, opts_.port),
-                        [self = shared_from_this(), gen](boost::system::error_code e) {
-                          if (gen != self->generation_) return;
-                          self->connect_timer_.cancel();
-                          if (e) return self->reset(make_error_code(engine_errc::unavailable), "connect failed");
-                          self->on_connected();
-                        });
+  socket_.async_connect(tcp::endpoint(address, opts_.port), [self = shared_from_this(),
+                                                             gen](boost::system::error_code e) {
+    if (gen != self->generation_) return;
+    self->connect_timer_.cancel();
+    if (e) return self->reset(make_error_code(engine_errc::unavailable), "connect failed");
+    self->on_connected();
+  });
 }
 
 void redis_connection::on_connected() {
@@ -86,12 +91,15 @@ void redis_connection::on_connected() {
                         if (ec || !r || r->type == REDIS_REPLY_ERROR) {
                           spdlog::error("{}: AUTH failed: {}", self->opts_.name,
                                         r ? std::string(text(*r)) : ec.message());
-                          return self->reset(make_error_code(engine_errc::unavailable), "auth failed");
+                          return self->reset(make_error_code(engine_errc::unavailable),
+                                             "auth failed");
                         }
                         become_up();
                       },
-                      1, std::chrono::steady_clock::now() + opts_.command_timeout,
-                      std::chrono::steady_clock::now(), {}});
+                      1,
+                      std::chrono::steady_clock::now() + opts_.command_timeout,
+                      std::chrono::steady_clock::now(),
+                      {}});
   out_ += format_command({"AUTH", opts_.password});
   do_write();
   arm_timeout();
@@ -109,7 +117,8 @@ std::string_view notice_kind_of(std::string_view formatted) {
   if (end == std::string_view::npos) return {};
   std::string name(formatted.substr(q + 2, end - q - 2));
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (std::string_view k : {"subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "psubscribe", "punsubscribe"})
+  for (std::string_view k :
+       {"subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "psubscribe", "punsubscribe"})
     if (name == k) return k;
   return {};
 }
@@ -142,40 +151,44 @@ void redis_connection::do_write() {
                      if (gen != self->generation_) return;
                      self->writing_ = false;
                      self->in_flight_.clear();
-                     if (ec) return self->reset(make_error_code(engine_errc::unavailable), "write failed");
+                     if (ec)
+                       return self->reset(make_error_code(engine_errc::unavailable),
+                                          "write failed");
                      self->do_write();
                    });
 }
 
 void redis_connection::do_read() {
   auto gen = generation_;
-  socket_.async_read_some(net::buffer(read_buffer_), [self = shared_from_this(), gen](
-                                                         boost::system::error_code ec, std::size_t n) {
-    if (gen != self->generation_) return;
-    if (ec) return self->reset(make_error_code(engine_errc::unavailable), "connection lost");
-    self->reader_.feed(std::string_view(self->read_buffer_.data(), n));
-    for (;;) {
-      std::error_code perr;
-      auto reply = self->reader_.next(perr);
-      if (perr) return self->reset(perr, "malformed reply");
-      if (!reply) break;
-      auto notice = subscription_notice(*reply);
-      bool unasked_notice = !notice.empty() && (self->pending_.empty() || self->pending_.front().reply_kind != notice);
-      if (is_message_push(*reply) || unasked_notice) {
-        if (self->on_push_) self->on_push_(*reply);
-      } else if (self->pending_.empty()) {
-        return self->reset(make_error_code(engine_errc::bad_reply), "reply without a command");
-      } else if (--self->pending_.front().remaining == 0) {
-        auto h = std::move(self->pending_.front().handler);
-        self->record_latency(std::chrono::steady_clock::now() - self->pending_.front().sent);
-        self->pending_.pop_front();
-        self->arm_timeout();
-        h({}, std::move(reply));
-      }
-      if (gen != self->generation_) return;  // a handler reset or stopped us
-    }
-    self->do_read();
-  });
+  socket_.async_read_some(
+      net::buffer(read_buffer_),
+      [self = shared_from_this(), gen](boost::system::error_code ec, std::size_t n) {
+        if (gen != self->generation_) return;
+        if (ec) return self->reset(make_error_code(engine_errc::unavailable), "connection lost");
+        self->reader_.feed(std::string_view(self->read_buffer_.data(), n));
+        for (;;) {
+          std::error_code perr;
+          auto reply = self->reader_.next(perr);
+          if (perr) return self->reset(perr, "malformed reply");
+          if (!reply) break;
+          auto notice = subscription_notice(*reply);
+          bool unasked_notice = !notice.empty() && (self->pending_.empty() ||
+                                                    self->pending_.front().reply_kind != notice);
+          if (is_message_push(*reply) || unasked_notice) {
+            if (self->on_push_) self->on_push_(*reply);
+          } else if (self->pending_.empty()) {
+            return self->reset(make_error_code(engine_errc::bad_reply), "reply without a command");
+          } else if (--self->pending_.front().remaining == 0) {
+            auto h = std::move(self->pending_.front().handler);
+            self->record_latency(std::chrono::steady_clock::now() - self->pending_.front().sent);
+            self->pending_.pop_front();
+            self->arm_timeout();
+            h({}, std::move(reply));
+          }
+          if (gen != self->generation_) return;  // a handler reset or stopped us
+        }
+        self->do_read();
+      });
 }
 
 void redis_connection::arm_timeout() {
@@ -187,7 +200,8 @@ void redis_connection::arm_timeout() {
   timeout_timer_.expires_at(pending_.front().deadline);
   timeout_timer_.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
     if (ec || gen != self->generation_ || self->pending_.empty()) return;
-    if (self->pending_.front().deadline > std::chrono::steady_clock::now()) return self->arm_timeout();
+    if (self->pending_.front().deadline > std::chrono::steady_clock::now())
+      return self->arm_timeout();
     // Replies come in order: once one is late, every later one is suspect. Start afresh.
     self->reset(make_error_code(engine_errc::timeout), "command timed out");
   });
@@ -241,8 +255,10 @@ void redis_connection::append_latency_histogram(std::string& out, const std::str
   char buf[64];
   for (std::size_t i = 0; i <= std::size(latency_buckets); ++i) {
     cumulative += latency_counts_[i].load(std::memory_order_relaxed);
-    if (i < std::size(latency_buckets)) std::snprintf(buf, sizeof buf, "%g", latency_buckets[i]);
-    else std::snprintf(buf, sizeof buf, "+Inf");
+    if (i < std::size(latency_buckets))
+      std::snprintf(buf, sizeof buf, "%g", latency_buckets[i]);
+    else
+      std::snprintf(buf, sizeof buf, "+Inf");
     out += name + "_bucket{" + labels + ",le=\"" + buf + "\"} " + std::to_string(cumulative) + "\n";
   }
   std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(latency_sum_us_.load()) / 1e6);

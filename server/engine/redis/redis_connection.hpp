@@ -56,8 +56,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// Reconnections so far (any thread).
   std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
   /// Round-trip latency of commands as a Prometheus histogram named `name` (any thread).
-  void append_latency_histogram(std::string& out, const std::string& name, const std::string& labels) const;
-  static constexpr double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  void append_latency_histogram(std::string& out, const std::string& name,
+                                const std::string& labels) const;
+  static constexpr double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                               0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
  private:
   redis_connection(boost::asio::io_context& ioc, options opts);
@@ -90,8 +92,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   reply_reader reader_;
   std::array<char, 16384> read_buffer_{};
   std::deque<pending> pending_;
-  std::string out_;         // commands not yet handed to the socket
-  std::string in_flight_;   // bytes being written
+  std::string out_;        // commands not yet handed to the socket
+  std::string in_flight_;  // bytes being written
   bool writing_ = false;
   bool up_ = false;
   bool socket_ready_ = false;  // TCP connected (AUTH may still be pending)

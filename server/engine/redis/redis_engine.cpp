@@ -134,14 +134,15 @@ const std::string& sha(const std::string& script) {
   return it->second;
 }
 
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); }
+std::string ms(std::chrono::milliseconds d) {
+  return std::to_string(d.count());
+}
 
 }  // namespace
 
@@ -247,51 +248,55 @@ void redis_engine::refresh_slots() {
       ask = i;
       break;
     }
-  shards_[ask]->cmd->command(format_command({"CLUSTER", "SLOTS"}), [this](std::error_code ec, reply_ptr r) {
-    refreshing_ = false;
-    if (ec || !r || r->type != REDIS_REPLY_ARRAY) {
-      spdlog::warn("redis cluster: CLUSTER SLOTS failed: {}", ec ? ec.message() : std::string(r ? text(*r) : ""));
-      refresh_timer_.expires_after(std::chrono::milliseconds(500));
-      refresh_timer_.async_wait([this](boost::system::error_code e) {
-        if (!e) refresh_slots();
+  shards_[ask]->cmd->command(
+      format_command({"CLUSTER", "SLOTS"}), [this](std::error_code ec, reply_ptr r) {
+        refreshing_ = false;
+        if (ec || !r || r->type != REDIS_REPLY_ARRAY) {
+          spdlog::warn("redis cluster: CLUSTER SLOTS failed: {}",
+                       ec ? ec.message() : std::string(r ? text(*r) : ""));
+          refresh_timer_.expires_after(std::chrono::milliseconds(500));
+          refresh_timer_.async_wait([this](boost::system::error_code e) {
+            if (!e) refresh_slots();
+          });
+          return;
+        }
+        std::vector<std::uint16_t> owner(16384, 0);
+        bool complete = true;
+        std::vector<bool> covered(16384, false);
+        for (std::size_t i = 0; i < r->elements; ++i) {
+          auto* range = r->element[i];
+          if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+          auto* master = range->element[2];
+          if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
+          auto index = add_shard(std::string(text(*master->element[0])),
+                                 static_cast<std::uint16_t>(master->element[1]->integer));
+          for (auto slot = range->element[0]->integer;
+               slot <= range->element[1]->integer && slot < 16384; ++slot) {
+            owner[static_cast<std::size_t>(slot)] = static_cast<std::uint16_t>(index);
+            covered[static_cast<std::size_t>(slot)] = true;
+          }
+        }
+        for (bool c : covered) complete = complete && c;
+        if (!complete) spdlog::warn("redis cluster: not every slot is served");
+        std::vector<std::size_t> before;
+        for (auto& ch : wanted_) before.push_back(shard_for(ch));
+        slot_owner_ = std::move(owner);
+        bool first = !slots_known_;
+        slots_known_ = true;
+        spdlog::info("redis cluster: slot map with {} masters", shards_.size());
+        // Subscriptions follow their slots to their new owners.
+        std::size_t i = 0;
+        for (auto& ch : wanted_) {
+          auto now = shard_for(ch);
+          if (first || before[i] != now) {
+            for (auto& sh : shards_) sh->confirmed.erase(ch);
+            to_subscribe_.insert(ch);
+          }
+          ++i;
+        }
+        update_ready();
+        flush_subscriptions();
       });
-      return;
-    }
-    std::vector<std::uint16_t> owner(16384, 0);
-    bool complete = true;
-    std::vector<bool> covered(16384, false);
-    for (std::size_t i = 0; i < r->elements; ++i) {
-      auto* range = r->element[i];
-      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
-      auto* master = range->element[2];
-      if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
-      auto index = add_shard(std::string(text(*master->element[0])), static_cast<std::uint16_t>(master->element[1]->integer));
-      for (auto slot = range->element[0]->integer; slot <= range->element[1]->integer && slot < 16384; ++slot) {
-        owner[static_cast<std::size_t>(slot)] = static_cast<std::uint16_t>(index);
-        covered[static_cast<std::size_t>(slot)] = true;
-      }
-    }
-    for (bool c : covered) complete = complete && c;
-    if (!complete) spdlog::warn("redis cluster: not every slot is served");
-    std::vector<std::size_t> before;
-    for (auto& ch : wanted_) before.push_back(shard_for(ch));
-    slot_owner_ = std::move(owner);
-    bool first = !slots_known_;
-    slots_known_ = true;
-    spdlog::info("redis cluster: slot map with {} masters", shards_.size());
-    // Subscriptions follow their slots to their new owners.
-    std::size_t i = 0;
-    for (auto& ch : wanted_) {
-      auto now = shard_for(ch);
-      if (first || before[i] != now) {
-        for (auto& sh : shards_) sh->confirmed.erase(ch);
-        to_subscribe_.insert(ch);
-      }
-      ++i;
-    }
-    update_ready();
-    flush_subscriptions();
-  });
 }
 
 void redis_engine::start(engine_sink& sink) {
@@ -316,24 +321,32 @@ void redis_engine::stop() {
 void redis_engine::append_metrics(std::string& out) const {
   // Read from the HTTP thread: only atomics of the connections are touched, and the shard
   // list, which grows only on the Redis thread, is not walked here.
-  out += "# HELP muster_redis_up Whether the engine's Redis connections are all up (1) or not (0)\n"
-         "# TYPE muster_redis_up gauge\n";
+  out +=
+      "# HELP muster_redis_up Whether the engine's Redis connections are all up (1) or not (0)\n"
+      "# TYPE muster_redis_up gauge\n";
   out += std::string("muster_redis_up ") + (ready_ ? "1" : "0") + "\n";
-  out += "# HELP muster_redis_reconnects_total Reconnections to Redis after a loss\n"
-         "# TYPE muster_redis_reconnects_total counter\n";
+  out +=
+      "# HELP muster_redis_reconnects_total Reconnections to Redis after a loss\n"
+      "# TYPE muster_redis_reconnects_total counter\n";
   out += "muster_redis_reconnects_total " + std::to_string(reconnects()) + "\n";
-  out += "# HELP muster_redis_command_seconds Redis command round-trip time (seed node)\n"
-         "# TYPE muster_redis_command_seconds histogram\n";
-  if (seed_cmd_) seed_cmd_->append_latency_histogram(out, "muster_redis_command_seconds", "node=\"seed\"");
+  out +=
+      "# HELP muster_redis_command_seconds Redis command round-trip time (seed node)\n"
+      "# TYPE muster_redis_command_seconds histogram\n";
+  if (seed_cmd_)
+    seed_cmd_->append_latency_histogram(out, "muster_redis_command_seconds", "node=\"seed\"");
 }
 
-std::uint64_t redis_engine::reconnects() const { return reconnects_total_.load(); }
+std::uint64_t redis_engine::reconnects() const {
+  return reconnects_total_.load();
+}
 
-void redis_engine::eval(const std::string& channel, const std::string& script, const std::string& digest,
-                        std::vector<std::string> keys, std::vector<std::string> args,
-                        redis_connection::reply_handler h, int redirects) {
+void redis_engine::eval(const std::string& channel, const std::string& script,
+                        const std::string& digest, std::vector<std::string> keys,
+                        std::vector<std::string> args, redis_connection::reply_handler h,
+                        int redirects) {
   auto build = [&](bool by_sha) {
-    std::vector<std::string_view> argv = {by_sha ? "EVALSHA" : "EVAL", by_sha ? std::string_view(digest) : std::string_view(script)};
+    std::vector<std::string_view> argv = {
+        by_sha ? "EVALSHA" : "EVAL", by_sha ? std::string_view(digest) : std::string_view(script)};
     std::string nkeys = std::to_string(keys.size());
     argv.push_back(nkeys);
     for (auto& k : keys) argv.push_back(k);
@@ -342,7 +355,8 @@ void redis_engine::eval(const std::string& channel, const std::string& script, c
   };
   auto& conn = shards_[shard_for(channel)]->cmd;
   auto full = std::make_shared<std::string>(build(false));
-  auto retry = [this, channel, &script, &digest, keys, args, redirects](redis_connection::reply_handler hh) mutable {
+  auto retry = [this, channel, &script, &digest, keys, args,
+                redirects](redis_connection::reply_handler hh) mutable {
     eval(channel, script, digest, std::move(keys), std::move(args), std::move(hh), redirects + 1);
   };
   // EVALSHA first; a Redis that does not know the script yet (restart, failover) gets it once.
@@ -359,7 +373,8 @@ void redis_engine::eval(const std::string& channel, const std::string& script, c
         auto colon = target.rfind(':');
         if (colon != std::string_view::npos) {
           auto index = add_shard(std::string(target.substr(0, colon)),
-                                 static_cast<std::uint16_t>(std::strtoul(std::string(target.substr(colon + 1)).c_str(), nullptr, 10)));
+                                 static_cast<std::uint16_t>(std::strtoul(
+                                     std::string(target.substr(colon + 1)).c_str(), nullptr, 10)));
           auto& to = shards_[index]->cmd;
           if (to->up()) {
             to->command(format_command({"ASKING"}), [](std::error_code, reply_ptr) {});
@@ -368,12 +383,13 @@ void redis_engine::eval(const std::string& channel, const std::string& script, c
         }
       }
       // The slot moved (MOVED), or the target is not reachable yet: learn the new map and retry.
-      if ((err.starts_with("MOVED") || err.starts_with("ASK") || err.starts_with("TRYAGAIN")) && redirects < 3) {
+      if ((err.starts_with("MOVED") || err.starts_with("ASK") || err.starts_with("TRYAGAIN")) &&
+          redirects < 3) {
         refresh_slots();
-        auto t = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(50 * (redirects + 1)));
-        t->async_wait([t, retry = std::move(retry), h = std::move(h)](boost::system::error_code) mutable {
-          retry(std::move(h));
-        });
+        auto t = std::make_shared<net::steady_timer>(
+            ioc_, std::chrono::milliseconds(50 * (redirects + 1)));
+        t->async_wait([t, retry = std::move(retry), h = std::move(h)](
+                          boost::system::error_code) mutable { retry(std::move(h)); });
         return;
       }
     }
@@ -396,8 +412,8 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
   tail += "},\"data\":";
   tail += data.empty() ? std::string("null") : data;
   tail += '}';
-  net::post(ioc_, [this, ch = std::string(channel), head = std::move(head), tail = std::move(tail), now,
-                   h = std::move(h)]() mutable {
+  net::post(ioc_, [this, ch = std::string(channel), head = std::move(head), tail = std::move(tail),
+                   now, h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
     eval(ch, publish_lua, sha(publish_lua), {key(ch, "m"), key(ch, "s")},
          {head, ",\"epoch\":\"", tail, new_epoch(), std::to_string(opts_.history_size), ms(ttl),
@@ -409,7 +425,8 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
              spdlog::error("redis publish: unexpected reply {}", r ? std::string(text(*r)) : "");
              return h(make_error_code(engine_errc::bad_reply), {});
            }
-           h({}, {static_cast<std::uint64_t>(r->element[0]->integer), std::string(text(*r->element[1]))});
+           h({}, {static_cast<std::uint64_t>(r->element[0]->integer),
+                  std::string(text(*r->element[1]))});
          });
   });
 }
@@ -450,7 +467,8 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
            return h(make_error_code(engine_errc::bad_reply), {});
          }
          history_result res;
-         res.top = {static_cast<std::uint64_t>(r->element[0]->integer), std::string(text(*r->element[1]))};
+         res.top = {static_cast<std::uint64_t>(r->element[0]->integer),
+                    std::string(text(*r->element[1]))};
          res.first_offset = static_cast<std::uint64_t>(r->element[2]->integer);
          for (std::size_t i = 3; i + 2 < r->elements; i += 3) {
            stored_publication p;
@@ -466,13 +484,15 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
 
 void redis_engine::presence(std::string_view channel, presence_handler h) {
   net::post(ioc_, [this, ch = std::string(channel), h = std::move(h)]() mutable {
-    eval(ch, presence_lua, sha(presence_lua), {key(ch, "p"), key(ch, "pz")}, {std::to_string(now_ms())},
-         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+    eval(ch, presence_lua, sha(presence_lua), {key(ch, "p"), key(ch, "pz")},
+         {std::to_string(now_ms())}, [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
-           if (!r || r->type != REDIS_REPLY_ARRAY) return h(make_error_code(engine_errc::bad_reply), {});
+           if (!r || r->type != REDIS_REPLY_ARRAY)
+             return h(make_error_code(engine_errc::bad_reply), {});
            std::vector<client_info> out;
            for (std::size_t i = 0; i + 1 < r->elements; i += 2)
-             out.push_back({std::string(text(*r->element[i])), std::string(text(*r->element[i + 1]))});
+             out.push_back(
+                 {std::string(text(*r->element[i])), std::string(text(*r->element[i + 1]))});
            std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.client < b.client; });
            h({}, std::move(out));
          });
@@ -483,13 +503,14 @@ void redis_engine::presence_join(std::string_view channel, const client_info& wh
   net::post(ioc_, [this, ch = std::string(channel), who] {
     local_presence_[ch][who.client] = who.name;
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
-    eval(ch, join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
-         {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4), pubsub_name(ch),
-          protocol::encode_presence_event(true, ch, who.client, who.name), publish_command()},
-         [](std::error_code ec, reply_ptr) {
-           // Not fatal: the heartbeat writes the entry again once Redis is back.
-           if (ec) spdlog::warn("redis presence join: {}", ec.message());
-         });
+    eval(
+        ch, join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
+        {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4), pubsub_name(ch),
+         protocol::encode_presence_event(true, ch, who.client, who.name), publish_command()},
+        [](std::error_code ec, reply_ptr) {
+          // Not fatal: the heartbeat writes the entry again once Redis is back.
+          if (ec) spdlog::warn("redis presence join: {}", ec.message());
+        });
   });
 }
 
@@ -501,8 +522,8 @@ void redis_engine::presence_leave(std::string_view channel, const client_info& w
       if (it->second.empty()) local_presence_.erase(it);
     }
     eval(ch, leave_lua, sha(leave_lua), {key(ch, "p"), key(ch, "pz")},
-         {who.client, pubsub_name(ch), protocol::encode_presence_event(false, ch, who.client, who.name),
-          publish_command()},
+         {who.client, pubsub_name(ch),
+          protocol::encode_presence_event(false, ch, who.client, who.name), publish_command()},
          [](std::error_code ec, reply_ptr) {
            // If Redis is down the entry expires on its own after the presence TTL.
            if (ec) spdlog::warn("redis presence leave: {}", ec.message());
@@ -528,12 +549,15 @@ void redis_engine::heartbeat() {
     conn->command(format_command(args), [](std::error_code, reply_ptr) {});
     // Entries lost while Redis was away come back too.
     for (auto& [client, name] : clients)
-      conn->command(format_command({"HSET", key(ch, "p"), client, name}), [](std::error_code, reply_ptr) {});
-    conn->command(format_command({"PEXPIRE", key(ch, "p"), ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
+      conn->command(format_command({"HSET", key(ch, "p"), client, name}),
+                    [](std::error_code, reply_ptr) {});
+    conn->command(format_command({"PEXPIRE", key(ch, "p"), ms(ttl * 4)}),
+                  [](std::error_code, reply_ptr) {});
     conn->command(format_command({"PEXPIRE", z, ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
   }
-  heartbeat_timer_.expires_after(std::max(std::chrono::milliseconds(200),
-                                          std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl) / 3));
+  heartbeat_timer_.expires_after(
+      std::max(std::chrono::milliseconds(200),
+               std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl) / 3));
   heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) heartbeat();
   });
@@ -603,23 +627,27 @@ void redis_engine::flush_subscriptions() {
       std::vector<std::string_view> args = {sub_cmd};
       for (auto& n : names) args.push_back(n);
       auto batch = std::make_shared<std::vector<std::string>>(group);
-      shards_[index]->sub->command(format_command(args), [this, batch, index](std::error_code ec, reply_ptr r) {
-        bool ok = !ec && r && r->type != REDIS_REPLY_ERROR;
-        if (!ok && r && r->type == REDIS_REPLY_ERROR) {
-          spdlog::warn("redis subscribe: {}", text(*r));
-          refresh_slots();  // MOVED: the slot map is stale
-          for (auto& ch : *batch)
-            if (wanted_.count(ch)) to_subscribe_.insert(ch);
-        }
-        for (auto& ch : *batch) {
-          if (ok && wanted_.count(ch) && index < shards_.size()) shards_[index]->confirmed.insert(ch);
-          auto it = waiting_.find(ch);
-          if (it == waiting_.end() || (!ok && r)) continue;
-          auto fns = std::move(it->second);
-          waiting_.erase(it);
-          for (auto& f : fns) f();
-        }
-      }, batch->size(), sub_kind);
+      shards_[index]->sub->command(
+          format_command(args),
+          [this, batch, index](std::error_code ec, reply_ptr r) {
+            bool ok = !ec && r && r->type != REDIS_REPLY_ERROR;
+            if (!ok && r && r->type == REDIS_REPLY_ERROR) {
+              spdlog::warn("redis subscribe: {}", text(*r));
+              refresh_slots();  // MOVED: the slot map is stale
+              for (auto& ch : *batch)
+                if (wanted_.count(ch)) to_subscribe_.insert(ch);
+            }
+            for (auto& ch : *batch) {
+              if (ok && wanted_.count(ch) && index < shards_.size())
+                shards_[index]->confirmed.insert(ch);
+              auto it = waiting_.find(ch);
+              if (it == waiting_.end() || (!ok && r)) continue;
+              auto fns = std::move(it->second);
+              waiting_.erase(it);
+              for (auto& f : fns) f();
+            }
+          },
+          batch->size(), sub_kind);
     }
   }
   for (auto& [index, chans] : unsubs) {
@@ -628,7 +656,8 @@ void redis_engine::flush_subscriptions() {
       for (auto& ch : group) names.push_back(pubsub_name(ch));
       std::vector<std::string_view> args = {unsub_cmd};
       for (auto& n : names) args.push_back(n);
-      shards_[index]->sub->command(format_command(args), [](std::error_code, reply_ptr) {}, group.size(), unsub_kind);
+      shards_[index]->sub->command(
+          format_command(args), [](std::error_code, reply_ptr) {}, group.size(), unsub_kind);
     }
   }
 }
@@ -647,8 +676,10 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
       if (wanted_.count(ch)) {
         spdlog::info("redis: subscription to {} dropped by Redis (slot moved?); following it", ch);
         to_subscribe_.insert(ch);
-        if (opts_.cluster) refresh_slots();
-        else flush_subscriptions();
+        if (opts_.cluster)
+          refresh_slots();
+        else
+          flush_subscriptions();
       }
     }
     return;

@@ -64,8 +64,8 @@ class redis_engine final : public engine {
   std::string key(std::string_view channel, std::string_view suffix) const;
   std::string pubsub_name(std::string_view channel) const;
   void eval(const std::string& channel, const std::string& script, const std::string& sha,
-            std::vector<std::string> keys, std::vector<std::string> args, redis_connection::reply_handler h,
-            int redirects = 0);
+            std::vector<std::string> keys, std::vector<std::string> args,
+            redis_connection::reply_handler h, int redirects = 0);
   void on_push(std::size_t shard, const redisReply& r);
   void flush_subscriptions();
   std::size_t add_shard(const std::string& host, std::uint16_t port);
@@ -87,15 +87,17 @@ class redis_engine final : public engine {
   boost::asio::steady_timer refresh_timer_;
 
   // All below: the Redis thread only (metrics read the connections' atomics).
-  std::vector<std::unique_ptr<shard>> shards_;          // [0]: the configured address (seed)
-  std::vector<std::uint16_t> slot_owner_;               // cluster: slot -> shard index
+  std::vector<std::unique_ptr<shard>> shards_;  // [0]: the configured address (seed)
+  std::vector<std::uint16_t> slot_owner_;       // cluster: slot -> shard index
   bool slots_known_ = false;
   bool refreshing_ = false;
-  std::set<std::string> wanted_;                      // channels with local subscribers
+  std::set<std::string> wanted_;  // channels with local subscribers
   std::set<std::string> to_subscribe_, to_unsubscribe_;
   bool flush_posted_ = false;
-  std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_;  // reads after SUBSCRIBE
-  std::map<std::string, std::map<std::string, std::string>> local_presence_;  // channel -> client -> name
+  std::unordered_map<std::string, std::vector<std::function<void()>>>
+      waiting_;  // reads after SUBSCRIBE
+  std::map<std::string, std::map<std::string, std::string>>
+      local_presence_;  // channel -> client -> name
   bool stopped_ = false;
 };
 

@@ -56,9 +56,11 @@ bool is_message_push(const redisReply& r) noexcept {
 }
 
 std::string_view subscription_notice(const redisReply& r) noexcept {
-  if (r.type != REDIS_REPLY_ARRAY || r.elements != 3 || r.element[0]->type != REDIS_REPLY_STRING) return {};
+  if (r.type != REDIS_REPLY_ARRAY || r.elements != 3 || r.element[0]->type != REDIS_REPLY_STRING)
+    return {};
   auto kind = text(*r.element[0]);
-  for (std::string_view k : {"subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "psubscribe", "punsubscribe"})
+  for (std::string_view k :
+       {"subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "psubscribe", "punsubscribe"})
     if (kind == k) return k;
   return {};
 }
@@ -69,7 +71,8 @@ std::uint16_t crc16(std::string_view s) noexcept {
   std::uint16_t crc = 0;
   for (unsigned char c : s) {
     crc ^= static_cast<std::uint16_t>(c << 8);
-    for (int i = 0; i < 8; ++i) crc = static_cast<std::uint16_t>(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    for (int i = 0; i < 8; ++i)
+      crc = static_cast<std::uint16_t>(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
   }
   return crc;
 }
@@ -79,7 +82,8 @@ std::uint16_t key_slot(std::string_view key) noexcept {
   auto open = key.find('{');
   if (open != std::string_view::npos) {
     auto close = key.find('}', open + 1);
-    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+    if (close != std::string_view::npos && close > open + 1)
+      key = key.substr(open + 1, close - open - 1);
   }
   return crc16(key) & 16383;
 }
