@@ -25,6 +25,14 @@ std::vector<std::string> redis_node_args(const redis_process& redis,
   return a;
 }
 
+std::vector<std::string> cluster_node_args(const redis_cluster& cluster) {
+  return {"--set", "engine.type=\"redis\"",
+          "--set", "redis.cluster=true",
+          "--set", "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
+          "--set", "limits.publish_rate=100000",
+          "--set", "limits.publish_burst=100000"};
+}
+
 bool ready(const server_process& s) {
   try {
     return http_get(s.port(), "/readyz").first == 200;
@@ -207,12 +215,7 @@ TEST(multinode, events_missed_while_a_nodes_subscription_was_down_are_filled_fro
 
 TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster) {
   redis_cluster cluster;
-  std::vector<std::string> args = {
-      "--set", "engine.type=\"redis\"",
-      "--set", "redis.cluster=true",
-      "--set", "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
-      "--set", "limits.publish_rate=100000",
-      "--set", "limits.publish_burst=100000"};
+  auto args = cluster_node_args(cluster);
   server_process a(args), b(args);
   ASSERT_TRUE(eventually([&] { return ready(a) && ready(b); }, 15s)) << a.log();
   // Channels spread over the three shards.
@@ -262,12 +265,7 @@ TEST(cluster, delivery_and_recovery_across_nodes_through_a_three_master_cluster)
 
 TEST(cluster, subscriptions_and_publishes_follow_a_migrated_slot) {
   redis_cluster cluster;
-  std::vector<std::string> args = {
-      "--set", "engine.type=\"redis\"",
-      "--set", "redis.cluster=true",
-      "--set", "redis.address=\"127.0.0.1:" + std::to_string(cluster.seed_port()) + "\"",
-      "--set", "limits.publish_rate=100000",
-      "--set", "limits.publish_burst=100000"};
+  auto args = cluster_node_args(cluster);
   server_process a(args);
   ASSERT_TRUE(eventually([&] { return ready(a); }, 15s)) << a.log();
   auto sub = connect_client(a, "amb");

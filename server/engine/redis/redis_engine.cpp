@@ -13,7 +13,8 @@ namespace net = boost::asio;
 
 namespace {
 
-// Removes history entries past their TTL, oldest first (bounded work per call).
+// Helpers shared by the scripts below. trim: removes history entries past their TTL, oldest
+// first (bounded work per call).
 constexpr const char* trim_lua = R"(
 local function trim(stream, now, ttl)
   local min_ts = now - ttl
@@ -24,18 +25,25 @@ local function trim(stream, now, ttl)
     redis.call('XDEL', stream, first[1][1])
   end
 end
+-- The channel's epoch; a channel seen for the first time (or whose keys expired) starts a new
+-- stream under `fresh`, so old offsets can never be mistaken for new ones.
+local function epoch_of(meta, stream, fresh, ttl)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    epoch = fresh
+    redis.call('HSET', meta, 'e', epoch)
+    redis.call('PEXPIRE', meta, ttl)
+    redis.call('DEL', stream)
+  end
+  return epoch
+end
 )";
 
 // Assigns the next offset, appends to the bounded stream and publishes, atomically.
 // KEYS: meta, stream. ARGV: frame head, middle, tail, new epoch, history size, ttl ms, now ms,
 // pub/sub channel, PUBLISH or SPUBLISH.
 const std::string publish_lua = std::string(trim_lua) + R"(
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('HSET', KEYS[1], 'e', epoch)
-  redis.call('DEL', KEYS[2])
-end
+local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[4], ARGV[6])
 local top = redis.call('HINCRBY', KEYS[1], 't', 1)
 local frame = ARGV[1] .. top .. ARGV[2] .. epoch .. ARGV[3]
 if tonumber(ARGV[5]) > 0 then
@@ -51,13 +59,7 @@ return {top, epoch}
 // The stream position and a slice of history. KEYS: meta, stream. ARGV: since (-1: latest),
 // limit, now ms, ttl ms, new epoch. Returns {top, epoch, first, offset, ts, frame, ...}.
 const std::string history_lua = std::string(trim_lua) + R"(
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('HSET', KEYS[1], 'e', epoch)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call('DEL', KEYS[2])
-end
+local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[5], ARGV[4])
 local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
 trim(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
 local out = {top, epoch, top + 1}
