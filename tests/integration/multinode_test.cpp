@@ -308,3 +308,11 @@ TEST(cluster, subscriptions_and_publishes_follow_a_migrated_slot) {
   ASSERT_GE(got.size(), 10u) << a.log();
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 4);
 }
+
+TEST(multinode, node_on_redis_shuts_down_cleanly_even_past_the_drain_timeout) {
+  redis_process redis;
+  auto a = start_node(redis, {"--set", "server.drain_timeout_ms=300"});
+  auto quiet = connect_client(*a, "quiet");  // never reads again: the close handshake times out
+  ASSERT_FALSE(quiet->call("subscribe", R"("channel":"bye")").is_error);
+  EXPECT_EQ(a->stop(5s), 0) << a->log();
+}

@@ -400,6 +400,7 @@ void redis_engine::eval(const std::string& channel, const std::string& script,
 }
 void redis_engine::publish(std::string_view channel, std::string data, const client_info& sender,
                            publish_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   // The frame is built here except for offset and epoch, which the script splices in.
   std::string head = "{\"event\":\"message\",\"channel\":";
   protocol::append_json_string(head, channel);
@@ -434,6 +435,7 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
 }
 
 void redis_engine::history(std::string_view channel, history_query q, history_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   net::post(ioc_, [this, ch = std::string(channel), q, h = std::move(h)]() mutable {
     // A subscribing session reads history only once Redis confirmed the subscription, so
     // nothing published in between can fall through the gap.
@@ -485,6 +487,7 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
 }
 
 void redis_engine::presence(std::string_view channel, presence_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   net::post(ioc_, [this, ch = std::string(channel), h = std::move(h)]() mutable {
     eval(ch, presence_lua, sha(presence_lua), {key(ch, "p"), key(ch, "pz")},
          {std::to_string(now_ms())}, [h = std::move(h)](std::error_code ec, reply_ptr r) {
@@ -502,6 +505,7 @@ void redis_engine::presence(std::string_view channel, presence_handler h) {
 }
 
 void redis_engine::presence_join(std::string_view channel, const client_info& who) {
+  if (stopped_) return;  // sessions released at shutdown must not post to a dying loop
   net::post(ioc_, [this, ch = std::string(channel), who] {
     local_presence_[ch][who.client] = who.name;
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
@@ -517,6 +521,7 @@ void redis_engine::presence_join(std::string_view channel, const client_info& wh
 }
 
 void redis_engine::presence_leave(std::string_view channel, const client_info& who) {
+  if (stopped_) return;  // sessions released at shutdown must not post to a dying loop
   net::post(ioc_, [this, ch = std::string(channel), who] {
     auto it = local_presence_.find(ch);
     if (it != local_presence_.end()) {
@@ -566,6 +571,7 @@ void redis_engine::heartbeat() {
 }
 
 void redis_engine::subscribe(std::string_view channel) {
+  if (stopped_) return;  // sessions released at shutdown must not post to a dying loop
   net::post(ioc_, [this, ch = std::string(channel)] {
     wanted_.insert(ch);
     to_unsubscribe_.erase(ch);
@@ -578,6 +584,7 @@ void redis_engine::subscribe(std::string_view channel) {
 }
 
 void redis_engine::unsubscribe(std::string_view channel) {
+  if (stopped_) return;  // sessions released at shutdown must not post to a dying loop
   net::post(ioc_, [this, ch = std::string(channel)] {
     wanted_.erase(ch);
     to_subscribe_.erase(ch);

@@ -98,7 +98,7 @@ class redis_engine final : public engine {
       waiting_;  // reads after SUBSCRIBE
   std::map<std::string, std::map<std::string, std::string>>
       local_presence_;  // channel -> client -> name
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // after stop(): no more posts (the loop may be going away)
 };
 
 }  // namespace muster::server::redis
