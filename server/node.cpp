@@ -37,7 +37,16 @@ node::node(config cfg, engine_factory make_engine)
   port_ = listener_->port();
 }
 
-node::~node() = default;
+node::~node() {
+  // Sessions still owned by pending handlers are released while everything they unregister
+  // from (routes, engine, registries) still exists.
+  loops_done_ = true;
+  guards_.clear();
+  listener_.reset();
+  sweep_timer_.reset();
+  deadline_.reset();
+  threads_.clear();
+}
 
 void node::run() {
   engine_->start(*this);
@@ -72,6 +81,7 @@ void node::run() {
   metrics_.bind_thread(0);
   threads_[0]->ioc.run();
   for (auto& w : workers) w.join();
+  loops_done_ = true;
   engine_->stop();
   spdlog::info("musterd stopped");
 }
@@ -127,6 +137,7 @@ void node::shutdown() {
 }
 
 void node::session_closed() {
+  if (loops_done_.load()) return;
   if (stopping_.load() && metrics_.connections.load() <= 0)
     net::post(threads_[0]->ioc, [this] { stop_loops(); });
 }

@@ -28,8 +28,13 @@ class listener;
 /// Everything one I/O thread owns. Only that thread touches it after start-up.
 struct io_thread {
   explicit io_thread(std::size_t i, std::size_t max_data) : index(i), decoder(max_data) {}
+  /// Timers go first; then the loop (declared last), whose pending handlers may still own
+  /// sessions that unregister from the members below as they are destroyed.
+  ~io_thread() {
+    keepalive_timer.reset();
+    flush_timer.reset();
+  }
   std::size_t index;
-  net::io_context ioc{1};
   channel_registry registry;
   protocol::decoder decoder;
   websocket_session* sessions = nullptr;  // intrusive list, for shutdown
@@ -62,6 +67,7 @@ struct io_thread {
   std::unique_ptr<net::steady_timer> flush_timer;
   std::uint64_t activity = 0;    // handlers that may produce output; bumped by reads and drains
   std::uint64_t flush_seen = 0;  // `activity` when the flush last looked
+  net::io_context ioc{1};  // last: destroyed first (see the destructor)
 };
 
 class node final : public engine_sink {
@@ -125,6 +131,7 @@ class node final : public engine_sink {
   std::mutex routes_mutex_;
   std::unordered_map<std::string, route, string_hash, std::equal_to<>> routes_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> loops_done_{false};  // after run(): nothing may be posted any more
   std::uint16_t port_ = 0;
 };
 
