@@ -149,7 +149,10 @@ std::string ms(std::chrono::milliseconds d) {
 }  // namespace
 
 redis_engine::redis_engine(net::io_context& ioc, options opts)
-    : ioc_(ioc), opts_(std::move(opts)), heartbeat_timer_(ioc), refresh_timer_(ioc) {}
+    : ioc_(ioc),
+      opts_(std::move(opts)),
+      heartbeat_timer_(std::make_unique<net::steady_timer>(ioc)),
+      refresh_timer_(std::make_unique<net::steady_timer>(ioc)) {}
 
 redis_engine::~redis_engine() = default;
 
@@ -256,8 +259,8 @@ void redis_engine::refresh_slots() {
         if (ec || !r || r->type != REDIS_REPLY_ARRAY) {
           spdlog::warn("redis cluster: CLUSTER SLOTS failed: {}",
                        ec ? ec.message() : std::string(r ? text(*r) : ""));
-          refresh_timer_.expires_after(std::chrono::milliseconds(500));
-          refresh_timer_.async_wait([this](boost::system::error_code e) {
+          refresh_timer_->expires_after(std::chrono::milliseconds(500));
+          refresh_timer_->async_wait([this](boost::system::error_code e) {
             if (!e) refresh_slots();
           });
           return;
@@ -311,13 +314,20 @@ void redis_engine::start(engine_sink& sink) {
 
 void redis_engine::stop() {
   stopped_ = true;
-  heartbeat_timer_.cancel();
-  refresh_timer_.cancel();
+  // Called once the loops have stopped: every I/O object of ours is released now, while the
+  // io_context it belongs to still exists (handlers still holding a connection release it
+  // when that io_context is destroyed).
+  if (heartbeat_timer_) heartbeat_timer_->cancel();
+  if (refresh_timer_) refresh_timer_->cancel();
   for (auto& sh : shards_) {
     sh->cmd->stop();
     sh->sub->stop();
   }
   ready_ = false;
+  shards_.clear();
+  seed_cmd_.reset();
+  heartbeat_timer_.reset();
+  refresh_timer_.reset();
 }
 
 void redis_engine::append_metrics(std::string& out) const {
@@ -562,10 +572,10 @@ void redis_engine::heartbeat() {
                   [](std::error_code, reply_ptr) {});
     conn->command(format_command({"PEXPIRE", z, ms(ttl * 4)}), [](std::error_code, reply_ptr) {});
   }
-  heartbeat_timer_.expires_after(
+  heartbeat_timer_->expires_after(
       std::max(std::chrono::milliseconds(200),
                std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl) / 3));
-  heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
+  heartbeat_timer_->async_wait([this](boost::system::error_code ec) {
     if (!ec) heartbeat();
   });
 }

@@ -83,8 +83,9 @@ class redis_engine final : public engine {
   std::atomic<bool> ready_{false};
   std::atomic<std::uint64_t> reconnects_total_{0};
   std::shared_ptr<redis_connection> seed_cmd_;  // for the latency histogram (set once)
-  boost::asio::steady_timer heartbeat_timer_;
-  boost::asio::steady_timer refresh_timer_;
+  // Released by stop(), while the loop they belong to still exists.
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;
+  std::unique_ptr<boost::asio::steady_timer> refresh_timer_;
 
   // All below: the Redis thread only (metrics read the connections' atomics).
   std::vector<std::unique_ptr<shard>> shards_;  // [0]: the configured address (seed)
