@@ -256,6 +256,7 @@ void redis_engine::refresh_slots() {
   shards_[ask]->cmd->command(
       format_command({"CLUSTER", "SLOTS"}), [this](std::error_code ec, reply_ptr r) {
         refreshing_ = false;
+        if (stopped_) return;
         if (ec || !r || r->type != REDIS_REPLY_ARRAY) {
           spdlog::warn("redis cluster: CLUSTER SLOTS failed: {}",
                        ec ? ec.message() : std::string(r ? text(*r) : ""));
