@@ -360,6 +360,15 @@ void websocket_session::on_event(std::string_view channel, const channel_event& 
 
 void websocket_session::deliver(subscription& sub, const channel_event& ev) {
   if (ev.offset != 0) {
+    if (!ev.epoch.empty() && !sub.epoch.empty() && ev.epoch != sub.epoch) {
+      // The engine lost the stream and started a new one (e.g. Redis restarted without
+      // persistence): follow the new epoch from its start instead of taking its small
+      // offsets for duplicates. The client sees the new epoch in the events.
+      spdlog::info("session {}: channel {} restarted with epoch {}", client_id_, sub.channel,
+                   ev.epoch);
+      sub.epoch = ev.epoch;
+      sub.last_offset = 0;
+    }
     if (ev.offset <= sub.last_offset) return;  // already sent from history
     if (ev.offset != sub.last_offset + 1) {
       // An event went missing between the engine and this node (Redis pub/sub drops what is

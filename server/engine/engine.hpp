@@ -34,6 +34,7 @@ struct channel_event {
   std::uint64_t offset = 0;  // 0: outside the stream (join/leave)
   std::shared_ptr<const std::string> frame;
   bool presence = false;  // join/leave: only for subscribers that asked for them
+  std::string epoch;      // the stream's epoch, for stream events
 };
 
 /// One history entry: its offset and its serialized "message" event.

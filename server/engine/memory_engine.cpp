@@ -48,7 +48,8 @@ void memory_engine::publish(std::string_view channel, std::string data, const cl
     protocol::publication p{++st.top,      st.epoch,    now_ms(),
                             sender.client, sender.name, std::move(data)};
     channel_event ev{
-        p.offset, std::make_shared<const std::string>(protocol::encode_message_event(channel, p))};
+        p.offset, std::make_shared<const std::string>(protocol::encode_message_event(channel, p)),
+        false, st.epoch};
     if (opts_.history_size > 0) st.history.push_back({p.offset, p.ts_ms, ev.frame});
     trim(st, p.ts_ms);
     pos = {p.offset, st.epoch};
@@ -102,7 +103,8 @@ void memory_engine::emit_presence(bool join, std::string_view channel, const cli
   channel_event ev{0,
                    std::make_shared<const std::string>(
                        protocol::encode_presence_event(join, channel, who.client, who.name)),
-                   true};
+                   true,
+                   {}};
   sink_->on_event(channel, ev);
 }
 

@@ -36,11 +36,11 @@ class fake_subscriber final : public subscriber {
 };
 
 channel_event message(std::uint64_t offset) {
-  return {offset, std::make_shared<const std::string>("m" + std::to_string(offset)), false};
+  return {offset, std::make_shared<const std::string>("m" + std::to_string(offset)), false, {}};
 }
 
 channel_event join_event() {
-  return {0, std::make_shared<const std::string>(R"({"event":"join"})"), true};
+  return {0, std::make_shared<const std::string>(R"({"event":"join"})"), true, {}};
 }
 
 }  // namespace

@@ -713,6 +713,12 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
   } else {
     ev.offset = std::strtoull(std::string(payload.substr(0, colon)).c_str(), nullptr, 10);
     if (ev.offset == 0) return;
+    // The script wrote the frame: its epoch is the first "epoch" field.
+    auto e = payload.find("\"epoch\":\"", colon);
+    if (e != std::string_view::npos) {
+      auto start = e + 9, end = payload.find('"', start);
+      if (end != std::string_view::npos) ev.epoch = std::string(payload.substr(start, end - start));
+    }
   }
   ev.frame = std::make_shared<const std::string>(payload.substr(colon + 1));
   sink_->on_event(channel, ev);
