@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include <charconv>
 #include <functional>
 #include <optional>
@@ -108,6 +110,10 @@ const std::vector<key_spec>& schema() {
        [](config& c, const toml::node& n) -> std::optional<std::string> {
          config probe;
          if (auto err = check_listen(probe, n)) return err;
+         // An IP address: resolving a name would block an I/O thread.
+         boost::system::error_code ec;
+         boost::asio::ip::make_address(probe.host(), ec);
+         if (ec) return "must be \"IP:port\" (an IP address, not a host name)";
          c.redis_address = probe.listen;
          return std::nullopt;
        }},
@@ -168,7 +174,15 @@ void apply_text(config& cfg, std::string_view section, std::string_view key,
     return;
   }
   auto t = parse_scalar(text);
-  if (auto err = spec->apply(cfg, *t.get("v")))
+  auto err = spec->apply(cfg, *t.get("v"));
+  if (err && !t.get("v")->is_string()) {
+    // A string key given a value that reads as another TOML type (a numeric password, say):
+    // take the text as it is.
+    toml::table raw;
+    raw.insert("v", text);
+    if (!spec->apply(cfg, *raw.get("v"))) err.reset();
+  }
+  if (err)
     errors.push_back(origin + ": " + std::string(section) + "." + std::string(key) + " " + *err);
 }
 

@@ -511,3 +511,19 @@ TEST(config_set, bad_values_are_all_collected) {
   // Valid overrides among bad ones are still applied.
   EXPECT_EQ(c.drain_timeout, 100ms);
 }
+
+TEST(config_env, string_keys_take_values_that_look_like_other_types_as_text) {
+  config c;
+  apply_env(c, {{"MUSTER_REDIS_PASSWORD", "123456"}, {"MUSTER_REDIS_PREFIX", "true"}});
+  EXPECT_EQ(c.redis_password, "123456");
+  EXPECT_EQ(c.redis_prefix, "true");
+  EXPECT_THROW(apply_env(c, {{"MUSTER_SERVER_THREADS", "two"}}), config_error)
+      << "typed keys stay typed";
+}
+
+TEST(config_overrides, redis_address_must_be_an_ip) {
+  config c;
+  EXPECT_NO_THROW(apply_overrides(c, {"redis.address=\"10.0.0.5:6380\""}));
+  EXPECT_EQ(c.redis_address, "10.0.0.5:6380");
+  EXPECT_THROW(apply_overrides(c, {"redis.address=\"redis.internal:6379\""}), config_error);
+}

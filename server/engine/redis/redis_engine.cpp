@@ -657,15 +657,23 @@ void redis_engine::flush_subscriptions() {
               for (auto& ch : *batch)
                 if (wanted_.count(ch)) to_subscribe_.insert(ch);
             }
+            bool orphans = false;
             for (auto& ch : *batch) {
               if (ok && wanted_.count(ch) && index < shards_.size())
                 shards_[index]->confirmed.insert(ch);
+              if (ok && !wanted_.count(ch) && index < shards_.size()) {
+                // Unsubscribed locally while this SUBSCRIBE was in flight: undo it in Redis.
+                shards_[index]->confirmed.insert(ch);
+                to_unsubscribe_.insert(ch);
+                orphans = true;
+              }
               auto it = waiting_.find(ch);
               if (it == waiting_.end() || (!ok && r)) continue;
               auto fns = std::move(it->second);
               waiting_.erase(it);
               for (auto& f : fns) f();
             }
+            if (orphans) flush_subscriptions();
           },
           batch->size(), sub_kind);
     }
