@@ -111,18 +111,8 @@ std::optional<int> server_process::wait_exit(std::chrono::milliseconds timeout) 
 int server_process::stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -2;
   ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+  if (auto status = wait_exit(timeout)) return *status;
+  kill_hard();
   return -1;
 }
 
