@@ -24,8 +24,23 @@ std::string_view op_name(op o) noexcept {
       return "presence";
     case op::ping:
       return "ping";
+    case op::crisis:
+      return "crisis";
   }
   return "ping";
+}
+
+bool is_crisis_op(std::string_view name) noexcept {
+  static constexpr std::string_view all[] = {"channel.create",  "channel.update", "channel.list",
+                                             "channel.get",     "alert.push",     "alert.claim",
+                                             "alert.release",   "alert.assign",   "alert.respond",
+                                             "alert.resolve",   "alert.dismiss",  "alert.get",
+                                             "alert.list",      "guidance.post",  "guidance.ack",
+                                             "guidance.status", "guidance.list",  "template.put",
+                                             "template.delete", "template.list",  "stats"};
+  for (auto n : all)
+    if (n == name) return true;
+  return false;
 }
 
 namespace {
@@ -212,6 +227,11 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
   if (errors.first) return fail(errors.first->first, std::move(errors.first->second));
   if (!op_text) return fail(errc::bad_request, "op is required");
   auto kind = parse_op(*op_text);
+  if (!kind && is_crisis_op(*op_text)) {
+    kind = op::crisis;
+    out.crisis_op = *op_text;
+    out.frame.assign(frame);
+  }
   if (!kind) return fail(errc::unknown_op, "unknown op \"" + *op_text + "\"");
   out.kind = *kind;
   if (!failure.id) return fail(errc::bad_request, "id is required");
@@ -240,6 +260,11 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
     case op::presence:
       return need_channel();
     case op::ping:
+      return true;
+    case op::crisis:
+      // The channel is optional for some crisis commands, but must be valid when given.
+      if (!out.channel.empty() && out.channel != "*" && !valid_channel_name(out.channel))
+        return need_channel();
       return true;
   }
   return true;
@@ -303,7 +328,8 @@ std::string encode_reply(std::uint64_t id, std::string_view result_json) {
   return out;
 }
 
-std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string_view message) {
+std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string_view message,
+                         std::string_view extra_fields) {
   std::string out = "{";
   if (id) {
     out += "\"id\":";
@@ -314,6 +340,10 @@ std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string
   append_json_string(out, wire_name(code));
   out += ",\"message\":";
   append_json_string(out, message);
+  if (!extra_fields.empty()) {
+    out += ',';
+    out += extra_fields;
+  }
   out += "}}";
   return out;
 }
@@ -344,7 +374,9 @@ void append_publication(std::string& out, const publication& p) {
 std::string encode_message_event(std::string_view channel, const publication& p) {
   std::string out;
   out.reserve(96 + channel.size() + p.epoch.size() + p.sender_name.size() + p.data.size());
-  out += "{\"event\":\"message\",\"channel\":";
+  out += "{\"event\":";
+  append_json_string(out, p.event);
+  out += ",\"channel\":";
   append_json_string(out, channel);
   out += ',';
   append_publication_fields(out, p);

@@ -18,7 +18,7 @@ inline constexpr std::size_t max_name_length = 64;
 inline constexpr std::uint32_t default_history_limit = 100;
 inline constexpr std::uint32_t max_history_limit = 1000;
 
-enum class op { connect, subscribe, unsubscribe, publish, history, presence, ping };
+enum class op { connect, subscribe, unsubscribe, publish, history, presence, ping, crisis };
 std::string_view op_name(op o) noexcept;
 
 /// A point in a channel's stream: the last offset seen within an epoch.
@@ -40,7 +40,14 @@ struct command {
   bool join_leave = false;  // subscribe: also deliver join/leave events
   std::optional<std::uint64_t> since;
   std::uint32_t limit = default_history_limit;
+  // op::crisis: the crisis command's name ("alert.claim", ...) and the whole frame, whose
+  // fields the crisis decoder reads (see protocol/crisis.hpp).
+  std::string crisis_op;
+  std::string frame;
 };
+
+/// True when `name` is a crisis workflow command (channel.*, alert.*, guidance.*, ...).
+bool is_crisis_op(std::string_view name) noexcept;
 
 struct decode_failure {
   errc code = errc::bad_json;
@@ -55,7 +62,8 @@ struct publication {
   std::int64_t ts_ms = 0;  // server time of publish, milliseconds since the Unix epoch
   std::string sender_client;
   std::string sender_name;
-  std::string data;  // minified JSON
+  std::string data;               // minified JSON
+  std::string event = "message";  // crisis events use their own names ("alert.claimed", ...)
 };
 
 /// True when `name` is a valid channel name (see PROTOCOL.md "Channel names").
@@ -83,10 +91,13 @@ void append_json_string(std::string& out, std::string_view s);
 /// `{"id":N,"result":<result_json>}`
 std::string encode_reply(std::uint64_t id, std::string_view result_json);
 /// `{"id":N,"error":{"code":"...","message":"..."}}`; the id is omitted when unknown.
-std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string_view message);
+/// `extra_fields`, when given, is spliced into the error object (e.g. `"holder":{...}`).
+std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string_view message,
+                         std::string_view extra_fields = {});
 /// Appends one publication object (without channel) to `out`.
 void append_publication(std::string& out, const publication& p);
-/// `{"event":"message","channel":...,...}`: serialized once, shared by every recipient.
+/// `{"event":"message","channel":...,...}` (or p.event): serialized once, shared by every
+/// recipient.
 std::string encode_message_event(std::string_view channel, const publication& p);
 /// `{"event":"join"|"leave","channel":...,"client":...,"name":...}`
 std::string encode_presence_event(bool join, std::string_view channel, std::string_view client,

@@ -38,6 +38,16 @@ std::string_view wire_name(errc e) noexcept {
       return "forbidden";
     case errc::message_too_large:
       return "message_too_large";
+    case errc::not_found:
+      return "not_found";
+    case errc::already_claimed:
+      return "already_claimed";
+    case errc::invalid_state:
+      return "invalid_state";
+    case errc::already_exists:
+      return "already_exists";
+    case errc::conflict:
+      return "conflict";
   }
   return "internal";
 }

@@ -39,18 +39,42 @@ enum class errc {
   forbidden,
   /// The message (or its data) is larger than the configured limit.
   message_too_large,
+  /// The alert, channel, guidance or template named does not exist.
+  not_found,
+  /// Someone else holds the claim on this alert (the error names the holder).
+  already_claimed,
+  /// The operation does not apply in the object's current state (e.g. claiming a resolved alert).
+  invalid_state,
+  /// The object already exists (e.g. creating a channel twice).
+  already_exists,
+  /// Too many concurrent updates of one object; retry.
+  conflict,
 };
 
 /// Stable name used on the wire in error replies and in metrics labels.
 std::string_view wire_name(errc e) noexcept;
 /// All codes, for metrics and tests.
-inline constexpr errc all_errors[] = {
-    errc::bad_json,         errc::bad_request,          errc::unknown_op,
-    errc::bad_channel,      errc::not_connected,        errc::already_connected,
-    errc::not_subscribed,   errc::already_subscribed,   errc::too_many_subscriptions,
-    errc::rate_limited,     errc::binary_not_supported, errc::unavailable,
-    errc::internal,         errc::unauthorized,         errc::forbidden,
-    errc::message_too_large};
+inline constexpr errc all_errors[] = {errc::bad_json,
+                                      errc::bad_request,
+                                      errc::unknown_op,
+                                      errc::bad_channel,
+                                      errc::not_connected,
+                                      errc::already_connected,
+                                      errc::not_subscribed,
+                                      errc::already_subscribed,
+                                      errc::too_many_subscriptions,
+                                      errc::rate_limited,
+                                      errc::binary_not_supported,
+                                      errc::unavailable,
+                                      errc::internal,
+                                      errc::unauthorized,
+                                      errc::forbidden,
+                                      errc::message_too_large,
+                                      errc::not_found,
+                                      errc::already_claimed,
+                                      errc::invalid_state,
+                                      errc::already_exists,
+                                      errc::conflict};
 
 const std::error_category& protocol_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

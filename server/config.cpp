@@ -1,5 +1,7 @@
 #include "server/config.hpp"
 
+#include "protocol/codec.hpp"
+
 #include <toml++/toml.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -74,6 +76,37 @@ auto string_key(std::string config::*member, std::vector<std::string> allowed = 
   };
 }
 
+auto bool_key(bool config::*member) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<bool>();
+    if (!n.is_boolean() || !v) return "must be true or false";
+    c.*member = *v;
+    return std::nullopt;
+  };
+}
+
+// [escalation] sevN_escalate_after_s / sevN_respond_within_s.
+auto escalation_key(crisis::severity sev, bool respond) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::int64_t>();
+    if (!n.is_integer() || !v) return "must be an integer";
+    if (*v < 1 || *v > 30LL * 86400) return "must be between 1 and 2592000";
+    (respond ? c.escalation.respond_within : c.escalation.escalate_after)[sev] =
+        std::chrono::seconds(*v);
+    return std::nullopt;
+  };
+}
+
+auto channel_key(std::string config::*member) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v) return "must be a string";
+    if (!protocol::valid_channel_name(*v)) return "must be a valid channel name";
+    c.*member = *v;
+    return std::nullopt;
+  };
+}
+
 std::optional<std::string> check_listen(config& c, const toml::node& n) {
   auto v = n.value<std::string>();
   if (!n.is_string() || !v) return "must be a string \"host:port\"";
@@ -139,6 +172,23 @@ const std::vector<key_spec>& schema() {
        }},
       {"log", "level",
        string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
+      {"auth", "enabled", bool_key(&config::auth_enabled)},
+      {"auth", "secret", string_key(&config::auth_secret)},
+      {"auth", "leeway_s", duration_key(&config::auth_leeway, 0, 3600)},
+      {"crisis", "triage_channel", channel_key(&config::triage_channel)},
+      {"crisis", "leads_channel", channel_key(&config::leads_channel)},
+      {"crisis", "timeline_size", integer_key(&config::timeline_size, 100, 10000000)},
+      {"crisis", "timeline_ttl_s", duration_key(&config::timeline_ttl, 60, 10LL * 365 * 86400)},
+      {"crisis", "reminder_after_s", duration_key(&config::reminder_after, 1, 7LL * 86400)},
+      {"crisis", "scan_interval_ms", duration_key(&config::scan_interval, 50, 60000)},
+      {"escalation", "sev1_escalate_after_s", escalation_key(crisis::severity::sev1, false)},
+      {"escalation", "sev2_escalate_after_s", escalation_key(crisis::severity::sev2, false)},
+      {"escalation", "sev3_escalate_after_s", escalation_key(crisis::severity::sev3, false)},
+      {"escalation", "sev4_escalate_after_s", escalation_key(crisis::severity::sev4, false)},
+      {"escalation", "sev1_respond_within_s", escalation_key(crisis::severity::sev1, true)},
+      {"escalation", "sev2_respond_within_s", escalation_key(crisis::severity::sev2, true)},
+      {"escalation", "sev3_respond_within_s", escalation_key(crisis::severity::sev3, true)},
+      {"escalation", "sev4_respond_within_s", escalation_key(crisis::severity::sev4, true)},
   };
   return keys;
 }
@@ -151,6 +201,49 @@ const key_spec* find_key(std::string_view section, std::string_view key) {
 
 std::string where(const std::string& source, const toml::source_region& r) {
   return source + ":" + std::to_string(r.begin.line);
+}
+
+// One [[route]] table: sources, tags, keywords (string arrays), min_severity, channels.
+void load_route(config& cfg, const toml::table& t, const std::string& at,
+                std::vector<std::string>& errors) {
+  crisis::route_rule rule;
+  auto strings = [&](std::string_view key, std::vector<std::string>& out) {
+    auto* n = t.get(key);
+    if (!n) return;
+    auto* arr = n->as_array();
+    if (!arr) return errors.push_back(at + ": route." + std::string(key) + " must be an array");
+    for (auto& e : *arr) {
+      auto v = e.value<std::string>();
+      if (!e.is_string() || !v || v->empty())
+        return errors.push_back(at + ": route." + std::string(key) +
+                                " must hold non-empty strings");
+      out.push_back(*v);
+    }
+  };
+  for (auto&& [k, v] : t) {
+    auto key = k.str();
+    if (key != "sources" && key != "tags" && key != "keywords" && key != "min_severity" &&
+        key != "channels")
+      errors.push_back(at + ": unknown key route." + std::string(key));
+    (void)v;
+  }
+  strings("sources", rule.sources);
+  strings("tags", rule.tags);
+  strings("keywords", rule.keywords);
+  strings("channels", rule.channels);
+  if (rule.channels.empty()) errors.push_back(at + ": route.channels must name at least one");
+  for (auto& ch : rule.channels)
+    if (!protocol::valid_channel_name(ch))
+      errors.push_back(at + ": route.channels: \"" + ch + "\" is not a valid channel name");
+  if (auto* n = t.get("min_severity")) {
+    auto v = n->value<std::string>();
+    auto sev = v ? crisis::parse_severity(*v) : std::nullopt;
+    if (!sev)
+      errors.push_back(at + ": route.min_severity must be one of sev1 sev2 sev3 sev4");
+    else
+      rule.min_severity = sev;
+  }
+  cfg.routes.push_back(std::move(rule));
 }
 
 // Turns a string from the environment or a flag into the TOML node the key expects,
@@ -209,6 +302,22 @@ void load_config_file(config& cfg, const std::string& path) {
   std::vector<std::string> errors;
   for (auto&& [section_key, section_node] : root) {
     std::string section(section_key.str());
+    if (section == "route") {
+      auto* arr = section_node.as_array();
+      if (!arr) {
+        errors.push_back(where(path, section_node.source()) +
+                         ": route must be an array of tables ([[route]])");
+        continue;
+      }
+      cfg.routes.clear();
+      for (auto& e : *arr) {
+        if (auto* t = e.as_table())
+          load_route(cfg, *t, where(path, e.source()), errors);
+        else
+          errors.push_back(where(path, e.source()) + ": each route must be a table ([[route]])");
+      }
+      continue;
+    }
     auto* table = section_node.as_table();
     if (!table) {
       errors.push_back(where(path, section_node.source()) + ": " + section + " must be a table ([" +
@@ -261,6 +370,28 @@ void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
                errors);
   }
   if (!errors.empty()) throw config_error(std::move(errors));
+}
+
+crisis::escalation_policy config::default_escalation() {
+  using crisis::severity;
+  using std::chrono::seconds;
+  crisis::escalation_policy p;
+  p.escalate_after = {{severity::sev1, seconds(120)},
+                      {severity::sev2, seconds(300)},
+                      {severity::sev3, seconds(900)},
+                      {severity::sev4, seconds(3600)}};
+  p.respond_within = {{severity::sev1, seconds(600)},
+                      {severity::sev2, seconds(1200)},
+                      {severity::sev3, seconds(3600)},
+                      {severity::sev4, seconds(14400)}};
+  return p;
+}
+
+void validate(const config& cfg) {
+  if (cfg.auth_enabled && cfg.auth_secret.size() < 16)
+    throw config_error(
+        {"auth.secret must be at least 16 bytes while auth is enabled (set "
+         "MUSTER_AUTH_SECRET, or auth.enabled = false to run without auth)"});
 }
 
 std::map<std::string, std::string> process_env() {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "server/crisis/alert.hpp"
+
 namespace muster::server {
 
 struct config {
@@ -40,9 +42,25 @@ struct config {
   bool redis_cluster = false;
   // [log]
   std::string log_level = "info";
+  // [auth]
+  bool auth_enabled = true;
+  std::string auth_secret;  // HS256 key; required while auth is enabled
+  std::chrono::seconds auth_leeway{30};
+  // [crisis]
+  std::string triage_channel = "triage";
+  std::string leads_channel = "leads";
+  std::size_t timeline_size = 100000;
+  std::chrono::seconds timeline_ttl{90LL * 86400};
+  std::chrono::seconds reminder_after{600};
+  std::chrono::milliseconds scan_interval{1000};
+  // [escalation]
+  crisis::escalation_policy escalation = default_escalation();
+  // [[route]]
+  std::vector<crisis::route_rule> routes;
 
   std::string host() const;
   std::uint16_t port() const;
+  static crisis::escalation_policy default_escalation();
 };
 
 /// Thrown by the loaders; `errors` lists every problem found, one per line ("file:line: key: why").
@@ -57,6 +75,8 @@ void load_config_file(config& cfg, const std::string& path);
 void apply_env(config& cfg, const std::map<std::string, std::string>& env);
 /// Applies "section.key=value" overrides (from --set).
 void apply_overrides(config& cfg, const std::vector<std::string>& overrides);
+/// Checks what no single key can: auth needs a secret of at least 16 bytes unless disabled.
+void validate(const config& cfg);
 /// Reads the process environment into a map, for apply_env.
 std::map<std::string, std::string> process_env();
 

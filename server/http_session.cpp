@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+
+#include "server/auth/permissions.hpp"
 
 #include "server/node.hpp"
 #include "server/websocket_session.hpp"
@@ -28,6 +31,63 @@ http::response<http::string_body> make_response(
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
+}
+
+// The value of `key` in a query string (no percent-decoding needed for tokens: base64url).
+std::string query_param(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto kv = query.substr(0, amp);
+    auto eq = kv.find('=');
+    if (kv.substr(0, eq) == key && eq != std::string_view::npos)
+      return std::string(kv.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+http::status status_for(protocol::errc e) {
+  using protocol::errc;
+  switch (e) {
+    case errc::bad_json:
+    case errc::bad_request:
+    case errc::bad_channel:
+    case errc::unknown_op:
+      return http::status::bad_request;
+    case errc::unauthorized:
+      return http::status::unauthorized;
+    case errc::forbidden:
+      return http::status::forbidden;
+    case errc::not_found:
+      return http::status::not_found;
+    case errc::already_claimed:
+    case errc::already_exists:
+    case errc::invalid_state:
+    case errc::conflict:
+      return http::status::conflict;
+    case errc::unavailable:
+      return http::status::service_unavailable;
+    case errc::message_too_large:
+      return http::status::payload_too_large;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+std::string error_body(protocol::errc code, std::string_view message, std::string_view extra = {}) {
+  std::string out = "{\"error\":{\"code\":";
+  protocol::append_json_string(out, protocol::wire_name(code));
+  out += ",\"message\":";
+  protocol::append_json_string(out, message);
+  if (!extra.empty()) {
+    out += ',';
+    out += extra;
+  }
+  return out + "}}\n";
 }
 
 bool offers_subprotocol(std::string_view header) {
@@ -102,8 +162,30 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
           stream_, *res,
           beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
     }
-    return accept_websocket(req);
+    std::optional<auth::identity> who;
+    auto token = query_param(target, "token");
+    if (node_.cfg().auth_enabled && !token.empty()) {
+      auth::identity id;
+      auto bad = auth::verify(token, node_.cfg().auth_secret, id, std::chrono::system_clock::now(),
+                              node_.cfg().auth_leeway);
+      if (bad) {
+        node_.stats().add(counter::auth_failures);
+        node_.stats().add(counter::connections_rejected);
+        auto res = std::make_shared<http::response<http::string_body>>(make_response(
+            req, http::status::unauthorized, "token refused: " + bad.message() + "\n"));
+        res->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+        res->keep_alive(false);
+        response_ = res;
+        return http::async_write(
+            stream_, *res,
+            beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+      }
+      who = std::move(id);
+    }
+    return accept_websocket(req, std::move(who));
   }
+
+  if (path.starts_with("/api/")) return handle_api(req, path);
 
   http::response<http::string_body> res;
   if (req.method() != http::verb::get) {
@@ -135,7 +217,146 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
       beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
 }
 
-void http_session::accept_websocket(const http::request<http::string_body>& req) {
+void http_session::send_response(http::response<http::string_body> res) {
+  bool keep_alive = res.keep_alive();
+  auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
+  response_ = sp;
+  http::async_write(
+      stream_, *sp,
+      beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+}
+
+void http_session::handle_api(const request& req, std::string_view path) {
+  const auto& cfg = node_.cfg();
+  auto json = [&](http::status st, std::string body) {
+    return make_response(req, st, std::move(body), "application/json");
+  };
+  // Who: a Bearer token, or (auth disabled) an anonymous admin.
+  crisis::actor who;
+  if (cfg.auth_enabled) {
+    auto h = req[http::field::authorization];
+    std::string_view header(h.data(), h.size());
+    std::error_code ec;
+    if (!header.starts_with("Bearer ")) {
+      ec = make_error_code(auth::jwt_errc::malformed);
+    } else {
+      ec = auth::verify(header.substr(7), cfg.auth_secret, who.id, std::chrono::system_clock::now(),
+                        cfg.auth_leeway);
+    }
+    if (ec) {
+      node_.stats().add(counter::auth_failures);
+      auto res = json(http::status::unauthorized,
+                      error_body(protocol::errc::unauthorized,
+                                 header.empty() ? "Authorization: Bearer <token> is required"
+                                                : "token refused: " + ec.message()));
+      res.set(http::field::www_authenticate, "Bearer");
+      return send_response(std::move(res));
+    }
+  } else {
+    who.id.subject = who.id.name = "anonymous";
+    who.id.role = auth::role::admin;
+  }
+  auto deny = [&](std::string_view what) {
+    return send_response(json(
+        http::status::forbidden,
+        error_body(protocol::errc::forbidden, "role " + std::string(auth::role_name(who.id.role)) +
+                                                  " may not " + std::string(what))));
+  };
+  auto method_not_allowed = [&](const char* allow) {
+    auto res = json(http::status::method_not_allowed,
+                    error_body(protocol::errc::bad_request, std::string("use ") + allow));
+    res.set(http::field::allow, allow);
+    return send_response(std::move(res));
+  };
+  // Answers arrive on an engine thread: come back to ours before touching the stream.
+  auto answer = [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
+                    http::status ok_status, crisis::result r, std::string prefix = {}) {
+    net::dispatch(self->stream_.get_executor(), [self, version, keep, ok_status, prefix,
+                                                 r = std::move(r)]() mutable {
+      http::response<http::string_body> res{r.ok ? ok_status : status_for(r.code), version};
+      res.set(http::field::server, "musterd/" MUSTER_VERSION);
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::cache_control, "no-store");
+      res.keep_alive(keep);
+      if (r.ok) {
+        res.body() = prefix.empty() ? std::move(r.json) : "{" + prefix + "," + r.json.substr(1);
+        res.body() += '\n';
+      } else {
+        self->node_.stats().error(r.code);
+        res.body() = error_body(r.code, r.message, r.extra);
+      }
+      res.prepare_payload();
+      self->send_response(std::move(res));
+    });
+  };
+
+  if (path == "/api/v1/alerts") {
+    if (req.method() != http::verb::post) return method_not_allowed("POST");
+    if (!auth::allowed(who.id.role, "http.alerts")) return deny("push alerts");
+    return node_.crisis().push_http(req.body(), who, [answer](crisis::result r) {
+      answer(http::status::accepted, std::move(r), "\"status\":\"success\"");
+    });
+  }
+  if (path == "/api/v1/stats" || path == "/api/v1/channels") {
+    if (req.method() != http::verb::get) return method_not_allowed("GET");
+    bool stats = path == "/api/v1/stats";
+    if (!auth::allowed(who.id.role, stats ? "http.stats" : "http.channels"))
+      return deny(stats ? "read stats" : "list channels");
+    std::string target(req.target().data(), req.target().size());
+    auto ch = query_param(target, "channel");
+    std::string frame = "{}";
+    if (!ch.empty()) {
+      frame = "{\"channel\":";
+      protocol::append_json_string(frame, ch);
+      frame += '}';
+    }
+    return node_.crisis().run(
+        stats ? "stats" : "channel.list", frame, who,
+        [answer](crisis::result r) { answer(http::status::ok, std::move(r)); });
+  }
+  constexpr std::string_view channels_prefix = "/api/v1/channels/";
+  if (path.starts_with(channels_prefix) && path.ends_with("/timeline")) {
+    if (req.method() != http::verb::get) return method_not_allowed("GET");
+    if (!auth::allowed(who.id.role, "http.timeline")) return deny("export timelines");
+    auto channel =
+        std::string(path.substr(channels_prefix.size(), path.size() - channels_prefix.size() -
+                                                            std::string_view("/timeline").size()));
+    if (!protocol::valid_channel_name(channel))
+      return send_response(json(http::status::bad_request,
+                                error_body(protocol::errc::bad_channel, "bad channel name")));
+    if (!who.id.may_access(channel))
+      return send_response(json(http::status::forbidden,
+                                error_body(protocol::errc::forbidden,
+                                           "channel is not in the token's channel allow-list")));
+    return node_.crisis().timeline(
+        channel, [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
+                     std::error_code ec, std::string lines, std::uint64_t first) {
+          net::dispatch(self->stream_.get_executor(),
+                        [self, version, keep, ec, first, lines = std::move(lines)]() mutable {
+                          http::response<http::string_body> res{
+                              ec ? http::status::service_unavailable : http::status::ok, version};
+                          res.set(http::field::server, "musterd/" MUSTER_VERSION);
+                          res.set(http::field::cache_control, "no-store");
+                          res.keep_alive(keep);
+                          if (ec) {
+                            res.set(http::field::content_type, "application/json");
+                            res.body() = error_body(protocol::errc::unavailable, ec.message());
+                          } else {
+                            res.set(http::field::content_type, "application/x-ndjson");
+                            // Says whether retention dropped the start of the timeline.
+                            res.set("X-Muster-First-Offset", std::to_string(first));
+                            res.body() = std::move(lines);
+                          }
+                          res.prepare_payload();
+                          self->send_response(std::move(res));
+                        });
+        });
+  }
+  send_response(
+      json(http::status::not_found, error_body(protocol::errc::not_found, "no such endpoint")));
+}
+
+void http_session::accept_websocket(const request& req, std::optional<auth::identity> who) {
   auto key = req[http::field::sec_websocket_key];
   auto version = req[http::field::sec_websocket_version];
   if (key.size() != 24 || version != "13") {
@@ -162,15 +383,18 @@ void http_session::accept_websocket(const http::request<http::string_body>& req)
   if (req.find(http::field::sec_websocket_protocol) != req.end())
     res->set(http::field::sec_websocket_protocol, protocol::subprotocol);
   response_ = res;
-  http::async_write(stream_, *res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-    self->response_.reset();
-    if (ec) return self->fail(ec, "upgrade");
-    self->stream_.expires_never();
-    auto data = self->buffer_.cdata();
-    std::string leftover(static_cast<const char*>(data.data()), data.size());
-    std::make_shared<websocket_session>(self->stream_.release_socket(), self->node_, self->thread_)
-        ->run(leftover);
-  });
+  http::async_write(
+      stream_, *res,
+      [self = shared_from_this(), who = std::move(who)](beast::error_code ec, std::size_t) mutable {
+        self->response_.reset();
+        if (ec) return self->fail(ec, "upgrade");
+        self->stream_.expires_never();
+        auto data = self->buffer_.cdata();
+        std::string leftover(static_cast<const char*>(data.data()), data.size());
+        std::make_shared<websocket_session>(self->stream_.release_socket(), self->node_,
+                                            self->thread_)
+            ->run(leftover, std::move(who));
+      });
 }
 
 void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 
+#include "server/auth/jwt.hpp"
+
 namespace muster::server {
 
 class node;
@@ -21,7 +23,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
-  void accept_websocket(const boost::beast::http::request<boost::beast::http::string_body>& req);
+  using request = boost::beast::http::request<boost::beast::http::string_body>;
+  void accept_websocket(const request& req, std::optional<auth::identity> who);
+  /// /api/v1/...: answered asynchronously (the crisis service may ask the engine).
+  void handle_api(const request& req, std::string_view path);
+  void send_response(boost::beast::http::response<boost::beast::http::string_body> res);
   void fail(boost::beast::error_code ec, const char* what);
 
   boost::beast::tcp_stream stream_;

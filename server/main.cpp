@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     if (!listen.empty()) sets.push_back("server.listen=\"" + listen + "\"");
     if (app.count("--threads")) sets.push_back("server.threads=" + std::to_string(threads));
     apply_overrides(cfg, sets);
+    validate(cfg);
   } catch (const config_error& e) {
     for (const auto& line : e.errors) std::cerr << line << "\n";
     return 2;
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
     spdlog::warn(
         "open-file limit {} is below server.max_connections {}: connections past it will fail",
         rl.rlim_cur, cfg.max_connections);
+  if (!cfg.auth_enabled)
+    spdlog::warn(
+        "AUTH IS DISABLED (auth.enabled = false): anyone who can reach {} may act as an admin. "
+        "Never run this way outside a test bench.",
+        cfg.listen);
   try {
     node n(cfg, [&cfg](boost::asio::io_context& ioc) -> std::unique_ptr<engine> {
       if (cfg.engine == "redis") {

@@ -26,6 +26,18 @@ constexpr counter_info infos[] = {
     {"muster_protocol_errors_total",
      "Connections closed for a WebSocket framing violation (1002, 1007, 1009)"},
     {"muster_resyncs_total", "Gaps in a channel's live events filled from history"},
+    {"muster_alerts_new_total", "Alerts created"},
+    {"muster_alerts_deduplicated_total", "Alert triggers folded into an existing alert"},
+    {"muster_alert_transitions_total",
+     "Alert claims, releases, assignments, responses, resolutions and dismissals"},
+    {"muster_escalations_total", "alert.escalated events raised by this node"},
+    {"muster_guidance_posted_total", "Guidance posts"},
+    {"muster_guidance_reminders_total", "guidance.reminder events raised by this node"},
+    {"muster_crisis_conflicts_total",
+     "Crisis updates retried because another node or client changed the object first"},
+    {"muster_crisis_mirror_failures_total",
+     "Alert events that could not be copied to the alert's other channels (logged)"},
+    {"muster_auth_failures_total", "Connections or requests refused for a bad or missing token"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

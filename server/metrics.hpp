@@ -25,6 +25,15 @@ enum class counter : std::size_t {
   idle_disconnects,  // dropped after idle_timeout without traffic
   protocol_errors,   // closed with 1002/1007/1009 for a framing violation
   resyncs,           // live gaps filled from history
+  alerts_new,
+  alerts_deduplicated,
+  alert_transitions,  // claims, releases, assignments, responses, resolutions, dismissals
+  escalations,
+  guidance_posted,
+  guidance_reminders,
+  crisis_conflicts,        // compare-and-set retries that lost a race
+  crisis_mirror_failures,  // events that could not be copied to an alert's other channels
+  auth_failures,           // bad, expired or missing tokens
   count_
 };
 

@@ -32,6 +32,7 @@ node::node(config cfg, engine_factory make_engine)
   for (unsigned i = 0; i < n; ++i)
     threads_.push_back(std::make_unique<io_thread>(i, cfg_.max_message_bytes));
   engine_ = make_engine(threads_[0]->ioc);
+  crisis_ = std::make_unique<crisis::service>(*engine_, cfg_, metrics_);
   auto address = net::ip::make_address(cfg_.host());
   listener_ = std::make_shared<listener>(*this, net::ip::tcp::endpoint(address, cfg_.port()));
   port_ = listener_->port();
@@ -44,6 +45,7 @@ node::~node() {
   guards_.clear();
   listener_.reset();
   sweep_timer_.reset();
+  scan_timer_.reset();
   deadline_.reset();
   threads_.clear();
 }
@@ -70,6 +72,7 @@ void node::run() {
   };
   wait_signal();
   start_sweep();
+  start_scan();
   for (auto& t : threads_) start_keepalive(*t);
 
   std::vector<std::thread> workers;
@@ -95,6 +98,21 @@ void node::start_sweep() {
   });
 }
 
+void node::start_scan() {
+  if (!scan_timer_) scan_timer_ = std::make_unique<net::steady_timer>(threads_[0]->ioc);
+  scan_timer_->expires_after(cfg_.scan_interval);
+  scan_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    // The next pass is armed only once this one finished: passes never overlap.
+    crisis_->scan([this] {
+      if (loops_done_ || stopping_) return;
+      net::post(threads_[0]->ioc, [this] {
+        if (!stopping_) start_scan();
+      });
+    });
+  });
+}
+
 void node::start_keepalive(io_thread& t) {
   // One timer per thread instead of one per connection: idle connections cost no timer.
   auto period = std::max(std::chrono::milliseconds(100), cfg_.idle_timeout / 4);
@@ -116,6 +134,7 @@ void node::shutdown() {
   net::post(threads_[0]->ioc, [this] {
     listener_->stop();
     if (sweep_timer_) sweep_timer_->cancel();
+    if (scan_timer_) scan_timer_->cancel();
     for (auto& t : threads_) {
       net::post(t->ioc, [t = t.get()] {
         if (t->keepalive_timer) t->keepalive_timer->cancel();

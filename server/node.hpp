@@ -16,6 +16,7 @@
 #include "protocol/codec.hpp"
 #include "server/channel_registry.hpp"
 #include "server/config.hpp"
+#include "server/crisis/crisis_service.hpp"
 #include "server/engine/engine.hpp"
 #include "server/metrics.hpp"
 
@@ -67,7 +68,7 @@ struct io_thread {
   std::unique_ptr<net::steady_timer> flush_timer;
   std::uint64_t activity = 0;    // handlers that may produce output; bumped by reads and drains
   std::uint64_t flush_seen = 0;  // `activity` when the flush last looked
-  net::io_context ioc{1};  // last: destroyed first (see the destructor)
+  net::io_context ioc{1};        // last: destroyed first (see the destructor)
 };
 
 class node final : public engine_sink {
@@ -88,6 +89,7 @@ class node final : public engine_sink {
 
   const config& cfg() const { return cfg_; }
   engine& eng() { return *engine_; }
+  crisis::service& crisis() { return *crisis_; }
   metrics& stats() { return metrics_; }
   const std::string& id() const { return id_; }
   bool stopping() const { return stopping_.load(); }
@@ -113,6 +115,7 @@ class node final : public engine_sink {
 
  private:
   void start_sweep();
+  void start_scan();
   void start_keepalive(io_thread& t);
   struct route {
     std::vector<std::uint32_t> per_thread;
@@ -127,7 +130,9 @@ class node final : public engine_sink {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
   std::shared_ptr<listener> listener_;
   std::unique_ptr<net::steady_timer> sweep_timer_;
-  std::unique_ptr<net::steady_timer> deadline_;  // drain timeout, thread 0 only
+  std::unique_ptr<crisis::service> crisis_;
+  std::unique_ptr<net::steady_timer> scan_timer_;  // escalations and reminders, thread 0
+  std::unique_ptr<net::steady_timer> deadline_;    // drain timeout, thread 0 only
   std::mutex routes_mutex_;
   std::unordered_map<std::string, route, string_hash, std::equal_to<>> routes_;
   std::atomic<bool> stopping_{false};

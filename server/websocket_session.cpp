@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "server/auth/permissions.hpp"
 #include "server/node.hpp"
 
 namespace muster::server {
@@ -41,7 +42,11 @@ websocket_session::~websocket_session() {
   cleanup();
 }
 
-void websocket_session::run(std::string_view leftover) {
+void websocket_session::run(std::string_view leftover, std::optional<auth::identity> who) {
+  if (who) {
+    actor_.id = std::move(*who);
+    authenticated_ = true;
+  }
   next_ = thread_.sessions;
   if (next_) next_->prev_ = this;
   thread_.sessions = this;
@@ -51,6 +56,7 @@ void websocket_session::run(std::string_view leftover) {
   node_.stats().add(counter::connections_accepted);
   client_id_ = node_.id() + "-" + std::to_string(thread_.index) + "-" +
                std::to_string(++thread_.next_client);
+  actor_.client = client_id_;
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) return terminate("non_blocking");
@@ -155,6 +161,16 @@ void websocket_session::check_idle(std::chrono::steady_clock::time_point now) {
     node_.stats().add(counter::idle_disconnects);
     return terminate(nullptr);
   }
+  if (authenticated_ && actor_.id.expires_at && !closing_) {
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    if (secs > *actor_.id.expires_at + node_.cfg().auth_leeway.count()) {
+      // A session lives no longer than its token: the client reconnects with a fresh one.
+      node_.stats().add(counter::auth_failures);
+      return close_with(protocol::close_code::unauthorized, "token expired", true);
+    }
+  }
   if (quiet > idle / 2 && !ping_outstanding_ && !closing_) {
     ping_outstanding_ = true;
     send(std::make_shared<const std::string>(ws::frame(ws::opcode::ping, "")), true);
@@ -177,6 +193,8 @@ void websocket_session::handle(std::string_view frame) {
   if (cmd.kind == protocol::op::ping) return reply(cmd.id, "{}");
   if (cmd.kind == protocol::op::connect) return handle_connect(cmd);
   if (!connected_) return reply_error(cmd.id, errc::not_connected, "send connect first");
+  if (cmd.kind == protocol::op::crisis) return handle_crisis(cmd);
+  if (!permit(cmd)) return;
   switch (cmd.kind) {
     case protocol::op::subscribe:
       return handle_subscribe(cmd);
@@ -193,13 +211,69 @@ void websocket_session::handle(std::string_view frame) {
   }
 }
 
+bool websocket_session::permit(const protocol::command& cmd) {
+  auto op = protocol::op_name(cmd.kind);
+  if (!auth::allowed(actor_.id.role, op)) {
+    reply_error(
+        cmd.id, errc::forbidden,
+        "role " + std::string(auth::role_name(actor_.id.role)) + " may not " + std::string(op));
+    return false;
+  }
+  if (!cmd.channel.empty() && !actor_.id.may_access(cmd.channel)) {
+    reply_error(cmd.id, errc::forbidden,
+                "channel " + cmd.channel + " is not in the token's channel allow-list");
+    return false;
+  }
+  return true;
+}
+
+void websocket_session::handle_crisis(protocol::command& cmd) {
+  node_.crisis().run(cmd.crisis_op, cmd.frame, actor_,
+                     [self = shared_from_this(), id = cmd.id](crisis::result r) {
+                       auto& ioc = self->thread_.ioc;
+                       net::dispatch(ioc, [self = std::move(self), id, r = std::move(r)] {
+                         if (!self->open_) return;
+                         if (r.ok) return self->reply(id, r.json);
+                         self->reply_error(id, r.code, r.message, r.extra);
+                       });
+                     });
+}
+
 void websocket_session::handle_connect(protocol::command& cmd) {
   if (connected_) return reply_error(cmd.id, errc::already_connected, "already connected");
-  connected_ = true;
-  name_ = std::move(cmd.name);
   const auto& cfg = node_.cfg();
+  if (cfg.auth_enabled && (!cmd.token.empty() || !authenticated_)) {
+    auth::identity who;
+    std::error_code ec = cmd.token.empty()
+                             ? make_error_code(auth::jwt_errc::malformed)
+                             : auth::verify(cmd.token, cfg.auth_secret, who,
+                                            std::chrono::system_clock::now(), cfg.auth_leeway);
+    if (ec) {
+      node_.stats().add(counter::auth_failures);
+      reply_error(cmd.id, errc::unauthorized,
+                  cmd.token.empty() ? "a token is required: connect with \"token\" or ?token="
+                                    : "token refused: " + ec.message());
+      return close_with(protocol::close_code::unauthorized, "unauthorized", true);
+    }
+    actor_.id = std::move(who);
+    authenticated_ = true;
+  }
+  if (!cfg.auth_enabled) {
+    // Without auth everyone is an admin known by the name they give.
+    actor_.id.subject = cmd.name.empty() ? client_id_ : cmd.name;
+    actor_.id.name = cmd.name.empty() ? client_id_ : cmd.name;
+    actor_.id.role = auth::role::admin;
+  }
+  connected_ = true;
+  name_ = actor_.id.name;
   std::string r = "{\"client\":";
   protocol::append_json_string(r, client_id_);
+  r += ",\"user\":";
+  protocol::append_json_string(r, actor_.id.subject);
+  r += ",\"name\":";
+  protocol::append_json_string(r, actor_.id.name);
+  r += ",\"role\":";
+  protocol::append_json_string(r, auth::role_name(actor_.id.role));
   r += ",\"node\":";
   protocol::append_json_string(r, node_.id());
   r += ",\"version\":\"" MUSTER_VERSION "\",\"limits\":{\"max_message_bytes\":";
@@ -234,6 +308,7 @@ void websocket_session::handle_subscribe(protocol::command& cmd) {
   if (thread_.registry.add(cmd.channel, this, cmd.join_leave))
     node_.attach(cmd.channel, thread_.index);
   node_.eng().presence_join(cmd.channel, {client_id_, name_});
+  node_.crisis().note_member(cmd.channel, actor_);
 
   history_query q;
   if (cmd.recover) {
@@ -490,9 +565,9 @@ void websocket_session::reply(std::uint64_t id, std::string_view result_json) {
 }
 
 void websocket_session::reply_error(std::optional<std::uint64_t> id, errc code,
-                                    std::string_view message) {
+                                    std::string_view message, std::string_view extra_fields) {
   node_.stats().error(code);
-  send_json(protocol::encode_error(id, code, message));
+  send_json(protocol::encode_error(id, code, message, extra_fields));
 }
 
 void websocket_session::send_json(std::string_view json) {

@@ -13,6 +13,7 @@
 
 #include "protocol/codec.hpp"
 #include "server/channel_registry.hpp"
+#include "server/crisis/crisis_service.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/ws_framing.hpp"
 
@@ -28,7 +29,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   ~websocket_session() override;
 
   /// Starts reading; `leftover` holds bytes the client sent right after its upgrade request.
-  void run(std::string_view leftover);
+  /// `who`: the identity from a `?token=` already verified at the upgrade, if any.
+  void run(std::string_view leftover, std::optional<auth::identity> who = std::nullopt);
   /// Server shutdown: flush what is queued, then close with 1001.
   void go_away();
   /// Keepalive, from the thread's sweep: ping a quiet client, drop a silent one.
@@ -64,6 +66,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void handle_publish(protocol::command& cmd);
   void handle_history(protocol::command& cmd);
   void handle_presence(protocol::command& cmd);
+  void handle_crisis(protocol::command& cmd);
+  /// The role matrix and the token's channel allow-list; replies `forbidden` when refused.
+  bool permit(const protocol::command& cmd);
   void on_subscribe_history(std::uint64_t id, std::string channel,
                             std::optional<protocol::stream_position> from, std::error_code ec,
                             history_result h);
@@ -75,7 +80,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void drop_subscription(std::string_view channel);
 
   void reply(std::uint64_t id, std::string_view result_json);
-  void reply_error(std::optional<std::uint64_t> id, protocol::errc code, std::string_view message);
+  void reply_error(std::optional<std::uint64_t> id, protocol::errc code, std::string_view message,
+                   std::string_view extra_fields = {});
   /// Frames `json` as a text message and queues it as owed output.
   void send_json(std::string_view json);
   /// `framed`: a complete WebSocket frame. `owed`: a reply, replay or control frame the
@@ -96,6 +102,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   std::string client_id_;
   std::string name_;
+  crisis::actor actor_;
+  bool authenticated_ = false;  // a token was verified (at the upgrade or by connect)
   bool connected_ = false;
   bool open_ = false;            // running and not yet cleaned up
   bool closing_ = false;         // close frame queued: no more commands or events

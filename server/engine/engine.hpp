@@ -60,6 +60,44 @@ struct client_info {
   std::string name;
 };
 
+/// A small JSON document kept beside a channel (crisis state: alerts, guidance, templates...),
+/// versioned for compare-and-set. version 0: the document does not exist.
+struct doc {
+  std::string key;
+  std::string value;
+  std::uint64_t version = 0;
+};
+
+/// One conditional write in a commit: applied only if the document is at `expect`.
+struct doc_write {
+  /// `expect` value meaning "whatever the current version is".
+  static constexpr std::uint64_t any = ~std::uint64_t{0};
+  std::string key;
+  std::uint64_t expect = 0;  // 0: must not exist yet
+  std::string value;         // empty: delete the document
+};
+
+/// An event appended to the channel's stream by a commit, delivered like a message.
+struct event_spec {
+  std::string event;  // "alert.claimed", ...
+  std::string data;   // JSON object text
+  client_info by;
+};
+
+/// How much of a channel's stream is kept (crisis channels keep their whole timeline).
+struct retention {
+  std::size_t size = 0;
+  std::chrono::seconds ttl{0};
+};
+
+struct commit_result {
+  bool applied = false;
+  std::vector<doc> current;  // not applied: the written keys' current values and versions
+  std::vector<std::uint64_t> versions;  // applied: the new version of each write
+  std::vector<std::uint64_t> offsets;   // applied: each event's offset
+  std::string epoch;
+};
+
 /// Receives every event of the channels the node subscribed to, in offset order per channel.
 class engine_sink {
  public:
@@ -73,6 +111,11 @@ class engine {
   using publish_handler = std::function<void(std::error_code, protocol::stream_position)>;
   using history_handler = std::function<void(std::error_code, history_result)>;
   using presence_handler = std::function<void(std::error_code, std::vector<client_info>)>;
+  using docs_handler = std::function<void(std::error_code, std::vector<doc>)>;
+  using commit_handler = std::function<void(std::error_code, commit_result)>;
+  using index_handler =
+      std::function<void(std::error_code, std::vector<std::pair<std::string, std::int64_t>>)>;
+  using done_handler = std::function<void(std::error_code)>;
 
   virtual ~engine() = default;
   virtual void start(engine_sink& sink) = 0;
@@ -91,6 +134,27 @@ class engine {
   virtual void unsubscribe(std::string_view channel) = 0;
   virtual void presence_join(std::string_view channel, const client_info& who) = 0;
   virtual void presence_leave(std::string_view channel, const client_info& who) = 0;
+  // Documents beside a channel, and atomic commits (every write's expectation holds, then all
+  // writes apply and all events are appended and published) — what makes exactly one claim
+  // win across nodes.
+  /// The documents `keys` (absent ones with version 0), in the order asked.
+  virtual void read_docs(std::string_view channel, std::vector<std::string> keys,
+                         docs_handler h) = 0;
+  /// Every document whose key starts with `prefix`, in key order.
+  virtual void list_docs(std::string_view channel, std::string prefix, docs_handler h) = 0;
+  /// `keep`: from now on the channel's stream keeps this much (set by channel.create).
+  virtual void commit(std::string_view channel, std::vector<doc_write> writes,
+                      std::vector<event_spec> events, std::optional<retention> keep,
+                      commit_handler h) = 0;
+
+  // Global sorted indexes shared by all nodes (crisis channels, escalation deadlines).
+  virtual void index_put(std::string index, std::string member, std::int64_t score,
+                         done_handler h) = 0;
+  virtual void index_remove(std::string index, std::string member, done_handler h) = 0;
+  /// Members with score <= max_score, lowest first, at most `limit`.
+  virtual void index_range(std::string index, std::int64_t max_score, std::size_t limit,
+                           index_handler h) = 0;
+
   /// Housekeeping (expire history past its TTL); called periodically by the node.
   virtual void sweep() = 0;
   /// Appends engine-specific series in the Prometheus text format (any thread).

@@ -1,5 +1,6 @@
 #include "server/engine/memory_engine.hpp"
 
+#include <algorithm>
 #include <random>
 
 namespace muster::server {
@@ -33,9 +34,28 @@ memory_engine::channel_state& memory_engine::state(shard& s, std::string_view ch
 }
 
 void memory_engine::trim(channel_state& st, std::int64_t now) {
-  while (st.history.size() > opts_.history_size) st.history.pop_front();
-  auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl).count();
+  auto size = st.keep ? st.keep->size : opts_.history_size;
+  while (st.history.size() > size) st.history.pop_front();
+  auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(st.keep ? st.keep->ttl
+                                                                              : opts_.history_ttl)
+                    .count();
   while (!st.history.empty() && st.history.front().ts_ms + ttl_ms <= now) st.history.pop_front();
+}
+
+protocol::stream_position memory_engine::append(channel_state& st, std::string_view channel,
+                                                std::string event, std::string data,
+                                                const client_info& by) {
+  protocol::publication p{++st.top, st.epoch,        now_ms(),        by.client,
+                          by.name,  std::move(data), std::move(event)};
+  channel_event ev{p.offset,
+                   std::make_shared<const std::string>(protocol::encode_message_event(channel, p)),
+                   false, st.epoch};
+  if ((st.keep ? st.keep->size : opts_.history_size) > 0)
+    st.history.push_back({p.offset, p.ts_ms, ev.frame});
+  trim(st, p.ts_ms);
+  // Handed to the sink under the lock, so concurrent publishers cannot reorder a channel.
+  if (sink_) sink_->on_event(channel, ev);
+  return {p.offset, st.epoch};
 }
 
 void memory_engine::publish(std::string_view channel, std::string data, const client_info& sender,
@@ -44,19 +64,114 @@ void memory_engine::publish(std::string_view channel, std::string data, const cl
   protocol::stream_position pos;
   {
     std::lock_guard lock(sh.mutex);
-    auto& st = state(sh, channel);
-    protocol::publication p{++st.top,      st.epoch,    now_ms(),
-                            sender.client, sender.name, std::move(data)};
-    channel_event ev{
-        p.offset, std::make_shared<const std::string>(protocol::encode_message_event(channel, p)),
-        false, st.epoch};
-    if (opts_.history_size > 0) st.history.push_back({p.offset, p.ts_ms, ev.frame});
-    trim(st, p.ts_ms);
-    pos = {p.offset, st.epoch};
-    // Handed to the sink under the lock, so concurrent publishers cannot reorder a channel.
-    if (sink_) sink_->on_event(channel, ev);
+    pos = append(state(sh, channel), channel, "message", std::move(data), sender);
   }
   h({}, std::move(pos));
+}
+
+void memory_engine::read_docs(std::string_view channel, std::vector<std::string> keys,
+                              docs_handler h) {
+  auto& sh = shard_for(channel);
+  std::vector<doc> out;
+  {
+    std::lock_guard lock(sh.mutex);
+    auto& st = state(sh, channel);
+    for (auto& k : keys) {
+      auto it = st.docs.find(k);
+      if (it == st.docs.end())
+        out.push_back({std::move(k), {}, 0});
+      else
+        out.push_back({std::move(k), it->second.second, it->second.first});
+    }
+  }
+  h({}, std::move(out));
+}
+
+void memory_engine::list_docs(std::string_view channel, std::string prefix, docs_handler h) {
+  auto& sh = shard_for(channel);
+  std::vector<doc> out;
+  {
+    std::lock_guard lock(sh.mutex);
+    auto& st = state(sh, channel);
+    for (auto it = st.docs.lower_bound(prefix);
+         it != st.docs.end() && std::string_view(it->first).starts_with(prefix); ++it)
+      out.push_back({it->first, it->second.second, it->second.first});
+  }
+  h({}, std::move(out));
+}
+
+void memory_engine::commit(std::string_view channel, std::vector<doc_write> writes,
+                           std::vector<event_spec> events, std::optional<retention> keep,
+                           commit_handler h) {
+  auto& sh = shard_for(channel);
+  commit_result r;
+  {
+    std::lock_guard lock(sh.mutex);
+    auto& st = state(sh, channel);
+    auto version_of = [&](const std::string& k) -> std::uint64_t {
+      auto it = st.docs.find(k);
+      return it == st.docs.end() ? 0 : it->second.first;
+    };
+    bool ok = true;
+    for (const auto& w : writes) ok &= w.expect == doc_write::any || w.expect == version_of(w.key);
+    if (!ok) {
+      for (const auto& w : writes) {
+        auto it = st.docs.find(w.key);
+        r.current.push_back(it == st.docs.end() ? doc{w.key, {}, 0}
+                                                : doc{w.key, it->second.second, it->second.first});
+      }
+    } else {
+      r.applied = true;
+      if (keep) st.keep = keep;
+      for (auto& w : writes) {
+        auto v = version_of(w.key) + 1;
+        if (w.value.empty())
+          st.docs.erase(w.key);
+        else
+          st.docs.insert_or_assign(w.key, std::make_pair(v, std::move(w.value)));
+        r.versions.push_back(v);
+      }
+      for (auto& e : events)
+        r.offsets.push_back(
+            append(st, channel, std::move(e.event), std::move(e.data), e.by).offset);
+      r.epoch = st.epoch;
+    }
+  }
+  h({}, std::move(r));
+}
+
+void memory_engine::index_put(std::string index, std::string member, std::int64_t score,
+                              done_handler h) {
+  {
+    std::lock_guard lock(index_mutex_);
+    indexes_[index].insert_or_assign(std::move(member), score);
+  }
+  h({});
+}
+
+void memory_engine::index_remove(std::string index, std::string member, done_handler h) {
+  {
+    std::lock_guard lock(index_mutex_);
+    auto it = indexes_.find(index);
+    if (it != indexes_.end()) it->second.erase(member);
+  }
+  h({});
+}
+
+void memory_engine::index_range(std::string index, std::int64_t max_score, std::size_t limit,
+                                index_handler h) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  {
+    std::lock_guard lock(index_mutex_);
+    auto it = indexes_.find(index);
+    if (it != indexes_.end())
+      for (const auto& [m, score] : it->second)
+        if (score <= max_score) out.emplace_back(m, score);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (out.size() > limit) out.resize(limit);
+  h({}, std::move(out));
 }
 
 void memory_engine::history(std::string_view channel, history_query q, history_handler h) {
@@ -133,7 +248,7 @@ void memory_engine::sweep() {
       auto& st = it->second;
       trim(st, now);
       auto idle = now - st.touched_ms;
-      bool unused = st.history.empty() && st.presence.empty() &&
+      bool unused = st.history.empty() && st.presence.empty() && st.docs.empty() &&
                     (idle > ttl_ms || (st.top == 0 && idle > unused_ms));
       it = unused ? sh.channels.erase(it) : std::next(it);
     }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "server/engine/engine.hpp"
@@ -44,6 +45,16 @@ class memory_engine final : public engine {
   /// untouched for the TTL (or for a minute if nothing was ever published), so that reads of
   /// random channel names cannot grow memory for ever.
   void sweep() override;
+  void read_docs(std::string_view channel, std::vector<std::string> keys, docs_handler h) override;
+  void list_docs(std::string_view channel, std::string prefix, docs_handler h) override;
+  void commit(std::string_view channel, std::vector<doc_write> writes,
+              std::vector<event_spec> events, std::optional<retention> keep,
+              commit_handler h) override;
+  void index_put(std::string index, std::string member, std::int64_t score,
+                 done_handler h) override;
+  void index_remove(std::string index, std::string member, done_handler h) override;
+  void index_range(std::string index, std::int64_t max_score, std::size_t limit,
+                   index_handler h) override;
   std::size_t channel_count();
 
  private:
@@ -53,6 +64,9 @@ class memory_engine final : public engine {
     std::deque<stored_publication> history;
     std::map<std::string, std::string, std::less<>> presence;  // client id -> name
     std::int64_t touched_ms = 0;  // last publish, read or presence change
+    std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>>
+        docs;                       // version, value
+    std::optional<retention> keep;  // overrides the configured history bounds
   };
   struct shard {
     std::mutex mutex;
@@ -61,6 +75,9 @@ class memory_engine final : public engine {
   shard& shard_for(std::string_view channel);
   channel_state& state(shard& s, std::string_view channel);  // under s.mutex
   void trim(channel_state& st, std::int64_t now_ms);         // under the shard's mutex
+  /// Appends one event to the stream and hands it to the sink (under the shard's mutex).
+  protocol::stream_position append(channel_state& st, std::string_view channel, std::string event,
+                                   std::string data, const client_info& by);
   void emit_presence(bool join, std::string_view channel, const client_info& who);
   std::int64_t now_ms() const;
 
@@ -68,6 +85,8 @@ class memory_engine final : public engine {
   clock_fn clock_;
   engine_sink* sink_ = nullptr;
   std::array<shard, 16> shards_;
+  std::mutex index_mutex_;
+  std::map<std::string, std::map<std::string, std::int64_t>> indexes_;  // under index_mutex_
 };
 
 }  // namespace muster::server

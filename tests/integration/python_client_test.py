@@ -4,6 +4,9 @@
 Usage: python_client_test.py PATH_TO_MUSTERD
 """
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -15,11 +18,28 @@ import time
 import websockets
 
 
+SECRET = "python-client-test-secret-0123456789"
+
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def token(sub, role, secret=SECRET, exp_in=3600, alg="HS256"):
+    """An HS256 JWT minted here, independently of the server's own code."""
+    header = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    claims = {"sub": sub, "name": sub, "role": role, "exp": int(time.time()) + exp_in}
+    body = b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{b64url(sig)}"
+
+
 def start_server(musterd, tmp):
     port_file = os.path.join(tmp, "port")
     log = open(os.path.join(tmp, "musterd.log"), "w")
+    env = dict(os.environ, MUSTER_AUTH_SECRET=SECRET)
     proc = subprocess.Popen([musterd, "--listen", "127.0.0.1:0", "--port-file", port_file],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if os.path.exists(port_file):
@@ -57,14 +77,38 @@ async def next_event(ws, pending):
 
 
 async def scenario(port):
-    url = f"ws://127.0.0.1:{port}/ws"
-    async with websockets.connect(url, subprotocols=["muster.v1"]) as alice, \
+    base = f"ws://127.0.0.1:{port}/ws"
+    url = f"{base}?token={token('bob', 'ambassador')}"
+    # Auth: a bad token in the URL is refused with HTTP 401 before the upgrade.
+    for bad in (token("eve", "admin", secret="not-the-secret-000000"),
+                token("eve", "admin", exp_in=-3600), token("eve", "admin", alg="none"), "garbage"):
+        try:
+            async with websockets.connect(f"{base}?token={bad}"):
+                raise AssertionError("bad token accepted: " + bad)
+        except websockets.exceptions.InvalidStatusCode as e:
+            assert e.status_code == 401, e
+    # ...and a bad token in connect gets an error reply, then close code 4001.
+    async with websockets.connect(base) as eve:
+        r = await call(eve, [], {"id": 1, "op": "connect", "token": "x.y.z"})
+        assert r["error"]["code"] == "unauthorized", r
+        try:
+            await asyncio.wait_for(eve.recv(), 5)
+            raise AssertionError("connection stayed open after a bad token")
+        except websockets.exceptions.ConnectionClosed as e:
+            assert e.rcvd is not None and e.rcvd.code == 4001, e
+
+    async with websockets.connect(base, subprotocols=["muster.v1"]) as alice, \
             websockets.connect(url, subprotocols=["muster.v1"]) as bob:
         assert alice.subprotocol == "muster.v1", alice.subprotocol
         pa, pb = [], []
-        r = await call(alice, pa, {"id": 1, "op": "connect", "name": "alice"})
-        assert "client" in r["result"], r
-        await call(bob, pb, {"id": 1, "op": "connect", "name": "bob"})
+        r = await call(alice, pa, {"id": 1, "op": "connect", "token": token("alice", "lead")})
+        assert r["result"]["user"] == "alice" and r["result"]["role"] == "lead", r
+        r = await call(bob, pb, {"id": 1, "op": "connect", "name": "ignored"})
+        assert r["result"]["name"] == "bob" and r["result"]["role"] == "ambassador", r
+        # The role matrix: an ambassador may not open crisis channels.
+        r = await call(bob, pb, {"id": 2, "op": "channel.create", "channel": "py:crisis",
+                                 "title": "t"})
+        assert r["error"]["code"] == "forbidden", r
         r = await call(alice, pa, {"id": 2, "op": "subscribe", "channel": "py:room"})
         assert r["result"]["recovered"] is False, r
         epoch = r["result"]["epoch"]
@@ -95,7 +139,7 @@ async def scenario(port):
         await call(bob, pb, {"id": 1, "op": "connect", "name": "bob"})
         for i in range(6, 9):
             await call(bob, pb, {"id": i, "op": "publish", "channel": "py:room", "data": i})
-    async with websockets.connect(url) as alice:
+    async with websockets.connect(f"{base}?token={token('alice', 'lead')}") as alice:
         pa = []
         await call(alice, pa, {"id": 1, "op": "connect", "name": "alice"})
         r = await call(alice, pa, {"id": 2, "op": "subscribe", "channel": "py:room",

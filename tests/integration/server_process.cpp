@@ -29,6 +29,13 @@ server_process::server_process(std::vector<std::string> args) {
   std::vector<std::string> argv_s = {MUSTERD_PATH,         "--listen",         "127.0.0.1:0",
                                      "--port-file",        port_file.string(), "--set",
                                      "log.level=\"debug\""};
+  // Tests that are not about auth run without it, unless they set any auth.* key themselves.
+  bool auth_given = false;
+  for (auto& a : args) auth_given |= a.starts_with("auth.");
+  if (!auth_given) {
+    argv_s.push_back("--set");
+    argv_s.push_back("auth.enabled=false");
+  }
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());

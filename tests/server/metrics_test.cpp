@@ -106,6 +106,15 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::idle_disconnects, "muster_idle_disconnects_total"},
     {counter::protocol_errors, "muster_protocol_errors_total"},
     {counter::resyncs, "muster_resyncs_total"},
+    {counter::alerts_new, "muster_alerts_new_total"},
+    {counter::alerts_deduplicated, "muster_alerts_deduplicated_total"},
+    {counter::alert_transitions, "muster_alert_transitions_total"},
+    {counter::escalations, "muster_escalations_total"},
+    {counter::guidance_posted, "muster_guidance_posted_total"},
+    {counter::guidance_reminders, "muster_guidance_reminders_total"},
+    {counter::crisis_conflicts, "muster_crisis_conflicts_total"},
+    {counter::crisis_mirror_failures, "muster_crisis_mirror_failures_total"},
+    {counter::auth_failures, "muster_auth_failures_total"},
 };
 
 }  // namespace

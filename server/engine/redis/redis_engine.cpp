@@ -5,7 +5,11 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
 #include <random>
+#include <utility>
 
 namespace muster::server::redis {
 
@@ -37,6 +41,13 @@ local function epoch_of(meta, stream, fresh, ttl)
   end
   return epoch
 end
+-- The channel's history bounds: its own retention when a commit set one (a crisis timeline),
+-- else the configured size and ttl ms.
+local function retention_of(meta, size, ttl)
+  local r = redis.call('HMGET', meta, 'rs', 'rt')
+  if r[1] and r[2] then return r[1], r[2] end
+  return size, ttl
+end
 )";
 
 // Assigns the next offset, appends to the bounded stream and publishes, atomically.
@@ -44,24 +55,122 @@ end
 // pub/sub channel, PUBLISH or SPUBLISH.
 const std::string publish_lua = std::string(trim_lua) + R"(
 local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[4], ARGV[6])
+local size, ttl = retention_of(KEYS[1], ARGV[5], ARGV[6])
 local top = redis.call('HINCRBY', KEYS[1], 't', 1)
 local frame = ARGV[1] .. top .. ARGV[2] .. epoch .. ARGV[3]
-if tonumber(ARGV[5]) > 0 then
-  trim(KEYS[2], tonumber(ARGV[7]), tonumber(ARGV[6]))
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], top .. '-1', 't', ARGV[7], 'f', frame)
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if tonumber(size) > 0 then
+  trim(KEYS[2], tonumber(ARGV[7]), tonumber(ttl))
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 't', ARGV[7], 'f', frame)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call(ARGV[9], ARGV[8], top .. ':' .. frame)
 return {top, epoch}
+)";
+
+// A compare-and-set of documents plus events, atomically: every write's expected version must
+// hold, then all writes apply and all events are appended and published like publish_lua's.
+// KEYS: meta, stream, docs hash, versions hash. ARGV: #writes, #events, new epoch, history size,
+// ttl ms, now ms, pub/sub channel, PUBLISH or SPUBLISH, retention size and ttl ms ('': none),
+// frame middle, then per write: key, expected version ('any': whatever), value ('': delete),
+// then per event: frame head, tail.
+// Returns {0, value, version, ...} (current state of each write's key) when an expectation
+// failed, else {1, epoch, #writes, new version..., offset...}.
+const std::string commit_lua = std::string(trim_lua) + R"(
+local nw, ne = tonumber(ARGV[1]), tonumber(ARGV[2])
+local w0, e0 = 12, 12 + 3 * nw
+-- Versions compared as strings: exact whatever their size.
+local ok = true
+for i = 0, nw - 1 do
+  local expect = ARGV[w0 + 3 * i + 1]
+  if expect ~= 'any' and (redis.call('HGET', KEYS[4], ARGV[w0 + 3 * i]) or '0') ~= expect then
+    ok = false
+  end
+end
+if not ok then
+  local out = {0}
+  for i = 0, nw - 1 do
+    local k = ARGV[w0 + 3 * i]
+    out[#out + 1] = redis.call('HGET', KEYS[3], k) or ''
+    out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], k) or '0')
+  end
+  return out
+end
+local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[3], ARGV[5])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'rs', ARGV[9], 'rt', ARGV[10]) end
+local size, ttl = retention_of(KEYS[1], ARGV[4], ARGV[5])
+local out = {1, epoch, nw}
+for i = 0, nw - 1 do
+  local k, v = ARGV[w0 + 3 * i], ARGV[w0 + 3 * i + 2]
+  if v == '' then
+    out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], k) or '0') + 1
+    redis.call('HDEL', KEYS[3], k)
+    redis.call('HDEL', KEYS[4], k)
+  else
+    redis.call('HSET', KEYS[3], k, v)
+    out[#out + 1] = redis.call('HINCRBY', KEYS[4], k, 1)
+  end
+end
+if ne > 0 and tonumber(size) > 0 then trim(KEYS[2], tonumber(ARGV[6]), tonumber(ttl)) end
+for i = 0, ne - 1 do
+  local top = redis.call('HINCRBY', KEYS[1], 't', 1)
+  local frame = ARGV[e0 + 2 * i] .. top .. ARGV[11] .. epoch .. ARGV[e0 + 2 * i + 1]
+  if tonumber(size) > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 't', ARGV[6], 'f', frame)
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  end
+  redis.call(ARGV[8], ARGV[7], top .. ':' .. frame)
+  out[#out + 1] = top
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return out
+)";
+
+// KEYS: docs hash, versions hash. ARGV: doc keys. Returns {value, version, ...} ('' and 0 for
+// an absent document), one snapshot.
+const std::string read_docs_lua = R"(
+local out = {}
+for i = 1, #ARGV do
+  out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+end
+return out
+)";
+
+// KEYS: docs hash, versions hash. ARGV: key prefix. Returns {key, value, version, ...} unordered.
+const std::string list_docs_lua = R"(
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, #ARGV[1]) == ARGV[1] then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+    out[#out + 1] = tonumber(redis.call('HGET', KEYS[2], all[i]) or '0')
+  end
+end
+return out
+)";
+
+// Global indexes: one sorted set each. KEYS: the set. Through EVAL so they are routed by slot
+// and follow redirects like every other command.
+const std::string index_put_lua = R"(
+return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+)";
+const std::string index_remove_lua = R"(
+return redis.call('ZREM', KEYS[1], ARGV[1])
+)";
+// ARGV: max score, limit. Returns {member, score, ...}, lowest score first.
+const std::string index_range_lua = R"(
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
 )";
 
 // The stream position and a slice of history. KEYS: meta, stream. ARGV: since (-1: latest),
 // limit, now ms, ttl ms, new epoch. Returns {top, epoch, first, offset, ts, frame, ...}.
 const std::string history_lua = std::string(trim_lua) + R"(
 local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[5], ARGV[4])
+local _, ttl = retention_of(KEYS[1], 0, ARGV[4])
 local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
-trim(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+trim(KEYS[2], tonumber(ARGV[3]), tonumber(ttl))
 local out = {top, epoch, top + 1}
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 if #first > 0 then out[3] = tonumber(string.match(first[1][1], '^(%d+)')) end
@@ -144,6 +253,43 @@ std::int64_t now_ms() {
 
 std::string ms(std::chrono::milliseconds d) {
   return std::to_string(d.count());
+}
+
+// Between a frame's head and tail the scripts splice offset, this, and the epoch.
+constexpr const char* frame_middle = ",\"epoch\":\"";
+
+// A stream event's frame (as protocol::encode_message_event writes it) split around the offset
+// and epoch, which only the script knows.
+std::pair<std::string, std::string> frame_parts(std::string_view channel, std::string_view event,
+                                                std::string_view data, const client_info& by,
+                                                std::int64_t now) {
+  std::string head = "{\"event\":";
+  protocol::append_json_string(head, event);
+  head += ",\"channel\":";
+  protocol::append_json_string(head, channel);
+  head += ",\"offset\":";
+  std::string tail = "\",\"ts\":";
+  tail += std::to_string(now);
+  tail += ",\"sender\":{\"client\":";
+  protocol::append_json_string(tail, by.client);
+  tail += ",\"name\":";
+  protocol::append_json_string(tail, by.name);
+  tail += "},\"data\":";
+  if (data.empty())
+    tail += "null";
+  else
+    tail += data;
+  tail += '}';
+  return {std::move(head), std::move(tail)};
+}
+
+// An integer element of a script's reply (Lua numbers arrive as integers).
+bool is_int(const redisReply& r) noexcept {
+  return r.type == REDIS_REPLY_INTEGER;
+}
+
+std::string describe(const reply_ptr& r) {
+  return r ? std::string(text(*r)) : std::string();
 }
 
 }  // namespace
@@ -413,24 +559,13 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
                            publish_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   // The frame is built here except for offset and epoch, which the script splices in.
-  std::string head = "{\"event\":\"message\",\"channel\":";
-  protocol::append_json_string(head, channel);
-  head += ",\"offset\":";
-  std::string tail = "\",\"ts\":";
   auto now = now_ms();
-  tail += std::to_string(now);
-  tail += ",\"sender\":{\"client\":";
-  protocol::append_json_string(tail, sender.client);
-  tail += ",\"name\":";
-  protocol::append_json_string(tail, sender.name);
-  tail += "},\"data\":";
-  tail += data.empty() ? std::string("null") : data;
-  tail += '}';
+  auto [head, tail] = frame_parts(channel, "message", data, sender, now);
   net::post(ioc_, [this, ch = std::string(channel), head = std::move(head), tail = std::move(tail),
                    now, h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
     eval(ch, publish_lua, sha(publish_lua), {key(ch, "m"), key(ch, "s")},
-         {head, ",\"epoch\":\"", tail, new_epoch(), std::to_string(opts_.history_size), ms(ttl),
+         {head, frame_middle, tail, new_epoch(), std::to_string(opts_.history_size), ms(ttl),
           std::to_string(now), pubsub_name(ch), publish_command()},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
@@ -730,6 +865,202 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
   }
   ev.frame = std::make_shared<const std::string>(payload.substr(colon + 1));
   sink_->on_event(channel, ev);
+}
+
+void redis_engine::read_docs(std::string_view channel, std::vector<std::string> keys,
+                             docs_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
+  net::post(ioc_, [this, ch = std::string(channel), keys = std::move(keys),
+                   h = std::move(h)]() mutable {
+    auto args = keys;
+    eval(ch, read_docs_lua, sha(read_docs_lua), {key(ch, "d"), key(ch, "dv")}, std::move(args),
+         [keys = std::move(keys), h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
+           if (ec) return h(ec, {});
+           bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 * keys.size();
+           for (std::size_t i = 0; ok && i < keys.size(); ++i)
+             ok = r->element[2 * i]->type == REDIS_REPLY_STRING && is_int(*r->element[2 * i + 1]);
+           if (!ok) {
+             spdlog::error("redis read_docs: unexpected reply {}", describe(r));
+             return h(make_error_code(engine_errc::bad_reply), {});
+           }
+           std::vector<doc> out;
+           out.reserve(keys.size());
+           for (std::size_t i = 0; i < keys.size(); ++i)
+             out.push_back({std::move(keys[i]), std::string(text(*r->element[2 * i])),
+                            static_cast<std::uint64_t>(r->element[2 * i + 1]->integer)});
+           h({}, std::move(out));
+         });
+  });
+}
+
+void redis_engine::list_docs(std::string_view channel, std::string prefix, docs_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
+  net::post(ioc_, [this, ch = std::string(channel), prefix = std::move(prefix),
+                   h = std::move(h)]() mutable {
+    eval(
+        ch, list_docs_lua, sha(list_docs_lua), {key(ch, "d"), key(ch, "dv")}, {std::move(prefix)},
+        [h = std::move(h)](std::error_code ec, reply_ptr r) {
+          if (ec) return h(ec, {});
+          bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements % 3 == 0;
+          for (std::size_t i = 0; ok && i < r->elements; i += 3)
+            ok = r->element[i]->type == REDIS_REPLY_STRING &&
+                 r->element[i + 1]->type == REDIS_REPLY_STRING && is_int(*r->element[i + 2]);
+          if (!ok) {
+            spdlog::error("redis list_docs: unexpected reply {}", describe(r));
+            return h(make_error_code(engine_errc::bad_reply), {});
+          }
+          std::vector<doc> out;
+          out.reserve(r->elements / 3);
+          for (std::size_t i = 0; i < r->elements; i += 3)
+            out.push_back({std::string(text(*r->element[i])), std::string(text(*r->element[i + 1])),
+                           static_cast<std::uint64_t>(r->element[i + 2]->integer)});
+          // A hash has no order; the contract is key order.
+          std::sort(out.begin(), out.end(),
+                    [](const doc& a, const doc& b) { return a.key < b.key; });
+          h({}, std::move(out));
+        });
+  });
+}
+
+void redis_engine::commit(std::string_view channel, std::vector<doc_write> writes,
+                          std::vector<event_spec> events, std::optional<retention> keep,
+                          commit_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
+  auto now = now_ms();
+  auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
+  std::vector<std::string> args = {std::to_string(writes.size()),
+                                   std::to_string(events.size()),
+                                   new_epoch(),
+                                   std::to_string(opts_.history_size),
+                                   ms(ttl),
+                                   std::to_string(now),
+                                   pubsub_name(channel),
+                                   publish_command(),
+                                   keep ? std::to_string(keep->size) : std::string(),
+                                   keep ? ms(keep->ttl) : std::string(),
+                                   frame_middle};
+  args.reserve(args.size() + 3 * writes.size() + 2 * events.size());
+  std::vector<std::string> written;  // for the "not applied" answer
+  written.reserve(writes.size());
+  for (auto& w : writes) {
+    written.push_back(w.key);
+    args.push_back(std::move(w.key));
+    // Lua numbers cannot hold every 64-bit version: "any" is a word, versions are compared as
+    // strings.
+    args.push_back(w.expect == doc_write::any ? std::string("any") : std::to_string(w.expect));
+    args.push_back(std::move(w.value));
+  }
+  for (auto& e : events) {
+    auto [head, tail] = frame_parts(channel, e.event, e.data, e.by, now);
+    args.push_back(std::move(head));
+    args.push_back(std::move(tail));
+  }
+  net::post(ioc_, [this, ch = std::string(channel), args = std::move(args),
+                   written = std::move(written), nevents = events.size(),
+                   h = std::move(h)]() mutable {
+    eval(ch, commit_lua, sha(commit_lua), {key(ch, "m"), key(ch, "s"), key(ch, "d"), key(ch, "dv")},
+         std::move(args),
+         [written = std::move(written), nevents, h = std::move(h)](std::error_code ec,
+                                                                   reply_ptr r) mutable {
+           if (ec) return h(ec, {});
+           auto bad = [&] {
+             spdlog::error("redis commit: unexpected reply {}", describe(r));
+             h(make_error_code(engine_errc::bad_reply), {});
+           };
+           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !is_int(*r->element[0]))
+             return bad();
+           commit_result res;
+           auto* e = r->element;
+           if (e[0]->integer == 0) {
+             if (r->elements != 1 + 2 * written.size()) return bad();
+             for (std::size_t i = 0; i < written.size(); ++i) {
+               if (e[1 + 2 * i]->type != REDIS_REPLY_STRING || !is_int(*e[2 + 2 * i])) return bad();
+               res.current.push_back({std::move(written[i]), std::string(text(*e[1 + 2 * i])),
+                                      static_cast<std::uint64_t>(e[2 + 2 * i]->integer)});
+             }
+             return h({}, std::move(res));
+           }
+           if (r->elements != 3 + written.size() + nevents || e[1]->type != REDIS_REPLY_STRING ||
+               !is_int(*e[2]) || static_cast<std::size_t>(e[2]->integer) != written.size())
+             return bad();
+           for (std::size_t i = 3; i < r->elements; ++i)
+             if (!is_int(*e[i])) return bad();
+           res.applied = true;
+           res.epoch = std::string(text(*e[1]));
+           for (std::size_t i = 0; i < written.size(); ++i)
+             res.versions.push_back(static_cast<std::uint64_t>(e[3 + i]->integer));
+           for (std::size_t i = 3 + written.size(); i < r->elements; ++i)
+             res.offsets.push_back(static_cast<std::uint64_t>(e[i]->integer));
+           h({}, std::move(res));
+         });
+  });
+}
+
+void redis_engine::index_put(std::string index, std::string member, std::int64_t score,
+                             done_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable));
+  net::post(ioc_, [this, index = std::move(index), member = std::move(member), score,
+                   h = std::move(h)]() mutable {
+    // The index is a pseudo-channel "idx:<name>", so its key routes by slot like a channel's.
+    auto ch = "idx:" + index;
+    eval(ch, index_put_lua, sha(index_put_lua), {key(ch, "z")},
+         {std::to_string(score), std::move(member)},
+         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+           if (ec) return h(ec);
+           if (!r || !is_int(*r)) {
+             spdlog::error("redis index_put: unexpected reply {}", describe(r));
+             return h(make_error_code(engine_errc::bad_reply));
+           }
+           h({});
+         });
+  });
+}
+
+void redis_engine::index_remove(std::string index, std::string member, done_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable));
+  net::post(ioc_, [this, index = std::move(index), member = std::move(member),
+                   h = std::move(h)]() mutable {
+    auto ch = "idx:" + index;
+    eval(ch, index_remove_lua, sha(index_remove_lua), {key(ch, "z")}, {std::move(member)},
+         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+           if (ec) return h(ec);
+           if (!r || !is_int(*r)) {
+             spdlog::error("redis index_remove: unexpected reply {}", describe(r));
+             return h(make_error_code(engine_errc::bad_reply));
+           }
+           h({});
+         });
+  });
+}
+
+void redis_engine::index_range(std::string index, std::int64_t max_score, std::size_t limit,
+                               index_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
+  // LIMIT takes a signed 64-bit count.
+  auto count = std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max());
+  net::post(ioc_, [this, index = std::move(index), max_score, count, h = std::move(h)]() mutable {
+    auto ch = "idx:" + index;
+    eval(ch, index_range_lua, sha(index_range_lua), {key(ch, "z")},
+         {std::to_string(max_score), std::to_string(count)},
+         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+           if (ec) return h(ec, {});
+           bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
+           for (std::size_t i = 0; ok && i < r->elements; ++i)
+             ok = r->element[i]->type == REDIS_REPLY_STRING;
+           if (!ok) {
+             spdlog::error("redis index_range: unexpected reply {}", describe(r));
+             return h(make_error_code(engine_errc::bad_reply), {});
+           }
+           std::vector<std::pair<std::string, std::int64_t>> out;
+           out.reserve(r->elements / 2);
+           for (std::size_t i = 0; i < r->elements; i += 2) {
+             // Scores are doubles in Redis ("1e+17" is possible): parse as one.
+             auto score = std::strtod(std::string(text(*r->element[i + 1])).c_str(), nullptr);
+             out.emplace_back(std::string(text(*r->element[i])), static_cast<std::int64_t>(score));
+           }
+           h({}, std::move(out));
+         });
+  });
 }
 
 }  // namespace muster::server::redis

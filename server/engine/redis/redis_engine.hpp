@@ -48,6 +48,16 @@ class redis_engine final : public engine {
   void presence_join(std::string_view channel, const client_info& who) override;
   void presence_leave(std::string_view channel, const client_info& who) override;
   void sweep() override {}
+  void read_docs(std::string_view channel, std::vector<std::string> keys, docs_handler h) override;
+  void list_docs(std::string_view channel, std::string prefix, docs_handler h) override;
+  void commit(std::string_view channel, std::vector<doc_write> writes,
+              std::vector<event_spec> events, std::optional<retention> keep,
+              commit_handler h) override;
+  void index_put(std::string index, std::string member, std::int64_t score,
+                 done_handler h) override;
+  void index_remove(std::string index, std::string member, done_handler h) override;
+  void index_range(std::string index, std::int64_t max_score, std::size_t limit,
+                   index_handler h) override;
   void append_metrics(std::string& out) const override;
 
   std::uint64_t reconnects() const;
@@ -98,7 +108,7 @@ class redis_engine final : public engine {
   std::unordered_map<std::string, std::vector<std::function<void()>>>
       waiting_;  // reads after SUBSCRIBE
   std::map<std::string, std::map<std::string, std::string>>
-      local_presence_;  // channel -> client -> name
+      local_presence_;                // channel -> client -> name
   std::atomic<bool> stopped_{false};  // after stop(): no more posts (the loop may be going away)
 };
 
