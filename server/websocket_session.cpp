@@ -666,8 +666,13 @@ void websocket_session::close_with(std::uint16_t code, std::string_view reason, 
     queue_.clear();
     queued_bytes_ = owed_bytes_ = 0;
   }
-  // Queued behind what is kept; `closing_` stops everything else from being added.
-  queue_.push_back({std::make_shared<const std::string>(ws::close_frame(code, reason)), true});
+  // Queued behind what is kept; `closing_` stops everything else from being added. Counted
+  // like any owed frame: do_write subtracts what it takes (an uncounted frame would wrap the
+  // counters and pause reading, so the client's close reply went unread).
+  auto frame = std::make_shared<const std::string>(ws::close_frame(code, reason));
+  queued_bytes_ += frame->size();
+  owed_bytes_ += frame->size();
+  queue_.push_back({std::move(frame), true});
   close_queued_ = true;
   if (!writing_ && !flush_pending_) {
     flush_pending_ = true;

@@ -37,6 +37,7 @@ void add_bench_options(CLI::App& app, bench_options& o) {
   app.add_option("--window", o.window, "Unacknowledged publishes when flat out")
       ->capture_default_str();
   app.add_option("--channel", o.channel, "Channel")->capture_default_str();
+  app.add_option("--token", o.token, "Access token for every connection (env MUSTER_TOKEN)");
   app.add_option("--also-url", o.also_urls,
                  "Another node's URL; subscribers are spread over all (repeatable)");
   app.add_option("--server-pid", o.server_pid, "musterd PID, for RSS and CPU per connection");
@@ -110,6 +111,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   subscriber(net::io_context& ioc, const client::endpoint& server_ep, std::string ch,
              tcp::endpoint from)
       : ws(ioc), ep(server_ep), channel(std::move(ch)), local(from) {}
+  std::string token;
   websocket::stream<tcp::socket> ws;
   const client::endpoint& ep;
   std::string channel;
@@ -142,7 +144,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
       }));
       self->ws.async_handshake(self->ep.host, self->ep.target, [self](beast::error_code ec2) {
         if (ec2) return self->fail();
-        self->out = R"({"id":1,"op":"connect","name":"bench"})";
+        self->out = R"({"id":1,"op":"connect","name":"bench","token":")" + self->token + "\"}";
         self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec3, std::size_t) {
           if (ec3) return self->fail();
           self->out = R"({"id":2,"op":"subscribe","channel":")" + self->channel + "\"}";
@@ -310,6 +312,7 @@ int run_bench(const bench_options& o) {
         0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
     auto& target = eps[i % eps.size()];
     auto s = std::make_shared<subscriber>(*iocs[t], target, o.channel, tcp::endpoint(addr, 0));
+    s->token = o.token;
     s->server = to_tcp(target);
     s->latencies = &lat[t];
     s->scratch = &scratch[t];
@@ -366,7 +369,7 @@ int run_bench(const bench_options& o) {
   } else {
     // The publisher: its own connection and thread, paced by a rate or by an ack window.
     client::blocking_client pub(ep);
-    pub.connect("bench-publisher");
+    pub.connect("bench-publisher", o.token);
     std::string prefix = "\"channel\":\"" + o.channel + "\",\"data\":";
     double server_cpu0 = o.server_pid ? cpu_seconds(o.server_pid) : 0, own_cpu0 = own_cpu_seconds();
     auto t0 = steady::now();

@@ -17,6 +17,7 @@ struct bench_options {
   std::size_t size = 120;     // bytes of each message's data
   std::size_t window = 1000;  // unacknowledged publishes allowed when flat out
   std::string channel = "bench";
+  std::string token;          // sent in every connect (servers with auth on)
   int server_pid = 0;         // for RSS and CPU figures
   unsigned threads = 1;       // subscriber I/O threads
   double idle_seconds = -1;   // >= 0: idle mode, connect + subscribe, measure, hold, exit

@@ -12,6 +12,7 @@
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/session.hpp"
 #include "protocol/codec.hpp"
+#include "server/auth/jwt.hpp"
 
 namespace net = boost::asio;
 using namespace muster::client;
@@ -161,6 +162,24 @@ int main(int argc, char** argv) {
   chat->add_option("channel", channel, "Channel")->required();
   chat->add_flag("--json", json, "Print each event as JSON");
 
+  auto* tok = app.add_subcommand(
+      "token", "Mint an HS256 access token from the server's secret (env MUSTER_AUTH_SECRET)");
+  muster::server::auth::identity who;
+  std::string role = "ambassador", secret, channels;
+  long ttl_h = 12;
+  if (const char* s = std::getenv("MUSTER_AUTH_SECRET")) secret = s;
+  tok->add_option("--sub", who.subject, "Subject: the user's stable id")->required();
+  tok->add_option("--name", who.name, "Display name (default: the subject)");
+  tok->add_option("--role", role, "ambassador, lead, bot or admin")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ambassador", "lead", "bot", "admin"}));
+  tok->add_option("--channels", channels,
+                  "Comma-separated channel globs the token is limited to (default: all)");
+  tok->add_option("--ttl-hours", ttl_h, "Validity in hours")
+      ->capture_default_str()
+      ->check(CLI::Range(1L, 24L * 366));
+  tok->add_option("--secret", secret, "The server's auth.secret (env MUSTER_AUTH_SECRET)");
+
   auto* bench = app.add_subcommand("bench", "Fan-out benchmark: N subscribers, one publisher");
   muster::cli::bench_options bo;
   muster::cli::add_bench_options(*bench, bo);
@@ -170,7 +189,26 @@ int main(int argc, char** argv) {
   if (send->parsed()) return run_send(url, name, token, channel, text, raw);
   if (tail->parsed()) return run_live(url, name, token, channel, false, json, once);
   if (chat->parsed()) return run_live(url, name, token, channel, true, json, false);
+  if (tok->parsed()) {
+    if (secret.size() < 16) {
+      std::cerr << "muster token: the secret (--secret or MUSTER_AUTH_SECRET) must be at least 16 "
+                   "bytes, the same as the server's auth.secret\n";
+      return 2;
+    }
+    who.role = *muster::server::auth::parse_role(role);
+    if (who.name.empty()) who.name = who.subject;
+    for (std::size_t start = 0; start < channels.size();) {
+      auto comma = channels.find(',', start);
+      auto glob = channels.substr(start, comma - start);
+      if (!glob.empty()) who.channels.push_back(glob);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    std::cout << muster::server::auth::mint(who, secret, std::chrono::hours(ttl_h)) << "\n";
+    return 0;
+  }
   if (bench->parsed()) {
+    if (bo.token.empty()) bo.token = token;
     bo.url = url;
     return muster::cli::run_bench(bo);
   }

@@ -1,5 +1,7 @@
 #include "tests/integration/server_process.hpp"
 
+#include "server/auth/jwt.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +145,49 @@ std::pair<int, std::string> http_get(std::uint16_t port, const std::string& targ
   http::response<http::string_body> res;
   http::read(stream, buf, res);
   return {static_cast<int>(res.result_int()), res.body()};
+}
+
+http_reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                        const std::string& body, const std::string& bearer) {
+  namespace net = boost::asio;
+  namespace http = boost::beast::http;
+  net::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  http_reply out;
+  out.status = static_cast<int>(res.result_int());
+  out.body = res.body();
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
+  return out;
+}
+
+std::string test_token(const std::string& sub, const std::string& role,
+                       std::vector<std::string> channels, std::chrono::seconds ttl) {
+  server::auth::identity who;
+  who.subject = sub;
+  who.name = sub;
+  who.role = *server::auth::parse_role(role);
+  who.channels = std::move(channels);
+  return server::auth::mint(who, test_secret, ttl);
+}
+
+std::vector<std::string> auth_args() {
+  return {"--set", "auth.enabled=true", "--set",
+          std::string("auth.secret=\"") + test_secret + "\""};
 }
 
 }  // namespace muster::test

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -47,6 +48,23 @@ std::unique_ptr<client::blocking_client> connect_client(const server_process& s,
 
 /// One HTTP GET on loopback; returns {status, body}.
 std::pair<int, std::string> http_get(std::uint16_t port, const std::string& target);
+
+struct http_reply {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+/// One HTTP request on loopback with an optional Bearer token and JSON body.
+http_reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                        const std::string& body = "", const std::string& bearer = "");
+
+/// An HS256 token for the test secret (see `test_secret`), valid for an hour unless told.
+inline constexpr const char* test_secret = "integration-test-secret-0123456789";
+std::string test_token(const std::string& sub, const std::string& role,
+                       std::vector<std::string> channels = {},
+                       std::chrono::seconds ttl = std::chrono::hours(1));
+/// musterd arguments that turn auth on with `test_secret`.
+std::vector<std::string> auth_args();
 
 /// Waits for `pred` with a deadline, polling; returns its last value.
 template <class Pred>
