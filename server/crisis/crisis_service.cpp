@@ -195,6 +195,7 @@ struct service::alert_record {
   std::string occurred_at;  // as given (JSON text)
   std::int64_t closed_at = 0;
   std::string closed_by;
+  bool raised = false;  // this change raised the severity: events say so (not stored)
 };
 
 namespace {
@@ -377,6 +378,8 @@ void service::modify_alert(const std::string& channel, const std::string& id, co
         for (auto& n : names) {
           std::string data = "{\"alert\":" + json;
           add_raw(data, "by", by_json);
+          // A post going viral: clients re-notify on this flag.
+          if (rec->raised) add_raw(data, "severity_raised", "true");
           data += '}';
           p.events.push_back({n, std::move(data), by});
         }
@@ -448,7 +451,7 @@ std::optional<std::string> read_alert(fields& f, ingest_request& in) {
     fields mf{*m, {}};
     in.input.reach = mf.uint("reach").value_or(0);
     in.input.engagement = mf.uint("engagement").value_or(0);
-    if (mf.error) f.fail("metrics." + *mf.error, "");
+    if (mf.error && !f.error) f.error = "metrics." + *mf.error;
   }
   dom::element occ;
   if (!f.obj["occurred_at"].get(occ) && !occ.is_null()) {
@@ -544,8 +547,29 @@ void service::ingest(ingest_request in, const actor& who, done_fn done, int atte
     in.channels = route(in.input, cfg_.routes, cfg_.triage_channel);
     if (in.dedup_key.empty()) in.dedup_key = canonical_url(in.input.url);
     in.input.dedup_key = in.dedup_key;
+    if (!in.resolve && !in.acknowledge)
+      for (const auto& ch : in.channels)
+        if (!who.id.may_access(ch))
+          return done(result::failure(errc::forbidden, "the alert is routed to " + ch +
+                                                           ", which is not in the token's "
+                                                           "channel allow-list"));
   }
-  std::string home = in.channels[0];
+  // The pointer finds an alert whose repeat routes elsewhere today (a severity that rose past
+  // a min_severity rule) and the target of PagerDuty acknowledge/resolve, which carry no post.
+  std::vector<std::string> keys{"ptr:" + in.dedup_key};  // before `in` is moved away
+  eng_.read_docs(
+      std::string(dedup_channel), std::move(keys),
+      [this, in = std::move(in), who, done = std::move(done), attempt](std::error_code ec,
+                                                                       std::vector<doc> d) mutable {
+        if (ec)
+          return done(result::failure(errc::unavailable, "cannot read alerts: " + ec.message()));
+        std::string home = d[0].version > 0 ? d[0].value : in.channels[0];
+        ingest_at(std::move(in), std::move(home), who, std::move(done), attempt);
+      });
+}
+
+void service::ingest_at(ingest_request in, std::string home, const actor& who, done_fn done,
+                        int attempt) {
   std::string dkey = "dedup:" + in.dedup_key;
   eng_.read_docs(
       home, {dkey},
@@ -558,6 +582,11 @@ void service::ingest(ingest_request in, const actor& who, done_fn done, int atte
           if (in.resolve || in.acknowledge)
             return done(
                 result::failure(errc::not_found, "no open alert with dedup_key " + in.dedup_key));
+          // The key's last alert is closed and lived elsewhere: today's routing decides anew.
+          if (home != in.channels[0]) {
+            auto routed = in.channels[0];  // copied before `in` is moved
+            return ingest_at(std::move(in), std::move(routed), who, std::move(done), attempt);
+          }
           auto rec = std::make_shared<alert_record>();
           auto now = clock_();
           rec->a.id = random_id('a');
@@ -584,6 +613,13 @@ void service::ingest(ingest_request in, const actor& who, done_fn done, int atte
                 }
                 metrics_.add(counter::alerts_new);
                 after_alert_commit(*rec, events);
+                eng_.commit(std::string(dedup_channel),
+                            {{"ptr:" + in.dedup_key, doc_write::any, rec->channel}}, {},
+                            std::nullopt, [key = in.dedup_key](std::error_code pec, commit_result) {
+                              if (pec)
+                                spdlog::error("crisis: dedup pointer for {} not saved: {}", key,
+                                              pec.message());
+                            });
                 std::string out = "{\"alert\":" + json + ",\"deduplicated\":false";
                 add_int(out, "offset", static_cast<std::int64_t>(r.offsets[0]));
                 done(result::success(out + "}"));
@@ -626,6 +662,7 @@ void service::ingest(ingest_request in, const actor& who, done_fn done, int atte
                       return std::nullopt;
                     }
                     *rose = fold_trigger(rec.a, in.input, now);
+                    rec.raised = *rose;
                     *folded = true;
                     names.push_back("alert.updated");
                     return std::nullopt;
@@ -821,7 +858,7 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
           }
           std::string cur_title = title, cur_sev = sev ? std::string(severity_name(*sev)) : "sev3",
                       cur_status = status.empty() ? "open" : status;
-          std::string created_by = person(by.client, by.name), changed = "[";
+          std::string created_by = person(who.id.subject, who.id.name), changed = "[";
           std::int64_t created_at = now;
           if (!create) {
             dom::parser mp;
@@ -866,7 +903,7 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
           p.writes.push_back({"meta", d[0].version, meta});
           std::string data = "{\"channel\":" + meta;
           if (!create) add_raw(data, "changed", changed);
-          add_raw(data, "by", person(by.client, by.name));
+          add_raw(data, "by", person(who.id.subject, who.id.name));
           p.events.push_back({create ? "channel.created" : "channel.updated", data + "}", by});
           p.reply = [this, meta, channel, create, created_at](const commit_result& r) {
             if (create)
@@ -953,7 +990,8 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
           outcome res = outcome::ok;
           std::string event;
           if (action == "claim") {
-            bool mine = rec.a.status == alert_status::claimed && rec.a.holder == user;
+            // Claiming what one already holds (claimed or responded) changes nothing.
+            bool mine = rec.a.status != alert_status::open && rec.a.holder == user;
             res = claim(rec.a, user, t);
             if (res == outcome::ok && !mine) {
               rec.holder_name = name;
@@ -1343,50 +1381,60 @@ void service::remind(const std::string& channel, const std::string& gid,
     next();
   };
   eng_.list_docs(
-      channel, "ack:" + gid + ":",
-      [this, channel, gid, next, finish](std::error_code ec, std::vector<doc> acks) {
-        if (ec) return next();
+      channel,
+      "pinned:", [this, channel, gid, next, finish](std::error_code pec, std::vector<doc> pins) {
+        if (pec) return next();
+        // Superseded by a newer post of its kind: nobody is reminded of outdated guidance.
+        if (std::none_of(pins.begin(), pins.end(), [&](const doc& p) { return p.value == gid; }))
+          return finish();
         eng_.list_docs(
-            channel, "member:",
-            [this, channel, gid, next, finish, acks](std::error_code mec,
-                                                     std::vector<doc> members) {
-              if (mec) return next();
-              std::set<std::string> acked;
-              for (auto& a : acks) acked.insert(a.key.substr(a.key.rfind(':') + 1));
-              std::string pending = "[";
-              std::size_t n = 0;
-              for (auto& m : members)
-                if (!acked.count(m.key.substr(7))) {
-                  if (n++) pending += ',';
-                  pending += m.value;
-                }
-              pending += ']';
-              modify(
-                  channel, {"guidance:" + gid},
-                  [pending, n, gid](const std::vector<doc>& d) {
-                    plan p;
-                    if (d[0].version == 0 ||
-                        d[0].value.find("\"reminded\":true") != std::string::npos) {
-                      p.stop = result::success("{}");  // gone, or another node reminded already
-                      return p;
-                    }
-                    std::string g = d[0].value;
-                    auto at = g.rfind("\"reminded\":false");
-                    if (at != std::string::npos) g.replace(at, 16, "\"reminded\":true");
-                    p.writes.push_back({d[0].key, d[0].version, g});
-                    if (n > 0)
-                      p.events.push_back({"guidance.reminder",
-                                          "{\"guidance\":" + g + ",\"pending\":" + pending + "}",
-                                          {"scheduler", "muster"}});
-                    p.reply = [](const commit_result&) {
-                      return result::success("{\"reminded\":true}");
-                    };
-                    return p;
-                  },
-                  [this, finish, n](result r) {
-                    if (r.ok && r.json == "{\"reminded\":true}" && n > 0)
-                      metrics_.add(counter::guidance_reminders);
-                    finish();
+            channel, "ack:" + gid + ":",
+            [this, channel, gid, next, finish](std::error_code ec, std::vector<doc> acks) {
+              if (ec) return next();
+              eng_.list_docs(
+                  channel, "member:",
+                  [this, channel, gid, next, finish, acks](std::error_code mec,
+                                                           std::vector<doc> members) {
+                    if (mec) return next();
+                    std::set<std::string> acked;
+                    for (auto& a : acks) acked.insert(a.key.substr(a.key.rfind(':') + 1));
+                    std::string pending = "[";
+                    std::size_t n = 0;
+                    for (auto& m : members)
+                      if (!acked.count(m.key.substr(7))) {
+                        if (n++) pending += ',';
+                        pending += m.value;
+                      }
+                    pending += ']';
+                    modify(
+                        channel, {"guidance:" + gid},
+                        [pending, n, gid](const std::vector<doc>& d) {
+                          plan p;
+                          if (d[0].version == 0 ||
+                              d[0].value.find("\"reminded\":true") != std::string::npos) {
+                            p.stop =
+                                result::success("{}");  // gone, or another node reminded already
+                            return p;
+                          }
+                          std::string g = d[0].value;
+                          auto at = g.rfind("\"reminded\":false");
+                          if (at != std::string::npos) g.replace(at, 16, "\"reminded\":true");
+                          p.writes.push_back({d[0].key, d[0].version, g});
+                          if (n > 0)
+                            p.events.push_back(
+                                {"guidance.reminder",
+                                 "{\"guidance\":" + g + ",\"pending\":" + pending + "}",
+                                 {"scheduler", "muster"}});
+                          p.reply = [](const commit_result&) {
+                            return result::success("{\"reminded\":true}");
+                          };
+                          return p;
+                        },
+                        [this, finish, n](result r) {
+                          if (r.ok && r.json == "{\"reminded\":true}" && n > 0)
+                            metrics_.add(counter::guidance_reminders);
+                          finish();
+                        });
                   });
             });
       });

@@ -70,6 +70,9 @@ class service {
   static constexpr std::string_view channels_index = "channels";
   static constexpr std::string_view due_index = "due";
   static constexpr std::string_view remind_index = "remind";
+  /// Where each dedup key's alert lives, whatever routing says today. Not a valid client
+  /// channel name, so no client can address it.
+  static constexpr std::string_view dedup_channel = "_dedup";
 
   struct alert_record;  // an alert's stored document
 
@@ -87,6 +90,8 @@ class service {
   void after_alert_commit(const alert_record& rec, const std::vector<event_spec>& events);
   void schedule(const alert_record& rec);
   void ingest(ingest_request in, const actor& who, done_fn done, int attempt = 0);
+  /// Ingestion in the alert's home channel (where its dedup entry and document live).
+  void ingest_at(ingest_request in, std::string home, const actor& who, done_fn done, int attempt);
   void escalate(const std::string& channel, const std::string& id, std::function<void()> next);
   void remind(const std::string& channel, const std::string& gid, std::function<void()> next);
   void post_guidance(const std::string& channel, const std::string& kind, const std::string& title,

@@ -378,7 +378,13 @@ TEST_P(crisis_drill, two_hundred_alerts_five_ambassadors_escalation_guidance_tim
   ASSERT_EQ(lines.size(), seen.size());
   for (std::size_t k = 0; k < lines.size(); ++k) EXPECT_EQ(lines[k], seen[k].raw) << "line " << k;
   std::map<std::string, int> kinds;
-  for (auto& ev : seen) ++kinds[ev.event];
+  int raised_events = 0;
+  for (auto& ev : seen) {
+    ++kinds[ev.event];
+    raised_events += ev.event == "alert.updated" &&
+                     ev.data.find(R"("severity_raised":true)") != std::string::npos;
+  }
+  EXPECT_EQ(raised_events, raised);  // the re-notification travels with the event
   EXPECT_EQ(kinds["channel.created"], 1);
   EXPECT_EQ(kinds["alert.new"], unique_alerts);
   EXPECT_EQ(kinds["alert.updated"], duplicates);

@@ -527,3 +527,96 @@ TEST(config_overrides, redis_address_must_be_an_ip) {
   EXPECT_EQ(c.redis_address, "10.0.0.5:6380");
   EXPECT_THROW(apply_overrides(c, {"redis.address=\"redis.internal:6379\""}), config_error);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Crisis workflow keys: [auth], [crisis], [escalation], [[route]]
+
+TEST_F(config_file, auth_crisis_escalation_and_routes_load) {
+  config c;
+  auto errors = load_errors(c, R"(
+[auth]
+enabled = true
+secret = "0123456789abcdef0123"
+leeway_s = 5
+[crisis]
+triage_channel = "triage.main"
+leads_channel = "leads.oncall"
+timeline_size = 5000
+reminder_after_s = 30
+scan_interval_ms = 250
+[escalation]
+sev1_escalate_after_s = 60
+sev4_respond_within_s = 7200
+[[route]]
+sources = ["x", "reddit"]
+keywords = ["recall"]
+min_severity = "sev2"
+channels = ["crisis.recall", "leads.oncall"]
+[[route]]
+tags = ["exec"]
+channels = ["crisis.exec"]
+)");
+  ASSERT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  EXPECT_EQ(c.auth_secret, "0123456789abcdef0123");
+  EXPECT_EQ(c.auth_leeway, std::chrono::seconds(5));
+  EXPECT_EQ(c.triage_channel, "triage.main");
+  EXPECT_EQ(c.leads_channel, "leads.oncall");
+  EXPECT_EQ(c.timeline_size, 5000u);
+  EXPECT_EQ(c.reminder_after, std::chrono::seconds(30));
+  EXPECT_EQ(c.scan_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.escalation.escalate_after[crisis::severity::sev1], std::chrono::seconds(60));
+  EXPECT_EQ(c.escalation.escalate_after[crisis::severity::sev2], std::chrono::seconds(300));
+  EXPECT_EQ(c.escalation.respond_within[crisis::severity::sev4], std::chrono::seconds(7200));
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[0].sources, (std::vector<std::string>{"x", "reddit"}));
+  EXPECT_EQ(c.routes[0].keywords, (std::vector<std::string>{"recall"}));
+  EXPECT_EQ(c.routes[0].min_severity, crisis::severity::sev2);
+  EXPECT_EQ(c.routes[0].channels, (std::vector<std::string>{"crisis.recall", "leads.oncall"}));
+  EXPECT_EQ(c.routes[1].tags, (std::vector<std::string>{"exec"}));
+  EXPECT_NO_THROW(validate(c));
+}
+
+TEST_F(config_file, bad_routes_and_crisis_keys_name_what_is_wrong) {
+  config c;
+  auto errors = by_line(load_errors(c, R"([[route]]
+sources = "x"
+channels = ["ok"]
+[[route]]
+min_severity = "sev9"
+channels = ["bad channel"]
+[[route]]
+keywords = ["x"]
+colour = "red"
+[crisis]
+triage_channel = "no spaces allowed"
+[escalation]
+sev2_escalate_after_s = 0
+)"));
+  ASSERT_EQ(errors.size(), 7u) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(contains(errors[0], "route.sources must be an array")) << errors[0];
+  EXPECT_TRUE(contains(errors[1], "route.channels: \"bad channel\" is not a valid channel name"))
+      << errors[1];
+  EXPECT_TRUE(contains(errors[2], "route.min_severity must be one of")) << errors[2];
+  EXPECT_TRUE(contains(errors[3], "unknown key route.colour")) << errors[3];
+  EXPECT_TRUE(contains(errors[4], "route.channels must name at least one")) << errors[4];
+  EXPECT_TRUE(contains(errors[5], "crisis.triage_channel must be a valid channel name"))
+      << errors[5];
+  EXPECT_TRUE(contains(errors[6], "escalation.sev2_escalate_after_s must be between")) << errors[6];
+}
+
+TEST(config_auth, auth_needs_a_secret_unless_explicitly_disabled) {
+  config c;
+  EXPECT_TRUE(c.auth_enabled);  // on by default
+  EXPECT_THROW(validate(c), config_error);
+  apply_env(c, {{"MUSTER_AUTH_SECRET", "short"}});
+  EXPECT_THROW(validate(c), config_error);
+  apply_env(c, {{"MUSTER_AUTH_SECRET", "a-long-enough-secret"}});
+  EXPECT_NO_THROW(validate(c));
+  config off;
+  apply_overrides(off, {"auth.enabled=false"});
+  EXPECT_NO_THROW(validate(off));
+  // Numeric-looking secrets stay text.
+  config num;
+  apply_env(num, {{"MUSTER_AUTH_SECRET", "12345678901234567890"}});
+  EXPECT_EQ(num.auth_secret, "12345678901234567890");
+}

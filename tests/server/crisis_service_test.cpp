@@ -1,0 +1,1492 @@
+#include "server/crisis/crisis_service.hpp"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "protocol/codec.hpp"
+#include "server/config.hpp"
+#include "server/engine/memory_engine.hpp"
+#include "server/metrics.hpp"
+
+using namespace muster::server;
+using muster::protocol::errc;
+using muster::protocol::wire_name;
+using muster::server::crisis::actor;
+using muster::server::crisis::result;
+using muster::server::crisis::route_rule;
+using muster::server::crisis::service;
+using muster::server::crisis::severity;
+using muster::server::crisis::time_point;
+using namespace std::chrono_literals;
+namespace dom = simdjson::dom;
+
+namespace {
+
+const time_point t0 = time_point{} + 1'800'000'000s;
+
+std::int64_t ms(time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// A parsed JSON text read through JSON pointers; a missing value reads as a visible sentinel.
+class json {
+ public:
+  explicit json(std::string source) : text_(std::move(source)) {
+    valid_ = !parser_.parse(text_).get(root_);
+  }
+  json(const json&) = delete;
+  json& operator=(const json&) = delete;
+
+  bool valid() const { return valid_; }
+  bool has(std::string_view ptr) const {
+    dom::element e;
+    return valid_ && !root_.at_pointer(ptr).get(e);
+  }
+  bool is_null(std::string_view ptr) const {
+    dom::element e;
+    return valid_ && !root_.at_pointer(ptr).get(e) && e.is_null();
+  }
+  std::string str(std::string_view ptr) const {
+    std::string_view v;
+    if (!valid_ || root_.at_pointer(ptr).get_string().get(v))
+      return "<no string at " + std::string(ptr) + ">";
+    return std::string(v);
+  }
+  std::int64_t num(std::string_view ptr) const {
+    std::int64_t v;
+    if (!valid_ || root_.at_pointer(ptr).get_int64().get(v))
+      return std::numeric_limits<std::int64_t>::min();
+    return v;
+  }
+  std::optional<bool> flag(std::string_view ptr) const {
+    bool v;
+    if (!valid_ || root_.at_pointer(ptr).get_bool().get(v)) return std::nullopt;
+    return v;
+  }
+  std::size_t size(std::string_view ptr) const {
+    dom::array a;
+    if (!valid_ || root_.at_pointer(ptr).get_array().get(a))
+      return std::numeric_limits<std::size_t>::max();
+    return a.size();
+  }
+  /// The string at `field` (a pointer inside each item) of every item of the array at `ptr`.
+  std::vector<std::string> column(std::string_view ptr, std::string_view field) const {
+    std::vector<std::string> out;
+    dom::array a;
+    if (!valid_ || root_.at_pointer(ptr).get_array().get(a)) return out;
+    for (auto item : a) {
+      std::string_view v;
+      out.emplace_back(item.at_pointer(field).get_string().get(v) ? "<none>" : std::string(v));
+    }
+    return out;
+  }
+  std::vector<std::string> strs(std::string_view ptr) const { return column(ptr, ""); }
+
+ private:
+  std::string text_;
+  dom::parser parser_;
+  dom::element root_;
+  bool valid_ = false;
+};
+
+actor make_actor(std::string subject, std::string name, auth::role r, std::string client,
+                 std::vector<std::string> allow = {}) {
+  actor a;
+  a.id.subject = std::move(subject);
+  a.id.name = std::move(name);
+  a.id.role = r;
+  a.id.channels = std::move(allow);
+  a.client = std::move(client);
+  return a;
+}
+
+// {"id":1,"op":<op>,<k>:<v>...} with string values only.
+std::string cmd(std::string_view op,
+                std::initializer_list<std::pair<std::string_view, std::string_view>> kv) {
+  std::string out = "{\"id\":1,\"op\":";
+  muster::protocol::append_json_string(out, op);
+  for (const auto& [k, v] : kv) {
+    out += ',';
+    muster::protocol::append_json_string(out, k);
+    out += ':';
+    muster::protocol::append_json_string(out, v);
+  }
+  return out + '}';
+}
+
+// A native alert.push frame; `extra` is spliced in as more fields (",\"tags\":[...]").
+std::string alert_frame(std::string_view url, std::string_view sev = "sev3",
+                        std::string_view source = "x", std::string_view extra = "") {
+  std::string out = "{\"id\":1,\"op\":\"alert.push\",\"source\":\"" + std::string(source) +
+                    "\",\"url\":\"" + std::string(url) + "\",\"severity\":\"" + std::string(sev) +
+                    "\"";
+  out += extra;
+  return out + '}';
+}
+
+struct stream_event {
+  std::string name;
+  std::uint64_t offset = 0;
+  std::string frame;
+};
+
+class crisis_service : public ::testing::Test {
+ protected:
+  crisis_service() {
+    cfg_.triage_channel = "triage";
+    cfg_.leads_channel = "leads";
+    cfg_.reminder_after = 600s;
+    cfg_.escalation.escalate_after = {{severity::sev1, 60s},
+                                      {severity::sev2, 300s},
+                                      {severity::sev3, 900s},
+                                      {severity::sev4, 3600s}};
+    cfg_.escalation.respond_within = {{severity::sev1, 600s},
+                                      {severity::sev2, 1200s},
+                                      {severity::sev3, 3600s},
+                                      {severity::sev4, 14400s}};
+  }
+
+  service::clock_fn clock() {
+    return [this] { return now_; };
+  }
+
+  result run_on(service& s, std::string_view op, const std::string& frame, const actor& who) {
+    std::optional<result> out;
+    s.run(op, frame, who, [&out](result r) { out = std::move(r); });
+    if (!out) {
+      ADD_FAILURE() << op << " did not complete synchronously";
+      return result::failure(errc::internal, "no reply");
+    }
+    return std::move(*out);
+  }
+  result run(std::string_view op, const std::string& frame, const actor& who) {
+    return run_on(svc_, op, frame, who);
+  }
+  result http(std::string_view body, const actor& who) {
+    std::optional<result> out;
+    svc_.push_http(body, who, [&out](result r) { out = std::move(r); });
+    if (!out) {
+      ADD_FAILURE() << "push_http did not complete synchronously";
+      return result::failure(errc::internal, "no reply");
+    }
+    return std::move(*out);
+  }
+  // An alert command on alert `id` in `channel`.
+  result act(std::string_view op, const std::string& id, const actor& who,
+             std::string_view channel = "triage") {
+    return run(op, cmd(op, {{"channel", channel}, {"alert", id}}), who);
+  }
+  // Pushes a new alert and returns its id.
+  std::string push_new(std::string_view url, std::string_view sev = "sev3") {
+    auto r = run("alert.push", alert_frame(url, sev), bot_);
+    EXPECT_TRUE(r.ok) << r.message;
+    json j(r.json);
+    EXPECT_EQ(j.flag("/deduplicated"), false) << r.json;
+    return j.str("/alert/id");
+  }
+  void scan_with(service& s) {
+    bool finished = false;
+    s.scan([&finished] { finished = true; });
+    EXPECT_TRUE(finished) << "scan did not complete synchronously";
+  }
+  void scan() { scan_with(svc_); }
+
+  std::vector<stream_event> events(std::string_view channel) {
+    std::vector<stream_event> out;
+    engine_.history(channel, history_query{std::uint64_t{0}, 1000},
+                    [&out](std::error_code ec, history_result h) {
+                      EXPECT_FALSE(ec);
+                      for (auto& p : h.publications) {
+                        json j(*p.frame);
+                        out.push_back({j.str("/event"), p.offset, *p.frame});
+                      }
+                    });
+    return out;
+  }
+  std::vector<std::string> event_names(std::string_view channel) {
+    std::vector<std::string> out;
+    for (auto& e : events(channel)) out.push_back(e.name);
+    return out;
+  }
+  std::size_t count(std::string_view channel, std::string_view name) {
+    std::size_t n = 0;
+    for (auto& e : events(channel)) n += e.name == name;
+    return n;
+  }
+  // The frames of every `name` event in `channel`, oldest first.
+  std::vector<std::string> frames(std::string_view channel, std::string_view name) {
+    std::vector<std::string> out;
+    for (auto& e : events(channel))
+      if (e.name == name) out.push_back(e.frame);
+    return out;
+  }
+  std::size_t index_size(std::string_view index) {
+    std::size_t n = 0;
+    engine_.index_range(std::string(index), std::numeric_limits<std::int64_t>::max(), 10000,
+                        [&n](std::error_code, std::vector<std::pair<std::string, std::int64_t>> v) {
+                          n = v.size();
+                        });
+    return n;
+  }
+  void create_channel(std::string_view name, std::string_view title = "Crisis") {
+    auto r =
+        run("channel.create", cmd("channel.create", {{"channel", name}, {"title", title}}), lea_);
+    ASSERT_TRUE(r.ok) << r.message;
+  }
+  std::string post_guidance(std::string_view channel, std::string_view kind,
+                            std::string_view title = "Holding line") {
+    auto r =
+        run("guidance.post",
+            cmd("guidance.post",
+                {{"channel", channel}, {"kind", kind}, {"title", title}, {"body", "Say this."}}),
+            lea_);
+    EXPECT_TRUE(r.ok) << r.message;
+    return json(r.json).str("/guidance/id");
+  }
+
+  time_point now_ = t0;
+  config cfg_;
+  metrics metrics_{1};
+  memory_engine engine_{memory_engine::options{}, [this] { return now_; }};
+  service svc_{engine_, cfg_, metrics_, [this] { return now_; }};
+
+  actor ana_ = make_actor("amb-a", "Ana", auth::role::ambassador, "c-ana");
+  actor ben_ = make_actor("amb-b", "Ben", auth::role::ambassador, "c-ben");
+  actor cara_ = make_actor("amb-c", "Cara", auth::role::ambassador, "c-cara");
+  actor lea_ = make_actor("lead-1", "Lea", auth::role::lead, "c-lea");
+  actor bot_ = make_actor("bot-1", "Scout", auth::role::bot, "c-bot");
+  actor admin_ = make_actor("admin-1", "Ada", auth::role::admin, "");
+};
+
+// ---------------------------------------------------------------------------------------------
+// alert.push: validation, new alerts, dedup
+
+TEST_F(crisis_service, push_validation_errors_name_the_field) {
+  // Bots need to know which field to fix; nothing may be stored for a refused push.
+  struct bad_case {
+    std::string frame;
+    std::string message;
+  };
+  const std::vector<bad_case> cases = {
+      {R"({"id":1,"op":"alert.push","source":"x"})", "url is required"},
+      {R"({"id":1,"op":"alert.push","url":"https://x.com/1"})", "source is required"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/1","severity":2})",
+       "severity must be a string"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/1","severity":"sev9"})",
+       "severity must be one of sev1 sev2 sev3 sev4"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"x.com/1"})", "url must be an absolute URL"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/1","tags":"fire"})",
+       "tags must be an array of strings"},
+  };
+  for (const auto& c : cases) {
+    auto r = run("alert.push", c.frame, bot_);
+    EXPECT_FALSE(r.ok) << c.frame;
+    EXPECT_EQ(r.code, errc::bad_request) << c.frame;
+    EXPECT_EQ(r.message, c.message) << c.frame;
+  }
+  for (std::string_view reach : {R"("lots")", "-5", "1.5"}) {
+    auto r = run("alert.push",
+                 alert_frame("https://x.com/1", "sev3", "x",
+                             ",\"metrics\":{\"reach\":" + std::string(reach) + "}"),
+                 bot_);
+    EXPECT_EQ(r.code, errc::bad_request) << reach;
+    EXPECT_TRUE(r.message.starts_with("metrics.reach must be a non-negative integer")) << r.message;
+  }
+  EXPECT_TRUE(events("triage").empty());
+  EXPECT_EQ(metrics_.total(counter::alerts_new), 0u);
+}
+
+TEST_F(crisis_service, nested_field_error_has_no_trailing_space) {
+  // crisis_service.cpp:454 (read_alert) builds "metrics.<error>" and passes "" as the reason, so
+  // fields::fail appends a separator: the message ends in a stray space.
+  auto r = run("alert.push",
+               alert_frame("https://x.com/1", "sev3", "x", R"(,"metrics":{"reach":"a"})"), bot_);
+  EXPECT_EQ(r.message, "metrics.reach must be a non-negative integer");
+}
+
+TEST_F(crisis_service, new_alert_reply_and_event) {
+  // The reply names the alert and its routed home; the stream holds the alert.new event.
+  auto r = run(
+      "alert.push",
+      alert_frame(
+          "https://x.com/u/status/1", "sev2", "x",
+          R"(,"author":"@u","text":"Help","tags":["a","b"],"metrics":{"reach":10,"engagement":3})"),
+      bot_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  ASSERT_TRUE(j.valid()) << r.json;
+  EXPECT_EQ(j.flag("/deduplicated"), false);
+  auto id = j.str("/alert/id");
+  EXPECT_TRUE(id.starts_with("a-")) << id;
+  EXPECT_EQ(j.str("/alert/channel"), "triage");
+  EXPECT_EQ(j.strs("/alert/channels"), std::vector<std::string>{"triage"});
+  EXPECT_EQ(j.str("/alert/status"), "new");
+  EXPECT_EQ(j.str("/alert/severity"), "sev2");
+  EXPECT_EQ(j.str("/alert/dedup_key"), "https://x.com/u/status/1");
+  EXPECT_EQ(j.num("/alert/metrics/reach"), 10);
+  EXPECT_EQ(j.num("/alert/count"), 1);
+  EXPECT_EQ(j.num("/alert/first_seen"), ms(t0));
+  EXPECT_TRUE(j.is_null("/alert/holder"));
+  EXPECT_EQ(j.num("/offset"), 1);
+
+  auto evs = events("triage");
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].name, "alert.new");
+  EXPECT_EQ(evs[0].offset, 1u);
+  EXPECT_EQ(json(evs[0].frame).str("/data/alert/id"), id);
+  EXPECT_EQ(json(evs[0].frame).str("/sender/client"), "c-bot");
+
+  auto got = act("alert.get", id, ana_);
+  ASSERT_TRUE(got.ok) << got.message;
+  EXPECT_EQ(json(got.json).str("/alert/id"), id);
+  EXPECT_EQ(metrics_.total(counter::alerts_new), 1u);
+}
+
+TEST_F(crisis_service, duplicates_by_canonical_url_fold_into_one_alert) {
+  // Tracking parameters, host case, fragments and a trailing slash do not make a new post.
+  auto id = push_new("https://x.com/u/status/1");
+  for (std::string_view url : {"https://X.COM/u/status/1/?utm_source=feed&fbclid=z",
+                               "HTTPS://x.com/u/status/1#reply", "https://x.com/u/status/1/"}) {
+    auto r = run("alert.push", alert_frame(url), bot_);
+    ASSERT_TRUE(r.ok) << r.message;
+    json j(r.json);
+    EXPECT_EQ(j.flag("/deduplicated"), true) << url;
+    EXPECT_EQ(j.flag("/severity_raised"), false) << url;
+    EXPECT_EQ(j.str("/alert/id"), id) << url;
+  }
+  json got(act("alert.get", id, ana_).json);
+  EXPECT_EQ(got.num("/alert/count"), 4);
+  EXPECT_EQ(metrics_.total(counter::alerts_new), 1u);
+  EXPECT_EQ(metrics_.total(counter::alerts_deduplicated), 3u);
+  // A different path is a different post.
+  auto other = push_new("https://x.com/u/status/2");
+  EXPECT_NE(other, id);
+}
+
+TEST_F(crisis_service, severity_rises_on_duplicate_but_never_lowers) {
+  // A rising severity is announced again; a calmer repeat keeps the worst seen.
+  auto id = push_new("https://x.com/u/status/7", "sev3");
+  auto up = run("alert.push", alert_frame("https://x.com/u/status/7", "sev1"), bot_);
+  ASSERT_TRUE(up.ok) << up.message;
+  json j_up(up.json);
+  EXPECT_EQ(j_up.flag("/severity_raised"), true);
+  EXPECT_EQ(j_up.str("/alert/severity"), "sev1");
+  auto down = run("alert.push", alert_frame("https://x.com/u/status/7", "sev4"), bot_);
+  ASSERT_TRUE(down.ok) << down.message;
+  json j_down(down.json);
+  EXPECT_EQ(j_down.flag("/severity_raised"), false);
+  EXPECT_EQ(j_down.str("/alert/severity"), "sev1");
+  EXPECT_EQ(j_down.str("/alert/id"), id);
+  EXPECT_EQ(j_down.num("/alert/count"), 3);
+  EXPECT_EQ(event_names("triage"),
+            (std::vector<std::string>{"alert.new", "alert.updated", "alert.updated"}));
+}
+
+TEST_F(crisis_service, closed_alert_key_starts_a_new_alert) {
+  // Once resolved or dismissed, the same post coming back is a new incident.
+  auto first = push_new("https://x.com/u/status/9");
+  ASSERT_TRUE(act("alert.claim", first, ana_).ok);
+  ASSERT_TRUE(act("alert.resolve", first, ana_).ok);
+  auto second = push_new("https://x.com/u/status/9/");
+  EXPECT_NE(second, first);
+  EXPECT_EQ(json(act("alert.get", second, ana_).json).num("/alert/count"), 1);
+  ASSERT_TRUE(act("alert.dismiss", second, lea_).ok);
+  auto third = push_new("https://x.com/u/status/9");
+  EXPECT_NE(third, second);
+  EXPECT_NE(third, first);
+}
+
+TEST_F(crisis_service, duplicate_with_rising_severity_folds_even_when_routing_changes) {
+  // crisis_service.cpp:547-551 (service::ingest): the dedup document is looked up only in the home
+  // channel of the *new* trigger's route, so a repeat whose higher severity matches a min_severity
+  // rule is routed elsewhere and becomes a second alert instead of raising the first one's
+  // severity.
+  route_rule urgent;
+  urgent.min_severity = severity::sev1;
+  urgent.channels = {"urgent"};
+  cfg_.routes = {urgent};
+  auto id = push_new("https://x.com/u/status/5", "sev3");
+  auto r = run("alert.push", alert_frame("https://x.com/u/status/5", "sev1"), bot_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.flag("/deduplicated"), true) << r.json;
+  EXPECT_EQ(j.flag("/severity_raised"), true) << r.json;
+  EXPECT_EQ(j.str("/alert/id"), id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+TEST_F(crisis_service, routing_rules_union_home_first_and_fallback_to_triage) {
+  // Every condition of a rule must hold; matching rules' channels are united in rule order.
+  route_rule fire, flood, sev1;
+  fire.sources = {"x"};
+  fire.tags = {"fire", "smoke"};
+  fire.channels = {"crisis-fire", "ops"};
+  flood.keywords = {"Flood"};
+  flood.channels = {"crisis-flood", "ops"};
+  sev1.min_severity = severity::sev1;
+  sev1.channels = {"urgent"};
+  cfg_.routes = {fire, flood, sev1};
+
+  auto all = run("alert.push",
+                 alert_frame("https://x.com/a", "sev1", "x",
+                             R"(,"tags":["smoke"],"text":"Flooding near the river")"),
+                 bot_);
+  ASSERT_TRUE(all.ok) << all.message;
+  json ja(all.json);
+  auto id = ja.str("/alert/id");
+  EXPECT_EQ(ja.str("/alert/channel"), "crisis-fire");
+  EXPECT_EQ(ja.strs("/alert/channels"),
+            (std::vector<std::string>{"crisis-fire", "ops", "crisis-flood", "urgent"}));
+
+  // Source condition fails (reddit), no keyword, sev2 is below sev1: triage.
+  auto none = run(
+      "alert.push",
+      alert_frame("https://r.com/b", "sev2", "reddit", R"(,"tags":["fire"],"text":"hi")"), bot_);
+  ASSERT_TRUE(none.ok);
+  EXPECT_EQ(json(none.json).strs("/alert/channels"), std::vector<std::string>{"triage"});
+
+  // Keywords match case-insensitively, whatever the source.
+  auto kw = run("alert.push",
+                alert_frame("https://m.social/c", "sev3", "mastodon", R"(,"text":"FLOOD warning")"),
+                bot_);
+  ASSERT_TRUE(kw.ok);
+  EXPECT_EQ(json(kw.json).strs("/alert/channels"),
+            (std::vector<std::string>{"crisis-flood", "ops"}));
+
+  // Right source, wrong tags: triage.
+  auto tags =
+      run("alert.push", alert_frame("https://x.com/d", "sev2", "x", R"(,"tags":["rain"])"), bot_);
+  ASSERT_TRUE(tags.ok);
+  EXPECT_EQ(json(tags.json).str("/alert/channel"), "triage");
+
+  // The alert.new event reaches every routed channel; the document lives in the home only.
+  for (std::string_view ch : {"crisis-fire", "ops", "crisis-flood", "urgent"}) {
+    bool found = false;
+    for (auto& f : frames(ch, "alert.new")) found |= json(f).str("/data/alert/id") == id;
+    EXPECT_TRUE(found) << ch;
+  }
+  EXPECT_EQ(act("alert.claim", id, ana_, "ops").code, errc::not_found);
+  ASSERT_TRUE(act("alert.claim", id, ana_, "crisis-fire").ok);
+  for (std::string_view ch : {"crisis-fire", "ops", "crisis-flood", "urgent"}) {
+    auto claimed = frames(ch, "alert.claimed");
+    ASSERT_EQ(claimed.size(), 1u) << ch;
+    EXPECT_EQ(json(claimed[0]).str("/data/alert/holder/user"), "amb-a") << ch;
+  }
+  EXPECT_EQ(count("triage", "alert.claimed"), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims and transitions
+
+TEST_F(crisis_service, claim_is_exclusive_and_names_the_holder) {
+  // Exactly one ambassador answers a post; the loser learns who has it.
+  auto id = push_new("https://x.com/u/status/1");
+  auto mine = act("alert.claim", id, ana_);
+  ASSERT_TRUE(mine.ok) << mine.message;
+  json jm(mine.json);
+  EXPECT_EQ(jm.flag("/changed"), true);
+  EXPECT_EQ(jm.str("/alert/status"), "claimed");
+  EXPECT_EQ(jm.str("/alert/holder/user"), "amb-a");
+  EXPECT_EQ(jm.str("/alert/holder/name"), "Ana");
+  EXPECT_EQ(jm.num("/alert/claimed_at"), ms(t0));
+
+  now_ += 5s;
+  auto theirs = act("alert.claim", id, ben_);
+  EXPECT_FALSE(theirs.ok);
+  EXPECT_EQ(theirs.code, errc::already_claimed);
+  json extra("{" + theirs.extra + "}");
+  ASSERT_TRUE(extra.valid()) << theirs.extra;
+  EXPECT_EQ(extra.str("/holder/user"), "amb-a");
+  EXPECT_EQ(extra.str("/holder/name"), "Ana");
+
+  auto again = act("alert.claim", id, ana_);
+  ASSERT_TRUE(again.ok) << again.message;
+  json jg(again.json);
+  EXPECT_EQ(jg.flag("/changed"), false);
+  EXPECT_EQ(jg.num("/alert/claimed_at"), ms(t0)) << "a repeat claim keeps the original time";
+  EXPECT_EQ(event_names("triage"), (std::vector<std::string>{"alert.new", "alert.claimed"}));
+}
+
+TEST_F(crisis_service, release_needs_the_holder_or_a_lead) {
+  // An ambassador cannot take another's claim away; a lead can.
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  auto r = act("alert.release", id, ben_);
+  EXPECT_EQ(r.code, errc::forbidden);
+  auto led = act("alert.release", id, lea_);
+  ASSERT_TRUE(led.ok) << led.message;
+  json j(led.json);
+  EXPECT_EQ(j.str("/alert/status"), "new");
+  EXPECT_TRUE(j.is_null("/alert/holder"));
+  // Released: someone else may claim it now, and its holder may release their own claim.
+  ASSERT_TRUE(act("alert.claim", id, ben_).ok);
+  ASSERT_TRUE(act("alert.release", id, ben_).ok);
+  EXPECT_EQ(count("triage", "alert.released"), 2u);
+}
+
+TEST_F(crisis_service, respond_requires_a_reply_and_the_holder) {
+  // A response records what was said and who said it.
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  auto empty = act("alert.respond", id, ana_);
+  EXPECT_EQ(empty.code, errc::bad_request);
+  EXPECT_EQ(empty.message, "reply_url or reply_text is required");
+  auto other =
+      run("alert.respond",
+          cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "hi"}}), ben_);
+  EXPECT_EQ(other.code, errc::forbidden);
+  now_ += 90s;
+  auto ok = run("alert.respond",
+                cmd("alert.respond",
+                    {{"channel", "triage"}, {"alert", id}, {"reply_url", "https://x.com/brand/9"}}),
+                ana_);
+  ASSERT_TRUE(ok.ok) << ok.message;
+  json j(ok.json);
+  EXPECT_EQ(j.str("/alert/status"), "responded");
+  EXPECT_EQ(j.str("/alert/reply_url"), "https://x.com/brand/9");
+  EXPECT_EQ(j.str("/alert/responder/user"), "amb-a");
+  EXPECT_EQ(j.num("/alert/responded_at"), ms(t0 + 90s));
+  // Text alone is enough too (on another alert, by a lead for someone else's claim).
+  auto id2 = push_new("https://x.com/u/status/2");
+  ASSERT_TRUE(act("alert.claim", id2, ben_).ok);
+  auto by_lead = run(
+      "alert.respond",
+      cmd("alert.respond", {{"channel", "triage"}, {"alert", id2}, {"reply_text", "On it"}}), lea_);
+  ASSERT_TRUE(by_lead.ok) << by_lead.message;
+  EXPECT_EQ(json(by_lead.json).str("/alert/responder/user"), "lead-1");
+}
+
+TEST_F(crisis_service, resolve_by_holder_or_lead) {
+  // Closing records who closed it and when.
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  EXPECT_EQ(act("alert.resolve", id, ben_).code, errc::forbidden);
+  now_ += 1min;
+  auto r = act("alert.resolve", id, ana_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.str("/alert/status"), "resolved");
+  EXPECT_EQ(j.str("/alert/closed_by"), "amb-a");
+  EXPECT_EQ(j.num("/alert/closed_at"), ms(t0 + 1min));
+  // A lead may resolve an unclaimed alert.
+  auto id2 = push_new("https://x.com/u/status/2");
+  EXPECT_TRUE(act("alert.resolve", id2, lea_).ok);
+}
+
+TEST_F(crisis_service, dismiss_is_for_leads_only) {
+  // Deciding a post needs no answer is a lead's call.
+  auto id = push_new("https://x.com/u/status/1");
+  auto amb = act("alert.dismiss", id, ana_);
+  EXPECT_EQ(amb.code, errc::forbidden);
+  auto r = act("alert.dismiss", id, lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(json(r.json).str("/alert/status"), "dismissed");
+  EXPECT_EQ(json(r.json).str("/alert/closed_by"), "lead-1");
+  EXPECT_EQ(count("triage", "alert.dismissed"), 1u);
+}
+
+TEST_F(crisis_service, assign_by_lead_hands_the_claim_over) {
+  // Leads route work to a named ambassador, who may then answer it.
+  auto id = push_new("https://x.com/u/status/1");
+  auto frame = cmd("alert.assign",
+                   {{"channel", "triage"}, {"alert", id}, {"to", "amb-b"}, {"to_name", "Ben"}});
+  EXPECT_EQ(run("alert.assign", frame, ana_).code, errc::forbidden);
+  auto missing = act("alert.assign", id, lea_);
+  EXPECT_EQ(missing.code, errc::bad_request);
+  EXPECT_EQ(missing.message, "to is required");
+  auto r = run("alert.assign", frame, lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.str("/alert/status"), "claimed");
+  EXPECT_EQ(j.str("/alert/holder/user"), "amb-b");
+  EXPECT_EQ(j.str("/alert/holder/name"), "Ben");
+  EXPECT_EQ(act("alert.claim", id, ana_).code, errc::already_claimed);
+  auto ans = run(
+      "alert.respond",
+      cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "done"}}), ben_);
+  EXPECT_TRUE(ans.ok) << ans.message;
+  // Reassigning an answered alert makes no sense.
+  EXPECT_EQ(run("alert.assign", frame, lea_).code, errc::invalid_state);
+}
+
+TEST_F(crisis_service, invalid_transitions_are_refused_without_events) {
+  // Refusals change nothing, so the stream stays as it was.
+  auto id = push_new("https://x.com/u/status/1");
+  EXPECT_EQ(act("alert.release", id, ana_).code, errc::invalid_state) << "not claimed";
+  auto resp =
+      run("alert.respond",
+          cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "x"}}), ana_);
+  EXPECT_EQ(resp.code, errc::invalid_state) << "not claimed";
+  ASSERT_TRUE(act("alert.dismiss", id, lea_).ok);
+  EXPECT_EQ(act("alert.claim", id, ana_).code, errc::invalid_state);
+  EXPECT_EQ(act("alert.release", id, lea_).code, errc::invalid_state);
+  EXPECT_EQ(act("alert.resolve", id, lea_).code, errc::invalid_state);
+  EXPECT_EQ(act("alert.dismiss", id, lea_).code, errc::invalid_state);
+  EXPECT_EQ(act("alert.claim", "a-000000000000", ana_).code, errc::not_found);
+  EXPECT_EQ(act("alert.claim", "", ana_).code, errc::bad_request);
+  EXPECT_EQ(event_names("triage"), (std::vector<std::string>{"alert.new", "alert.dismissed"}));
+}
+
+TEST_F(crisis_service, every_transition_appends_its_event_at_the_replied_offset) {
+  // Clients use the reply's offset to line their view up with the stream.
+  auto id = push_new("https://x.com/u/status/1");
+  std::vector<std::pair<std::string, result>> steps;
+  steps.emplace_back("alert.claimed", act("alert.claim", id, ana_));
+  steps.emplace_back("alert.released", act("alert.release", id, ana_));
+  steps.emplace_back(
+      "alert.assigned",
+      run("alert.assign",
+          cmd("alert.assign", {{"channel", "triage"}, {"alert", id}, {"to", "amb-b"}}), lea_));
+  steps.emplace_back(
+      "alert.responded",
+      run("alert.respond",
+          cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "ok"}}),
+          ben_));
+  steps.emplace_back("alert.resolved", act("alert.resolve", id, ben_));
+  auto id2 = push_new("https://x.com/u/status/2");
+  steps.emplace_back("alert.dismissed", act("alert.dismiss", id2, lea_));
+
+  auto evs = events("triage");
+  for (const auto& [name, r] : steps) {
+    ASSERT_TRUE(r.ok) << name << ": " << r.message;
+    json j(r.json);
+    EXPECT_EQ(j.flag("/changed"), true) << name;
+    auto off = j.num("/offset");
+    ASSERT_GE(off, 1) << name;
+    ASSERT_LE(static_cast<std::size_t>(off), evs.size()) << name;
+    const auto& ev = evs[static_cast<std::size_t>(off) - 1];
+    EXPECT_EQ(ev.offset, static_cast<std::uint64_t>(off));
+    EXPECT_EQ(ev.name, name);
+    EXPECT_EQ(json(ev.frame).str("/data/alert/status"), j.str("/alert/status")) << name;
+  }
+  EXPECT_EQ(event_names("triage"),
+            (std::vector<std::string>{"alert.new", "alert.claimed", "alert.released",
+                                      "alert.assigned", "alert.responded", "alert.resolved",
+                                      "alert.new", "alert.dismissed"}));
+  EXPECT_EQ(metrics_.total(counter::alert_transitions), 6u);
+}
+
+TEST_F(crisis_service, reclaiming_a_responded_alert_changes_nothing) {
+  // crisis_service.cpp:960 (service::run, alert.claim): `mine` only counts status claimed, but
+  // claim() (alert.cpp) returns ok for the holder of a *responded* alert without changing it; the
+  // service then announces a spurious alert.claimed (changed:true) while the alert stays responded.
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  ASSERT_TRUE(run("alert.respond",
+                  cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "x"}}),
+                  ana_)
+                  .ok);
+  auto r = act("alert.claim", id, ana_);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(json(r.json).flag("/changed"), false) << r.json;
+  EXPECT_EQ(count("triage", "alert.claimed"), 1u);
+}
+
+TEST_F(crisis_service, alert_list_filters_by_status_oldest_first) {
+  // The work queue view: open alerts first seen earliest come first.
+  auto a = push_new("https://x.com/u/status/1");
+  now_ += 1s;
+  auto b = push_new("https://x.com/u/status/2");
+  now_ += 1s;
+  auto c = push_new("https://x.com/u/status/3");
+  ASSERT_TRUE(act("alert.claim", b, ana_).ok);
+  json all(run("alert.list", cmd("alert.list", {{"channel", "triage"}}), bot_).json);
+  EXPECT_EQ(all.column("/alerts", "/id"), (std::vector<std::string>{a, b, c}));
+  json open(
+      run("alert.list", cmd("alert.list", {{"channel", "triage"}, {"status", "new"}}), bot_).json);
+  EXPECT_EQ(open.column("/alerts", "/id"), (std::vector<std::string>{a, c}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escalation
+
+TEST_F(crisis_service, unclaimed_alert_escalates_once_at_its_deadline) {
+  // sev2 escalates after 300 s; repeated scans, and other nodes, must not repeat it.
+  auto id = push_new("https://x.com/u/status/1", "sev2");
+  now_ = t0 + 299s;
+  scan();
+  EXPECT_EQ(count("triage", "alert.escalated"), 0u);
+  EXPECT_EQ(count("leads", "alert.escalated"), 0u);
+
+  now_ = t0 + 300s;
+  scan();
+  auto home = frames("triage", "alert.escalated");
+  auto leads = frames("leads", "alert.escalated");
+  ASSERT_EQ(home.size(), 1u);
+  ASSERT_EQ(leads.size(), 1u);
+  json jh(home[0]);
+  EXPECT_EQ(jh.str("/data/alert/id"), id);
+  EXPECT_EQ(jh.num("/data/alert/escalations"), 1);
+  json jl(leads[0]);
+  EXPECT_EQ(jl.str("/data/alert/id"), id);
+  EXPECT_EQ(jl.num("/data/step"), 1);
+  EXPECT_EQ(jl.str("/data/reason"), "unclaimed");
+
+  now_ += 1h;
+  scan();
+  scan();
+  metrics other_metrics(1);
+  service other_node(engine_, cfg_, other_metrics, clock());
+  scan_with(other_node);
+  EXPECT_EQ(count("triage", "alert.escalated"), 1u);
+  EXPECT_EQ(count("leads", "alert.escalated"), 1u);
+  EXPECT_EQ(metrics_.total(counter::escalations), 1u);
+  EXPECT_EQ(other_metrics.total(counter::escalations), 0u);
+
+  // Claimed after step 1: no answer within respond_within (1200 s) raises step 2, once.
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  auto claimed_at = now_;
+  now_ = claimed_at + 1199s;
+  scan();
+  EXPECT_EQ(count("leads", "alert.escalated"), 1u);
+  now_ = claimed_at + 1200s;
+  scan();
+  scan_with(other_node);
+  now_ += 1h;
+  scan();
+  ASSERT_EQ(count("triage", "alert.escalated"), 2u);
+  auto second = frames("leads", "alert.escalated");
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(json(second[1]).num("/data/step"), 2);
+  EXPECT_EQ(json(second[1]).str("/data/reason"), "no_response");
+  EXPECT_EQ(index_size(service::due_index), 0u);
+}
+
+TEST_F(crisis_service, claimed_alert_escalates_step_two_when_not_answered) {
+  // Claimed before the first deadline: only the respond_within deadline applies.
+  auto id = push_new("https://x.com/u/status/1", "sev2");
+  now_ = t0 + 10s;
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  now_ = t0 + 300s;
+  scan();
+  EXPECT_EQ(count("triage", "alert.escalated"), 0u) << "claimed in time: no step 1";
+  now_ = t0 + 10s + 1199s;
+  scan();
+  EXPECT_EQ(count("triage", "alert.escalated"), 0u);
+  now_ = t0 + 10s + 1200s;
+  scan();
+  scan();
+  auto home = frames("triage", "alert.escalated");
+  ASSERT_EQ(home.size(), 1u);
+  EXPECT_EQ(json(home[0]).num("/data/alert/escalations"), 2);
+  auto leads = frames("leads", "alert.escalated");
+  ASSERT_EQ(leads.size(), 1u);
+  EXPECT_EQ(json(leads[0]).num("/data/step"), 2);
+}
+
+TEST_F(crisis_service, answered_alert_never_escalates) {
+  // Claimed and answered in time: nobody should be paged about it, ever.
+  auto id = push_new("https://x.com/u/status/1", "sev1");
+  now_ += 1s;
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  now_ += 1s;
+  ASSERT_TRUE(run("alert.respond",
+                  cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "x"}}),
+                  ana_)
+                  .ok);
+  for (auto step : {60s, 600s, 86400s, 2592000s}) {
+    now_ = t0 + step;
+    scan();
+  }
+  EXPECT_EQ(count("triage", "alert.escalated"), 0u);
+  EXPECT_EQ(count("leads", "alert.escalated"), 0u);
+  EXPECT_EQ(index_size(service::due_index), 0u);
+}
+
+TEST_F(crisis_service, escalation_reaches_every_routed_channel) {
+  // Routed copies stay in step with the home stream, escalations included.
+  route_rule r;
+  r.sources = {"x"};
+  r.channels = {"crisis-a", "ops"};
+  cfg_.routes = {r};
+  auto id = push_new("https://x.com/u/status/1", "sev1");
+  now_ = t0 + 60s;
+  scan();
+  EXPECT_EQ(count("crisis-a", "alert.escalated"), 1u);
+  EXPECT_EQ(count("ops", "alert.escalated"), 1u);
+  EXPECT_EQ(count("leads", "alert.escalated"), 1u);
+  EXPECT_EQ(count("triage", "alert.escalated"), 0u);
+  EXPECT_EQ(json(frames("leads", "alert.escalated")[0]).str("/data/alert/id"), id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crisis channels
+
+TEST_F(crisis_service, channel_create_get_update_list) {
+  // The lifecycle of a crisis room's metadata, with its change log in the stream.
+  auto created =
+      run("channel.create",
+          cmd("channel.create",
+              {{"channel", "crisis-acme"}, {"title", "Acme recall"}, {"severity", "sev2"}}),
+          lea_);
+  ASSERT_TRUE(created.ok) << created.message;
+  json jc(created.json);
+  EXPECT_EQ(jc.flag("/changed"), true);
+  EXPECT_EQ(jc.str("/channel/channel"), "crisis-acme");
+  EXPECT_EQ(jc.str("/channel/title"), "Acme recall");
+  EXPECT_EQ(jc.str("/channel/severity"), "sev2");
+  EXPECT_EQ(jc.str("/channel/status"), "open");
+  EXPECT_EQ(jc.num("/channel/created_at"), ms(t0));
+  EXPECT_EQ(jc.num("/offset"), 1);
+
+  auto again = run("channel.create",
+                   cmd("channel.create", {{"channel", "crisis-acme"}, {"title", "Dup"}}), lea_);
+  EXPECT_EQ(again.code, errc::already_exists);
+  auto no_title = run("channel.create", cmd("channel.create", {{"channel", "crisis-x"}}), lea_);
+  EXPECT_EQ(no_title.code, errc::bad_request);
+  EXPECT_EQ(no_title.message, "title is required");
+  auto bad_status = run(
+      "channel.create",
+      cmd("channel.create", {{"channel", "crisis-x"}, {"title", "X"}, {"status", "closed"}}), lea_);
+  EXPECT_EQ(bad_status.code, errc::bad_request);
+  EXPECT_EQ(bad_status.message, "status must be one of open monitoring resolved");
+  auto bad_sev = run(
+      "channel.create",
+      cmd("channel.create", {{"channel", "crisis-x"}, {"title", "X"}, {"severity", "high"}}), lea_);
+  EXPECT_EQ(bad_sev.code, errc::bad_request);
+  EXPECT_EQ(
+      run("channel.update", cmd("channel.update", {{"channel", "nope"}, {"title", "T"}}), lea_)
+          .code,
+      errc::not_found);
+
+  now_ += 1min;
+  auto upd =
+      run("channel.update",
+          cmd("channel.update",
+              {{"channel", "crisis-acme"}, {"title", "Acme recall"}, {"status", "monitoring"}}),
+          admin_);
+  ASSERT_TRUE(upd.ok) << upd.message;
+  json ju(upd.json);
+  EXPECT_EQ(ju.flag("/changed"), true);
+  EXPECT_EQ(ju.str("/channel/status"), "monitoring");
+  EXPECT_EQ(ju.str("/channel/severity"), "sev2") << "unchanged fields are kept";
+  EXPECT_EQ(ju.num("/channel/created_at"), ms(t0));
+  EXPECT_EQ(ju.num("/channel/updated_at"), ms(t0 + 1min));
+  auto updated = frames("crisis-acme", "channel.updated");
+  ASSERT_EQ(updated.size(), 1u);
+  EXPECT_EQ(json(updated[0]).strs("/data/changed"), std::vector<std::string>{"status"});
+
+  auto same =
+      run("channel.update",
+          cmd("channel.update", {{"channel", "crisis-acme"}, {"status", "monitoring"}}), lea_);
+  ASSERT_TRUE(same.ok) << same.message;
+  EXPECT_EQ(json(same.json).flag("/changed"), false);
+
+  auto two = run("channel.update",
+                 cmd("channel.update",
+                     {{"channel", "crisis-acme"}, {"title", "Acme v2"}, {"severity", "sev1"}}),
+                 lea_);
+  ASSERT_TRUE(two.ok) << two.message;
+  updated = frames("crisis-acme", "channel.updated");
+  ASSERT_EQ(updated.size(), 2u);
+  EXPECT_EQ(json(updated[1]).strs("/data/changed"),
+            (std::vector<std::string>{"title", "severity"}));
+  EXPECT_EQ(event_names("crisis-acme"),
+            (std::vector<std::string>{"channel.created", "channel.updated", "channel.updated"}));
+
+  auto got = run("channel.get", cmd("channel.get", {{"channel", "crisis-acme"}}), bot_);
+  ASSERT_TRUE(got.ok) << got.message;
+  json jg(got.json);
+  EXPECT_EQ(jg.str("/channel/title"), "Acme v2");
+  EXPECT_EQ(jg.str("/channel/severity"), "sev1");
+  EXPECT_EQ(jg.str("/channel/status"), "monitoring");
+  EXPECT_EQ(run("channel.get", cmd("channel.get", {{"channel", "nope"}}), bot_).code,
+            errc::not_found);
+
+  create_channel("crisis-beta");
+  create_channel("other");
+  json list(run("channel.list", "{\"op\":\"channel.list\"}", ana_).json);
+  EXPECT_EQ(list.column("/channels", "/channel"),
+            (std::vector<std::string>{"crisis-acme", "crisis-beta", "other"}));
+  auto limited = make_actor("amb-z", "Zed", auth::role::ambassador, "c-z", {"crisis-*"});
+  json mine(run("channel.list", "{\"op\":\"channel.list\"}", limited).json);
+  EXPECT_EQ(mine.column("/channels", "/channel"),
+            (std::vector<std::string>{"crisis-acme", "crisis-beta"}));
+}
+
+TEST_F(crisis_service, channel_created_by_names_the_user_not_the_connection) {
+  // crisis_service.cpp:828 and :873 (channel.create/update) build created_by / by from who.info()
+  // (client id, name) instead of the token subject, unlike every other "by" (alerts, guidance,
+  // templates).
+  create_channel("crisis-acme");
+  json got(run("channel.get", cmd("channel.get", {{"channel", "crisis-acme"}}), lea_).json);
+  EXPECT_EQ(got.str("/channel/created_by/user"), "lead-1");
+  auto created = frames("crisis-acme", "channel.created");
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_EQ(json(created[0]).str("/data/by/user"), "lead-1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guidance
+
+TEST_F(crisis_service, guidance_post_supersedes_per_kind) {
+  // Only the newest guidance of each kind stays pinned; the old one is linked from the new.
+  create_channel("crisis-g");
+  auto g1 = post_guidance("crisis-g", "holding_statement", "v1");
+  auto g2 = post_guidance("crisis-g", "holding_statement", "v2");
+  auto g3 = post_guidance("crisis-g", "talking_points", "tp");
+  ASSERT_FALSE(g1.empty());
+  json list(run("guidance.list", cmd("guidance.list", {{"channel", "crisis-g"}}), bot_).json);
+  auto ids = list.column("/pinned", "/id");
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), (std::set<std::string>{g2, g3}));
+  for (auto item : {0, 1}) {
+    auto base = "/pinned/" + std::to_string(item);
+    if (list.str(base + "/id") == g2) {
+      EXPECT_EQ(list.str(base + "/supersedes"), g1);
+    } else {
+      EXPECT_TRUE(list.is_null(base + "/supersedes"));
+    }
+  }
+  EXPECT_EQ(count("crisis-g", "guidance.posted"), 3u);
+  EXPECT_EQ(metrics_.total(counter::guidance_posted), 3u);
+
+  auto bad_kind =
+      run("guidance.post",
+          cmd("guidance.post",
+              {{"channel", "crisis-g"}, {"kind", "memo"}, {"title", "t"}, {"body", "b"}}),
+          lea_);
+  EXPECT_EQ(bad_kind.code, errc::bad_request);
+  EXPECT_EQ(bad_kind.message,
+            "kind must be one of holding_statement talking_points do_dont update");
+  auto no_body = run(
+      "guidance.post",
+      cmd("guidance.post", {{"channel", "crisis-g"}, {"kind", "update"}, {"title", "t"}}), lea_);
+  EXPECT_EQ(no_body.code, errc::bad_request);
+  EXPECT_EQ(no_body.message, "body is required");
+  EXPECT_EQ(run("guidance.post",
+                cmd("guidance.post",
+                    {{"channel", "crisis-g"}, {"kind", "update"}, {"title", "t"}, {"body", "b"}}),
+                ana_)
+                .code,
+            errc::forbidden);
+  json empty(run("guidance.list", cmd("guidance.list", {{"channel", "crisis-h"}}), bot_).json);
+  EXPECT_EQ(empty.size("/pinned"), 0u);
+}
+
+TEST_F(crisis_service, guidance_ack_is_recorded_once) {
+  // A second ack reports the first one instead of moving its time.
+  create_channel("crisis-g");
+  auto gid = post_guidance("crisis-g", "do_dont");
+  now_ += 45s;
+  auto frame = cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}});
+  auto first = run("guidance.ack", frame, ana_);
+  ASSERT_TRUE(first.ok) << first.message;
+  json j1(first.json);
+  EXPECT_EQ(j1.flag("/already"), false);
+  EXPECT_EQ(j1.str("/ack/user"), "amb-a");
+  EXPECT_EQ(j1.num("/ack/delay_ms"), 45000);
+  now_ += 1h;
+  auto second = run("guidance.ack", frame, ana_);
+  ASSERT_TRUE(second.ok) << second.message;
+  json j2(second.json);
+  EXPECT_EQ(j2.flag("/already"), true);
+  EXPECT_EQ(j2.num("/ack/at"), ms(t0 + 45s));
+  EXPECT_EQ(count("crisis-g", "guidance.acked"), 1u);
+  EXPECT_EQ(
+      run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", "g-x"}}), ana_)
+          .code,
+      errc::not_found);
+  EXPECT_EQ(run("guidance.ack", frame, bot_).code, errc::forbidden);
+}
+
+TEST_F(crisis_service, guidance_status_lists_acknowledged_and_pending_ambassadors) {
+  // Leads see who still has to read the guidance; only ambassadors are expected to ack.
+  create_channel("crisis-g");
+  svc_.note_member("crisis-g", ana_);
+  svc_.note_member("crisis-g", ben_);
+  svc_.note_member("crisis-g", ben_);  // a second subscription changes nothing
+  svc_.note_member("crisis-g", lea_);
+  svc_.note_member("crisis-g", bot_);
+  auto gid = post_guidance("crisis-g", "holding_statement");
+  ASSERT_TRUE(
+      run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
+          .ok);
+  auto frame = cmd("guidance.status", {{"channel", "crisis-g"}, {"guidance", gid}});
+  auto st = run("guidance.status", frame, lea_);
+  ASSERT_TRUE(st.ok) << st.message;
+  json j(st.json);
+  EXPECT_EQ(j.str("/guidance/id"), gid);
+  EXPECT_EQ(j.column("/acknowledged", "/user"), std::vector<std::string>{"amb-a"});
+  EXPECT_EQ(j.column("/pending", "/user"), std::vector<std::string>{"amb-b"});
+  EXPECT_EQ(run("guidance.status", frame, ana_).code, errc::forbidden);
+  EXPECT_EQ(run("guidance.status",
+                cmd("guidance.status", {{"channel", "crisis-g"}, {"guidance", "g-none"}}), lea_)
+                .code,
+            errc::not_found);
+}
+
+TEST_F(crisis_service, reminder_lists_exactly_the_pending_ambassadors_once) {
+  // After reminder_after, one reminder names who has not acked; it is never repeated.
+  create_channel("crisis-g");
+  for (const auto* a : {&ana_, &ben_, &cara_, &lea_}) svc_.note_member("crisis-g", *a);
+  auto gid = post_guidance("crisis-g", "talking_points");
+  now_ = t0 + 100s;
+  ASSERT_TRUE(
+      run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
+          .ok);
+  now_ = t0 + 599s;
+  scan();
+  EXPECT_EQ(count("crisis-g", "guidance.reminder"), 0u);
+  now_ = t0 + 600s;
+  scan();
+  auto rem = frames("crisis-g", "guidance.reminder");
+  ASSERT_EQ(rem.size(), 1u);
+  json j(rem[0]);
+  EXPECT_EQ(j.str("/data/guidance/id"), gid);
+  EXPECT_EQ(j.column("/data/pending", "/user"), (std::vector<std::string>{"amb-b", "amb-c"}));
+  now_ += 1h;
+  scan();
+  metrics other_metrics(1);
+  service other_node(engine_, cfg_, other_metrics, clock());
+  scan_with(other_node);
+  EXPECT_EQ(count("crisis-g", "guidance.reminder"), 1u);
+  EXPECT_EQ(metrics_.total(counter::guidance_reminders), 1u);
+  EXPECT_EQ(index_size(service::remind_index), 0u);
+}
+
+TEST_F(crisis_service, no_reminder_when_everyone_acknowledged) {
+  // Nothing to nag about: no event, and the reminder is not kept around.
+  create_channel("crisis-g");
+  svc_.note_member("crisis-g", ana_);
+  auto gid = post_guidance("crisis-g", "update");
+  ASSERT_TRUE(
+      run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
+          .ok);
+  now_ = t0 + 1h;
+  scan();
+  EXPECT_EQ(count("crisis-g", "guidance.reminder"), 0u);
+  EXPECT_EQ(index_size(service::remind_index), 0u);
+  EXPECT_EQ(metrics_.total(counter::guidance_reminders), 0u);
+}
+
+TEST_F(crisis_service, guidance_to_all_posts_in_every_open_crisis_channel) {
+  // "*" reaches every crisis channel not resolved (and allowed to the poster).
+  auto none = run(
+      "guidance.post",
+      cmd("guidance.post", {{"channel", "*"}, {"kind", "update"}, {"title", "t"}, {"body", "b"}}),
+      lea_);
+  EXPECT_EQ(none.code, errc::not_found) << "no crisis channel yet";
+  create_channel("crisis-a");
+  create_channel("crisis-b");
+  create_channel("crisis-c");
+  ASSERT_TRUE(run("channel.update",
+                  cmd("channel.update", {{"channel", "crisis-c"}, {"status", "resolved"}}), lea_)
+                  .ok);
+  auto frame = cmd("guidance.post",
+                   {{"channel", "*"}, {"kind", "update"}, {"title", "All hands"}, {"body", "b"}});
+  auto r = run("guidance.post", frame, lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  auto posted = j.column("/posted", "/guidance/channel");
+  EXPECT_EQ(std::set<std::string>(posted.begin(), posted.end()),
+            (std::set<std::string>{"crisis-a", "crisis-b"}));
+  for (std::string_view ch : {"crisis-a", "crisis-b"})
+    EXPECT_EQ(json(run("guidance.list", cmd("guidance.list", {{"channel", ch}}), ana_).json)
+                  .size("/pinned"),
+              1u)
+        << ch;
+  EXPECT_EQ(count("crisis-c", "guidance.posted"), 0u);
+
+  auto only_a = make_actor("lead-2", "Lou", auth::role::lead, "c-lou", {"crisis-a"});
+  json ja(run("guidance.post", frame, only_a).json);
+  EXPECT_EQ(ja.column("/posted", "/guidance/channel"), std::vector<std::string>{"crisis-a"});
+  EXPECT_EQ(count("crisis-b", "guidance.posted"), 1u);
+
+  auto bad = run(
+      "guidance.post",
+      cmd("guidance.post", {{"channel", "*"}, {"kind", "x"}, {"title", "t"}, {"body", "b"}}), lea_);
+  EXPECT_EQ(bad.code, errc::bad_request);
+  EXPECT_EQ(run("guidance.post", frame, ana_).code, errc::forbidden);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+TEST_F(crisis_service, templates_put_list_delete) {
+  // Reply templates are per channel; leads curate them, ambassadors read them.
+  auto put = [&](std::string_view name, std::string_view text, const actor& who) {
+    return run("template.put",
+               cmd("template.put", {{"channel", "triage"}, {"name", name}, {"text", text}}), who);
+  };
+  auto p1 = put("thanks", "Thanks for reaching out", lea_);
+  ASSERT_TRUE(p1.ok) << p1.message;
+  EXPECT_EQ(json(p1.json).str("/template/title"), "thanks") << "title defaults to the name";
+  ASSERT_TRUE(put("sorry", "We are sorry", lea_).ok);
+  ASSERT_TRUE(put("thanks", "Thank you!", admin_).ok);
+  EXPECT_EQ(put("x", "y", ana_).code, errc::forbidden);
+  auto no_text =
+      run("template.put", cmd("template.put", {{"channel", "triage"}, {"name", "n"}}), lea_);
+  EXPECT_EQ(no_text.code, errc::bad_request);
+  EXPECT_EQ(no_text.message, "text is required");
+
+  auto list_frame = cmd("template.list", {{"channel", "triage"}});
+  json list(run("template.list", list_frame, ana_).json);
+  EXPECT_EQ(list.column("/templates", "/name"), (std::vector<std::string>{"sorry", "thanks"}));
+  EXPECT_EQ(list.column("/templates", "/text"),
+            (std::vector<std::string>{"We are sorry", "Thank you!"}));
+  EXPECT_EQ(run("template.list", list_frame, bot_).code, errc::forbidden);
+
+  auto del_frame = cmd("template.delete", {{"channel", "triage"}, {"name", "thanks"}});
+  auto del = run("template.delete", del_frame, lea_);
+  ASSERT_TRUE(del.ok) << del.message;
+  EXPECT_EQ(json(del.json).str("/deleted"), "thanks");
+  EXPECT_EQ(run("template.delete", del_frame, lea_).code, errc::not_found);
+  EXPECT_EQ(json(run("template.list", list_frame, ana_).json).column("/templates", "/name"),
+            std::vector<std::string>{"sorry"});
+  EXPECT_EQ(event_names("triage"),
+            (std::vector<std::string>{"template.updated", "template.updated", "template.updated",
+                                      "template.deleted"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats
+
+TEST_F(crisis_service, stats_count_per_person_with_medians) {
+  // Times come from the injected clock, so every median is exact.
+  auto a1 = push_new("https://x.com/s/1");
+  auto a2 = push_new("https://x.com/s/2");
+  auto a3 = push_new("https://x.com/s/3");
+  auto respond = [&](const std::string& id, const actor& who) {
+    return run("alert.respond",
+               cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "r"}}),
+               who);
+  };
+  now_ = t0 + 10s;
+  ASSERT_TRUE(act("alert.claim", a1, ana_).ok);
+  now_ = t0 + 20s;
+  ASSERT_TRUE(act("alert.claim", a3, ben_).ok);
+  now_ = t0 + 30s;
+  ASSERT_TRUE(act("alert.claim", a2, ana_).ok);
+  now_ = t0 + 70s;
+  ASSERT_TRUE(respond(a1, ana_).ok);
+  now_ = t0 + 130s;
+  ASSERT_TRUE(respond(a2, ana_).ok);
+  ASSERT_TRUE(run("alert.push", alert_frame("https://x.com/s/3"), bot_).ok);  // a 2nd trigger
+  now_ = t0 + 200s;
+  auto gid = post_guidance("triage", "update");
+  auto ack = cmd("guidance.ack", {{"channel", "triage"}, {"guidance", gid}});
+  now_ = t0 + 230s;
+  ASSERT_TRUE(run("guidance.ack", ack, ana_).ok);
+  now_ = t0 + 290s;
+  ASSERT_TRUE(run("guidance.ack", ack, ben_).ok);
+
+  auto r = run("stats", cmd("stats", {{"channel", "triage"}}), lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  ASSERT_EQ(j.size("/channels"), 1u) << r.json;
+  const std::string c = "/channels/0";
+  EXPECT_EQ(j.str(c + "/channel"), "triage");
+  EXPECT_EQ(j.num(c + "/alerts/total"), 3);
+  EXPECT_EQ(j.num(c + "/alerts/new"), 0);
+  EXPECT_EQ(j.num(c + "/alerts/claimed"), 1);
+  EXPECT_EQ(j.num(c + "/alerts/responded"), 2);
+  EXPECT_EQ(j.num(c + "/alerts/escalated"), 0);
+  EXPECT_EQ(j.num(c + "/alerts/triggers"), 4);
+  EXPECT_EQ(j.num(c + "/median_time_to_claim_ms"), 20000);    // 10, 20, 30 s
+  EXPECT_EQ(j.num(c + "/median_time_to_respond_ms"), 80000);  // 60, 100 s
+  EXPECT_EQ(j.num(c + "/guidance/posted"), 1);
+  EXPECT_EQ(j.num(c + "/guidance/acks"), 2);
+  EXPECT_EQ(j.num(c + "/guidance/median_ack_delay_ms"), 60000);  // 30, 90 s
+  EXPECT_EQ(j.column(c + "/people", "/user"), (std::vector<std::string>{"amb-a", "amb-b"}));
+  const std::string pa = c + "/people/0", pb = c + "/people/1";
+  EXPECT_EQ(j.str(pa + "/name"), "Ana");
+  EXPECT_EQ(j.num(pa + "/claimed"), 2);
+  EXPECT_EQ(j.num(pa + "/responded"), 2);
+  EXPECT_EQ(j.num(pa + "/median_time_to_claim_ms"), 20000);  // 10, 30 s
+  EXPECT_EQ(j.num(pa + "/median_time_to_respond_ms"), 80000);
+  EXPECT_EQ(j.num(pa + "/acks"), 1);
+  EXPECT_EQ(j.num(pa + "/median_ack_delay_ms"), 30000);
+  EXPECT_EQ(j.num(pb + "/claimed"), 1);
+  EXPECT_EQ(j.num(pb + "/responded"), 0);
+  EXPECT_EQ(j.num(pb + "/median_time_to_claim_ms"), 20000);
+  EXPECT_EQ(j.num(pb + "/median_time_to_respond_ms"), -1) << "no sample: -1";
+  EXPECT_EQ(j.num(pb + "/median_ack_delay_ms"), 90000);
+
+  EXPECT_EQ(run("stats", cmd("stats", {{"channel", "triage"}}), ana_).code, errc::forbidden);
+  // Without a channel: every crisis channel the caller may see (triage was never created).
+  create_channel("crisis-s");
+  json every(run("stats", "{\"op\":\"stats\"}", lea_).json);
+  EXPECT_EQ(every.column("/channels", "/channel"), std::vector<std::string>{"crisis-s"});
+  EXPECT_EQ(every.num("/channels/0/median_time_to_claim_ms"), -1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PagerDuty Events API v2
+
+TEST_F(crisis_service, pagerduty_trigger_acknowledge_resolve) {
+  // Monitoring tools speak PagerDuty: trigger creates, acknowledge claims, resolve closes.
+  const std::string trigger = R"({"routing_key":"k","event_action":"trigger","dedup_key":"disk-1",
+    "payload":{"summary":"Disk full on db-1","source":"db-1","severity":"critical",
+               "component":"disk","group":"prod"},
+    "links":[{"href":"https://status.example/i/1"}]})";
+  auto r = http(trigger, bot_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.flag("/deduplicated"), false);
+  auto id = j.str("/alert/id");
+  EXPECT_EQ(j.str("/alert/severity"), "sev1");
+  EXPECT_EQ(j.str("/alert/source"), "pagerduty");
+  EXPECT_EQ(j.str("/alert/author"), "db-1");
+  EXPECT_EQ(j.str("/alert/text"), "Disk full on db-1");
+  EXPECT_EQ(j.str("/alert/dedup_key"), "disk-1");
+  EXPECT_EQ(j.str("/alert/url"), "https://status.example/i/1");
+  EXPECT_EQ(j.strs("/alert/tags"), (std::vector<std::string>{"disk", "prod"}));
+
+  auto again = http(trigger, bot_);
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_EQ(json(again.json).flag("/deduplicated"), true);
+  EXPECT_EQ(json(again.json).str("/alert/id"), id);
+
+  auto ack = http(R"({"routing_key":"k","event_action":"acknowledge","dedup_key":"disk-1"})", lea_);
+  ASSERT_TRUE(ack.ok) << ack.message;
+  json ja(ack.json);
+  EXPECT_EQ(ja.str("/alert/status"), "claimed");
+  EXPECT_EQ(ja.str("/alert/holder/user"), "lead-1");
+
+  now_ += 5min;
+  auto res = http(R"({"routing_key":"k","event_action":"resolve","dedup_key":"disk-1"})", bot_);
+  ASSERT_TRUE(res.ok) << res.message;
+  json jr(res.json);
+  EXPECT_EQ(jr.str("/alert/status"), "resolved");
+  EXPECT_EQ(jr.str("/alert/closed_by"), "bot-1");
+  EXPECT_EQ(jr.num("/alert/closed_at"), ms(t0 + 5min));
+  EXPECT_EQ(event_names("triage"), (std::vector<std::string>{"alert.new", "alert.updated",
+                                                             "alert.claimed", "alert.resolved"}));
+  auto gone = http(R"({"routing_key":"k","event_action":"resolve","dedup_key":"disk-1"})", bot_);
+  EXPECT_EQ(gone.code, errc::not_found);
+}
+
+TEST_F(crisis_service, pagerduty_severities_map_to_sev_levels) {
+  // critical→sev1, error→sev2, warning→sev3, info→sev4; no link: a pagerduty:// URL.
+  const std::pair<std::string_view, std::string_view> map[] = {
+      {"critical", "sev1"}, {"error", "sev2"}, {"warning", "sev3"}, {"info", "sev4"}};
+  for (const auto& [pd, sev] : map) {
+    auto body = R"({"event_action":"trigger","dedup_key":"k-)" + std::string(pd) +
+                R"(","payload":{"summary":"s","source":"mon","severity":")" + std::string(pd) +
+                R"("}})";
+    auto r = http(body, bot_);
+    ASSERT_TRUE(r.ok) << r.message;
+    json j(r.json);
+    EXPECT_EQ(j.str("/alert/severity"), sev) << pd;
+    EXPECT_EQ(j.str("/alert/url"), "pagerduty://mon/k-" + std::string(pd));
+  }
+  // Without a dedup_key the URL is the key: the same trigger folds.
+  auto nokey =
+      R"({"event_action":"trigger","payload":{"summary":"s","source":"m2","severity":"info"}})";
+  ASSERT_TRUE(http(nokey, bot_).ok);
+  EXPECT_EQ(json(http(nokey, bot_).json).flag("/deduplicated"), true);
+}
+
+TEST_F(crisis_service, pagerduty_validation_names_the_field) {
+  // Bad PagerDuty bodies are refused with the offending field named.
+  struct bad_case {
+    std::string body;
+    errc code;
+    std::string message;
+  };
+  const std::vector<bad_case> cases = {
+      {R"({"event_action":"trigger","payload":{"source":"m","severity":"info"}})",
+       errc::bad_request, "payload.summary is required"},
+      {R"({"event_action":"trigger","payload":{"summary":"s","severity":"info"}})",
+       errc::bad_request, "payload.source is required"},
+      {R"({"event_action":"trigger","payload":{"summary":"s","source":"m","severity":"bad"}})",
+       errc::bad_request, "payload.severity must be critical, error, warning or info"},
+      {R"({"event_action":"trigger"})", errc::bad_request, "payload is required"},
+      {R"({"event_action":"trigger","payload":[]})", errc::bad_request,
+       "payload must be an object"},
+      {R"({"event_action":"acknowledge"})", errc::bad_request,
+       "dedup_key is required for acknowledge"},
+      {R"({"event_action":"explode","dedup_key":"k"})", errc::bad_request,
+       "event_action must be trigger, acknowledge or resolve"},
+      {R"({"event_action":"resolve","dedup_key":"never-seen"})", errc::not_found,
+       "no open alert with dedup_key never-seen"},
+      {"not json", errc::bad_json, "body must be a JSON object"},
+  };
+  for (const auto& c : cases) {
+    auto r = http(c.body, bot_);
+    EXPECT_FALSE(r.ok) << c.body;
+    EXPECT_EQ(wire_name(r.code), wire_name(c.code)) << c.body;
+    EXPECT_EQ(r.message, c.message) << c.body;
+  }
+  auto amb = http(R"({"source":"x","url":"https://x.com/1"})", ana_);
+  EXPECT_EQ(amb.code, errc::forbidden);
+  // The native body works over HTTP too.
+  auto native = http(R"({"source":"x","url":"https://x.com/1","severity":"sev2"})", bot_);
+  ASSERT_TRUE(native.ok) << native.message;
+  EXPECT_EQ(json(native.json).str("/alert/severity"), "sev2");
+  EXPECT_TRUE(events("triage").size() == 1u);
+}
+
+TEST_F(crisis_service, pagerduty_resolve_finds_a_routed_alert) {
+  // crisis_service.cpp:478-482 (read_pagerduty) returns before setting source/severity for
+  // acknowledge/resolve, and ingest (crisis_service.cpp:547-551) routes that empty input to triage:
+  // an alert whose trigger was routed elsewhere can never be acknowledged or resolved.
+  route_rule pd;
+  pd.sources = {"pagerduty"};
+  pd.channels = {"ops"};
+  cfg_.routes = {pd};
+  auto r = http(R"({"event_action":"trigger","dedup_key":"d1",
+                    "payload":{"summary":"s","source":"m","severity":"error"}})",
+                bot_);
+  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_EQ(json(r.json).str("/alert/channel"), "ops");
+  auto res = http(R"({"event_action":"resolve","dedup_key":"d1"})", bot_);
+  EXPECT_TRUE(res.ok) << res.message;
+  EXPECT_EQ(json(res.json).str("/alert/status"), "resolved");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role and allow-list checks in run()
+
+TEST_F(crisis_service, run_checks_roles_and_the_token_allow_list) {
+  // The matrix and the token's channel patterns are enforced before anything is read.
+  auto amb =
+      run("channel.create", cmd("channel.create", {{"channel", "crisis-a"}, {"title", "A"}}), ana_);
+  EXPECT_EQ(amb.code, errc::forbidden);
+  EXPECT_EQ(amb.message, "role ambassador may not channel.create");
+  auto id = push_new("https://x.com/u/status/1");
+  EXPECT_EQ(act("alert.claim", id, bot_).code, errc::forbidden);
+
+  auto scoped = make_actor("lead-9", "Nia", auth::role::lead, "c-nia", {"crisis-*"});
+  auto outside =
+      run("channel.create", cmd("channel.create", {{"channel", "other"}, {"title", "O"}}), scoped);
+  EXPECT_EQ(outside.code, errc::forbidden);
+  EXPECT_TRUE(contains(outside.message, "allow-list")) << outside.message;
+  EXPECT_EQ(act("alert.get", id, scoped).code, errc::forbidden);
+  EXPECT_EQ(act("alert.claim", id, scoped).code, errc::forbidden);
+  EXPECT_TRUE(run("channel.create",
+                  cmd("channel.create", {{"channel", "crisis-ok"}, {"title", "O"}}), scoped)
+                  .ok);
+  EXPECT_EQ(run("stats", cmd("stats", {{"channel", "triage"}}), scoped).code, errc::forbidden);
+
+  // Unknown ops are refused by the matrix; known non-crisis ops are not handled here.
+  EXPECT_EQ(run("alert.explode", cmd("alert.explode", {{"channel", "triage"}}), admin_).code,
+            errc::forbidden);
+  EXPECT_EQ(run("subscribe", cmd("subscribe", {{"channel", "triage"}}), admin_).code,
+            errc::unknown_op);
+  EXPECT_EQ(run("channel.get", "{not json", admin_).code, errc::bad_json);
+  auto bad_name = run("channel.get", cmd("channel.get", {{"channel", "bad name!"}}), admin_);
+  EXPECT_EQ(bad_name.code, errc::bad_request);
+  EXPECT_EQ(bad_name.message, "channel is not a valid channel name");
+  EXPECT_EQ(run("channel.get", "{\"op\":\"channel.get\"}", admin_).message, "channel is required");
+  // Nothing but the one alert.new was written by all of the above.
+  EXPECT_EQ(event_names("triage"), std::vector<std::string>{"alert.new"});
+  EXPECT_TRUE(events("other").empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline
+
+TEST_F(crisis_service, timeline_returns_every_event_in_order) {
+  // The export is the whole stream, one JSON line per event, across history pages.
+  create_channel("crisis-t");
+  constexpr int n = 1203;  // more than one history page (1000) and the default history size
+  for (int i = 0; i < n; ++i)
+    ASSERT_TRUE(run("template.put",
+                    cmd("template.put", {{"channel", "crisis-t"},
+                                         {"name", "t" + std::to_string(i % 7)},
+                                         {"text", "v" + std::to_string(i)}}),
+                    lea_)
+                    .ok);
+  std::optional<std::error_code> err;
+  std::string lines;
+  std::uint64_t first = 0;
+  svc_.timeline("crisis-t", [&](std::error_code ec, std::string text, std::uint64_t f) {
+    err = ec;
+    lines = std::move(text);
+    first = f;
+  });
+  ASSERT_TRUE(err.has_value()) << "timeline did not complete synchronously";
+  EXPECT_FALSE(*err);
+  EXPECT_EQ(first, 1u);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), '\n');
+  std::vector<std::string> split;
+  for (std::size_t pos = 0; pos < lines.size();) {
+    auto nl = lines.find('\n', pos);
+    split.push_back(lines.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  ASSERT_EQ(split.size(), static_cast<std::size_t>(n + 1));
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    json j(split[i]);
+    ASSERT_TRUE(j.valid()) << split[i];
+    EXPECT_EQ(j.num("/offset"), static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(j.str("/event"), i == 0 ? "channel.created" : "template.updated");
+  }
+  EXPECT_EQ(json(split.back()).str("/data/template/text"), "v" + std::to_string(n - 1));
+}
+
+TEST_F(crisis_service, timeline_reports_the_first_offset_still_held) {
+  // When retention dropped the start, the export says where it begins.
+  memory_engine small{memory_engine::options{3, 86400s}, clock()};
+  metrics small_metrics(1);
+  service node(small, cfg_, small_metrics, clock());
+  for (int i = 0; i < 5; ++i) {
+    std::optional<result> r;
+    node.run("alert.push", alert_frame("https://x.com/p/" + std::to_string(i)), bot_,
+             [&r](result x) { r = std::move(x); });
+    ASSERT_TRUE(r && r->ok);
+  }
+  std::string lines;
+  std::uint64_t first = 0;
+  node.timeline("triage", [&](std::error_code, std::string text, std::uint64_t f) {
+    lines = std::move(text);
+    first = f;
+  });
+  EXPECT_EQ(first, 3u);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3);
+  EXPECT_EQ(json(lines.substr(0, lines.find('\n'))).num("/offset"), 3);
+  // An unknown channel has an empty timeline.
+  node.timeline("nothing-here", [&](std::error_code ec, std::string text, std::uint64_t) {
+    EXPECT_FALSE(ec);
+    EXPECT_TRUE(text.empty());
+  });
+}
+
+}  // namespace
+
+TEST_F(crisis_service, superseded_guidance_gets_no_reminder) {
+  // Only the pinned (newest) guidance of a kind is worth a reminder.
+  create_channel("crisis-g");
+  svc_.note_member("crisis-g", ana_);
+  post_guidance("crisis-g", "talking_points");
+  now_ = t0 + 10s;
+  auto newer = post_guidance("crisis-g", "talking_points");
+  now_ = t0 + 2h;
+  scan();
+  auto rem = frames("crisis-g", "guidance.reminder");
+  ASSERT_EQ(rem.size(), 1u);
+  EXPECT_EQ(json(rem[0]).str("/data/guidance/id"), newer);
+  EXPECT_EQ(index_size(service::remind_index), 0u);
+}
+
+TEST_F(crisis_service, push_outside_the_tokens_allow_list_is_forbidden) {
+  // A bot limited to some channels cannot create alerts elsewhere through routing.
+  auto limited = bot_;
+  limited.id.channels = {"crisis.*"};
+  auto r = run("alert.push", R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/p/1"})",
+               limited);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.code, errc::forbidden);
+  EXPECT_NE(r.message.find("triage"), std::string::npos) << r.message;
+  EXPECT_TRUE(events("triage").empty());
+}
