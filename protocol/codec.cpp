@@ -246,7 +246,6 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
   };
   switch (out.kind) {
     case op::connect:
-      if (out.name.empty() && out.token.empty()) return fail(errc::bad_request, "name is required");
       if (out.name.size() > max_name_length)
         return fail(errc::bad_request, "name must be at most 64 bytes");
       return true;

@@ -127,6 +127,25 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
+  if (ec == http::error::body_limit) {
+    // Said, not just dropped: the client learns why. The rest of the body is not read.
+    auto res =
+        std::make_shared<http::response<http::string_body>>(http::status::payload_too_large, 11);
+    res->set(http::field::server, "musterd/" MUSTER_VERSION);
+    res->set(http::field::content_type, "application/json");
+    res->body() = "{\"error\":{\"code\":\"message_too_large\",\"message\":\"request body over " +
+                  std::to_string(max_request_body) + " bytes\"}}\n";
+    res->keep_alive(false);
+    res->prepare_payload();
+    response_ = res;
+    node_.stats().error(protocol::errc::message_too_large);
+    return http::async_write(stream_, *res,
+                             [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                               self->response_.reset();
+                               if (wec) return self->fail(wec, "write");
+                               self->drain_and_close();
+                             });
+  }
   if (ec) return fail(ec, "read");
   auto& req = parser_->get();
   std::string_view target(req.target().data(), req.target().size());
@@ -315,7 +334,8 @@ void http_session::handle_api(const request& req, std::string_view path) {
         [answer](crisis::result r) { answer(http::status::ok, std::move(r)); });
   }
   constexpr std::string_view channels_prefix = "/api/v1/channels/";
-  if (path.starts_with(channels_prefix) && path.ends_with("/timeline")) {
+  if (path.starts_with(channels_prefix) && path.ends_with("/timeline") &&
+      path.size() > channels_prefix.size() + std::string_view("/timeline").size()) {
     if (req.method() != http::verb::get) return method_not_allowed("GET");
     if (!auth::allowed(who.id.role, "http.timeline")) return deny("export timelines");
     auto channel =
@@ -405,6 +425,26 @@ void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) 
     return;
   }
   do_read();
+}
+
+void http_session::drain_and_close() {
+  constexpr std::size_t max_drain = 16 * 1024 * 1024;
+  beast::error_code ignored;
+  if (drained_ == 0) {
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(5));
+  }
+  buffer_.consume(buffer_.size());
+  stream_.async_read_some(
+      buffer_.prepare(64 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->drained_ += n;
+        if (ec || self->drained_ > max_drain) {
+          beast::error_code ignore;
+          self->stream_.socket().close(ignore);
+          return;
+        }
+        self->drain_and_close();
+      });
 }
 
 void http_session::fail(beast::error_code ec, const char* what) {

@@ -29,6 +29,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void handle_api(const request& req, std::string_view path);
   void send_response(boost::beast::http::response<boost::beast::http::string_body> res);
   void fail(boost::beast::error_code ec, const char* what);
+  /// After refusing a request whose body is still arriving: read and drop the rest (bounded in
+  /// bytes and time) so the client sees our answer instead of a reset, then close.
+  void drain_and_close();
+  std::size_t drained_ = 0;
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

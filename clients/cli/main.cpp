@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "clients/cli/bench.hpp"
+#include "clients/cli/crisis_bench.hpp"
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/session.hpp"
 #include "protocol/codec.hpp"
@@ -180,6 +181,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 24L * 366));
   tok->add_option("--secret", secret, "The server's auth.secret (env MUSTER_AUTH_SECRET)");
 
+  auto* cbench = app.add_subcommand(
+      "crisis-bench", "Crisis load: a bot pushes N alerts, K ambassadors race to claim them");
+  muster::cli::crisis_bench_options cbo;
+  if (const char* s = std::getenv("MUSTER_AUTH_SECRET")) cbo.secret = s;
+  muster::cli::add_crisis_bench_options(*cbench, cbo);
+
   auto* bench = app.add_subcommand("bench", "Fan-out benchmark: N subscribers, one publisher");
   muster::cli::bench_options bo;
   muster::cli::add_bench_options(*bench, bo);
@@ -207,6 +214,7 @@ int main(int argc, char** argv) {
     std::cout << muster::server::auth::mint(who, secret, std::chrono::hours(ttl_h)) << "\n";
     return 0;
   }
+  if (cbench->parsed()) return muster::cli::run_crisis_bench(cbo);
   if (bench->parsed()) {
     if (bo.token.empty()) bo.token = token;
     bo.url = url;

@@ -174,6 +174,12 @@ std::optional<std::string> channel_field(fields& f, std::string_view key = "chan
 
 std::string_view guidance_kinds[] = {"holding_statement", "talking_points", "do_dont", "update"};
 
+std::string deleted_json(const std::string& name) {
+  std::string out = "{\"deleted\":";
+  append_json_string(out, name);
+  return out + "}";
+}
+
 std::int64_t median(std::vector<std::int64_t> v) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
@@ -195,7 +201,8 @@ struct service::alert_record {
   std::string occurred_at;  // as given (JSON text)
   std::int64_t closed_at = 0;
   std::string closed_by;
-  bool raised = false;  // this change raised the severity: events say so (not stored)
+  bool raised = false;      // this change raised the severity: events say so (not stored)
+  std::string event_extra;  // more fields for this change's events, e.g. "step":1 (not stored)
 };
 
 namespace {
@@ -380,6 +387,7 @@ void service::modify_alert(const std::string& channel, const std::string& id, co
           add_raw(data, "by", by_json);
           // A post going viral: clients re-notify on this flag.
           if (rec->raised) add_raw(data, "severity_raised", "true");
+          if (!rec->event_extra.empty()) data += "," + rec->event_extra;
           data += '}';
           p.events.push_back({n, std::move(data), by});
         }
@@ -488,9 +496,10 @@ std::optional<std::string> read_pagerduty(fields& f, ingest_request& in) {
   auto source = p.str("source", true, 255);
   auto sev = p.str("severity", true, 16);
   auto ts = p.str("timestamp", false, 64);
-  auto component = p.str("component", false, 255);
-  auto group = p.str("group", false, 255);
-  auto klass = p.str("class", false, 255);
+  // They become tags, which are at most 128 bytes.
+  auto component = p.str("component", false, 128);
+  auto group = p.str("group", false, 128);
+  auto klass = p.str("class", false, 128);
   if (p.error) return "payload." + *p.error;
   static const std::map<std::string, severity> sevs = {{"critical", severity::sev1},
                                                        {"error", severity::sev2},
@@ -570,6 +579,11 @@ void service::ingest(ingest_request in, const actor& who, done_fn done, int atte
 
 void service::ingest_at(ingest_request in, std::string home, const actor& who, done_fn done,
                         int attempt) {
+  // Folding into (or acknowledging, resolving) an alert touches its home channel.
+  if (!who.id.may_access(home))
+    return done(result::failure(errc::forbidden, "the alert lives in " + home +
+                                                     ", which is not in the token's channel "
+                                                     "allow-list"));
   std::string dkey = "dedup:" + in.dedup_key;
   eng_.read_docs(
       home, {dkey},
@@ -897,7 +911,7 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
           add_int(meta, "updated_at", now);
           meta += '}';
           if (!create && changed == "[]") {
-            p.stop = result::success("{\"channel\":" + meta + ",\"changed\":false}");
+            p.stop = result::success("{\"channel\":" + d[0].value + ",\"changed\":false}");
             return p;
           }
           p.writes.push_back({"meta", d[0].version, meta});
@@ -944,25 +958,34 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
                             });
     }
     auto status = f.str("status", false, 16);
+    auto limit = f.uint("limit").value_or(1000);
+    if (!f.error && (limit < 1 || limit > 10000)) f.fail("limit", "must be between 1 and 10000");
     if (f.error) return fail_fields();
     return eng_.list_docs(
-        channel, "alert:", [done, status](std::error_code ec, std::vector<doc> d) {
+        channel, "alert:", [done, status, limit, channel](std::error_code ec, std::vector<doc> d) {
           if (ec) return done(result::failure(errc::unavailable, ec.message()));
           std::vector<std::pair<std::int64_t, const std::string*>> rows;
           for (auto& x : d) {
             alert_record r;
-            if (!parse_alert(x.value, r)) continue;
+            if (!parse_alert(x.value, r)) {
+              spdlog::error("crisis: stored {} in {} is unreadable; left out", x.key, channel);
+              continue;
+            }
             if (!status.empty() && status_name(r.a.status) != status) continue;
             rows.emplace_back(to_ms(r.a.first_seen), &x.value);
           }
           std::stable_sort(rows.begin(), rows.end(),
                            [](const auto& a, const auto& b) { return a.first < b.first; });
+          // The newest `limit`, oldest first.
+          std::size_t from = rows.size() > limit ? rows.size() - limit : 0;
           std::string out = "{\"alerts\":[";
-          for (std::size_t i = 0; i < rows.size(); ++i) {
-            if (i) out += ',';
+          for (std::size_t i = from; i < rows.size(); ++i) {
+            if (i > from) out += ',';
             out += *rows[i].second;
           }
-          done(result::success(out + "]}"));
+          out += "],\"total\":" + std::to_string(rows.size());
+          out += from > 0 ? ",\"truncated\":true}" : ",\"truncated\":false}";
+          done(result::success(std::move(out)));
         });
   }
 
@@ -1112,18 +1135,19 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
             return done(result::failure(errc::not_found, "no guidance " + gid + " in " + channel));
           eng_.list_docs(
               channel, "ack:" + gid + ":",
-              [this, channel, g, done](std::error_code aec, std::vector<doc> acks) {
+              [this, channel, g, gid, done](std::error_code aec, std::vector<doc> acks) {
                 if (aec) return done(result::failure(errc::unavailable, aec.message()));
                 eng_.list_docs(
                     channel,
-                    "member:", [g, acks, done](std::error_code mec, std::vector<doc> members) {
+                    "member:", [g, gid, acks, done](std::error_code mec, std::vector<doc> members) {
                       if (mec) return done(result::failure(errc::unavailable, mec.message()));
                       std::set<std::string> acked;
                       std::string out = "{\"guidance\":" + g[0].value + ",\"acknowledged\":[";
                       for (std::size_t i = 0; i < acks.size(); ++i) {
                         if (i) out += ',';
                         out += acks[i].value;
-                        acked.insert(acks[i].key.substr(acks[i].key.rfind(':') + 1));
+                        // The user is everything after "ack:<gid>:" (it may contain ':').
+                        acked.insert(acks[i].key.substr(5 + gid.size()));
                       }
                       out += "],\"pending\":[";
                       bool first = true;
@@ -1193,8 +1217,7 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
           add_raw(data, "by", person(who.id.subject, who.id.name));
           p.events.push_back({put ? "template.updated" : "template.deleted", data + "}", by});
           p.reply = [tpl, name](const commit_result&) {
-            return result::success(tpl.empty() ? "{\"deleted\":\"" + name + "\"}"
-                                               : "{\"template\":" + tpl + "}");
+            return result::success(tpl.empty() ? deleted_json(name) : "{\"template\":" + tpl + "}");
           };
           return p;
         },
@@ -1333,6 +1356,7 @@ void service::escalate(const std::string& channel, const std::string& id,
       channel, id, system,
       [this, step, rec_copy](alert_record& rec,
                              std::vector<std::string>& names) -> std::optional<result> {
+        *step = 0;  // a retry after a lost race decides afresh
         auto due = escalation_due(rec.a, cfg_.escalation, clock_());
         if (!due) {
           *rec_copy = rec;
@@ -1340,6 +1364,8 @@ void service::escalate(const std::string& channel, const std::string& id,
         }
         *step = *due;
         rec.a.escalations = *due;
+        rec.event_extra = "\"step\":" + std::to_string(*due) + ",\"reason\":\"" +
+                          (*due == 1 ? "unclaimed" : "no_response") + "\"";
         *rec_copy = rec;
         names.push_back("alert.escalated");
         return std::nullopt;
@@ -1397,7 +1423,7 @@ void service::remind(const std::string& channel, const std::string& gid,
                                                            std::vector<doc> members) {
                     if (mec) return next();
                     std::set<std::string> acked;
-                    for (auto& a : acks) acked.insert(a.key.substr(a.key.rfind(':') + 1));
+                    for (auto& a : acks) acked.insert(a.key.substr(5 + gid.size()));
                     std::string pending = "[";
                     std::size_t n = 0;
                     for (auto& m : members)
@@ -1430,9 +1456,15 @@ void service::remind(const std::string& channel, const std::string& gid,
                           };
                           return p;
                         },
-                        [this, finish, n](result r) {
+                        [this, finish, next, gid, n](result r) {
                           if (r.ok && r.json == "{\"reminded\":true}" && n > 0)
                             metrics_.add(counter::guidance_reminders);
+                          if (!r.ok) {
+                            // Kept in the index: the next scan tries again.
+                            spdlog::warn("crisis: reminder for guidance {} failed: {}", gid,
+                                         r.message);
+                            return next();
+                          }
                           finish();
                         });
                   });
@@ -1475,16 +1507,40 @@ void service::timeline(std::string channel, timeline_fn done) {
   (*page)(0);
 }
 
+struct service::person_totals {
+  std::string name;
+  std::uint64_t claimed = 0, responded = 0, acks = 0;
+  std::vector<std::int64_t> to_claim, to_respond, ack_delay;
+};
+
+namespace {
+std::string people_json(const service::people_map& people) {
+  std::string out = "[";
+  bool first = true;
+  for (auto& [user, p] : people) {
+    if (user.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    out += '{';
+    add_str(out, "user", user, true);
+    add_str(out, "name", p.name);
+    add_int(out, "claimed", static_cast<std::int64_t>(p.claimed));
+    add_int(out, "responded", static_cast<std::int64_t>(p.responded));
+    add_int(out, "median_time_to_claim_ms", median(p.to_claim));
+    add_int(out, "median_time_to_respond_ms", median(p.to_respond));
+    add_int(out, "acks", static_cast<std::int64_t>(p.acks));
+    add_int(out, "median_ack_delay_ms", median(p.ack_delay));
+    out += '}';
+  }
+  return out + "]";
+}
+}  // namespace
+
 void service::channel_stats(const std::string& channel,
-                            std::function<void(std::error_code, std::string)> done) {
+                            std::function<void(std::error_code, std::string, people_map)> done) {
   eng_.list_docs(channel, "", [channel, done](std::error_code ec, std::vector<doc> all) {
-    if (ec) return done(ec, {});
-    struct person_stats {
-      std::string name;
-      std::uint64_t claimed = 0, responded = 0, acks = 0;
-      std::vector<std::int64_t> to_claim, to_respond, ack_delay;
-    };
-    std::map<std::string, person_stats> people;
+    if (ec) return done(ec, {}, {});
+    people_map people;
     std::map<std::string, std::uint64_t> by_status;
     std::uint64_t total = 0, escalated = 0, guidance = 0, acks = 0, triggers = 0;
     std::vector<std::int64_t> to_claim, to_respond, ack_delay;
@@ -1544,32 +1600,16 @@ void service::channel_stats(const std::string& channel,
     out += ",\"guidance\":{\"posted\":" + std::to_string(guidance);
     add_int(out, "acks", static_cast<std::int64_t>(acks));
     add_int(out, "median_ack_delay_ms", median(ack_delay));
-    out += "},\"people\":[";
-    bool first = true;
-    for (auto& [user, p] : people) {
-      if (user.empty()) continue;
-      if (!first) out += ',';
-      first = false;
-      out += '{';
-      add_str(out, "user", user, true);
-      add_str(out, "name", p.name);
-      add_int(out, "claimed", static_cast<std::int64_t>(p.claimed));
-      add_int(out, "responded", static_cast<std::int64_t>(p.responded));
-      add_int(out, "median_time_to_claim_ms", median(p.to_claim));
-      add_int(out, "median_time_to_respond_ms", median(p.to_respond));
-      add_int(out, "acks", static_cast<std::int64_t>(p.acks));
-      add_int(out, "median_ack_delay_ms", median(p.ack_delay));
-      out += '}';
-    }
-    done({}, out + "]}");
+    out += "},\"people\":" + people_json(people) + "}";
+    done({}, std::move(out), std::move(people));
   });
 }
 
 void service::stats(std::optional<std::string> channel, const actor& who, done_fn done) {
   if (channel)
-    return channel_stats(*channel, [done](std::error_code ec, std::string s) {
+    return channel_stats(*channel, [done](std::error_code ec, std::string s, people_map people) {
       if (ec) return done(result::failure(errc::unavailable, ec.message()));
-      done(result::success("{\"channels\":[" + s + "]}"));
+      done(result::success("{\"channels\":[" + s + "],\"people\":" + people_json(people) + "}"));
     });
   eng_.index_range(
       std::string(channels_index), std::numeric_limits<std::int64_t>::max(), 10000,
@@ -1581,6 +1621,7 @@ void service::stats(std::optional<std::string> channel, const actor& who, done_f
         struct gather {
           std::mutex m;
           std::map<std::string, std::string> out;
+          people_map people;  // across channels: the record of who carried the crisis
           std::size_t left = 0;
           bool failed = false;
         };
@@ -1595,16 +1636,26 @@ void service::stats(std::optional<std::string> channel, const actor& who, done_f
             first = false;
             out += s;
           }
-          done(result::success(out + "]}"));
+          done(result::success(out + "],\"people\":" + people_json(g->people) + "}"));
         };
         if (names.empty()) return finish();
         for (auto& ch : names)
-          channel_stats(ch, [g, finish, ch](std::error_code sec, std::string s) {
+          channel_stats(ch, [g, finish, ch](std::error_code sec, std::string s, people_map people) {
             bool last;
             {
               std::lock_guard l(g->m);
               if (sec) g->failed = true;
               g->out[ch] = std::move(s);
+              for (auto& [user, p] : people) {
+                auto& t = g->people[user];
+                if (t.name.empty()) t.name = p.name;
+                t.claimed += p.claimed;
+                t.responded += p.responded;
+                t.acks += p.acks;
+                t.to_claim.insert(t.to_claim.end(), p.to_claim.begin(), p.to_claim.end());
+                t.to_respond.insert(t.to_respond.end(), p.to_respond.begin(), p.to_respond.end());
+                t.ack_delay.insert(t.ack_delay.end(), p.ack_delay.begin(), p.ack_delay.end());
+              }
               last = --g->left == 0;
             }
             if (last) finish();

@@ -7,6 +7,7 @@
 // completion handlers run on whatever thread the engine answers on.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,7 +75,9 @@ class service {
   /// channel name, so no client can address it.
   static constexpr std::string_view dedup_channel = "_dedup";
 
-  struct alert_record;  // an alert's stored document
+  struct alert_record;   // an alert's stored document
+  struct person_totals;  // one person's claims, responses and acks, with the raw delays
+  using people_map = std::map<std::string, person_totals>;
 
  private:
   struct plan;
@@ -96,7 +99,8 @@ class service {
   void remind(const std::string& channel, const std::string& gid, std::function<void()> next);
   void post_guidance(const std::string& channel, const std::string& kind, const std::string& title,
                      const std::string& body, const actor& who, done_fn done);
-  void channel_stats(const std::string& channel, std::function<void(std::error_code, std::string)>);
+  void channel_stats(const std::string& channel,
+                     std::function<void(std::error_code, std::string, people_map)> done);
   std::int64_t now_ms() const;
 
   engine& eng_;

@@ -159,6 +159,17 @@ TEST(auth, http_api_needs_a_bearer_token_and_the_right_role) {
   EXPECT_EQ(tl.status, 200);
   EXPECT_EQ(tl.headers["content-type"], "application/x-ndjson");
   EXPECT_NE(tl.body.find(R"("event":"alert.new")"), std::string::npos);
+  // Edge cases get clear answers: no channel name, and a body over the 1 MiB limit.
+  EXPECT_EQ(
+      http_request(s.port(), "GET", "/api/v1/channels/timeline", "", test_token("lena", "lead"))
+          .status,
+      404);
+  auto big = http_request(
+      s.port(), "POST", "/api/v1/alerts",
+      R"({"source":"x","url":"https://x.com/1","text":")" + std::string(1100 * 1024, 'a') + "\"}",
+      test_token("bot", "bot"));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_NE(big.body.find("message_too_large"), std::string::npos);
   // A lead limited to other channels cannot export this one.
   EXPECT_EQ(http_request(s.port(), "GET", "/api/v1/channels/triage/timeline", "",
                          test_token("lena", "lead", {"crisis.*"}))

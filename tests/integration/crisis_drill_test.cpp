@@ -329,6 +329,10 @@ TEST_P(crisis_drill, two_hundred_alerts_five_ambassadors_escalation_guidance_tim
         dom::element e;
         if (p.parse(ev->data).get(e)) continue;
         auto id = str(e["alert"], "id");
+        std::int64_t step = 0;
+        EXPECT_FALSE(e["step"].get_int64().get(step)) << ev->data;
+        EXPECT_EQ(step, 1);
+        EXPECT_EQ(str(e, "reason"), "unclaimed");
         if (ev->channel == "crisis.drill") {
           ++escalations_in_drill;
           escalated_in_drill.insert(id);

@@ -106,7 +106,7 @@ TEST(codec_errors, missing_and_mistyped_fields_name_the_field) {
       {R"({"id":1,"op":"subscribe"})", errc::bad_request, "channel"},
       {R"({"id":1,"op":"subscribe","channel":7})", errc::bad_request, "channel"},
       {R"({"id":1,"op":"publish","channel":"c"})", errc::bad_request, "data"},
-      {R"({"id":1,"op":"connect"})", errc::bad_request, "name"},
+      {R"({"id":1,"op":"connect","name":5})", errc::bad_request, "name"},
       {R"({"id":1,"op":"subscribe","channel":"c","recover":5})", errc::bad_request, "recover"},
       {R"({"id":1,"op":"subscribe","channel":"c","recover":{"offset":1}})", errc::bad_request,
        "recover"},
@@ -178,4 +178,28 @@ TEST(codec, error_category_names) {
     EXPECT_EQ(ec.message(), wire_name(e));
     EXPECT_STREQ(ec.category().name(), "muster.protocol");
   }
+}
+
+TEST(codec, connect_needs_no_name_when_the_token_came_with_the_upgrade) {
+  // With ?token= the identity is known; without auth the server names the client itself.
+  auto r = decode(R"({"id":1,"op":"connect"})");
+  ASSERT_TRUE(r.ok) << r.failure.message;
+  EXPECT_EQ(r.cmd.kind, op::connect);
+  EXPECT_TRUE(r.cmd.name.empty());
+}
+
+TEST(codec, crisis_commands_keep_the_frame_and_check_a_given_channel) {
+  auto r = decode(R"({"id":4,"op":"alert.claim","channel":"crisis.a","alert":"a-1"})");
+  ASSERT_TRUE(r.ok) << r.failure.message;
+  EXPECT_EQ(r.cmd.kind, op::crisis);
+  EXPECT_EQ(r.cmd.crisis_op, "alert.claim");
+  EXPECT_EQ(r.cmd.frame, R"({"id":4,"op":"alert.claim","channel":"crisis.a","alert":"a-1"})");
+  auto star = decode(R"({"id":5,"op":"guidance.post","channel":"*","kind":"update"})");
+  EXPECT_TRUE(star.ok) << "\"*\" means every crisis channel";
+  auto bad = decode(R"({"id":6,"op":"alert.claim","channel":"no spaces"})");
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.failure.code, errc::bad_channel);
+  auto unknown = decode(R"({"id":7,"op":"alert.explode"})");
+  EXPECT_FALSE(unknown.ok);
+  EXPECT_EQ(unknown.failure.code, errc::unknown_op);
 }

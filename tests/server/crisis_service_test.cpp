@@ -1490,3 +1490,35 @@ TEST_F(crisis_service, push_outside_the_tokens_allow_list_is_forbidden) {
   EXPECT_NE(r.message.find("triage"), std::string::npos) << r.message;
   EXPECT_TRUE(events("triage").empty());
 }
+
+TEST_F(crisis_service, stats_without_a_channel_add_up_each_person_across_channels) {
+  route_rule to_p, to_q;
+  to_p.sources = {"x"};
+  to_p.channels = {"crisis-p"};
+  to_q.sources = {"reddit"};
+  to_q.channels = {"crisis-q"};
+  cfg_.routes = {to_p, to_q};
+  create_channel("crisis-p");
+  create_channel("crisis-q");
+  auto push = [&](std::string_view source, std::string_view url) {
+    auto r = run("alert.push",
+                 R"({"id":1,"op":"alert.push","source":")" + std::string(source) + R"(","url":")" +
+                     std::string(url) + "\"}",
+                 bot_);
+    EXPECT_TRUE(r.ok) << r.message;
+    return json(r.json).str("/alert/id");
+  };
+  auto p = push("x", "https://x.com/p/1");
+  auto q = push("reddit", "https://reddit.com/r/q/1");
+  now_ = t0 + 10s;
+  ASSERT_TRUE(
+      run("alert.claim", cmd("alert.claim", {{"channel", "crisis-p"}, {"alert", p}}), ana_).ok);
+  now_ = t0 + 30s;
+  ASSERT_TRUE(
+      run("alert.claim", cmd("alert.claim", {{"channel", "crisis-q"}, {"alert", q}}), ana_).ok);
+  json every(run("stats", "{\"op\":\"stats\"}", lea_).json);
+  EXPECT_EQ(every.size("/channels"), 2u);
+  EXPECT_EQ(every.column("/people", "/user"), std::vector<std::string>{"amb-a"});
+  EXPECT_EQ(every.num("/people/0/claimed"), 2);
+  EXPECT_EQ(every.num("/people/0/median_time_to_claim_ms"), 20000);  // 10 s and 30 s
+}
