@@ -3,6 +3,7 @@
 #include "server/auth/jwt.hpp"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ server_process::server_process(std::vector<std::string> args) {
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // If the test process dies (a timeout kill, a crash), so does this child: no orphans.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     FILE* f = std::freopen(log.c_str(), "w", stdout);
     (void)f;
     ::dup2(::fileno(stdout), 2);
