@@ -123,6 +123,9 @@ class node final : public engine_sink {
   };
 
   config cfg_;
+  // Declared before the engine so it is destroyed after it: an engine that fails its pending
+  // requests as it goes away calls back into the service.
+  std::unique_ptr<crisis::service> crisis_;
   std::unique_ptr<engine> engine_;
   metrics metrics_;
   std::string id_;
@@ -130,7 +133,6 @@ class node final : public engine_sink {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
   std::shared_ptr<listener> listener_;
   std::unique_ptr<net::steady_timer> sweep_timer_;
-  std::unique_ptr<crisis::service> crisis_;
   std::unique_ptr<net::steady_timer> scan_timer_;  // escalations and reminders, thread 0
   std::unique_ptr<net::steady_timer> deadline_;    // drain timeout, thread 0 only
   std::mutex routes_mutex_;

@@ -215,7 +215,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
       if (opcode == 1)
         n += handle_payload(payload, now);
       else if (opcode == 8) {
-        failed = true;
+        fail();  // closed by the server (e.g. 4001 for a missing token): stop waiting for it
         return pos;
       }
     }
@@ -253,6 +253,12 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
         if (on_done) on_done();
       } else if (line.find("\"error\"") != std::string_view::npos) {
         ++errors;
+        if (!ready && (line.starts_with(R"({"id":1,)") || line.starts_with(R"({"id":2,)"))) {
+          // Refused before subscribing: say why once, and count this subscriber as failed.
+          static std::atomic<bool> told{false};
+          if (!told.exchange(true)) std::cerr << "subscriber refused: " << line << "\n";
+          fail();
+        }
       }
     }
     return n;
@@ -364,6 +370,13 @@ int run_bench(const bench_options& o) {
               << " bytes/connection\n";
 
   int rc = ok == o.subscribers ? 0 : 1;
+  if (ok == 0) {
+    // Nothing to measure (refused, e.g. a missing token): stop here rather than publish.
+    std::cerr << "muster bench: no subscriber could subscribe\n";
+    for (auto& ioc : iocs) ioc->stop();
+    for (auto& t : threads) t.join();
+    return 1;
+  }
   if (o.idle_seconds >= 0) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_seconds));
   } else {
