@@ -127,6 +127,7 @@ const std::vector<key_spec>& schema() {
       {"server", "threads", integer_key(&config::threads, 0, 256)},
       {"server", "drain_timeout_ms", duration_key(&config::drain_timeout, 0, 600000)},
       {"server", "max_connections", integer_key(&config::max_connections, 1, 1000000)},
+      {"server", "web_root", string_key(&config::web_root)},
       {"limits", "max_message_bytes", integer_key(&config::max_message_bytes, 256, 16 << 20)},
       {"limits", "max_subscriptions", integer_key(&config::max_subscriptions, 1, 100000)},
       {"limits", "publish_rate", number_key(&config::publish_rate, 0.001, 1e9)},

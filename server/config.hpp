@@ -17,6 +17,7 @@ struct config {
   unsigned threads = 0;  // 0: one per core
   std::chrono::milliseconds drain_timeout{5000};
   std::size_t max_connections = 18000;
+  std::string web_root;  // the console's files; "" = the ones this build ships, "none" = off
   // [limits]
   std::size_t max_message_bytes = 64 * 1024;
   std::size_t max_subscriptions = 128;

@@ -207,9 +207,10 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   if (path.starts_with("/api/")) return handle_api(req, path);
 
   http::response<http::string_body> res;
-  if (req.method() != http::verb::get) {
+  bool head = req.method() == http::verb::head;
+  if (req.method() != http::verb::get && !head) {
     res = make_response(req, http::status::method_not_allowed, "method not allowed\n");
-    res.set(http::field::allow, "GET");
+    res.set(http::field::allow, "GET, HEAD");
   } else if (path == "/healthz") {
     res = make_response(req, http::status::ok, "ok\n");
   } else if (path == "/readyz") {
@@ -225,8 +226,29 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     body += node_.eng().ready() ? "muster_engine_ready 1\n" : "muster_engine_ready 0\n";
     res = make_response(req, http::status::ok, std::move(body),
                         "text/plain; version=0.0.4; charset=utf-8");
+  } else if (const auto* f = node_.web().find(path)) {
+    // The console: revalidated on every load (a new build is picked up at once), cheap
+    // when unchanged (304); locked down to this origin.
+    auto inm = req[http::field::if_none_match];
+    bool fresh = !inm.empty() && std::string_view(inm.data(), inm.size()) == f->etag;
+    res = make_response(req, fresh ? http::status::not_modified : http::status::ok,
+                        fresh ? std::string() : f->body, f->mime);
+    res.set(http::field::etag, f->etag);
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+    if (fresh) res.body().clear();
   } else {
     res = make_response(req, http::status::not_found, "not found\n");
+  }
+  if (head) {
+    // Same headers as GET, no body.
+    auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
   }
   bool keep_alive = res.keep_alive();
   auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
@@ -435,16 +457,16 @@ void http_session::drain_and_close() {
     stream_.expires_after(std::chrono::seconds(5));
   }
   buffer_.consume(buffer_.size());
-  stream_.async_read_some(
-      buffer_.prepare(64 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-        self->drained_ += n;
-        if (ec || self->drained_ > max_drain) {
-          beast::error_code ignore;
-          self->stream_.socket().close(ignore);
-          return;
-        }
-        self->drain_and_close();
-      });
+  stream_.async_read_some(buffer_.prepare(64 * 1024),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > max_drain) {
+                              beast::error_code ignore;
+                              self->stream_.socket().close(ignore);
+                              return;
+                            }
+                            self->drain_and_close();
+                          });
 }
 
 void http_session::fail(beast::error_code ec, const char* what) {

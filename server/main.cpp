@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     if (app.count("--threads")) sets.push_back("server.threads=" + std::to_string(threads));
     apply_overrides(cfg, sets);
     validate(cfg);
+    if (cfg.web_root.empty()) cfg.web_root = MUSTER_WEB_ROOT;
   } catch (const config_error& e) {
     for (const auto& line : e.errors) std::cerr << line << "\n";
     return 2;

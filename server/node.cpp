@@ -33,6 +33,15 @@ node::node(config cfg, engine_factory make_engine)
     threads_.push_back(std::make_unique<io_thread>(i, cfg_.max_message_bytes));
   engine_ = make_engine(threads_[0]->ioc);
   crisis_ = std::make_unique<crisis::service>(*engine_, cfg_, metrics_);
+  if (!cfg_.web_root.empty() && cfg_.web_root != "none") {
+    try {
+      web_ = static_files(cfg_.web_root);
+      spdlog::info("web console: {} files from {}", web_.size(), cfg_.web_root);
+    } catch (const std::exception& e) {
+      // The server is still useful without its console: say so and go on.
+      spdlog::warn("web console not served: {}", e.what());
+    }
+  }
   auto address = net::ip::make_address(cfg_.host());
   listener_ = std::make_shared<listener>(*this, net::ip::tcp::endpoint(address, cfg_.port()));
   port_ = listener_->port();

@@ -19,6 +19,7 @@
 #include "server/crisis/crisis_service.hpp"
 #include "server/engine/engine.hpp"
 #include "server/metrics.hpp"
+#include "server/static_files.hpp"
 
 namespace muster::server {
 
@@ -90,6 +91,7 @@ class node final : public engine_sink {
   const config& cfg() const { return cfg_; }
   engine& eng() { return *engine_; }
   crisis::service& crisis() { return *crisis_; }
+  const static_files& web() const { return web_; }
   metrics& stats() { return metrics_; }
   const std::string& id() const { return id_; }
   bool stopping() const { return stopping_.load(); }
@@ -128,6 +130,7 @@ class node final : public engine_sink {
   std::unique_ptr<crisis::service> crisis_;
   std::unique_ptr<engine> engine_;
   metrics metrics_;
+  static_files web_;
   std::string id_;
   std::vector<std::unique_ptr<io_thread>> threads_;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;

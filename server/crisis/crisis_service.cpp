@@ -1326,9 +1326,12 @@ void service::scan(std::function<void()> done) {
               auto step = std::make_shared<std::function<void(std::size_t)>>();
               *step = [this, items, done, step](std::size_t i) {
                 if (i >= items->size()) {
-                  auto keep = step;  // break the self-reference once finished
+                  // Break the self-reference once finished. Clearing *step destroys this very
+                  // lambda, so nothing captured may be touched afterwards: copy first.
+                  auto finish = done;
+                  auto keep = step;
                   *step = nullptr;
-                  return done();
+                  return finish();
                 }
                 auto& [esc, member] = (*items)[i];
                 auto space = member.find(' ');

@@ -151,7 +151,8 @@ std::pair<int, std::string> http_get(std::uint16_t port, const std::string& targ
 }
 
 http_reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
-                        const std::string& body, const std::string& bearer) {
+                        const std::string& body, const std::string& bearer,
+                        const std::map<std::string, std::string>& headers) {
   namespace net = boost::asio;
   namespace http = boost::beast::http;
   net::io_context ioc;
@@ -161,12 +162,16 @@ http_reply http_request(std::uint16_t port, const std::string& method, const std
   req.set(http::field::host, "127.0.0.1");
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (!body.empty()) req.set(http::field::content_type, "application/json");
+  for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
   http::write(stream, req);
   boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  parser.skip(method == "HEAD");  // a HEAD answer announces a body it does not carry
+  http::read(stream, buf, parser);
+  auto res = parser.release();
   http_reply out;
   out.status = static_cast<int>(res.result_int());
   out.body = res.body();

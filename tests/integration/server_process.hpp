@@ -56,7 +56,8 @@ struct http_reply {
 };
 /// One HTTP request on loopback with an optional Bearer token and JSON body.
 http_reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
-                        const std::string& body = "", const std::string& bearer = "");
+                        const std::string& body = "", const std::string& bearer = "",
+                        const std::map<std::string, std::string>& headers = {});
 
 /// An HS256 token for the test secret (see `test_secret`), valid for an hour unless told.
 inline constexpr const char* test_secret = "integration-test-secret-0123456789";
