@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "clients/cli/bench.hpp"
+#include "clients/cli/bot.hpp"
 #include "clients/cli/crisis_bench.hpp"
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/session.hpp"
@@ -181,6 +182,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 24L * 366));
   tok->add_option("--secret", secret, "The server's auth.secret (env MUSTER_AUTH_SECRET)");
 
+  auto* botc = app.add_subcommand(
+      "bot", "Push social posts (JSON Lines or an HTTP JSON/Atom feed) as alerts");
+  muster::cli::bot_options boto;
+  if (const char* t = std::getenv("MUSTER_TOKEN")) boto.token = t;
+  if (const char* s = std::getenv("MUSTER_SERVER")) boto.server = s;
+  muster::cli::add_bot_options(*botc, boto);
+
   auto* cbench = app.add_subcommand(
       "crisis-bench", "Crisis load: a bot pushes N alerts, K ambassadors race to claim them");
   muster::cli::crisis_bench_options cbo;
@@ -215,6 +223,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cbench->parsed()) return muster::cli::run_crisis_bench(cbo);
+  if (botc->parsed()) return muster::cli::run_bot(boto);
   if (bench->parsed()) {
     if (bo.token.empty()) bo.token = token;
     bo.url = url;

@@ -1,0 +1,58 @@
+#pragma once
+// A small blocking HTTP/1.1 client (plain http:// on loopback or a LAN) for musterd's /api/v1
+// and for the feeds the alert bot polls: one request per call, each with a deadline, and
+// `post_with_retry` for pushes that must survive 429, 5xx and a server that is briefly away.
+// Not thread-safe: one per thread.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "clients/lib/blocking_client.hpp"
+
+namespace muster::client {
+
+struct http_url {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string target = "/";
+};
+/// Parses "http://host[:port][/path]"; throws client_error otherwise.
+http_url parse_http_url(const std::string& url);
+
+struct http_response {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // names in lower case
+};
+
+class http_client {
+ public:
+  explicit http_client(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Sends one request; throws client_error when the server cannot be reached or does not
+  /// answer within the timeout. Any HTTP status is a response, not an error.
+  http_response request(const std::string& method, const std::string& url,
+                        const std::string& body = "", const std::string& bearer = "",
+                        const std::string& content_type = "application/json");
+
+ private:
+  std::chrono::milliseconds timeout_;
+};
+
+/// How `post_with_retry` waits: exponential backoff with jitter between attempts, or the
+/// server's Retry-After (seconds) when it gives one, capped at `max_delay`.
+struct retry_policy {
+  int max_attempts = 8;
+  std::chrono::milliseconds initial_delay{200};
+  std::chrono::milliseconds max_delay{10000};
+};
+
+/// POSTs `body`, retrying on 429, 5xx and connection failures; other answers (2xx, other 4xx)
+/// are returned at once. `log` hears about each retry. Throws client_error when the last
+/// attempt could not reach the server; returns the last response otherwise.
+http_response post_with_retry(http_client& http, const std::string& url, const std::string& body,
+                              const std::string& bearer, const retry_policy& policy,
+                              const std::function<void(const std::string&)>& log = {});
+
+}  // namespace muster::client
