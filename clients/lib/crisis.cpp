@@ -1,0 +1,184 @@
+#include "clients/lib/crisis.hpp"
+
+#include <simdjson.h>
+
+#include "protocol/codec.hpp"
+
+namespace muster::client {
+
+namespace dom = simdjson::dom;
+using protocol::append_json_string;
+
+command_error::command_error(std::string c, std::string message, std::string user, std::string name)
+    : client_error(c + ": " + message),
+      code(std::move(c)),
+      holder_user(std::move(user)),
+      holder_name(std::move(name)) {}
+
+namespace {
+
+void field(std::string& out, std::string_view key, std::string_view value) {
+  if (!out.empty()) out += ',';
+  append_json_string(out, key);
+  out += ':';
+  append_json_string(out, value);
+}
+
+std::string alert_fields(const std::string& channel, const std::string& id) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "alert", id);
+  return f;
+}
+
+// The error of a reply as a command_error (with the holder of an already_claimed alert).
+command_error to_error(const server_message& m) {
+  std::string user, name;
+  if (m.error_code == "already_claimed") {
+    dom::parser p;
+    dom::element e;
+    if (!p.parse(m.raw).get(e)) {
+      std::string_view v;
+      if (!e.at_pointer("/error/holder/user").get_string().get(v)) user = std::string(v);
+      if (!e.at_pointer("/error/holder/name").get_string().get(v)) name = std::string(v);
+    }
+  }
+  return command_error(m.error_code, m.error_message, std::move(user), std::move(name));
+}
+
+std::string checked(const server_message& m) {
+  if (m.is_error) throw to_error(m);
+  return m.result;
+}
+
+}  // namespace
+
+std::string alert_post::fields_json() const {
+  std::string f;
+  field(f, "source", source);
+  field(f, "url", url);
+  if (!author.empty()) field(f, "author", author);
+  if (!text.empty()) field(f, "text", text);
+  if (!severity.empty()) field(f, "severity", severity);
+  if (!dedup_key.empty()) field(f, "dedup_key", dedup_key);
+  if (!occurred_at.empty()) field(f, "occurred_at", occurred_at);
+  if (!tags.empty()) {
+    f += ",\"tags\":[";
+    for (std::size_t i = 0; i < tags.size(); ++i) {
+      if (i) f += ',';
+      append_json_string(f, tags[i]);
+    }
+    f += ']';
+  }
+  f += ",\"metrics\":{\"reach\":" + std::to_string(reach) +
+       ",\"engagement\":" + std::to_string(engagement) + "}";
+  return f;
+}
+
+alert_ref parse_alert_ref(std::string_view json) {
+  alert_ref r;
+  dom::parser p;
+  dom::element e;
+  if (p.parse(json.data(), json.size()).get(e)) return r;
+  std::string_view v;
+  if (!e.at_pointer("/alert/id").get_string().get(v)) r.id = std::string(v);
+  if (!e.at_pointer("/alert/channel").get_string().get(v)) r.channel = std::string(v);
+  if (!e.at_pointer("/alert/status").get_string().get(v)) r.status = std::string(v);
+  bool b = false;
+  if (!e["deduplicated"].get_bool().get(b)) r.deduplicated = b;
+  if (!e["severity_raised"].get_bool().get(b)) r.severity_raised = b;
+  return r;
+}
+
+alert_ref push_alert(blocking_client& c, const alert_post& a) {
+  return parse_alert_ref(checked(c.call("alert.push", a.fields_json())));
+}
+
+void claim_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  checked(c.call("alert.claim", alert_fields(channel, id)));
+}
+
+void release_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  checked(c.call("alert.release", alert_fields(channel, id)));
+}
+
+void respond_alert(blocking_client& c, const std::string& channel, const std::string& id,
+                   const std::string& reply_url, const std::string& reply_text) {
+  auto f = alert_fields(channel, id);
+  if (!reply_url.empty()) field(f, "reply_url", reply_url);
+  if (!reply_text.empty()) field(f, "reply_text", reply_text);
+  checked(c.call("alert.respond", f));
+}
+
+void resolve_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  checked(c.call("alert.resolve", alert_fields(channel, id)));
+}
+
+std::string post_guidance(blocking_client& c, const std::string& channel, const std::string& kind,
+                          const std::string& title, const std::string& body) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "kind", kind);
+  field(f, "title", title);
+  field(f, "body", body);
+  auto result = checked(c.call("guidance.post", f));
+  dom::parser p;
+  dom::element e;
+  std::string_view id;
+  if (p.parse(result).get(e) || e.at_pointer("/guidance/id").get_string().get(id))
+    throw client_error("guidance.post: unexpected reply " + result);
+  return std::string(id);
+}
+
+bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& gid) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "guidance", gid);
+  return !json_bool(checked(c.call("guidance.ack", f)), "already").value_or(false);
+}
+
+void create_channel(blocking_client& c, const std::string& channel, const std::string& title,
+                    const std::string& severity) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "title", title);
+  field(f, "severity", severity);
+  checked(c.call("channel.create", f));
+}
+
+void push_alert(session& s, const alert_post& a, alert_handler done) {
+  s.command("alert.push", a.fields_json(), [done = std::move(done)](const server_message& m) {
+    if (m.is_error) {
+      auto e = to_error(m);
+      return done(&e, {});
+    }
+    done(nullptr, parse_alert_ref(m.result));
+  });
+}
+
+namespace {
+void async_command(session& s, const std::string& op, const std::string& fields,
+                   done_handler done) {
+  s.command(op, fields, [done = std::move(done)](const server_message& m) {
+    if (m.is_error) {
+      auto e = to_error(m);
+      return done(&e);
+    }
+    done(nullptr);
+  });
+}
+}  // namespace
+
+void claim_alert(session& s, const std::string& channel, const std::string& id, done_handler done) {
+  async_command(s, "alert.claim", alert_fields(channel, id), std::move(done));
+}
+
+void ack_guidance(session& s, const std::string& channel, const std::string& gid,
+                  done_handler done) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "guidance", gid);
+  async_command(s, "guidance.ack", f, std::move(done));
+}
+
+}  // namespace muster::client

@@ -1,0 +1,77 @@
+#pragma once
+// Typed crisis-workflow calls (PROTOCOL.md sections 14-19) on both client flavours: blocking
+// functions on a blocking_client (they throw command_error with the server's error code), and
+// asynchronous ones on a session (the handler gets the reply or the error, on the session's
+// io_context thread). Field encoding and result parsing live here, not in every caller.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clients/lib/blocking_client.hpp"
+#include "clients/lib/frame.hpp"
+#include "clients/lib/session.hpp"
+
+namespace muster::client {
+
+/// The server refused a command: `code` is the stable wire name ("already_claimed", ...).
+struct command_error : client_error {
+  command_error(std::string c, std::string message, std::string user = {}, std::string name = {});
+  std::string code;
+  std::string holder_user;  // already_claimed: who holds the alert
+  std::string holder_name;
+};
+
+/// An alert as a bot reports it (PROTOCOL.md 15.3). `source` and `url` are required.
+struct alert_post {
+  std::string source;
+  std::string url;
+  std::string author;
+  std::string text;
+  std::string severity;   // sev1 (most severe) .. sev4; empty: the server's default (sev3)
+  std::string dedup_key;  // empty: the canonical URL
+  std::vector<std::string> tags;
+  std::uint64_t reach = 0;
+  std::uint64_t engagement = 0;
+  std::string occurred_at;  // RFC 3339; empty: not known
+  /// The command's fields (no braces), for blocking_client::call or session::command.
+  std::string fields_json() const;
+};
+
+/// What the server says about a pushed alert.
+struct alert_ref {
+  std::string id;
+  std::string channel;  // its home channel (where claims happen)
+  std::string status;
+  bool deduplicated = false;     // folded into an alert that already existed
+  bool severity_raised = false;  // ... and it raised that alert's severity
+};
+/// Reads an alert reply (`{"alert":{...},"deduplicated":...}`).
+alert_ref parse_alert_ref(std::string_view result_json);
+
+// Blocking facade: each returns when the server answered; throws command_error or client_error.
+alert_ref push_alert(blocking_client& c, const alert_post& a);
+/// Claims an alert; command_error "already_claimed" names the holder.
+void claim_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
+void release_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
+void respond_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                   const std::string& reply_url, const std::string& reply_text = {});
+void resolve_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
+/// Posts guidance (kind: holding_statement, talking_points, do_dont, update); returns its id.
+std::string post_guidance(blocking_client& c, const std::string& channel, const std::string& kind,
+                          const std::string& title, const std::string& body);
+/// Acknowledges guidance; returns false when it was already acknowledged.
+bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& guidance_id);
+/// Creates a crisis channel (leads).
+void create_channel(blocking_client& c, const std::string& channel, const std::string& title,
+                    const std::string& severity = "sev3");
+
+// Asynchronous: `done` runs on the session's io_context with the reply or the error.
+using alert_handler = std::function<void(const command_error* error, const alert_ref& alert)>;
+using done_handler = std::function<void(const command_error* error)>;
+void push_alert(session& s, const alert_post& a, alert_handler done);
+void claim_alert(session& s, const std::string& channel, const std::string& alert_id,
+                 done_handler done);
+void ack_guidance(session& s, const std::string& channel, const std::string& guidance_id,
+                  done_handler done);
+
+}  // namespace muster::client

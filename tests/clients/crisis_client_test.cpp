@@ -1,0 +1,128 @@
+// The client library's typed crisis calls, blocking and asynchronous, against a real musterd,
+// and the README's example program run end to end.
+#include "clients/lib/muster.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdio>
+
+#include "tests/integration/server_process.hpp"
+
+using namespace muster;
+using namespace muster::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<client::blocking_client> as(const server_process& s, const std::string& sub,
+                                            const std::string& role) {
+  auto c = std::make_unique<client::blocking_client>(s.endpoint());
+  c->connect(sub, test_token(sub, role));
+  return c;
+}
+
+client::alert_post post(const std::string& url) {
+  client::alert_post p;
+  p.source = "x";
+  p.url = url;
+  p.author = "@someone";
+  p.text = "the kettle is smoking";
+  p.severity = "sev2";
+  p.tags = {"kettle"};
+  p.reach = 1200;
+  return p;
+}
+
+}  // namespace
+
+TEST(client_crisis, blocking_calls_push_claim_respond_resolve_and_guidance) {
+  server_process s(auth_args());
+  auto lead = as(s, "lena", "lead");
+  auto bot = as(s, "scout", "bot");
+  auto amy = as(s, "amy", "ambassador");
+  auto ben = as(s, "ben", "ambassador");
+  client::create_channel(*lead, "triage", "Kettle recall", "sev2");
+  ASSERT_FALSE(amy->call("subscribe", R"("channel":"triage")").is_error);
+
+  auto ref = client::push_alert(*bot, post("https://x.com/someone/status/1"));
+  EXPECT_EQ(ref.channel, "triage");
+  EXPECT_EQ(ref.status, "new");
+  EXPECT_FALSE(ref.deduplicated);
+  auto again = client::push_alert(*bot, post("https://x.com/someone/status/1?utm_source=a"));
+  EXPECT_EQ(again.id, ref.id);
+  EXPECT_TRUE(again.deduplicated);
+
+  client::claim_alert(*amy, "triage", ref.id);
+  try {
+    client::claim_alert(*ben, "triage", ref.id);
+    FAIL() << "a second claim must be refused";
+  } catch (const client::command_error& e) {
+    EXPECT_EQ(e.code, "already_claimed");
+    EXPECT_EQ(e.holder_user, "amy");
+  }
+  EXPECT_THROW(client::claim_alert(*bot, "triage", ref.id), client::command_error);  // a bot
+  client::respond_alert(*amy, "triage", ref.id, "https://x.com/brand/status/2");
+  client::resolve_alert(*amy, "triage", ref.id);
+
+  auto gid = client::post_guidance(*lead, "triage", "holding_statement", "Hold", "We are on it.");
+  EXPECT_TRUE(client::ack_guidance(*amy, "triage", gid));
+  EXPECT_FALSE(client::ack_guidance(*amy, "triage", gid));  // already acknowledged
+  try {
+    client::post_guidance(*amy, "triage", "update", "x", "y");
+    FAIL() << "ambassadors may not post guidance";
+  } catch (const client::command_error& e) {
+    EXPECT_EQ(e.code, "forbidden");
+  }
+}
+
+TEST(client_crisis, async_calls_on_a_session) {
+  server_process s(auth_args());
+  client::create_channel(*as(s, "lena", "lead"), "triage", "Kettle recall");
+  boost::asio::io_context ioc;
+  auto bot = client::session::create(ioc, {s.endpoint(), "scout", test_token("scout", "bot")});
+  auto amy = client::session::create(ioc, {s.endpoint(), "amy", test_token("amy", "ambassador")});
+  bool claimed = false, refused = false;
+  std::string id;
+  bot->on_state([&](client::session::state st, const std::string&) {
+    if (st != client::session::state::connected || !id.empty()) return;
+    client::push_alert(
+        *bot, post("https://x.com/async/1"),
+        [&](const client::command_error* e, const client::alert_ref& r) {
+          ASSERT_EQ(e, nullptr) << e->what();
+          id = r.id;
+          client::claim_alert(*amy, r.channel, r.id, [&](const client::command_error* ce) {
+            claimed = ce == nullptr;
+            // The bot cannot claim: the error arrives as a command_error.
+            client::claim_alert(*bot, "triage", id, [&](const client::command_error* be) {
+              refused = be && be->code == "forbidden";
+              ioc.stop();
+            });
+          });
+        });
+  });
+  amy->start();
+  bot->start();
+  ioc.run_for(10s);
+  EXPECT_FALSE(id.empty());
+  EXPECT_TRUE(claimed);
+  EXPECT_TRUE(refused);
+}
+
+TEST(client_crisis, the_readme_example_program_runs) {
+  server_process s(auth_args());
+  client::create_channel(*as(s, "lena", "lead"), "triage", "Kettle recall");
+  std::string cmd = "timeout 30 " + std::string(FIRST_DRILL_PATH) +
+                    " ws://127.0.0.1:" + std::to_string(s.port()) + "/ws " +
+                    test_token("scout", "bot") + " " + test_token("amy", "ambassador") + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("pushed a-"), std::string::npos) << out;
+  EXPECT_NE(out.find("claimed a-"), std::string::npos) << out;
+}
