@@ -355,9 +355,11 @@ function renderAlerts() {
     if ((a.status === 'claimed' || a.status === 'responded') && (mine || isLead()))
       actions.append(el('button', { type: 'button', class: 'resolve', 'aria-label': label('Resolve'),
         onclick: () => act('alert.resolve', a) }, document.createTextNode('Resolve')));
-    if (isLead() && a.status !== 'resolved' && a.status !== 'dismissed') {
+    if (isLead() && a.status !== 'resolved' && a.status !== 'dismissed')
       actions.append(el('button', { type: 'button', class: 'dismiss', 'aria-label': label('Dismiss'),
         onclick: () => act('alert.dismiss', a) }, document.createTextNode('Dismiss')));
+    // Assigning (or reassigning) is for alerts nobody has answered yet.
+    if (isLead() && (a.status === 'new' || a.status === 'claimed')) {
       const assign = el('form', { class: 'assign inline', onsubmit: (e) => {
         e.preventDefault();
         act('alert.assign', a, { to: assign.elements.to.value });

@@ -236,6 +236,10 @@ async function run() {
     check(true, 'a message typed and sent with the keyboard reaches the others');
     await B.page.screenshot({ path: path.join(artifacts, 'ambassador-console-phone.png'), fullPage: true });
 
+    // The lead's view of the whole drill, for the README.
+    await L.page.click('[role=tab][data-filter=all]');
+    await L.page.screenshot({ path: path.join(artifacts, 'lead-console-after-drill.png'), fullPage: true });
+
     // A bad token is refused with a visible message.
     const bad = await browser.newContext();
     const badPage = await bad.newPage();
