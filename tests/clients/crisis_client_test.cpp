@@ -84,9 +84,11 @@ TEST(client_crisis, async_calls_on_a_session) {
   auto bot = client::session::create(ioc, {s.endpoint(), "scout", test_token("scout", "bot")});
   auto amy = client::session::create(ioc, {s.endpoint(), "amy", test_token("amy", "ambassador")});
   bool claimed = false, refused = false;
+  int connected = 0;
   std::string id;
-  bot->on_state([&](client::session::state st, const std::string&) {
-    if (st != client::session::state::connected || !id.empty()) return;
+  // Starts once both sessions are connected (a command on a session still connecting fails
+  // with "disconnected", by design).
+  auto go = [&] {
     client::push_alert(
         *bot, post("https://x.com/async/1"),
         [&](const client::command_error* e, const client::alert_ref& r) {
@@ -101,7 +103,11 @@ TEST(client_crisis, async_calls_on_a_session) {
             });
           });
         });
-  });
+  };
+  for (auto* one : {bot.get(), amy.get()})
+    one->on_state([&](client::session::state st, const std::string&) {
+      if (st == client::session::state::connected && ++connected == 2) go();
+    });
   amy->start();
   bot->start();
   ioc.run_for(10s);
