@@ -39,7 +39,7 @@ function channelState(name) {
   if (!state.perChannel.has(name))
     state.perChannel.set(name, {
       messages: [], alerts: new Map(), pinned: new Map(), presence: new Map(), status: new Map(),
-      seen: new Set(),
+      seen: new Set(), templates: new Map(),
     });
   return state.perChannel.get(name);
 }
@@ -134,12 +134,14 @@ async function openChannel(name) {
 async function loadChannel(name) {
   const ch = channelState(name);
   const c = state.client;
-  const [history, alerts, guidance, presence] = await Promise.all([
+  const [history, alerts, guidance, presence, templates] = await Promise.all([
     c.call('history', { channel: name, limit: 100 }),
     c.call('alert.list', { channel: name }).catch(() => ({ alerts: [] })),
     c.call('guidance.list', { channel: name }).catch(() => ({ pinned: [] })),
     c.call('presence', { channel: name }),
+    c.call('template.list', { channel: name }).catch(() => ({ templates: [] })),
   ]);
+  ch.templates = new Map(templates.templates.map((t) => [t.name, t]));
   ch.messages = [];
   ch.seen = new Set();
   for (const p of history.publications) addMessage(ch, p);
@@ -197,7 +199,10 @@ function onEvent(ev) {
         toast(`Reminder: please acknowledge "${data.guidance.title}"`);
       break;
     case 'template.updated':
+      ch.templates.set(data.template.name, data.template);
+      break;
     case 'template.deleted':
+      ch.templates.delete(data.name);
       break;
     default:
       if (ev.event.startsWith('alert.') && data.alert) {
@@ -224,6 +229,7 @@ async function refreshAckStatus(channel, gid) {
 function renderAll() {
   renderChannelHead();
   renderGuidance();
+  renderTemplates();
   renderAlerts();
   renderMessages();
   renderPresence();
@@ -306,6 +312,26 @@ function renderGuidance() {
     list.append(item);
   }
   if (!ch.pinned.size) list.append(el('li', { class: 'hint', text: 'No guidance yet.' }));
+}
+
+function renderTemplates() {
+  const ch = channelState(state.current);
+  const list = $('template-list');
+  list.replaceChildren();
+  for (const t of ch.templates.values()) {
+    list.append(el('li', { class: 'template', 'data-template': t.name },
+      el('strong', { text: t.title || t.name }),
+      el('p', { class: 'text', text: t.text }),
+      el('button', { type: 'button', 'aria-label': `Copy reply ${t.name}`, onclick: async (e) => {
+        try {
+          await navigator.clipboard.writeText(t.text);
+          e.target.textContent = 'Copied';
+        } catch {
+          toast('Copy this reply by hand: the browser refused the clipboard.');
+        }
+      } }, document.createTextNode('Copy'))));
+  }
+  if (!ch.templates.size) list.append(el('li', { class: 'hint', text: 'No approved replies yet.' }));
 }
 
 function alertMatches(a) {
@@ -435,6 +461,18 @@ function wire() {
       await state.client.call('guidance.post', {
         channel: f.everyone.checked ? '*' : state.current, kind: f.kind.value,
         title: f.title.value, body: f.body.value,
+      });
+      e.target.reset();
+    } catch (err) {
+      toast(err.message);
+    }
+  });
+  $('put-template').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    try {
+      await state.client.call('template.put', {
+        channel: state.current, name: f.name.value.trim(), text: f.text.value,
       });
       e.target.reset();
     } catch (err) {

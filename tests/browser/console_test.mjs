@@ -188,6 +188,14 @@ async function run() {
     check(pending.includes('Ben') && !pending.includes('Ana'), 'the lead sees exactly who has not acknowledged');
     await L.page.screenshot({ path: path.join(artifacts, 'lead-console.png'), fullPage: true });
 
+    // The lead adds an approved reply; the ambassadors get it live.
+    await L.page.fill('#t-name', 'kettle-fire');
+    await L.page.fill('#t-text', 'We are sorry to hear this. Please unplug the kettle and DM us.');
+    await L.page.click('#put-template button[type=submit]');
+    await A.page.waitForSelector('[data-template="kettle-fire"]', { timeout: 5000 });
+    await B.page.waitForSelector('[data-template="kettle-fire"]', { timeout: 5000 });
+    check(true, 'an approved reply added by the lead reaches the ambassadors');
+
     // Ana responds with a reply URL.
     await A.page.fill(`${card} input[name=reply]`, 'https://x.com/brand/status/43');
     await A.page.click(`${card} form.respond button[type=submit]`);
