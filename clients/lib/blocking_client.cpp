@@ -7,6 +7,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <charconv>
+#include <tuple>
 
 #include "protocol/codec.hpp"
 
@@ -25,22 +26,27 @@ endpoint parse_url(const std::string& url) {
   else if (s.find("://") != std::string_view::npos)
     throw client_error("unsupported URL scheme in \"" + url + "\" (use ws://host:port/ws)");
   auto slash = s.find('/');
-  auto hostport = s.substr(0, slash);
   if (slash != std::string_view::npos) ep.target = std::string(s.substr(slash));
+  std::tie(ep.host, ep.port) = parse_host_port(s.substr(0, slash), ep.port, url);
+  return ep;
+}
+
+std::pair<std::string, std::uint16_t> parse_host_port(std::string_view hostport,
+                                                      std::uint16_t default_port,
+                                                      const std::string& url) {
+  std::pair<std::string, std::uint16_t> out{std::string(hostport), default_port};
   auto colon = hostport.rfind(':');
-  if (colon == std::string_view::npos) {
-    ep.host = std::string(hostport);
-  } else {
-    ep.host = std::string(hostport.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    out.first = std::string(hostport.substr(0, colon));
     auto p = hostport.substr(colon + 1);
     unsigned port = 0;
     auto r = std::from_chars(p.data(), p.data() + p.size(), port);
     if (r.ec != std::errc{} || r.ptr != p.data() + p.size() || port == 0 || port > 65535)
       throw client_error("bad port in URL \"" + url + "\"");
-    ep.port = static_cast<std::uint16_t>(port);
+    out.second = static_cast<std::uint16_t>(port);
   }
-  if (ep.host.empty()) throw client_error("missing host in URL \"" + url + "\"");
-  return ep;
+  if (out.first.empty()) throw client_error("missing host in URL \"" + url + "\"");
+  return out;
 }
 
 struct blocking_client::impl {

@@ -8,6 +8,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "clients/lib/frame.hpp"
 
@@ -27,6 +29,10 @@ struct endpoint {
 };
 /// Parses "ws://host:port/path" (path defaults to /ws); throws client_error when malformed.
 endpoint parse_url(const std::string& url);
+/// Splits "host[:port]" (port 1-65535, else `default_port`); throws client_error naming `url`.
+std::pair<std::string, std::uint16_t> parse_host_port(std::string_view host_port,
+                                                      std::uint16_t default_port,
+                                                      const std::string& url);
 
 class blocking_client {
  public:

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <random>
 #include <thread>
+#include <tuple>
 
 namespace muster::client {
 
@@ -24,19 +25,8 @@ http_url parse_http_url(const std::string& url) {
   s.remove_prefix(7);
   http_url out;
   auto slash = s.find('/');
-  auto hostport = s.substr(0, slash);
   if (slash != std::string_view::npos) out.target = std::string(s.substr(slash));
-  auto colon = hostport.rfind(':');
-  out.host = std::string(hostport.substr(0, colon));
-  if (colon != std::string_view::npos) {
-    auto p = hostport.substr(colon + 1);
-    unsigned port = 0;
-    auto r = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (r.ec != std::errc{} || r.ptr != p.data() + p.size() || port == 0 || port > 65535)
-      throw client_error("bad port in URL \"" + url + "\"");
-    out.port = static_cast<std::uint16_t>(port);
-  }
-  if (out.host.empty()) throw client_error("missing host in URL \"" + url + "\"");
+  std::tie(out.host, out.port) = parse_host_port(s.substr(0, slash), out.port, url);
   return out;
 }
 
