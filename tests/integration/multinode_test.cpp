@@ -154,6 +154,29 @@ TEST(multinode, presence_spans_nodes_and_a_killed_nodes_users_expire) {
       << "gone within the TTL (plus a refresh period)";
 }
 
+TEST(multinode, the_first_subscriber_on_a_node_hears_its_own_join_and_others_hear_it_too) {
+  // The join is published only once the node listens to the channel: a first subscriber used
+  // to miss its own join with Redis.
+  redis_process redis;
+  auto a = start_node(redis);
+  auto b = start_node(redis);
+  auto bob = connect_client(*b, "bob");
+  ASSERT_FALSE(bob->call("subscribe", R"("channel":"room","join_leave":true)").is_error);
+  auto own = bob->next_event(5s);
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->event, "join");
+  EXPECT_NE(own->raw.find(R"("name":"bob")"), std::string::npos) << own->raw;
+  auto alice = connect_client(*a, "alice");
+  ASSERT_FALSE(alice->call("subscribe", R"("channel":"room","join_leave":true)").is_error);
+  auto mine = alice->next_event(5s);
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->event, "join");
+  EXPECT_NE(mine->raw.find(R"("name":"alice")"), std::string::npos) << mine->raw;
+  auto seen = bob->next_event(5s);
+  ASSERT_TRUE(seen);
+  EXPECT_NE(seen->raw.find(R"("name":"alice")"), std::string::npos) << seen->raw;
+}
+
 TEST(multinode, redis_restart_mid_stream_errors_then_resumes_with_zero_loss) {
   redis_process redis({"--appendonly", "yes", "--appendfsync", "always"});
   auto a = start_node(redis);

@@ -585,24 +585,25 @@ void redis_engine::history(std::string_view channel, history_query q, history_ha
   net::post(ioc_, [this, ch = std::string(channel), q, h = std::move(h)]() mutable {
     // A subscribing session reads history only once Redis confirmed the subscription, so
     // nothing published in between can fall through the gap.
-    if (wanted_.count(ch) && !confirmed(ch) && shards_[shard_for(ch)]->sub->up()) {
-      // Bounded: if no confirmation comes in time, the read goes ahead (a later gap is still
-      // caught by the session's offset check) rather than leaving the subscribe unanswered.
-      auto once = std::make_shared<std::function<void()>>(
-          [this, ch, q, h = std::move(h)]() mutable { do_history(ch, q, std::move(h)); });
-      auto run = [once] {
-        if (!*once) return;
-        auto f = std::move(*once);
-        *once = nullptr;
-        f();
-      };
-      waiting_[ch].push_back(run);
-      auto t = std::make_shared<net::steady_timer>(ioc_, opts_.command_timeout);
-      t->async_wait([t, run](boost::system::error_code) { run(); });
-      return;
-    }
-    do_history(std::move(ch), q, std::move(h));
+    after_subscribed(
+        ch, [this, ch, q, h = std::move(h)]() mutable { do_history(ch, q, std::move(h)); });
   });
+}
+
+void redis_engine::after_subscribed(const std::string& ch, std::function<void()> fn) {
+  if (!wanted_.count(ch) || confirmed(ch) || !shards_[shard_for(ch)]->sub->up()) return fn();
+  // Bounded: if no confirmation comes in time, `fn` goes ahead (a later gap is still caught by
+  // the session's offset check) rather than leaving a subscribe unanswered.
+  auto once = std::make_shared<std::function<void()>>(std::move(fn));
+  auto run = [once] {
+    if (!*once) return;
+    auto f = std::move(*once);
+    *once = nullptr;
+    f();
+  };
+  waiting_[ch].push_back(run);
+  auto t = std::make_shared<net::steady_timer>(ioc_, opts_.command_timeout);
+  t->async_wait([t, run](boost::system::error_code) { run(); });
 }
 
 void redis_engine::do_history(std::string ch, history_query q, history_handler h) {
@@ -654,15 +655,19 @@ void redis_engine::presence_join(std::string_view channel, const client_info& wh
   if (stopped_) return;  // sessions released at shutdown must not post to a dying loop
   net::post(ioc_, [this, ch = std::string(channel), who] {
     local_presence_[ch][who.client] = who.name;
-    auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
-    eval(
-        ch, join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
-        {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4), pubsub_name(ch),
-         protocol::encode_presence_event(true, ch, who.client, who.name), publish_command()},
-        [](std::error_code ec, reply_ptr) {
-          // Not fatal: the heartbeat writes the entry again once Redis is back.
-          if (ec) spdlog::warn("redis presence join: {}", ec.message());
-        });
+    // Published once this node listens, so the first local subscriber hears its own join too.
+    after_subscribed(ch, [this, ch, who] {
+      if (stopped_) return;
+      auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
+      eval(ch, join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
+           {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4),
+            pubsub_name(ch), protocol::encode_presence_event(true, ch, who.client, who.name),
+            publish_command()},
+           [](std::error_code ec, reply_ptr) {
+             // Not fatal: the heartbeat writes the entry again once Redis is back.
+             if (ec) spdlog::warn("redis presence join: {}", ec.message());
+           });
+    });
   });
 }
 

@@ -85,6 +85,9 @@ class redis_engine final : public engine {
   bool confirmed(const std::string& channel) const;
   std::string publish_command() const { return opts_.cluster ? "SPUBLISH" : "PUBLISH"; }
   void do_history(std::string channel, history_query q, history_handler h);
+  /// Runs `fn` once this node's Redis subscription to `channel` is confirmed (at once when it is,
+  /// or when the node does not want it; bounded by the command timeout). Redis thread only.
+  void after_subscribed(const std::string& channel, std::function<void()> fn);
   void heartbeat();
 
   boost::asio::io_context& ioc_;
