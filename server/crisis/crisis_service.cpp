@@ -572,9 +572,34 @@ void service::ingest(ingest_request in, const actor& who, done_fn done, int atte
                                                                        std::vector<doc> d) mutable {
         if (ec)
           return done(result::failure(errc::unavailable, "cannot read alerts: " + ec.message()));
-        std::string home = d[0].version > 0 ? d[0].value : in.channels[0];
-        ingest_at(std::move(in), std::move(home), who, std::move(done), attempt);
+        if (d[0].version > 0 || in.resolve || in.acknowledge) {
+          std::string home = d[0].version > 0 ? d[0].value : in.channels[0];
+          return ingest_at(std::move(in), std::move(home), who, std::move(done), attempt);
+        }
+        claim_home(std::move(in), 0, who, std::move(done), attempt);
       });
+}
+
+void service::claim_home(ingest_request in, std::uint64_t expect, const actor& who, done_fn done,
+                         int attempt) {
+  // The pointer is the one place where concurrent first triggers for one post meet, whatever
+  // channels their routing picks: exactly one chooses the home, the others follow it.
+  std::vector<doc_write> writes{{"ptr:" + in.dedup_key, expect, in.channels[0]}};
+  eng_.commit(std::string(dedup_channel), std::move(writes), {}, std::nullopt,
+              [this, in = std::move(in), who, done = std::move(done), attempt](
+                  std::error_code ec, commit_result r) mutable {
+                if (ec)
+                  return done(result::failure(errc::unavailable,
+                                              "cannot store the alert: " + ec.message()));
+                if (!r.applied) {
+                  metrics_.add(counter::crisis_conflicts);
+                  if (attempt + 1 >= max_attempts)
+                    return done(result::failure(errc::conflict, "too many concurrent triggers"));
+                  return ingest(std::move(in), who, std::move(done), attempt + 1);
+                }
+                auto home = in.channels[0];  // copied before `in` is moved
+                ingest_at(std::move(in), std::move(home), who, std::move(done), attempt);
+              });
 }
 
 void service::ingest_at(ingest_request in, std::string home, const actor& who, done_fn done,
@@ -597,9 +622,21 @@ void service::ingest_at(ingest_request in, std::string home, const actor& who, d
             return done(
                 result::failure(errc::not_found, "no open alert with dedup_key " + in.dedup_key));
           // The key's last alert is closed and lived elsewhere: today's routing decides anew.
-          if (home != in.channels[0]) {
-            auto routed = in.channels[0];  // copied before `in` is moved
-            return ingest_at(std::move(in), std::move(routed), who, std::move(done), attempt);
+          // (No alert there at all means a trigger on another node chose that home and is
+          // creating it: create there too, and the dedup entry lets only one of us win.)
+          if (home != in.channels[0] && dedup.version > 0) {
+            std::vector<std::string> key{"ptr:" + in.dedup_key};
+            return eng_.read_docs(
+                std::string(dedup_channel), std::move(key),
+                [this, in = std::move(in), who, done = std::move(done), attempt, home](
+                    std::error_code pec, std::vector<doc> p) mutable {
+                  if (pec)
+                    return done(
+                        result::failure(errc::unavailable, "cannot read alerts: " + pec.message()));
+                  if (p[0].version == 0 || p[0].value != home)  // moved meanwhile: start over
+                    return ingest(std::move(in), who, std::move(done), attempt + 1);
+                  claim_home(std::move(in), p[0].version, who, std::move(done), attempt);
+                });
           }
           auto rec = std::make_shared<alert_record>();
           auto now = clock_();
@@ -608,6 +645,9 @@ void service::ingest_at(ingest_request in, std::string home, const actor& who, d
           rec->a.first_seen = rec->a.last_seen = now;
           rec->channel = home;
           rec->channels = in.channels;
+          // Following another trigger's home: it comes first, today's routes get the copies.
+          std::erase(rec->channels, home);
+          rec->channels.insert(rec->channels.begin(), home);
           rec->occurred_at = in.occurred_at;
           auto json = alert_json(*rec);
           std::vector<event_spec> events{{"alert.new", "{\"alert\":" + json + "}", who.info()}};
@@ -627,13 +667,6 @@ void service::ingest_at(ingest_request in, std::string home, const actor& who, d
                 }
                 metrics_.add(counter::alerts_new);
                 after_alert_commit(*rec, events);
-                eng_.commit(std::string(dedup_channel),
-                            {{"ptr:" + in.dedup_key, doc_write::any, rec->channel}}, {},
-                            std::nullopt, [key = in.dedup_key](std::error_code pec, commit_result) {
-                              if (pec)
-                                spdlog::error("crisis: dedup pointer for {} not saved: {}", key,
-                                              pec.message());
-                            });
                 std::string out = "{\"alert\":" + json + ",\"deduplicated\":false";
                 add_int(out, "offset", static_cast<std::int64_t>(r.offsets[0]));
                 done(result::success(out + "}"));

@@ -95,6 +95,10 @@ class service {
   void ingest(ingest_request in, const actor& who, done_fn done, int attempt = 0);
   /// Ingestion in the alert's home channel (where its dedup entry and document live).
   void ingest_at(ingest_request in, std::string home, const actor& who, done_fn done, int attempt);
+  /// Points the dedup key at today's routed home (compare-and-set from `expect`), then ingests
+  /// there; losing the race means another trigger chose first: start over and follow it.
+  void claim_home(ingest_request in, std::uint64_t expect, const actor& who, done_fn done,
+                  int attempt);
   void escalate(const std::string& channel, const std::string& id, std::function<void()> next);
   void remind(const std::string& channel, const std::string& gid, std::function<void()> next);
   void post_guidance(const std::string& channel, const std::string& kind, const std::string& title,

@@ -1522,3 +1522,31 @@ TEST_F(crisis_service, stats_without_a_channel_add_up_each_person_across_channel
   EXPECT_EQ(every.num("/people/0/claimed"), 2);
   EXPECT_EQ(every.num("/people/0/median_time_to_claim_ms"), 20000);  // 10 s and 30 s
 }
+
+TEST_F(crisis_service, the_dedup_pointer_decides_the_home_for_concurrent_first_triggers) {
+  // Another node's first trigger for this post already chose crisis-b (its routing differed):
+  // this trigger follows it instead of making a second alert elsewhere.
+  bool done = false;
+  engine_.commit(std::string(service::dedup_channel), {{"ptr:https://x.com/race/1", 0, "crisis-b"}},
+                 {}, std::nullopt, [&](std::error_code ec, commit_result r) {
+                   EXPECT_FALSE(ec);
+                   EXPECT_TRUE(r.applied);
+                   done = true;
+                 });
+  ASSERT_TRUE(done);
+  auto r = run("alert.push", alert_frame("https://x.com/race/1"), bot_);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(json(r.json).str("/alert/channel"), "crisis-b");
+  EXPECT_EQ(json(r.json).column("/alert/channels", ""),
+            (std::vector<std::string>{"crisis-b", "triage"}));
+  EXPECT_EQ(events("crisis-b").size(), 1u);
+  EXPECT_EQ(events("triage").size(), 1u);  // today's route still gets its copy
+  // A first trigger claims the pointer for its own home.
+  ASSERT_TRUE(run("alert.push", alert_frame("https://x.com/race/2"), bot_).ok);
+  std::vector<doc> ptr;
+  engine_.read_docs(std::string(service::dedup_channel), {"ptr:https://x.com/race/2"},
+                    [&](std::error_code, std::vector<doc> d) { ptr = std::move(d); });
+  ASSERT_EQ(ptr.size(), 1u);
+  EXPECT_EQ(ptr[0].value, "triage");
+  EXPECT_EQ(ptr[0].version, 1u);
+}
