@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -71,9 +72,17 @@ std::string xml_decode(std::string_view s) {
     else if (ent == "apos")
       out += '\'';
     else if (ent.starts_with('#')) {
-      unsigned long cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
-                             ? std::stoul(std::string(ent.substr(2)), nullptr, 16)
-                             : std::stoul(std::string(ent.substr(1)));
+      bool hex = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X');
+      auto digits = ent.substr(hex ? 2 : 1);
+      unsigned long cp = 0;
+      auto [ptr, ec] =
+          std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+      if (ec != std::errc{} || ptr != digits.data() + digits.size() || cp == 0 || cp > 0x10FFFF ||
+          (cp >= 0xD800 && cp <= 0xDFFF)) {
+        out.append(s.substr(i, semi - i + 1));  // not a character: kept as written
+        i = semi;
+        continue;
+      }
       // UTF-8 encode the code point.
       if (cp < 0x80)
         out += static_cast<char>(cp);
@@ -102,7 +111,9 @@ std::string xml_decode(std::string_view s) {
 std::string xml_text(std::string_view xml, std::string_view tag) {
   auto open = xml.find("<" + std::string(tag));
   while (open != std::string_view::npos) {
-    auto after = xml[open + 1 + tag.size()];
+    auto end = open + 1 + tag.size();
+    if (end >= xml.size()) return {};  // the document ends inside the tag name
+    auto after = xml[end];
     if (after == '>' || after == ' ' || after == '/') break;
     open = xml.find("<" + std::string(tag), open + 1);
   }

@@ -402,7 +402,10 @@ function renderAlerts() {
         a.escalations ? badge('escalated', 'esc') : null,
         el('span', { class: 'source', text: `${a.source} · ${a.author}` })),
       el('p', { class: 'text', text: a.text }),
-      el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', text: a.url }),
+      // Only web links are clickable: a bot-supplied javascript: or data: URL stays text.
+      /^https?:\/\//i.test(a.url)
+        ? el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', text: a.url })
+        : el('span', { class: 'url', text: a.url }),
       el('p', { class: 'meta', text: [holder, a.count > 1 ? `seen ${a.count}×` : '',
         `reach ${a.metrics ? a.metrics.reach : 0}`].filter(Boolean).join(' · ') }),
       actions));

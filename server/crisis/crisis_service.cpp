@@ -744,19 +744,19 @@ void service::run(std::string_view op, std::string_view frame, const actor& who,
   fields f{o, {}};
   auto by = who.info();
   auto now = now_ms();
+  bool denied = false;  // the channel is outside the allow-list: forbidden, not bad_request
   auto need_channel = [&]() -> std::optional<std::string> {
     auto ch = channel_field(f);
     if (!ch) return std::nullopt;
     if (!who.id.may_access(*ch)) {
+      denied = !f.error;  // this is the first problem, so it is the one reported
       f.fail("channel", "is not in the token's channel allow-list");
       return std::nullopt;
     }
     return ch;
   };
   auto fail_fields = [&]() {
-    auto e = *f.error;
-    bool denied = e.find("allow-list") != std::string::npos;
-    done(result::failure(denied ? errc::forbidden : errc::bad_request, e));
+    done(result::failure(denied ? errc::forbidden : errc::bad_request, *f.error));
   };
 
   if (op == "alert.push") {
@@ -1453,57 +1453,58 @@ void service::remind(const std::string& channel, const std::string& gid,
             channel, "ack:" + gid + ":",
             [this, channel, gid, next, finish](std::error_code ec, std::vector<doc> acks) {
               if (ec) return next();
-              eng_.list_docs(
-                  channel, "member:",
-                  [this, channel, gid, next, finish, acks](std::error_code mec,
-                                                           std::vector<doc> members) {
-                    if (mec) return next();
-                    std::set<std::string> acked;
-                    for (auto& a : acks) acked.insert(a.key.substr(5 + gid.size()));
-                    std::string pending = "[";
-                    std::size_t n = 0;
-                    for (auto& m : members)
-                      if (!acked.count(m.key.substr(7))) {
-                        if (n++) pending += ',';
-                        pending += m.value;
-                      }
-                    pending += ']';
-                    modify(
-                        channel, {"guidance:" + gid},
-                        [pending, n, gid](const std::vector<doc>& d) {
-                          plan p;
-                          if (d[0].version == 0 ||
-                              d[0].value.find("\"reminded\":true") != std::string::npos) {
-                            p.stop =
-                                result::success("{}");  // gone, or another node reminded already
-                            return p;
-                          }
-                          std::string g = d[0].value;
-                          auto at = g.rfind("\"reminded\":false");
-                          if (at != std::string::npos) g.replace(at, 16, "\"reminded\":true");
-                          p.writes.push_back({d[0].key, d[0].version, g});
-                          if (n > 0)
-                            p.events.push_back(
-                                {"guidance.reminder",
-                                 "{\"guidance\":" + g + ",\"pending\":" + pending + "}",
-                                 {"scheduler", "muster"}});
-                          p.reply = [](const commit_result&) {
-                            return result::success("{\"reminded\":true}");
-                          };
-                          return p;
-                        },
-                        [this, finish, next, gid, n](result r) {
-                          if (r.ok && r.json == "{\"reminded\":true}" && n > 0)
-                            metrics_.add(counter::guidance_reminders);
-                          if (!r.ok) {
-                            // Kept in the index: the next scan tries again.
-                            spdlog::warn("crisis: reminder for guidance {} failed: {}", gid,
-                                         r.message);
-                            return next();
-                          }
-                          finish();
-                        });
-                  });
+              eng_.list_docs(channel, "member:",
+                             [this, channel, gid, next, finish, acks](std::error_code mec,
+                                                                      std::vector<doc> members) {
+                               if (mec) return next();
+                               std::set<std::string> acked;
+                               for (auto& a : acks) acked.insert(a.key.substr(5 + gid.size()));
+                               std::string pending = "[";
+                               std::size_t n = 0;
+                               for (auto& m : members)
+                                 if (!acked.count(m.key.substr(7))) {
+                                   if (n++) pending += ',';
+                                   pending += m.value;
+                                 }
+                               pending += ']';
+                               modify(
+                                   channel, {"guidance:" + gid},
+                                   [pending, n, gid](const std::vector<doc>& d) {
+                                     plan p;
+                                     if (d[0].version == 0 ||
+                                         // `reminded` is the document's last field (see
+                                         // post_guidance): text in the body cannot be taken for it.
+                                         d[0].value.ends_with("\"reminded\":true}")) {
+                                       p.stop = result::success(
+                                           "{}");  // gone, or another node reminded already
+                                       return p;
+                                     }
+                                     std::string g = d[0].value;
+                                     if (g.ends_with("\"reminded\":false}"))
+                                       g.replace(g.size() - 17, 16, "\"reminded\":true");
+                                     p.writes.push_back({d[0].key, d[0].version, g});
+                                     if (n > 0)
+                                       p.events.push_back(
+                                           {"guidance.reminder",
+                                            "{\"guidance\":" + g + ",\"pending\":" + pending + "}",
+                                            {"scheduler", "muster"}});
+                                     p.reply = [](const commit_result&) {
+                                       return result::success("{\"reminded\":true}");
+                                     };
+                                     return p;
+                                   },
+                                   [this, finish, next, gid, n](result r) {
+                                     if (r.ok && r.json == "{\"reminded\":true}" && n > 0)
+                                       metrics_.add(counter::guidance_reminders);
+                                     if (!r.ok) {
+                                       // Kept in the index: the next scan tries again.
+                                       spdlog::warn("crisis: reminder for guidance {} failed: {}",
+                                                    gid, r.message);
+                                       return next();
+                                     }
+                                     finish();
+                                   });
+                             });
             });
       });
 }

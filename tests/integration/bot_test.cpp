@@ -185,6 +185,8 @@ TEST(bot, json_and_atom_feeds_are_polled_and_mapped) {
     <link rel="alternate" href="https://news.example/kettles?a=1&amp;b=2"/>
     <author><name>Dana Reporter</name></author><updated>2026-11-27T08:00:00Z</updated>
     <summary><![CDATA[Reports of <b>smoking</b> kettles]]></summary></entry>
+  <entry><id>tag:news.example,2026:2</id><title>Fire &#x1F525; &#zz; &#xD800; &#0;</title>
+    <link href="https://news.example/fire"/></entry>
 </feed>)";
     } else {
       a.status = 404;
@@ -227,6 +229,9 @@ items = "data.posts"
   EXPECT_NE(list.find(R"("author":"Dana Reporter")"), std::string::npos) << list;
   EXPECT_NE(list.find(R"("text":"Reports of <b>smoking</b> kettles")"), std::string::npos) << list;
   EXPECT_NE(list.find(R"("source":"news")"), std::string::npos) << list;
+  // Character references that are no characters stay as written (no crash, no bad UTF-8).
+  EXPECT_NE(list.find("\"text\":\"Fire \xF0\x9F\x94\xA5 &#zz; &#xD800; &#0;\""), std::string::npos)
+      << list;
 
   // A feed that is not there is reported, not a crash.
   r = run_bot({"--server", server, "--token", token, "--feed", feed.url("/missing"), "--once"}, "",

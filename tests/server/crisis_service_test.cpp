@@ -1550,3 +1550,23 @@ TEST_F(crisis_service, the_dedup_pointer_decides_the_home_for_concurrent_first_t
   EXPECT_EQ(ptr[0].value, "triage");
   EXPECT_EQ(ptr[0].version, 1u);
 }
+
+TEST_F(crisis_service, guidance_text_that_looks_like_the_reminded_flag_still_gets_its_reminder) {
+  // The flag is read from the document's own field, not found anywhere in its text.
+  create_channel("crisis-g");
+  svc_.note_member("crisis-g", ana_);
+  auto r = run("guidance.post",
+               cmd("guidance.post", {{"channel", "crisis-g"},
+                                     {"kind", "update"},
+                                     {"title", R"("reminded":true)"},
+                                     {"body", R"(say "reminded":true and "reminded":false)"}}),
+               lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  now_ = t0 + 2h;
+  scan();
+  auto rem = frames("crisis-g", "guidance.reminder");
+  ASSERT_EQ(rem.size(), 1u);
+  EXPECT_EQ(json(rem[0]).str("/data/guidance/title"), R"("reminded":true)");
+  scan();
+  EXPECT_EQ(count("crisis-g", "guidance.reminder"), 1u);
+}
