@@ -1,6 +1,6 @@
 #pragma once
-// Protocol v1 wire format: decoding client commands (simdjson on-demand) and encoding
-// replies and events. No I/O. See PROTOCOL.md.
+// Protocol v1 wire format: decoding client commands and encoding replies and events. No I/O.
+// See PROTOCOL.md. Which commands exist is the server's command table; the decoder asks it.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "protocol/error.hpp"
+#include "protocol/json_writer.hpp"
+#include "protocol/op_spec.hpp"
 
 namespace muster::protocol {
 
@@ -16,10 +18,6 @@ inline constexpr std::string_view subprotocol = "muster.v1";
 inline constexpr std::size_t max_channel_length = 128;
 inline constexpr std::size_t max_name_length = 64;
 inline constexpr std::uint32_t default_history_limit = 100;
-inline constexpr std::uint32_t max_history_limit = 1000;
-
-enum class op { connect, subscribe, unsubscribe, publish, history, presence, ping, crisis };
-std::string_view op_name(op o) noexcept;
 
 /// A point in a channel's stream: the last offset seen within an epoch.
 struct stream_position {
@@ -28,26 +26,22 @@ struct stream_position {
   friend bool operator==(const stream_position&, const stream_position&) = default;
 };
 
-/// One decoded client command; fields not used by `kind` stay empty.
+/// One decoded client command; fields the command does not use stay empty.
 struct command {
-  op kind = op::ping;
+  const op_spec* spec = nullptr;
   std::uint64_t id = 0;
   std::string channel;
+  bool has_channel = false;  // `channel` was given (possibly "")
   std::string name;
   std::string token;
   std::string data;  // minified JSON text, safe to embed verbatim
   std::optional<stream_position> recover;
-  bool join_leave = false;  // subscribe: also deliver join/leave events
+  bool join_leave = false;
   std::optional<std::uint64_t> since;
-  std::uint32_t limit = default_history_limit;
-  // op::crisis: the crisis command's name ("alert.claim", ...) and the whole frame, whose
-  // fields the crisis decoder reads (see protocol/crisis.hpp).
-  std::string crisis_op;
-  std::string frame;
+  std::optional<std::uint64_t> limit;  // within spec->limit when given
+  std::string frame;                   // the whole frame, when spec->keeps_frame
+  std::string_view op() const { return spec ? spec->name : std::string_view(); }
 };
-
-/// True when `name` is a crisis workflow command (channel.*, alert.*, guidance.*, ...).
-bool is_crisis_op(std::string_view name) noexcept;
 
 struct decode_failure {
   errc code = errc::bad_json;
@@ -69,10 +63,12 @@ struct publication {
 /// True when `name` is a valid channel name (see PROTOCOL.md "Channel names").
 bool valid_channel_name(std::string_view name) noexcept;
 
-/// Decodes client frames. Not thread-safe: one decoder per thread or session owner.
+/// Decodes client frames: the whole frame must be well-formed JSON (every value, also those of
+/// fields nobody reads), then the fields are checked in the order of PROTOCOL.md section 3.
+/// Not thread-safe: one decoder per thread.
 class decoder {
  public:
-  explicit decoder(std::size_t max_data_bytes = 65536);
+  decoder(op_lookup lookup, std::size_t max_data_bytes = 65536);
   ~decoder();
   decoder(const decoder&) = delete;
   decoder& operator=(const decoder&) = delete;
@@ -85,22 +81,19 @@ class decoder {
   std::unique_ptr<impl> impl_;
 };
 
-/// Appends `s` as a JSON string literal (quoted, escaped) to `out`.
-void append_json_string(std::string& out, std::string_view s);
-
 /// `{"id":N,"result":<result_json>}`
 std::string encode_reply(std::uint64_t id, std::string_view result_json);
 /// `{"id":N,"error":{"code":"...","message":"..."}}`; the id is omitted when unknown.
 /// `extra_fields`, when given, is spliced into the error object (e.g. `"holder":{...}`).
 std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string_view message,
                          std::string_view extra_fields = {});
-/// Appends one publication object (without channel) to `out`.
-void append_publication(std::string& out, const publication& p);
 /// `{"event":"message","channel":...,...}` (or p.event): serialized once, shared by every
 /// recipient.
 std::string encode_message_event(std::string_view channel, const publication& p);
 /// `{"event":"join"|"leave","channel":...,"client":...,"name":...}`
 std::string encode_presence_event(bool join, std::string_view channel, std::string_view client,
                                   std::string_view name);
+/// `{"event":"unsubscribed","channel":...,"reason":...}`
+std::string encode_unsubscribed_event(std::string_view channel, std::string_view reason);
 
 }  // namespace muster::protocol

@@ -48,6 +48,8 @@ std::string_view wire_name(errc e) noexcept {
       return "already_exists";
     case errc::conflict:
       return "conflict";
+    case errc::outcome_unknown:
+      return "outcome_unknown";
   }
   return "internal";
 }

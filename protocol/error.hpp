@@ -49,6 +49,9 @@ enum class errc {
   already_exists,
   /// Too many concurrent updates of one object; retry.
   conflict,
+  /// The change was sent to the engine but not confirmed (timeout, connection lost): it may or
+  /// may not have been applied. A blind retry may apply it twice.
+  outcome_unknown,
 };
 
 /// Stable name used on the wire in error replies and in metrics labels.
@@ -74,7 +77,8 @@ inline constexpr errc all_errors[] = {errc::bad_json,
                                       errc::already_claimed,
                                       errc::invalid_state,
                                       errc::already_exists,
-                                      errc::conflict};
+                                      errc::conflict,
+                                      errc::outcome_unknown};
 
 const std::error_category& protocol_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

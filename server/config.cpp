@@ -373,6 +373,11 @@ void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
   if (!errors.empty()) throw config_error(std::move(errors));
 }
 
+crisis::options config::crisis_options() const {
+  return {triage_channel, leads_channel, timeline_size, timeline_ttl,
+          reminder_after, escalation,    routes};
+}
+
 crisis::escalation_policy config::default_escalation() {
   using crisis::severity;
   using std::chrono::seconds;

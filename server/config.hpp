@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "server/crisis/alert.hpp"
+#include "server/crisis/options.hpp"
 
 namespace muster::server {
 
@@ -59,6 +59,8 @@ struct config {
   // [[route]]
   std::vector<crisis::route_rule> routes;
 
+  /// The part of the configuration the crisis layer is given.
+  crisis::options crisis_options() const;
   std::string host() const;
   std::uint16_t port() const;
   static crisis::escalation_policy default_escalation();

@@ -5,7 +5,9 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "server/auth/permissions.hpp"
+#include <simdjson.h>
+
+#include "server/command_table.hpp"
 
 #include "server/node.hpp"
 #include "server/websocket_session.hpp"
@@ -19,6 +21,7 @@ namespace websocket = beast::websocket;
 
 namespace {
 constexpr std::size_t max_request_body = 1024 * 1024;
+constexpr std::size_t max_request_header = 16 * 1024;
 
 http::response<http::string_body> make_response(
     const http::request<http::string_body>& req, http::status status, std::string body,
@@ -31,6 +34,47 @@ http::response<http::string_body> make_response(
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
+}
+
+// A response to a request that could not be read (no request to take the version from): the
+// common headers, and the connection closes after it.
+http::response<http::string_body> make_refusal(
+    http::status status, std::string body,
+    std::string_view content_type = "text/plain; charset=utf-8") {
+  http::response<http::string_body> res{status, 11};
+  res.set(http::field::server, "musterd/" MUSTER_VERSION);
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(false);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+// RFC 9112 6.1/6.3: a request's body length must not be guessed. Any Transfer-Encoding but a
+// single "chunked" is refused, and so is chunked together with Content-Length (a request that
+// two parsers could frame differently is a smuggling risk behind a proxy).
+bool ambiguous_framing(const http::request_parser<http::string_body>& parser) {
+  const auto& h = parser.get();
+  auto n = h.count(http::field::transfer_encoding);
+  if (n == 0) return false;
+  if (n > 1 || h.count(http::field::content_length) > 0) return true;
+  auto te = h[http::field::transfer_encoding];
+  std::string_view v(te.data(), te.size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return !beast::iequals(v, "chunked");
+}
+
+// {"status":"success", <the result's members>}: a PagerDuty-like reply around a crisis result.
+std::string with_status_success(std::string_view result_json) {
+  simdjson::dom::parser p;
+  simdjson::dom::object obj;
+  protocol::json_writer w;
+  w.begin_object().field("status", "success");
+  if (!p.parse(result_json.data(), result_json.size()).get_object().get(obj))
+    for (auto [key, value] : obj) w.raw_field(key, simdjson::minify(value));
+  return w.end_object().take();
 }
 
 // The value of `key` in a query string (no percent-decoding needed for tokens: base64url).
@@ -70,6 +114,7 @@ http::status status_for(protocol::errc e) {
     case errc::conflict:
       return http::status::conflict;
     case errc::unavailable:
+    case errc::outcome_unknown:
       return http::status::service_unavailable;
     case errc::message_too_large:
       return http::status::payload_too_large;
@@ -116,10 +161,31 @@ void http_session::do_read() {
   // A fresh parser per request: Beast parsers are single-use.
   parser_.emplace();
   parser_->body_limit(max_request_body);
-  parser_->header_limit(16 * 1024);
+  parser_->header_limit(max_request_header);
   stream_.expires_after(node_.cfg().handshake_timeout);
+  // The header first: how the body is framed is checked before any of it is read.
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+}
+
+void http_session::on_header(beast::error_code ec, std::size_t) {
+  if (ec) return on_read(ec, 0);
+  if (ambiguous_framing(*parser_))
+    return refuse_and_close(
+        make_refusal(http::status::bad_request,
+                     "Transfer-Encoding must be exactly \"chunked\", without Content-Length\n"));
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+}
+
+void http_session::refuse_and_close(http::response<http::string_body> res) {
+  auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
+  response_ = sp;
+  http::async_write(stream_, *sp, [self = shared_from_this()](beast::error_code wec, std::size_t) {
+    self->response_.reset();
+    if (wec) return self->fail(wec, "write");
+    self->drain_and_close();
+  });
 }
 
 void http_session::on_read(beast::error_code ec, std::size_t) {
@@ -129,23 +195,19 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   }
   if (ec == http::error::body_limit) {
     // Said, not just dropped: the client learns why. The rest of the body is not read.
-    auto res =
-        std::make_shared<http::response<http::string_body>>(http::status::payload_too_large, 11);
-    res->set(http::field::server, "musterd/" MUSTER_VERSION);
-    res->set(http::field::content_type, "application/json");
-    res->body() = "{\"error\":{\"code\":\"message_too_large\",\"message\":\"request body over " +
-                  std::to_string(max_request_body) + " bytes\"}}\n";
-    res->keep_alive(false);
-    res->prepare_payload();
-    response_ = res;
     node_.stats().error(protocol::errc::message_too_large);
-    return http::async_write(stream_, *res,
-                             [self = shared_from_this()](beast::error_code wec, std::size_t) {
-                               self->response_.reset();
-                               if (wec) return self->fail(wec, "write");
-                               self->drain_and_close();
-                             });
+    return refuse_and_close(
+        make_refusal(http::status::payload_too_large,
+                     error_body(protocol::errc::message_too_large,
+                                "request body over " + std::to_string(max_request_body) + " bytes"),
+                     "application/json"));
   }
+  if (ec == http::error::header_limit)
+    return refuse_and_close(make_refusal(http::status::request_header_fields_too_large,
+                                         "request header fields over 16 KiB\n"));
+  // Anything else that is not HTTP/1.1 as it must be (a bad request line, header or chunk).
+  if (ec && ec.category() == http::make_error_code(http::error::bad_method).category())
+    return refuse_and_close(make_refusal(http::status::bad_request, "malformed request\n"));
   if (ec) return fail(ec, "read");
   auto& req = parser_->get();
   std::string_view target(req.target().data(), req.target().size());
@@ -183,12 +245,9 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     }
     std::optional<auth::identity> who;
     auto token = query_param(target, "token");
-    if (node_.cfg().auth_enabled && !token.empty()) {
+    if (node_.auth().enabled() && !token.empty()) {
       auth::identity id;
-      auto bad = auth::verify(token, node_.cfg().auth_secret, id, std::chrono::system_clock::now(),
-                              node_.cfg().auth_leeway);
-      if (bad) {
-        node_.stats().add(counter::auth_failures);
+      if (auto bad = node_.auth().verify(token, id)) {
         node_.stats().add(counter::connections_rejected);
         auto res = std::make_shared<http::response<http::string_body>>(make_response(
             req, http::status::unauthorized, "token refused: " + bad.message() + "\n"));
@@ -268,24 +327,17 @@ void http_session::send_response(http::response<http::string_body> res) {
 }
 
 void http_session::handle_api(const request& req, std::string_view path) {
-  const auto& cfg = node_.cfg();
   auto json = [&](http::status st, std::string body) {
     return make_response(req, st, std::move(body), "application/json");
   };
   // Who: a Bearer token, or (auth disabled) an anonymous admin.
   crisis::actor who;
-  if (cfg.auth_enabled) {
+  const auto& auth = node_.auth();
+  if (auth.enabled()) {
     auto h = req[http::field::authorization];
     std::string_view header(h.data(), h.size());
-    std::error_code ec;
-    if (!header.starts_with("Bearer ")) {
-      ec = make_error_code(auth::jwt_errc::malformed);
-    } else {
-      ec = auth::verify(header.substr(7), cfg.auth_secret, who.id, std::chrono::system_clock::now(),
-                        cfg.auth_leeway);
-    }
-    if (ec) {
-      node_.stats().add(counter::auth_failures);
+    auto token = header.starts_with("Bearer ") ? header.substr(7) : std::string_view();
+    if (auto ec = auth.verify(token, who.id)) {
       auto res = json(http::status::unauthorized,
                       error_body(protocol::errc::unauthorized,
                                  header.empty() ? "Authorization: Bearer <token> is required"
@@ -294,14 +346,17 @@ void http_session::handle_api(const request& req, std::string_view path) {
       return send_response(std::move(res));
     }
   } else {
-    who.id.subject = who.id.name = "anonymous";
-    who.id.role = auth::role::admin;
+    who.id = auth::authenticator::anonymous_admin("anonymous");
   }
-  auto deny = [&](std::string_view what) {
-    return send_response(json(
+  // The role matrix's HTTP rows; false after answering 403.
+  auto permit = [&](std::string_view name) {
+    const auto& e = endpoint(name);
+    if (e.roles.has(who.id.role)) return true;
+    send_response(json(
         http::status::forbidden,
         error_body(protocol::errc::forbidden, "role " + std::string(auth::role_name(who.id.role)) +
-                                                  " may not " + std::string(what))));
+                                                  " may not " + std::string(e.what))));
+    return false;
   };
   auto method_not_allowed = [&](const char* allow) {
     auto res = json(http::status::method_not_allowed,
@@ -311,8 +366,8 @@ void http_session::handle_api(const request& req, std::string_view path) {
   };
   // Answers arrive on an engine thread: come back to ours before touching the stream.
   auto answer = [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
-                    http::status ok_status, crisis::result r, std::string prefix = {}) {
-    net::dispatch(self->stream_.get_executor(), [self, version, keep, ok_status, prefix,
+                    http::status ok_status, crisis::result r, bool status_success = false) {
+    net::dispatch(self->stream_.get_executor(), [self, version, keep, ok_status, status_success,
                                                  r = std::move(r)]() mutable {
       http::response<http::string_body> res{r.ok ? ok_status : status_for(r.code), version};
       res.set(http::field::server, "musterd/" MUSTER_VERSION);
@@ -320,7 +375,7 @@ void http_session::handle_api(const request& req, std::string_view path) {
       res.set(http::field::cache_control, "no-store");
       res.keep_alive(keep);
       if (r.ok) {
-        res.body() = prefix.empty() ? std::move(r.json) : "{" + prefix + "," + r.json.substr(1);
+        res.body() = status_success ? with_status_success(r.json) : std::move(r.json);
         res.body() += '\n';
       } else {
         self->node_.stats().error(r.code);
@@ -333,33 +388,34 @@ void http_session::handle_api(const request& req, std::string_view path) {
 
   if (path == "/api/v1/alerts") {
     if (req.method() != http::verb::post) return method_not_allowed("POST");
-    if (!auth::allowed(who.id.role, "http.alerts")) return deny("push alerts");
+    if (!permit("http.alerts")) return;
     return node_.crisis().push_http(req.body(), who, [answer](crisis::result r) {
-      answer(http::status::accepted, std::move(r), "\"status\":\"success\"");
+      answer(http::status::accepted, std::move(r), true);
     });
   }
   if (path == "/api/v1/stats" || path == "/api/v1/channels") {
     if (req.method() != http::verb::get) return method_not_allowed("GET");
     bool stats = path == "/api/v1/stats";
-    if (!auth::allowed(who.id.role, stats ? "http.stats" : "http.channels"))
-      return deny(stats ? "read stats" : "list channels");
+    if (!permit(stats ? "http.stats" : "http.channels")) return;
     std::string target(req.target().data(), req.target().size());
     auto ch = query_param(target, "channel");
-    std::string frame = "{}";
-    if (!ch.empty()) {
-      frame = "{\"channel\":";
-      protocol::append_json_string(frame, ch);
-      frame += '}';
-    }
-    return node_.crisis().run(
-        stats ? "stats" : "channel.list", frame, who,
-        [answer](crisis::result r) { answer(http::status::ok, std::move(r)); });
+    auto reply = [answer](crisis::result r) { answer(http::status::ok, std::move(r)); };
+    if (!stats) return node_.crisis().channels(who, reply);
+    if (!ch.empty() && !protocol::valid_channel_name(ch))
+      return send_response(
+          json(http::status::bad_request,
+               error_body(protocol::errc::bad_request, "channel is not a valid channel name")));
+    if (!ch.empty() && !who.id.may_access(ch))
+      return send_response(json(http::status::forbidden,
+                                error_body(protocol::errc::forbidden,
+                                           "channel is not in the token's channel allow-list")));
+    return node_.crisis().stats(ch.empty() ? std::nullopt : std::optional(ch), who, reply);
   }
   constexpr std::string_view channels_prefix = "/api/v1/channels/";
   if (path.starts_with(channels_prefix) && path.ends_with("/timeline") &&
       path.size() > channels_prefix.size() + std::string_view("/timeline").size()) {
     if (req.method() != http::verb::get) return method_not_allowed("GET");
-    if (!auth::allowed(who.id.role, "http.timeline")) return deny("export timelines");
+    if (!permit("http.timeline")) return;
     auto channel =
         std::string(path.substr(channels_prefix.size(), path.size() - channels_prefix.size() -
                                                             std::string_view("/timeline").size()));

@@ -21,7 +21,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
  private:
   void do_read();
+  void on_header(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  /// Answers a request that cannot be served on this connection, then closes it.
+  void refuse_and_close(boost::beast::http::response<boost::beast::http::string_body> res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   using request = boost::beast::http::request<boost::beast::http::string_body>;
   void accept_websocket(const request& req, std::optional<auth::identity> who);

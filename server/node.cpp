@@ -26,13 +26,15 @@ std::string random_node_id() {
 
 node::node(config cfg, engine_factory make_engine)
     : cfg_(std::move(cfg)),
+      crisis_options_(cfg_.crisis_options()),
       metrics_(cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency())),
+      auth_({cfg_.auth_enabled, cfg_.auth_secret, cfg_.auth_leeway}, metrics_),
       id_(random_node_id()) {
   unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)
     threads_.push_back(std::make_unique<io_thread>(i, cfg_.max_message_bytes));
   engine_ = make_engine(threads_[0]->ioc);
-  crisis_ = std::make_unique<crisis::service>(*engine_, cfg_, metrics_);
+  crisis_ = std::make_unique<crisis::service>(*engine_, crisis_options_, metrics_);
   if (!cfg_.web_root.empty() && cfg_.web_root != "none") {
     try {
       web_ = static_files(cfg_.web_root);

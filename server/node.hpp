@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "protocol/codec.hpp"
+#include "server/auth/authenticator.hpp"
 #include "server/channel_registry.hpp"
+#include "server/command_table.hpp"
 #include "server/config.hpp"
-#include "server/crisis/crisis_service.hpp"
+#include "server/crisis/service.hpp"
 #include "server/engine/engine.hpp"
 #include "server/metrics.hpp"
 #include "server/static_files.hpp"
@@ -29,7 +31,8 @@ class listener;
 
 /// Everything one I/O thread owns. Only that thread touches it after start-up.
 struct io_thread {
-  explicit io_thread(std::size_t i, std::size_t max_data) : index(i), decoder(max_data) {}
+  explicit io_thread(std::size_t i, std::size_t max_data)
+      : index(i), decoder(&lookup_op, max_data) {}
   /// Timers go first; then the loop (declared last), whose pending handlers may still own
   /// sessions that unregister from the members below as they are destroyed.
   ~io_thread() {
@@ -91,6 +94,7 @@ class node final : public engine_sink {
   const config& cfg() const { return cfg_; }
   engine& eng() { return *engine_; }
   crisis::service& crisis() { return *crisis_; }
+  const auth::authenticator& auth() const { return auth_; }
   const static_files& web() const { return web_; }
   metrics& stats() { return metrics_; }
   const std::string& id() const { return id_; }
@@ -125,11 +129,13 @@ class node final : public engine_sink {
   };
 
   config cfg_;
+  crisis::options crisis_options_;
+  metrics metrics_;
+  auth::authenticator auth_;
   // Declared before the engine so it is destroyed after it: an engine that fails its pending
   // requests as it goes away calls back into the service.
   std::unique_ptr<crisis::service> crisis_;
   std::unique_ptr<engine> engine_;
-  metrics metrics_;
   static_files web_;
   std::string id_;
   std::vector<std::unique_ptr<io_thread>> threads_;

@@ -16,6 +16,8 @@ class category final : public std::error_category {
         return "engine timed out";
       case engine_errc::bad_reply:
         return "engine sent an unexpected reply";
+      case engine_errc::outcome_unknown:
+        return "engine connection lost after the request was sent";
     }
     return "engine error";
   }
@@ -25,6 +27,11 @@ class category final : public std::error_category {
 const std::error_category& engine_category() noexcept {
   static const category c;
   return c;
+}
+
+bool outcome_unknown(std::error_code ec) noexcept {
+  return ec == make_error_code(engine_errc::timeout) ||
+         ec == make_error_code(engine_errc::outcome_unknown);
 }
 
 std::string new_epoch() {

@@ -1,7 +1,8 @@
 #pragma once
-// The engine interface: what a node needs from its storage and cross-node fan-out backend
-// (offset assignment, bounded history, presence). Implemented by memory_engine (embedded)
-// and, for several nodes, by a Redis engine. All methods may be called from any thread.
+// The engine interfaces, one per concern (streams, presence, documents, indexes), and `engine`,
+// which has all four: what a node needs from its storage and cross-node fan-out backend.
+// Implemented by memory_engine (embedded) and, for several nodes, by the Redis engine. All
+// methods may be called from any thread.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -23,7 +24,12 @@ enum class engine_errc {
   timeout,
   /// The backend answered something we could not understand.
   bad_reply,
+  /// The connection broke after the request was sent: it may or may not have been applied.
+  outcome_unknown,
 };
+/// True when a failed write may nevertheless have been applied (timed out, or sent before the
+/// connection broke): the caller must not report it as "not done".
+bool outcome_unknown(std::error_code ec) noexcept;
 const std::error_category& engine_category() noexcept;
 inline std::error_code make_error_code(engine_errc e) noexcept {
   return {static_cast<int>(e), engine_category()};
@@ -106,37 +112,39 @@ class engine_sink {
   virtual void on_event(std::string_view channel, const channel_event& ev) = 0;
 };
 
-class engine {
+/// A channel's stream: offsets, bounded history and cross-node fan-out of its events.
+class stream_store {
  public:
   using publish_handler = std::function<void(std::error_code, protocol::stream_position)>;
   using history_handler = std::function<void(std::error_code, history_result)>;
-  using presence_handler = std::function<void(std::error_code, std::vector<client_info>)>;
-  using docs_handler = std::function<void(std::error_code, std::vector<doc>)>;
-  using commit_handler = std::function<void(std::error_code, commit_result)>;
-  using index_handler =
-      std::function<void(std::error_code, std::vector<std::pair<std::string, std::int64_t>>)>;
-  using done_handler = std::function<void(std::error_code)>;
-
-  virtual ~engine() = default;
-  virtual void start(engine_sink& sink) = 0;
-  virtual void stop() = 0;
-  /// True while the engine can serve requests (for /readyz).
-  virtual bool ready() const = 0;
-
+  virtual ~stream_store() = default;
   // Handlers may run on any thread, possibly before the call returns.
   virtual void publish(std::string_view channel, std::string data, const client_info& sender,
                        publish_handler h) = 0;
   virtual void history(std::string_view channel, history_query q, history_handler h) = 0;
-  virtual void presence(std::string_view channel, presence_handler h) = 0;
-
   /// The node has its first local subscriber to `channel` / lost its last one.
   virtual void subscribe(std::string_view channel) = 0;
   virtual void unsubscribe(std::string_view channel) = 0;
+};
+
+/// Who is connected to a channel (join/leave events go to the sink, outside the stream).
+class presence_store {
+ public:
+  using presence_handler = std::function<void(std::error_code, std::vector<client_info>)>;
+  virtual ~presence_store() = default;
+  virtual void presence(std::string_view channel, presence_handler h) = 0;
   virtual void presence_join(std::string_view channel, const client_info& who) = 0;
   virtual void presence_leave(std::string_view channel, const client_info& who) = 0;
-  // Documents beside a channel, and atomic commits (every write's expectation holds, then all
-  // writes apply and all events are appended and published) — what makes exactly one claim
-  // win across nodes.
+};
+
+/// Documents beside a channel, and atomic commits (every write's expectation holds, then all
+/// writes apply and all events are appended and published) — what makes exactly one claim win
+/// across nodes.
+class document_store {
+ public:
+  using docs_handler = std::function<void(std::error_code, std::vector<doc>)>;
+  using commit_handler = std::function<void(std::error_code, commit_result)>;
+  virtual ~document_store() = default;
   /// The documents `keys` (absent ones with version 0), in the order asked.
   virtual void read_docs(std::string_view channel, std::vector<std::string> keys,
                          docs_handler h) = 0;
@@ -146,15 +154,34 @@ class engine {
   virtual void commit(std::string_view channel, std::vector<doc_write> writes,
                       std::vector<event_spec> events, std::optional<retention> keep,
                       commit_handler h) = 0;
+};
 
-  // Global sorted indexes shared by all nodes (crisis channels, escalation deadlines).
+/// Global sorted indexes shared by all nodes (crisis channels, escalation deadlines).
+class index_store {
+ public:
+  using index_handler =
+      std::function<void(std::error_code, std::vector<std::pair<std::string, std::int64_t>>)>;
+  using done_handler = std::function<void(std::error_code)>;
+  virtual ~index_store() = default;
   virtual void index_put(std::string index, std::string member, std::int64_t score,
                          done_handler h) = 0;
   virtual void index_remove(std::string index, std::string member, done_handler h) = 0;
   /// Members with score <= max_score, lowest first, at most `limit`.
   virtual void index_range(std::string index, std::int64_t max_score, std::size_t limit,
                            index_handler h) = 0;
+};
 
+/// A whole engine: the four concerns and its lifecycle.
+class engine : public stream_store,
+               public presence_store,
+               public document_store,
+               public index_store {
+ public:
+  ~engine() override = default;
+  virtual void start(engine_sink& sink) = 0;
+  virtual void stop() = 0;
+  /// True while the engine can serve requests (for /readyz).
+  virtual bool ready() const = 0;
   /// Housekeeping (expire history past its TTL); called periodically by the node.
   virtual void sweep() = 0;
   /// Appends engine-specific series in the Prometheus text format (any thread).

@@ -1,5 +1,7 @@
 #include "protocol/codec.hpp"
 
+#include "server/command_table.hpp"
+
 #include <gtest/gtest.h>
 
 using namespace muster::protocol;
@@ -13,7 +15,8 @@ struct decoded {
 };
 
 decoded decode(std::string_view frame) {
-  static decoder d(1024);
+  // The decoder as musterd runs it: with the server's command table.
+  static decoder d(&muster::server::lookup_op, 1024);
   decoded r;
   r.ok = d.decode(frame, r.cmd, r.failure);
   return r;
@@ -24,7 +27,7 @@ decoded decode(std::string_view frame) {
 TEST(codec, decodes_connect) {
   auto r = decode(R"({"id":1,"op":"connect","name":"alice"})");
   ASSERT_TRUE(r.ok) << r.failure.message;
-  EXPECT_EQ(r.cmd.kind, op::connect);
+  EXPECT_EQ(r.cmd.op(), "connect");
   EXPECT_EQ(r.cmd.id, 1u);
   EXPECT_EQ(r.cmd.name, "alice");
 }
@@ -33,7 +36,7 @@ TEST(codec, decodes_subscribe_with_recovery_position) {
   auto r = decode(
       R"({"op":"subscribe","id":7,"channel":"crisis:acme","recover":{"offset":42,"epoch":"ab12"}})");
   ASSERT_TRUE(r.ok) << r.failure.message;
-  EXPECT_EQ(r.cmd.kind, op::subscribe);
+  EXPECT_EQ(r.cmd.op(), "subscribe");
   EXPECT_EQ(r.cmd.channel, "crisis:acme");
   ASSERT_TRUE(r.cmd.recover);
   EXPECT_EQ(r.cmd.recover->offset, 42u);
@@ -62,13 +65,13 @@ TEST(codec, decodes_history_and_presence_and_ping) {
   EXPECT_EQ(h.cmd.limit, 5u);
   auto p = decode(R"({"id":5,"op":"presence","channel":"c"})");
   ASSERT_TRUE(p.ok);
-  EXPECT_EQ(p.cmd.kind, op::presence);
+  EXPECT_EQ(p.cmd.op(), "presence");
   auto u = decode(R"({"id":6,"op":"unsubscribe","channel":"c"})");
   ASSERT_TRUE(u.ok);
-  EXPECT_EQ(u.cmd.kind, op::unsubscribe);
+  EXPECT_EQ(u.cmd.op(), "unsubscribe");
   auto g = decode(R"({"id":8,"op":"ping"})");
   ASSERT_TRUE(g.ok);
-  EXPECT_EQ(g.cmd.kind, op::ping);
+  EXPECT_EQ(g.cmd.op(), "ping");
 }
 
 TEST(codec, ignores_unknown_fields) {
@@ -184,15 +187,14 @@ TEST(codec, connect_needs_no_name_when_the_token_came_with_the_upgrade) {
   // With ?token= the identity is known; without auth the server names the client itself.
   auto r = decode(R"({"id":1,"op":"connect"})");
   ASSERT_TRUE(r.ok) << r.failure.message;
-  EXPECT_EQ(r.cmd.kind, op::connect);
+  EXPECT_EQ(r.cmd.op(), "connect");
   EXPECT_TRUE(r.cmd.name.empty());
 }
 
 TEST(codec, crisis_commands_keep_the_frame_and_check_a_given_channel) {
   auto r = decode(R"({"id":4,"op":"alert.claim","channel":"crisis.a","alert":"a-1"})");
   ASSERT_TRUE(r.ok) << r.failure.message;
-  EXPECT_EQ(r.cmd.kind, op::crisis);
-  EXPECT_EQ(r.cmd.crisis_op, "alert.claim");
+  EXPECT_EQ(r.cmd.op(), "alert.claim");
   EXPECT_EQ(r.cmd.frame, R"({"id":4,"op":"alert.claim","channel":"crisis.a","alert":"a-1"})");
   auto star = decode(R"({"id":5,"op":"guidance.post","channel":"*","kind":"update"})");
   EXPECT_TRUE(star.ok) << "\"*\" means every crisis channel";

@@ -101,6 +101,7 @@ void redis_connection::on_connected() {
                       std::chrono::steady_clock::now(),
                       {}});
   out_ += format_command({"AUTH", opts_.password});
+  ++unsent_;
   do_write();
   arm_timeout();
 }
@@ -136,6 +137,7 @@ void redis_connection::command(std::string formatted, reply_handler h, std::size
   auto now = std::chrono::steady_clock::now();
   pending_.push_back({std::move(h), replies, now + opts_.command_timeout, now, reply_kind});
   out_ += formatted;
+  ++unsent_;
   if (!writing_) do_write();
   if (pending_.size() == 1) arm_timeout();
 }
@@ -145,6 +147,7 @@ void redis_connection::do_write() {
   writing_ = true;
   in_flight_.swap(out_);
   out_.clear();
+  unsent_ = 0;  // from here on Redis may receive (and run) every pending command
   auto gen = generation_;
   net::async_write(socket_, net::buffer(in_flight_),
                    [self = shared_from_this(), gen](boost::system::error_code ec, std::size_t) {
@@ -210,7 +213,15 @@ void redis_connection::arm_timeout() {
 void redis_connection::fail_all(std::error_code ec) {
   auto failed = std::move(pending_);
   pending_.clear();
-  for (auto& p : failed) p.handler(ec, nullptr);
+  // The oldest were handed to the socket: Redis may have run them. Only the rest were surely
+  // never sent, and only they may be called `unavailable`.
+  auto sent = failed.size() - std::min(unsent_, failed.size());
+  unsent_ = 0;
+  auto sent_ec = ec == make_error_code(engine_errc::timeout)
+                     ? ec
+                     : make_error_code(engine_errc::outcome_unknown);
+  for (std::size_t i = 0; i < failed.size(); ++i)
+    failed[i].handler(i < sent ? sent_ec : make_error_code(engine_errc::unavailable), nullptr);
 }
 
 void redis_connection::reset(std::error_code ec, const char* why) {

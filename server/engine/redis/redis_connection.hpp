@@ -33,7 +33,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     std::chrono::milliseconds max_backoff{5000};
   };
   /// Called once per command with its reply (an error reply is a reply, not an error_code),
-  /// or with an error_code (engine_errc::unavailable, timeout, bad_reply) and no reply.
+  /// or with an error_code and no reply: `unavailable` (never sent), `timeout` or
+  /// `outcome_unknown` (sent, then no reply: Redis may have run it).
   using reply_handler = std::function<void(std::error_code, reply_ptr)>;
   using push_handler = std::function<void(const redisReply&)>;
   using state_handler = std::function<void(bool up)>;
@@ -92,8 +93,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   reply_reader reader_;
   std::array<char, 16384> read_buffer_{};
   std::deque<pending> pending_;
-  std::string out_;        // commands not yet handed to the socket
-  std::string in_flight_;  // bytes being written
+  std::string out_;         // commands not yet handed to the socket
+  std::size_t unsent_ = 0;  // how many of the newest pending commands are still in out_
+  std::string in_flight_;   // bytes being written
   bool writing_ = false;
   bool up_ = false;
   bool socket_ready_ = false;  // TCP connected (AUTH may still be pending)

@@ -11,218 +11,14 @@
 #include <random>
 #include <utility>
 
+#include "protocol/event_frame.hpp"
+#include "server/engine/redis/lua_scripts.hpp"
+
 namespace muster::server::redis {
 
 namespace net = boost::asio;
 
 namespace {
-
-// Helpers shared by the scripts below. trim: removes history entries past their TTL, oldest
-// first (bounded work per call).
-constexpr const char* trim_lua = R"(
-local function trim(stream, now, ttl)
-  local min_ts = now - ttl
-  for i = 1, 100 do
-    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
-    if #first == 0 then return end
-    if tonumber(first[1][2][2]) > min_ts then return end
-    redis.call('XDEL', stream, first[1][1])
-  end
-end
--- The channel's epoch; a channel seen for the first time (or whose keys expired) starts a new
--- stream under `fresh`, so old offsets can never be mistaken for new ones.
-local function epoch_of(meta, stream, fresh, ttl)
-  local epoch = redis.call('HGET', meta, 'e')
-  if not epoch then
-    epoch = fresh
-    redis.call('HSET', meta, 'e', epoch)
-    redis.call('PEXPIRE', meta, ttl)
-    redis.call('DEL', stream)
-  end
-  return epoch
-end
--- The channel's history bounds: its own retention when a commit set one (a crisis timeline),
--- else the configured size and ttl ms.
-local function retention_of(meta, size, ttl)
-  local r = redis.call('HMGET', meta, 'rs', 'rt')
-  if r[1] and r[2] then return r[1], r[2] end
-  return size, ttl
-end
-)";
-
-// Assigns the next offset, appends to the bounded stream and publishes, atomically.
-// KEYS: meta, stream. ARGV: frame head, middle, tail, new epoch, history size, ttl ms, now ms,
-// pub/sub channel, PUBLISH or SPUBLISH.
-const std::string publish_lua = std::string(trim_lua) + R"(
-local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[4], ARGV[6])
-local size, ttl = retention_of(KEYS[1], ARGV[5], ARGV[6])
-local top = redis.call('HINCRBY', KEYS[1], 't', 1)
-local frame = ARGV[1] .. top .. ARGV[2] .. epoch .. ARGV[3]
-if tonumber(size) > 0 then
-  trim(KEYS[2], tonumber(ARGV[7]), tonumber(ttl))
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 't', ARGV[7], 'f', frame)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call(ARGV[9], ARGV[8], top .. ':' .. frame)
-return {top, epoch}
-)";
-
-// A compare-and-set of documents plus events, atomically: every write's expected version must
-// hold, then all writes apply and all events are appended and published like publish_lua's.
-// KEYS: meta, stream, docs hash, versions hash. ARGV: #writes, #events, new epoch, history size,
-// ttl ms, now ms, pub/sub channel, PUBLISH or SPUBLISH, retention size and ttl ms ('': none),
-// frame middle, then per write: key, expected version ('any': whatever), value ('': delete),
-// then per event: frame head, tail.
-// Returns {0, value, version, ...} (current state of each write's key) when an expectation
-// failed, else {1, epoch, #writes, new version..., offset...}.
-const std::string commit_lua = std::string(trim_lua) + R"(
-local nw, ne = tonumber(ARGV[1]), tonumber(ARGV[2])
-local w0, e0 = 12, 12 + 3 * nw
--- Versions compared as strings: exact whatever their size.
-local ok = true
-for i = 0, nw - 1 do
-  local expect = ARGV[w0 + 3 * i + 1]
-  if expect ~= 'any' and (redis.call('HGET', KEYS[4], ARGV[w0 + 3 * i]) or '0') ~= expect then
-    ok = false
-  end
-end
-if not ok then
-  local out = {0}
-  for i = 0, nw - 1 do
-    local k = ARGV[w0 + 3 * i]
-    out[#out + 1] = redis.call('HGET', KEYS[3], k) or ''
-    out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], k) or '0')
-  end
-  return out
-end
-local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[3], ARGV[5])
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'rs', ARGV[9], 'rt', ARGV[10]) end
-local size, ttl = retention_of(KEYS[1], ARGV[4], ARGV[5])
-local out = {1, epoch, nw}
-for i = 0, nw - 1 do
-  local k, v = ARGV[w0 + 3 * i], ARGV[w0 + 3 * i + 2]
-  if v == '' then
-    out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], k) or '0') + 1
-    redis.call('HDEL', KEYS[3], k)
-    redis.call('HDEL', KEYS[4], k)
-  else
-    redis.call('HSET', KEYS[3], k, v)
-    out[#out + 1] = redis.call('HINCRBY', KEYS[4], k, 1)
-  end
-end
-if ne > 0 and tonumber(size) > 0 then trim(KEYS[2], tonumber(ARGV[6]), tonumber(ttl)) end
-for i = 0, ne - 1 do
-  local top = redis.call('HINCRBY', KEYS[1], 't', 1)
-  local frame = ARGV[e0 + 2 * i] .. top .. ARGV[11] .. epoch .. ARGV[e0 + 2 * i + 1]
-  if tonumber(size) > 0 then
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-1', 't', ARGV[6], 'f', frame)
-    redis.call('PEXPIRE', KEYS[2], ttl)
-  end
-  redis.call(ARGV[8], ARGV[7], top .. ':' .. frame)
-  out[#out + 1] = top
-end
-redis.call('PEXPIRE', KEYS[1], ttl)
-return out
-)";
-
-// KEYS: docs hash, versions hash. ARGV: doc keys. Returns {value, version, ...} ('' and 0 for
-// an absent document), one snapshot.
-const std::string read_docs_lua = R"(
-local out = {}
-for i = 1, #ARGV do
-  out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[i]) or ''
-  out[#out + 1] = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
-end
-return out
-)";
-
-// KEYS: docs hash, versions hash. ARGV: key prefix. Returns {key, value, version, ...} unordered.
-const std::string list_docs_lua = R"(
-local out = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if string.sub(all[i], 1, #ARGV[1]) == ARGV[1] then
-    out[#out + 1] = all[i]
-    out[#out + 1] = all[i + 1]
-    out[#out + 1] = tonumber(redis.call('HGET', KEYS[2], all[i]) or '0')
-  end
-end
-return out
-)";
-
-// Global indexes: one sorted set each. KEYS: the set. Through EVAL so they are routed by slot
-// and follow redirects like every other command.
-const std::string index_put_lua = R"(
-return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-)";
-const std::string index_remove_lua = R"(
-return redis.call('ZREM', KEYS[1], ARGV[1])
-)";
-// ARGV: max score, limit. Returns {member, score, ...}, lowest score first.
-const std::string index_range_lua = R"(
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
-)";
-
-// The stream position and a slice of history. KEYS: meta, stream. ARGV: since (-1: latest),
-// limit, now ms, ttl ms, new epoch. Returns {top, epoch, first, offset, ts, frame, ...}.
-const std::string history_lua = std::string(trim_lua) + R"(
-local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[5], ARGV[4])
-local _, ttl = retention_of(KEYS[1], 0, ARGV[4])
-local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
-trim(KEYS[2], tonumber(ARGV[3]), tonumber(ttl))
-local out = {top, epoch, top + 1}
-local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
-if #first > 0 then out[3] = tonumber(string.match(first[1][1], '^(%d+)')) end
-local limit = tonumber(ARGV[2])
-if limit > 0 then
-  local entries
-  if tonumber(ARGV[1]) < 0 then
-    entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', limit)
-    local n = #entries
-    for i = 1, n / 2 do entries[i], entries[n - i + 1] = entries[n - i + 1], entries[i] end
-  else
-    entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[1]) + 1) .. '-0', '+', 'COUNT', limit)
-  end
-  for i = 1, #entries do
-    out[#out + 1] = tonumber(string.match(entries[i][1], '^(%d+)'))
-    out[#out + 1] = entries[i][2][2]
-    out[#out + 1] = entries[i][2][4]
-  end
-end
-return out
-)";
-
-// KEYS: presence hash, deadlines zset. ARGV: client, name, deadline ms, ttl ms, pub/sub, frame,
-// PUBLISH or SPUBLISH.
-const std::string join_lua = R"(
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call(ARGV[7], ARGV[5], 'p:' .. ARGV[6])
-return 1
-)";
-
-// KEYS: presence hash, deadlines zset. ARGV: client, pub/sub, frame, PUBLISH or SPUBLISH.
-const std::string leave_lua = R"(
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call(ARGV[4], ARGV[2], 'p:' .. ARGV[3])
-end
-return 1
-)";
-
-// Drops entries whose deadline passed (their node stopped refreshing them), then lists.
-// KEYS: presence hash, deadlines zset. ARGV: now ms.
-const std::string presence_lua = R"(
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-for _, c in ipairs(expired) do
-  redis.call('HDEL', KEYS[1], c)
-  redis.call('ZREM', KEYS[2], c)
-end
-return redis.call('HGETALL', KEYS[1])
-)";
 
 std::string sha1_hex(const std::string& s) {
   unsigned char d[SHA_DIGEST_LENGTH];
@@ -236,14 +32,24 @@ std::string sha1_hex(const std::string& s) {
   return out;
 }
 
-const std::string& sha(const std::string& script) {
-  static std::map<const std::string*, std::string> cache;
-  static std::mutex m;
-  std::lock_guard lock(m);
-  auto it = cache.find(&script);
-  if (it == cache.end()) it = cache.emplace(&script, sha1_hex(script)).first;
-  return it->second;
+// The scripts that use lib.lua get it prepended.
+lua_script make_script(std::string_view body, bool with_lib) {
+  std::string text = with_lib ? std::string(lua::lib_lua) + std::string(body) : std::string(body);
+  auto digest = sha1_hex(text);
+  return {std::move(text), std::move(digest)};
 }
+
+const lua_script publish_script = make_script(lua::publish_lua, true);
+const lua_script commit_script = make_script(lua::commit_lua, true);
+const lua_script history_script = make_script(lua::history_lua, true);
+const lua_script read_docs_script = make_script(lua::read_docs_lua, false);
+const lua_script list_docs_script = make_script(lua::list_docs_lua, false);
+const lua_script index_put_script = make_script(lua::index_put_lua, false);
+const lua_script index_remove_script = make_script(lua::index_remove_lua, false);
+const lua_script index_range_script = make_script(lua::index_range_lua, false);
+const lua_script join_script = make_script(lua::presence_join_lua, false);
+const lua_script leave_script = make_script(lua::presence_leave_lua, false);
+const lua_script presence_script = make_script(lua::presence_lua, false);
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -253,34 +59,6 @@ std::int64_t now_ms() {
 
 std::string ms(std::chrono::milliseconds d) {
   return std::to_string(d.count());
-}
-
-// Between a frame's head and tail the scripts splice offset, this, and the epoch.
-constexpr const char* frame_middle = ",\"epoch\":\"";
-
-// A stream event's frame (as protocol::encode_message_event writes it) split around the offset
-// and epoch, which only the script knows.
-std::pair<std::string, std::string> frame_parts(std::string_view channel, std::string_view event,
-                                                std::string_view data, const client_info& by,
-                                                std::int64_t now) {
-  std::string head = "{\"event\":";
-  protocol::append_json_string(head, event);
-  head += ",\"channel\":";
-  protocol::append_json_string(head, channel);
-  head += ",\"offset\":";
-  std::string tail = "\",\"ts\":";
-  tail += std::to_string(now);
-  tail += ",\"sender\":{\"client\":";
-  protocol::append_json_string(tail, by.client);
-  tail += ",\"name\":";
-  protocol::append_json_string(tail, by.name);
-  tail += "},\"data\":";
-  if (data.empty())
-    tail += "null";
-  else
-    tail += data;
-  tail += '}';
-  return {std::move(head), std::move(tail)};
 }
 
 // An integer element of a script's reply (Lua numbers arrive as integers).
@@ -499,31 +277,33 @@ std::uint64_t redis_engine::reconnects() const {
   return reconnects_total_.load();
 }
 
-void redis_engine::eval(const std::string& channel, const std::string& script,
-                        const std::string& digest, std::vector<std::string> keys,
-                        std::vector<std::string> args, redis_connection::reply_handler h,
-                        int redirects) {
-  auto build = [&](bool by_sha) {
-    std::vector<std::string_view> argv = {
-        by_sha ? "EVALSHA" : "EVAL", by_sha ? std::string_view(digest) : std::string_view(script)};
-    std::string nkeys = std::to_string(keys.size());
-    argv.push_back(nkeys);
-    for (auto& k : keys) argv.push_back(k);
-    for (auto& a : args) argv.push_back(a);
-    return format_command(argv);
+void redis_engine::eval(const std::string& channel, const lua_script& script,
+                        std::vector<std::string> keys, std::vector<std::string> args,
+                        redis_connection::reply_handler h, int redirects) {
+  // Kept for a retry: the full script is formatted only if Redis does not know it.
+  struct call {
+    std::vector<std::string> keys, args;
+    std::string format(const lua_script& sc, bool by_sha) const {
+      std::string nkeys = std::to_string(keys.size());
+      std::vector<std::string_view> argv = {by_sha ? "EVALSHA" : "EVAL", by_sha ? sc.sha : sc.text,
+                                            nkeys};
+      for (auto& k : keys) argv.push_back(k);
+      for (auto& a : args) argv.push_back(a);
+      return format_command(argv);
+    }
   };
+  auto c = std::make_shared<call>(call{std::move(keys), std::move(args)});
   auto& conn = shards_[shard_for(channel)]->cmd;
-  auto full = std::make_shared<std::string>(build(false));
-  auto retry = [this, channel, &script, &digest, keys, args,
-                redirects](redis_connection::reply_handler hh) mutable {
-    eval(channel, script, digest, std::move(keys), std::move(args), std::move(hh), redirects + 1);
+  auto retry = [this, channel, &script, c, redirects](redis_connection::reply_handler hh) {
+    eval(channel, script, c->keys, c->args, std::move(hh), redirects + 1);
   };
   // EVALSHA first; a Redis that does not know the script yet (restart, failover) gets it once.
-  conn->command(build(true), [this, conn, full, retry = std::move(retry), redirects,
-                              h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
+  conn->command(c->format(script, true), [this, conn, c, &script, retry = std::move(retry),
+                                          redirects, h = std::move(h)](std::error_code ec,
+                                                                       reply_ptr r) mutable {
     if (!ec && r && r->type == REDIS_REPLY_ERROR) {
       auto err = text(*r);
-      if (err.starts_with("NOSCRIPT")) return conn->command(std::move(*full), std::move(h));
+      if (err.starts_with("NOSCRIPT")) return conn->command(c->format(script, false), std::move(h));
       // The slot is being migrated and this key already left: ask the target once (ASKING
       // then the command, in order on one connection), without changing the slot map.
       if (err.starts_with("ASK ") && redirects < 3) {
@@ -537,7 +317,7 @@ void redis_engine::eval(const std::string& channel, const std::string& script,
           auto& to = shards_[index]->cmd;
           if (to->up()) {
             to->command(format_command({"ASKING"}), [](std::error_code, reply_ptr) {});
-            return to->command(std::move(*full), std::move(h));
+            return to->command(c->format(script, false), std::move(h));
           }
         }
       }
@@ -560,13 +340,15 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   // The frame is built here except for offset and epoch, which the script splices in.
   auto now = now_ms();
-  auto [head, tail] = frame_parts(channel, "message", data, sender, now);
-  net::post(ioc_, [this, ch = std::string(channel), head = std::move(head), tail = std::move(tail),
-                   now, h = std::move(h)]() mutable {
+  auto frame =
+      protocol::make_event_frame(channel, "message", now, sender.client, sender.name, data);
+  net::post(ioc_, [this, ch = std::string(channel), frame = std::move(frame), now,
+                   h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
-    eval(ch, publish_lua, sha(publish_lua), {key(ch, "m"), key(ch, "s")},
-         {head, frame_middle, tail, new_epoch(), std::to_string(opts_.history_size), ms(ttl),
-          std::to_string(now), pubsub_name(ch), publish_command()},
+    eval(ch, publish_script, {key(ch, "m"), key(ch, "s")},
+         {frame.head, std::string(frame.middle), frame.tail, new_epoch(),
+          std::to_string(opts_.history_size), ms(ttl), std::to_string(now), pubsub_name(ch),
+          publish_command()},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -609,7 +391,7 @@ void redis_engine::after_subscribed(const std::string& ch, std::function<void()>
 void redis_engine::do_history(std::string ch, history_query q, history_handler h) {
   auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
   std::string since = q.since ? std::to_string(*q.since) : "-1";
-  eval(ch, history_lua, sha(history_lua), {key(ch, "m"), key(ch, "s")},
+  eval(ch, history_script, {key(ch, "m"), key(ch, "s")},
        {since, std::to_string(q.limit), std::to_string(now_ms()), ms(ttl), new_epoch()},
        [h = std::move(h)](std::error_code ec, reply_ptr r) {
          if (ec) return h(ec, {});
@@ -636,8 +418,8 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
 void redis_engine::presence(std::string_view channel, presence_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   net::post(ioc_, [this, ch = std::string(channel), h = std::move(h)]() mutable {
-    eval(ch, presence_lua, sha(presence_lua), {key(ch, "p"), key(ch, "pz")},
-         {std::to_string(now_ms())}, [h = std::move(h)](std::error_code ec, reply_ptr r) {
+    eval(ch, presence_script, {key(ch, "p"), key(ch, "pz")}, {std::to_string(now_ms())},
+         [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
            if (!r || r->type != REDIS_REPLY_ARRAY)
              return h(make_error_code(engine_errc::bad_reply), {});
@@ -659,7 +441,7 @@ void redis_engine::presence_join(std::string_view channel, const client_info& wh
     after_subscribed(ch, [this, ch, who] {
       if (stopped_) return;
       auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
-      eval(ch, join_lua, sha(join_lua), {key(ch, "p"), key(ch, "pz")},
+      eval(ch, join_script, {key(ch, "p"), key(ch, "pz")},
            {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4),
             pubsub_name(ch), protocol::encode_presence_event(true, ch, who.client, who.name),
             publish_command()},
@@ -679,7 +461,7 @@ void redis_engine::presence_leave(std::string_view channel, const client_info& w
       it->second.erase(who.client);
       if (it->second.empty()) local_presence_.erase(it);
     }
-    eval(ch, leave_lua, sha(leave_lua), {key(ch, "p"), key(ch, "pz")},
+    eval(ch, leave_script, {key(ch, "p"), key(ch, "pz")},
          {who.client, pubsub_name(ch),
           protocol::encode_presence_event(false, ch, who.client, who.name), publish_command()},
          [](std::error_code ec, reply_ptr) {
@@ -852,23 +634,13 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
     }
     return;
   }
-  auto payload = text(*r.element[r.elements - 1]);
-  auto colon = payload.find(':');
-  if (colon == std::string_view::npos || !sink_) return;
+  auto payload = parse_channel_payload(text(*r.element[r.elements - 1]));
+  if (!payload || !sink_) return;
   channel_event ev;
-  if (payload.substr(0, colon) == "p") {
-    ev.presence = true;
-  } else {
-    ev.offset = std::strtoull(std::string(payload.substr(0, colon)).c_str(), nullptr, 10);
-    if (ev.offset == 0) return;
-    // The script wrote the frame: its epoch is the first "epoch" field.
-    auto e = payload.find("\"epoch\":\"", colon);
-    if (e != std::string_view::npos) {
-      auto start = e + 9, end = payload.find('"', start);
-      if (end != std::string_view::npos) ev.epoch = std::string(payload.substr(start, end - start));
-    }
-  }
-  ev.frame = std::make_shared<const std::string>(payload.substr(colon + 1));
+  ev.offset = payload->offset;
+  ev.presence = payload->offset == 0;
+  ev.epoch = std::string(payload->epoch);
+  ev.frame = std::make_shared<const std::string>(payload->frame);
   sink_->on_event(channel, ev);
 }
 
@@ -878,7 +650,7 @@ void redis_engine::read_docs(std::string_view channel, std::vector<std::string> 
   net::post(ioc_, [this, ch = std::string(channel), keys = std::move(keys),
                    h = std::move(h)]() mutable {
     auto args = keys;
-    eval(ch, read_docs_lua, sha(read_docs_lua), {key(ch, "d"), key(ch, "dv")}, std::move(args),
+    eval(ch, read_docs_script, {key(ch, "d"), key(ch, "dv")}, std::move(args),
          [keys = std::move(keys), h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
            if (ec) return h(ec, {});
            bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 * keys.size();
@@ -903,7 +675,7 @@ void redis_engine::list_docs(std::string_view channel, std::string prefix, docs_
   net::post(ioc_, [this, ch = std::string(channel), prefix = std::move(prefix),
                    h = std::move(h)]() mutable {
     eval(
-        ch, list_docs_lua, sha(list_docs_lua), {key(ch, "d"), key(ch, "dv")}, {std::move(prefix)},
+        ch, list_docs_script, {key(ch, "d"), key(ch, "dv")}, {std::move(prefix)},
         [h = std::move(h)](std::error_code ec, reply_ptr r) {
           if (ec) return h(ec, {});
           bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements % 3 == 0;
@@ -943,7 +715,7 @@ void redis_engine::commit(std::string_view channel, std::vector<doc_write> write
                                    publish_command(),
                                    keep ? std::to_string(keep->size) : std::string(),
                                    keep ? ms(keep->ttl) : std::string(),
-                                   frame_middle};
+                                   std::string(protocol::event_frame_parts::middle)};
   args.reserve(args.size() + 3 * writes.size() + 2 * events.size());
   std::vector<std::string> written;  // for the "not applied" answer
   written.reserve(writes.size());
@@ -956,14 +728,14 @@ void redis_engine::commit(std::string_view channel, std::vector<doc_write> write
     args.push_back(std::move(w.value));
   }
   for (auto& e : events) {
-    auto [head, tail] = frame_parts(channel, e.event, e.data, e.by, now);
-    args.push_back(std::move(head));
-    args.push_back(std::move(tail));
+    auto frame = protocol::make_event_frame(channel, e.event, now, e.by.client, e.by.name, e.data);
+    args.push_back(std::move(frame.head));
+    args.push_back(std::move(frame.tail));
   }
   net::post(ioc_, [this, ch = std::string(channel), args = std::move(args),
                    written = std::move(written), nevents = events.size(),
                    h = std::move(h)]() mutable {
-    eval(ch, commit_lua, sha(commit_lua), {key(ch, "m"), key(ch, "s"), key(ch, "d"), key(ch, "dv")},
+    eval(ch, commit_script, {key(ch, "m"), key(ch, "s"), key(ch, "d"), key(ch, "dv")},
          std::move(args),
          [written = std::move(written), nevents, h = std::move(h)](std::error_code ec,
                                                                    reply_ptr r) mutable {
@@ -1008,8 +780,7 @@ void redis_engine::index_put(std::string index, std::string member, std::int64_t
                    h = std::move(h)]() mutable {
     // The index is a pseudo-channel "idx:<name>", so its key routes by slot like a channel's.
     auto ch = "idx:" + index;
-    eval(ch, index_put_lua, sha(index_put_lua), {key(ch, "z")},
-         {std::to_string(score), std::move(member)},
+    eval(ch, index_put_script, {key(ch, "z")}, {std::to_string(score), std::move(member)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec);
            if (!r || !is_int(*r)) {
@@ -1026,7 +797,7 @@ void redis_engine::index_remove(std::string index, std::string member, done_hand
   net::post(ioc_, [this, index = std::move(index), member = std::move(member),
                    h = std::move(h)]() mutable {
     auto ch = "idx:" + index;
-    eval(ch, index_remove_lua, sha(index_remove_lua), {key(ch, "z")}, {std::move(member)},
+    eval(ch, index_remove_script, {key(ch, "z")}, {std::move(member)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec);
            if (!r || !is_int(*r)) {
@@ -1045,8 +816,7 @@ void redis_engine::index_range(std::string index, std::int64_t max_score, std::s
   auto count = std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max());
   net::post(ioc_, [this, index = std::move(index), max_score, count, h = std::move(h)]() mutable {
     auto ch = "idx:" + index;
-    eval(ch, index_range_lua, sha(index_range_lua), {key(ch, "z")},
-         {std::to_string(max_score), std::to_string(count)},
+    eval(ch, index_range_script, {key(ch, "z")}, {std::to_string(max_score), std::to_string(count)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
            bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;

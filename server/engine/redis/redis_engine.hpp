@@ -17,6 +17,12 @@
 
 namespace muster::server::redis {
 
+/// A Lua script and its SHA-1 (sent by EVALSHA first).
+struct lua_script {
+  std::string text;
+  std::string sha;
+};
+
 class redis_engine final : public engine {
  public:
   struct options {
@@ -73,9 +79,8 @@ class redis_engine final : public engine {
   };
   std::string key(std::string_view channel, std::string_view suffix) const;
   std::string pubsub_name(std::string_view channel) const;
-  void eval(const std::string& channel, const std::string& script, const std::string& sha,
-            std::vector<std::string> keys, std::vector<std::string> args,
-            redis_connection::reply_handler h, int redirects = 0);
+  void eval(const std::string& channel, const lua_script& script, std::vector<std::string> keys,
+            std::vector<std::string> args, redis_connection::reply_handler h, int redirects = 0);
   void on_push(std::size_t shard, const redisReply& r);
   void flush_subscriptions();
   std::size_t add_shard(const std::string& host, std::uint16_t port);

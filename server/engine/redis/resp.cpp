@@ -1,5 +1,7 @@
 #include "server/engine/redis/resp.hpp"
 
+#include <charconv>
+
 #include "server/engine/engine.hpp"
 
 namespace muster::server::redis {
@@ -86,6 +88,25 @@ std::uint16_t key_slot(std::string_view key) noexcept {
       key = key.substr(open + 1, close - open - 1);
   }
   return crc16(key) & 16383;
+}
+
+std::optional<channel_payload> parse_channel_payload(std::string_view payload) noexcept {
+  auto colon = payload.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  channel_payload out;
+  auto head = payload.substr(0, colon);
+  if (head == "p") {
+    out.frame = payload.substr(colon + 1);
+    return out;
+  }
+  auto [end, ec] = std::from_chars(head.data(), head.data() + head.size(), out.offset);
+  if (ec != std::errc() || end != head.data() + head.size() || out.offset == 0) return std::nullopt;
+  auto rest = payload.substr(colon + 1);
+  auto second = rest.find(':');
+  if (second == std::string_view::npos) return std::nullopt;
+  out.epoch = rest.substr(0, second);
+  out.frame = rest.substr(second + 1);
+  return out;
 }
 
 }  // namespace muster::server::redis

@@ -3,7 +3,9 @@
 // redisReader), with RAII for every hiredis object. No I/O; one reader per connection.
 #include <hiredis/hiredis.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -48,6 +50,16 @@ bool is_message_push(const redisReply& r) noexcept;
 /// "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", ... for a subscription notice;
 /// empty for anything else.
 std::string_view subscription_notice(const redisReply& r) noexcept;
+/// What the engine's scripts publish on a channel: "<offset>:<epoch>:<frame>" for a stream
+/// event, "p:<frame>" for a join or leave (offset 0, no epoch).
+struct channel_payload {
+  std::uint64_t offset = 0;
+  std::string_view epoch;
+  std::string_view frame;
+};
+/// Reads a channel payload; none when it is not one.
+std::optional<channel_payload> parse_channel_payload(std::string_view payload) noexcept;
+
 /// Redis Cluster hash slot of a key (CRC16 of its {hash tag} if it has one).
 std::uint16_t key_slot(std::string_view key) noexcept;
 

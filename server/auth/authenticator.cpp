@@ -1,0 +1,29 @@
+#include "server/auth/authenticator.hpp"
+
+#include "server/metrics.hpp"
+
+namespace muster::server::auth {
+
+std::error_code authenticator::verify(std::string_view token, identity& out) const {
+  auto ec = token.empty() ? make_error_code(jwt_errc::malformed)
+                          : auth::verify(token, opts_.secret, out, std::chrono::system_clock::now(),
+                                         opts_.leeway);
+  if (ec) metrics_.add(counter::auth_failures);
+  return ec;
+}
+
+identity authenticator::anonymous_admin(std::string name) {
+  identity id;
+  id.subject = name;
+  id.name = std::move(name);
+  id.role = role::admin;
+  return id;
+}
+
+bool authenticator::expired(const identity& who, std::chrono::system_clock::time_point now) const {
+  if (!opts_.enabled || !who.expires_at) return false;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  return secs > *who.expires_at + opts_.leeway.count();
+}
+
+}  // namespace muster::server::auth

@@ -1,0 +1,42 @@
+#pragma once
+// The one authentication step: a token (from `?token=`, `connect` or `Authorization: Bearer`)
+// becomes an identity or a refusal, counted; with authentication disabled everyone is an admin.
+// Immutable after construction; thread-safe.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/auth/jwt.hpp"
+
+namespace muster::server {
+class metrics;
+}
+
+namespace muster::server::auth {
+
+class authenticator {
+ public:
+  struct options {
+    bool enabled = true;
+    std::string secret;  // HS256 key
+    std::chrono::seconds leeway{30};
+  };
+  authenticator(options opts, metrics& m) : opts_(std::move(opts)), metrics_(m) {}
+
+  bool enabled() const { return opts_.enabled; }
+  std::chrono::seconds leeway() const { return opts_.leeway; }
+  /// Verifies `token` (empty: none given); a refusal is counted in muster_auth_failures_total.
+  std::error_code verify(std::string_view token, identity& out) const;
+  /// Who someone is with authentication disabled: an admin named `name`.
+  static identity anonymous_admin(std::string name);
+  /// True once `who`'s token is past its expiry (and the leeway).
+  bool expired(const identity& who,
+               std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+
+ private:
+  options opts_;
+  metrics& metrics_;
+};
+
+}  // namespace muster::server::auth

@@ -1,0 +1,304 @@
+#include "server/crisis/alerts.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "protocol/json_writer.hpp"
+#include "server/auth/roles.hpp"
+#include "server/crisis/keys.hpp"
+#include "server/crisis/store.hpp"
+
+namespace muster::server::crisis::alerts {
+
+using protocol::errc;
+using protocol::json_writer;
+
+namespace {
+
+std::int64_t to_ms(time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// What an alert verb reads besides `alert`, and who acts.
+struct verb_input {
+  std::string user, name;
+  bool lead = false;
+  time_point now;
+  std::string to, to_name;            // assign
+  std::string reply_url, reply_text;  // respond
+};
+
+// One alert verb: its event, its own fields, and its transition of the state machine (which
+// also fills the record's names); `changed` false: a repeat that changes nothing.
+struct verb {
+  std::string_view action;
+  std::string_view event;
+  void (*read)(fields& f, verb_input& in);
+  outcome (*apply)(alert_record& rec, const verb_input& in, bool& changed);
+};
+
+void no_fields(fields&, verb_input&) {}
+
+constexpr verb claim_verb{"claim", "alert.claimed", no_fields,
+                          [](alert_record& rec, const verb_input& in, bool& changed) {
+                            // Claiming what one already holds (claimed or responded) changes
+                            // nothing.
+                            bool mine =
+                                rec.a.status != alert_status::open && rec.a.holder == in.user;
+                            auto res = crisis::claim(rec.a, in.user, in.now);
+                            changed = res == outcome::ok && !mine;
+                            if (changed) rec.holder_name = in.name;
+                            return res;
+                          }};
+constexpr verb release_verb{"release", "alert.released", no_fields,
+                            [](alert_record& rec, const verb_input& in, bool& changed) {
+                              auto res = crisis::release(rec.a, in.user, in.lead);
+                              changed = res == outcome::ok;
+                              if (changed) rec.holder_name.clear();
+                              return res;
+                            }};
+constexpr verb assign_verb{"assign", "alert.assigned",
+                           [](fields& f, verb_input& in) {
+                             in.to = f.str("to", true, 256);
+                             in.to_name = f.str("to_name", false, 64);
+                           },
+                           [](alert_record& rec, const verb_input& in, bool& changed) {
+                             auto res = crisis::assign(rec.a, in.to, in.now);
+                             changed = res == outcome::ok;
+                             if (changed) rec.holder_name = in.to_name.empty() ? in.to : in.to_name;
+                             return res;
+                           }};
+constexpr verb respond_verb{"respond", "alert.responded",
+                            [](fields& f, verb_input& in) {
+                              in.reply_url = f.str("reply_url", false, max_field);
+                              in.reply_text = f.str("reply_text", false, max_text);
+                              if (!f.error() && in.reply_url.empty() && in.reply_text.empty())
+                                f.fail("reply_url", "or reply_text is required");
+                            },
+                            [](alert_record& rec, const verb_input& in, bool& changed) {
+                              auto res = crisis::respond(rec.a, in.user, in.reply_url,
+                                                         in.reply_text, in.lead, in.now);
+                              changed = res == outcome::ok;
+                              if (changed) rec.responder = {in.user, in.name};
+                              return res;
+                            }};
+constexpr verb resolve_verb{"resolve", "alert.resolved", no_fields,
+                            [](alert_record& rec, const verb_input& in, bool& changed) {
+                              auto res = crisis::resolve(rec.a, in.user, in.lead);
+                              changed = res == outcome::ok;
+                              return res;
+                            }};
+constexpr verb dismiss_verb{"dismiss", "alert.dismissed", no_fields,
+                            [](alert_record& rec, const verb_input& in, bool& changed) {
+                              auto res = crisis::dismiss(rec.a, in.lead);
+                              changed = res == outcome::ok;
+                              return res;
+                            }};
+
+std::optional<result> refusal(outcome res, const verb& v, const alert_record& rec) {
+  const auto& id = rec.a.id;
+  switch (res) {
+    case outcome::ok:
+      return std::nullopt;
+    case outcome::already_claimed:
+      return result::failure(errc::already_claimed,
+                             "alert " + id + " is claimed by " + rec.holder_name,
+                             "\"holder\":" + encode(person{rec.a.holder, rec.holder_name}));
+    case outcome::not_claimed:
+      return result::failure(errc::invalid_state, "alert " + id + " is not claimed");
+    case outcome::invalid_state:
+      return result::failure(errc::invalid_state,
+                             "alert " + id + " is " + std::string(status_name(rec.a.status)));
+    case outcome::forbidden:
+      return result::failure(errc::forbidden, "only the holder or a lead may " +
+                                                  std::string(v.action) + " alert " + id);
+  }
+  return std::nullopt;
+}
+
+void run_verb(context& ctx, request& r, const verb& v, done_fn done) {
+  auto id = r.f.str("alert", true, 64);
+  verb_input in;
+  v.read(r.f, in);
+  if (!fields_ok(r, done)) return;
+  in.user = r.who.id.subject;
+  in.name = r.who.id.name;
+  in.lead = auth::acts_for_others(r.who.id.role);
+  modify(
+      ctx, r.channel, id, r.who,
+      [&ctx, &v, in](alert_record& rec, change& c) mutable -> std::optional<result> {
+        in.now = ctx.clock();
+        bool changed = false;
+        if (auto err = refusal(v.apply(rec, in, changed), v, rec)) return err;
+        if (finished(rec.a.status) && rec.closed_at == 0) {
+          rec.closed_at = to_ms(in.now);
+          rec.closed_by = in.user;
+        }
+        if (changed) c.events.emplace_back(v.event);
+        return std::nullopt;
+      },
+      std::move(done));
+}
+
+// The shared state of one alerts::modify between its decision and its reply.
+struct modify_state {
+  alert_record rec;
+  change c;
+  std::vector<event_spec> events;
+  std::string json;
+};
+
+// `offset` 0: no event was appended (offsets start at 1).
+std::string changed_reply(const std::string& alert_json, bool changed, std::uint64_t offset,
+                          const reply_members_fn& more = nullptr, const change& c = {}) {
+  json_writer w;
+  w.begin_object().raw_field("alert", alert_json).field("changed", changed);
+  if (offset) w.field("offset", offset);
+  if (more) more(w, c);
+  return w.end_object().take();
+}
+
+}  // namespace
+
+bool finished(alert_status s) {
+  return s == alert_status::resolved || s == alert_status::dismissed;
+}
+
+std::string_view escalation_reason(unsigned step) {
+  return step == 1 ? "unclaimed" : "no_response";
+}
+
+std::string event_data(std::string_view alert_json, const person& by, const change& c) {
+  json_writer w;
+  w.begin_object().raw_field("alert", alert_json).raw_field("by", encode(by));
+  if (c.severity_raised) w.field("severity_raised", true);
+  if (c.step) w.field("step", *c.step).field("reason", escalation_reason(*c.step));
+  return w.end_object().take();
+}
+
+void modify(context& ctx, const std::string& channel, const std::string& id, const actor& who,
+            change_fn fn, done_fn done, reply_members_fn more) {
+  auto state = std::make_shared<modify_state>();
+  auto decide = [&ctx, fn = std::move(fn), more = std::move(more), state, id,
+                 who](const std::vector<doc>& docs) {
+    if (docs[0].version == 0)
+      return plan::finish(result::failure(errc::not_found, "no alert " + id + " in this channel"));
+    if (!decode(docs[0].value, state->rec))
+      return plan::finish(result::failure(errc::internal, "stored alert " + id + " is unreadable"));
+    state->c = change{};
+    if (auto err = fn(state->rec, state->c)) return plan::finish(std::move(*err));
+    if (state->c.events.empty())  // nothing changed: answer with the current state
+      return plan::finish(result::success(changed_reply(docs[0].value, false, 0)));
+    state->json = encode(state->rec);
+    plan p;
+    p.writes.push_back({docs[0].key, docs[0].version, state->json});
+    auto data = event_data(state->json, person{who.id.subject, who.id.name}, state->c);
+    for (auto& name : state->c.events) p.events.push_back({name, data, who.info()});
+    state->events = p.events;
+    p.reply = [&ctx, state, more](const commit_result& r) {
+      ctx.stats.add(counter::alert_transitions);
+      after_commit(ctx, state->rec, state->events);
+      auto offset = r.offsets.empty() ? std::uint64_t{0} : r.offsets[0];
+      return result::success(changed_reply(state->json, true, offset, more, state->c));
+    };
+    return p;
+  };
+  ctx.st.modify(channel, {keys::alert(id)}, std::move(decide), std::move(done));
+}
+
+void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events) {
+  schedule(ctx, rec);
+  // Copies for the alert's other channels: each keeps its own ordered, recoverable stream.
+  for (std::size_t i = 1; i < rec.channels.size(); ++i)
+    ctx.st.copy_events(rec.channels[i], events, "alert " + rec.a.id + " event");
+}
+
+void schedule(context& ctx, const alert_record& rec) {
+  const auto& a = rec.a;
+  std::optional<time_point> due;
+  const auto& policy = ctx.opts.escalation;
+  auto sev = a.input.severity;
+  if (a.status == alert_status::open && a.escalations < 1) {
+    auto it = policy.escalate_after.find(sev);
+    if (it != policy.escalate_after.end()) due = a.first_seen + it->second;
+  } else if (a.status == alert_status::claimed && a.escalations < 2) {
+    auto it = policy.respond_within.find(sev);
+    if (it != policy.respond_within.end()) due = a.claimed_at + it->second;
+  }
+  auto member = keys::channel_item(rec.channel, a.id);
+  auto log = [id = a.id](std::error_code ec) {
+    if (ec)
+      spdlog::error("crisis: escalation schedule of alert {} not saved: {}", id, ec.message());
+  };
+  if (due)
+    ctx.indexes.index_put(std::string(keys::due_index), std::move(member), to_ms(*due), log);
+  else
+    ctx.indexes.index_remove(std::string(keys::due_index), std::move(member), log);
+}
+
+void claim(context& ctx, request& r, done_fn done) {
+  run_verb(ctx, r, claim_verb, std::move(done));
+}
+void release(context& ctx, request& r, done_fn done) {
+  run_verb(ctx, r, release_verb, std::move(done));
+}
+void assign(context& ctx, request& r, done_fn done) {
+  run_verb(ctx, r, assign_verb, std::move(done));
+}
+void respond(context& ctx, request& r, done_fn done) {
+  run_verb(ctx, r, respond_verb, std::move(done));
+}
+void resolve(context& ctx, request& r, done_fn done) {
+  run_verb(ctx, r, resolve_verb, std::move(done));
+}
+void dismiss(context& ctx, request& r, done_fn done) {
+  run_verb(ctx, r, dismiss_verb, std::move(done));
+}
+
+void get(context& ctx, request& r, done_fn done) {
+  auto id = r.f.str("alert", true, 64);
+  if (!fields_ok(r, done)) return;
+  ctx.st.read(
+      r.channel, {keys::alert(id)}, "",
+      [done, id](std::vector<doc> d) {
+        if (d[0].version == 0) return done(result::failure(errc::not_found, "no alert " + id));
+        json_writer w;
+        done(result::success(w.begin_object().raw_field("alert", d[0].value).end_object().take()));
+      },
+      done);
+}
+
+void list(context& ctx, request& r, done_fn done) {
+  auto status = r.f.str("status", false, 16);
+  if (!fields_ok(r, done)) return;
+  auto limit = r.cmd.limit.value_or(1000);
+  auto channel = r.channel;
+  ctx.st.list(
+      channel, std::string(keys::alert_prefix), "",
+      [done, status, limit, channel](std::vector<doc> d) {
+        std::vector<std::pair<time_point, const std::string*>> rows;
+        for (auto& x : d) {
+          alert_record rec;
+          if (!decode(x.value, rec)) {
+            spdlog::error("crisis: stored {} in {} is unreadable; left out", x.key, channel);
+            continue;
+          }
+          if (!status.empty() && status_name(rec.a.status) != status) continue;
+          rows.emplace_back(rec.a.first_seen, &x.value);
+        }
+        std::stable_sort(rows.begin(), rows.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        // The newest `limit`, oldest first.
+        std::size_t from = rows.size() > limit ? rows.size() - limit : 0;
+        json_writer w;
+        w.begin_object().key("alerts").begin_array();
+        for (std::size_t i = from; i < rows.size(); ++i) w.raw(*rows[i].second);
+        w.end_array().field("total", static_cast<std::uint64_t>(rows.size()));
+        done(result::success(w.field("truncated", from > 0).end_object().take()));
+      },
+      done);
+}
+
+}  // namespace muster::server::crisis::alerts

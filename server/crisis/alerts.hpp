@@ -1,0 +1,53 @@
+#pragma once
+// Alerts after ingestion: the claim/release/assign/respond/resolve/dismiss verbs over the alert
+// state machine, reads, and what follows every committed change (the escalation deadline and
+// copies of the events for the alert's other channels). Callable from any thread.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/json_writer.hpp"
+#include "server/crisis/records.hpp"
+#include "server/crisis/request.hpp"
+
+namespace muster::server::crisis::alerts {
+
+/// What one change of an alert announces.
+struct change {
+  std::vector<std::string> events;  // event names, in order; none: nothing changed
+  bool severity_raised = false;     // a folded trigger raised it: clients notify again
+  std::optional<unsigned> step;     // an escalation: its step (and reason) go in the events
+};
+/// Changes `rec` in place (or returns an error to stop with).
+using change_fn = std::function<std::optional<result>(alert_record& rec, change& c)>;
+
+/// Members a caller adds to the reply of a committed change.
+using reply_members_fn = std::function<void(protocol::json_writer& w, const change& c)>;
+/// Applies `fn` to alert `id` of `channel` by compare-and-set and appends its events; replies
+/// `{"alert":...,"changed":...,"offset":...}` (+ `more` when a change was committed).
+void modify(context& ctx, const std::string& channel, const std::string& id, const actor& who,
+            change_fn fn, done_fn done, reply_members_fn more = nullptr);
+/// After a committed change: file the escalation deadline, copy the events to the other
+/// routed channels.
+void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events);
+/// Files (or clears) the alert's next escalation deadline in the due index.
+void schedule(context& ctx, const alert_record& rec);
+/// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]}`
+std::string event_data(std::string_view alert_json, const person& by, const change& c);
+/// "unclaimed" (step 1) or "no_response" (step 2).
+std::string_view escalation_reason(unsigned step);
+
+bool finished(alert_status s);
+
+// Commands: rows of the command table.
+void claim(context& ctx, request& r, done_fn done);
+void release(context& ctx, request& r, done_fn done);
+void assign(context& ctx, request& r, done_fn done);
+void respond(context& ctx, request& r, done_fn done);
+void resolve(context& ctx, request& r, done_fn done);
+void dismiss(context& ctx, request& r, done_fn done);
+void get(context& ctx, request& r, done_fn done);
+void list(context& ctx, request& r, done_fn done);
+
+}  // namespace muster::server::crisis::alerts

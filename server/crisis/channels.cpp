@@ -1,0 +1,187 @@
+#include "server/crisis/channels.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "server/crisis/fan_in.hpp"
+#include "server/crisis/keys.hpp"
+#include "server/crisis/store.hpp"
+
+namespace muster::server::crisis::channels {
+
+using protocol::errc;
+using protocol::json_writer;
+
+namespace {
+
+struct channel_input {
+  std::string title;
+  std::optional<severity> sev;
+  std::string status;
+};
+
+std::optional<channel_input> read_input(request& r, bool create, const done_fn& done) {
+  channel_input in;
+  in.title = r.f.str("title", create, 256);
+  in.sev = r.f.sev("severity", false);
+  in.status = r.f.str("status", false, 16);
+  if (!in.status.empty() && in.status != "open" && in.status != "monitoring" &&
+      in.status != "resolved")
+    r.f.fail("status", "must be one of open monitoring resolved");
+  if (!fields_ok(r, done)) return std::nullopt;
+  return in;
+}
+
+// The record after applying `in` over `old`, and the names of the fields that changed.
+std::vector<std::string> apply(channel_record& rec, const channel_input& in) {
+  std::vector<std::string> changed;
+  if (!in.title.empty() && in.title != rec.title) {
+    rec.title = in.title;
+    changed.emplace_back("title");
+  }
+  if (in.sev && *in.sev != rec.sev) {
+    rec.sev = *in.sev;
+    changed.emplace_back("severity");
+  }
+  if (!in.status.empty() && in.status != rec.status) {
+    rec.status = in.status;
+    changed.emplace_back("status");
+  }
+  return changed;
+}
+
+void create_or_update(context& ctx, request& r, bool create, done_fn done) {
+  auto in = read_input(r, create, done);
+  if (!in) return;
+  auto keep =
+      create ? std::optional<retention>(retention{ctx.opts.timeline_size, ctx.opts.timeline_ttl})
+             : std::nullopt;
+  auto channel = r.channel;
+  person by{r.who.id.subject, r.who.id.name};
+  auto now = ctx.now_ms();
+  auto decide = [&ctx, in = *in, channel, by, who = r.who.info(), create,
+                 now](const std::vector<doc>& d) {
+    if (create && d[0].version > 0)
+      return plan::finish(result::failure(errc::already_exists, "channel " + channel + " exists"));
+    if (!create && d[0].version == 0)
+      return plan::finish(result::failure(errc::not_found, "no crisis channel " + channel));
+    channel_record rec;
+    std::vector<std::string> changed;
+    if (create || !decode(d[0].value, rec)) {
+      rec = channel_record{channel, "", severity::sev3, "open", by, now, now};
+      changed = apply(rec, in);
+    } else {
+      changed = apply(rec, in);
+      if (changed.empty()) {
+        json_writer w;
+        w.begin_object().raw_field("channel", d[0].value).field("changed", false).end_object();
+        return plan::finish(result::success(w.take()));
+      }
+    }
+    rec.channel = channel;
+    rec.updated_at = now;
+    auto meta = encode(rec);
+    plan p;
+    p.writes.push_back({std::string(keys::meta), d[0].version, meta});
+    json_writer data;
+    data.begin_object().raw_field("channel", meta);
+    if (!create) data.key("changed").strings(changed);
+    data.raw_field("by", encode(by)).end_object();
+    p.events.push_back({create ? "channel.created" : "channel.updated", data.take(), who});
+    p.reply = [&ctx, meta, channel, create,
+               created_at = rec.created_at](const commit_result& applied) {
+      if (create)
+        ctx.indexes.index_put(
+            std::string(keys::channels_index), channel, created_at, [channel](std::error_code ec) {
+              if (ec) spdlog::error("crisis: channel {} not listed: {}", channel, ec.message());
+            });
+      json_writer w;
+      w.begin_object().raw_field("channel", meta).field("changed", true);
+      return result::success(w.field("offset", applied.offsets[0]).end_object().take());
+    };
+    return p;
+  };
+  ctx.st.modify(channel, {std::string(keys::meta)}, std::move(decide), std::move(done), keep);
+}
+
+}  // namespace
+
+void create(context& ctx, request& r, done_fn done) {
+  create_or_update(ctx, r, true, std::move(done));
+}
+
+void update(context& ctx, request& r, done_fn done) {
+  create_or_update(ctx, r, false, std::move(done));
+}
+
+void get(context& ctx, request& r, done_fn done) {
+  auto channel = r.channel;
+  ctx.st.read(
+      channel, {std::string(keys::meta)}, "",
+      [done, channel](std::vector<doc> d) {
+        if (d[0].version == 0)
+          return done(result::failure(errc::not_found, "no crisis channel " + channel));
+        json_writer w;
+        done(
+            result::success(w.begin_object().raw_field("channel", d[0].value).end_object().take()));
+      },
+      done);
+}
+
+void list_names(context& ctx, const actor& who, std::function<void(std::vector<std::string>)> then,
+                done_fn done) {
+  ctx.indexes.index_range(std::string(keys::channels_index),
+                          std::numeric_limits<std::int64_t>::max(), 10000,
+                          [who, then, done](std::error_code ec, auto v) {
+                            if (ec) return done(engine_failure("", ec, false));
+                            std::vector<std::string> names;
+                            for (auto& [ch, score] : v)
+                              if (who.id.may_access(ch)) names.push_back(ch);
+                            std::sort(names.begin(), names.end());
+                            then(std::move(names));
+                          });
+}
+
+void list_records(context& ctx, const actor& who,
+                  std::function<void(std::vector<channel_record>)> then, done_fn done) {
+  list_names(
+      ctx, who,
+      [&ctx, then, done](std::vector<std::string> names) {
+        using meta = std::optional<doc>;  // none: the read failed
+        auto put = fan_in<meta>::start(names.size(), [then, done](std::vector<meta> metas) {
+          std::vector<channel_record> out;
+          for (auto& m : metas) {
+            if (!m) return done(result::failure(errc::unavailable, "cannot read channels"));
+            channel_record rec;
+            if (m->version > 0 && decode(m->value, rec)) out.push_back(std::move(rec));
+          }
+          then(std::move(out));
+        });
+        for (std::size_t i = 0; i < names.size(); ++i)
+          ctx.docs.read_docs(names[i], {std::string(keys::meta)},
+                             [put, i](std::error_code ec, std::vector<doc> d) {
+                               put(i, ec ? std::nullopt : std::optional(std::move(d[0])));
+                             });
+      },
+      done);
+}
+
+void list(context& ctx, request& r, done_fn done) {
+  list_json(ctx, r.who, std::move(done));
+}
+
+void list_json(context& ctx, const actor& who, done_fn done) {
+  list_records(
+      ctx, who,
+      [done](std::vector<channel_record> all) {
+        json_writer w;
+        w.begin_object().key("channels").begin_array();
+        for (auto& c : all) w.raw(encode(c));
+        done(result::success(w.end_array().end_object().take()));
+      },
+      done);
+}
+
+}  // namespace muster::server::crisis::channels

@@ -1,0 +1,123 @@
+#include "server/crisis/escalation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "server/crisis/alerts.hpp"
+#include "server/crisis/guidance.hpp"
+#include "server/crisis/keys.hpp"
+#include "server/crisis/store.hpp"
+
+namespace muster::server::crisis::escalation {
+
+using protocol::errc;
+
+namespace {
+
+constexpr std::size_t max_scan = 256;
+
+// Raises the escalation step that is due on one alert, if any; `next` runs afterwards.
+void escalate(context& ctx, const std::string& channel, const std::string& id,
+              std::function<void()> next) {
+  struct outcome_of {
+    unsigned step = 0;  // 0: nothing was due
+    alert_record rec;
+  };
+  auto out = std::make_shared<outcome_of>();
+  auto decide = [&ctx, out](alert_record& rec, alerts::change& c) -> std::optional<result> {
+    out->step = 0;  // a retry after a lost race decides afresh
+    if (auto due = escalation_due(rec.a, ctx.opts.escalation, ctx.clock())) {
+      out->step = *due;
+      rec.a.escalations = *due;
+      c.step = *due;
+      c.events.emplace_back("alert.escalated");
+    }
+    out->rec = rec;
+    return std::nullopt;
+  };
+  auto finish = [&ctx, out, channel, id, next](result r) {
+    auto member = keys::channel_item(channel, id);
+    if (!r.ok && r.code == errc::not_found) {
+      ctx.indexes.index_remove(std::string(keys::due_index), member, [](std::error_code) {});
+    } else if (r.ok && out->step == 0) {
+      alerts::schedule(ctx, out->rec);  // not due: the deadline moved (e.g. claimed)
+    } else if (r.ok) {
+      ctx.stats.add(counter::escalations);
+      spdlog::info("crisis: alert {} in {} escalated (step {})", id, channel, out->step);
+      // Leads hear of it in their own channel too.
+      const auto& leads = ctx.opts.leads_channel;
+      const auto& routed = out->rec.channels;
+      if (leads != channel && std::find(routed.begin(), routed.end(), leads) == routed.end()) {
+        protocol::json_writer w;
+        w.begin_object().raw_field("alert", encode(out->rec)).field("step", out->step);
+        w.field("reason", alerts::escalation_reason(out->step)).end_object();
+        ctx.st.copy_events(leads, {{"alert.escalated", w.take(), scheduler().info()}},
+                           "escalation of alert " + id);
+      }
+    } else {
+      spdlog::warn("crisis: escalation of alert {} failed: {}", id, r.message);
+    }
+    next();
+  };
+  alerts::modify(ctx, channel, id, scheduler(), decide, finish);
+}
+
+// One pass: the due items, one at a time (bounded work, no burst of commits on the engine).
+class scan_pass : public std::enable_shared_from_this<scan_pass> {
+ public:
+  scan_pass(context& ctx, std::function<void()> done) : ctx_(ctx), done_(std::move(done)) {}
+
+  void start() {
+    now_ = ctx_.now_ms();
+    ctx_.indexes.index_range(std::string(keys::due_index), now_, max_scan,
+                             [self = shared_from_this()](std::error_code ec, auto due) {
+                               if (ec) {
+                                 spdlog::warn("crisis: escalation scan failed: {}", ec.message());
+                                 return self->done_();
+                               }
+                               for (auto& [m, s] : due) self->items_.push_back({true, m});
+                               self->read_reminders();
+                             });
+  }
+
+ private:
+  struct item {
+    bool escalation;  // else a guidance reminder
+    std::string member;
+  };
+
+  void read_reminders() {
+    ctx_.indexes.index_range(std::string(keys::remind_index), now_, max_scan,
+                             [self = shared_from_this()](std::error_code ec, auto rem) {
+                               if (!ec)
+                                 for (auto& [m, s] : rem) self->items_.push_back({false, m});
+                               self->step(0);
+                             });
+  }
+
+  void step(std::size_t i) {
+    if (i >= items_.size()) return done_();
+    auto next = [self = shared_from_this(), i] { self->step(i + 1); };
+    auto target = keys::split_channel_item(items_[i].member);
+    if (!target) return next();
+    if (items_[i].escalation)
+      escalate(ctx_, target->first, target->second, next);
+    else
+      guidance::remind(ctx_, target->first, target->second, next);
+  }
+
+  context& ctx_;
+  std::function<void()> done_;
+  std::int64_t now_ = 0;
+  std::vector<item> items_;
+};
+
+}  // namespace
+
+void scan(context& ctx, std::function<void()> done) {
+  std::make_shared<scan_pass>(ctx, std::move(done))->start();
+}
+
+}  // namespace muster::server::crisis::escalation

@@ -1,0 +1,13 @@
+#pragma once
+// The scheduler's side of the crisis layer: one pass over the due escalations and guidance
+// reminders (every node runs passes; each step is a compare-and-set, so it happens once).
+// Callable from any thread; `done` runs when the pass finished.
+#include <functional>
+
+#include "server/crisis/context.hpp"
+
+namespace muster::server::crisis::escalation {
+
+void scan(context& ctx, std::function<void()> done);
+
+}  // namespace muster::server::crisis::escalation

@@ -1,0 +1,71 @@
+#pragma once
+// Where crisis state lives: the document keys beside a channel and the members of the global
+// indexes, built and read back in one place. Pure functions; thread-safe.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace muster::server::crisis::keys {
+
+// Documents beside a channel.
+inline constexpr std::string_view meta = "meta";            // the crisis channel record
+inline constexpr std::string_view alert_prefix = "alert:";  // alert:<id> -> alert record
+inline constexpr std::string_view template_prefix = "template:";
+inline constexpr std::string_view member_prefix = "member:";  // member:<user> -> member record
+inline constexpr std::string_view pinned_prefix = "pinned:";  // pinned:<kind> -> guidance id
+inline constexpr std::string_view guidance_prefix = "guidance:";
+inline constexpr std::string_view ack_prefix = "ack:";
+
+inline std::string alert(std::string_view id) {
+  return std::string(alert_prefix) + std::string(id);
+}
+/// dedup:<key> -> the id of the newest alert with that dedup key, in its home channel.
+inline std::string dedup(std::string_view key) {
+  return "dedup:" + std::string(key);
+}
+/// ptr:<key> in `pointer_channel` -> the home channel of the dedup key's alerts.
+inline std::string pointer(std::string_view key) {
+  return "ptr:" + std::string(key);
+}
+inline std::string guidance(std::string_view gid) {
+  return std::string(guidance_prefix) + std::string(gid);
+}
+inline std::string pinned(std::string_view kind) {
+  return std::string(pinned_prefix) + std::string(kind);
+}
+/// Acks of one guidance post share this prefix (its user follows; a user id may hold ':').
+inline std::string acks_of(std::string_view gid) {
+  return std::string(ack_prefix) + std::string(gid) + ":";
+}
+inline std::string ack(std::string_view gid, std::string_view user) {
+  return acks_of(gid) + std::string(user);
+}
+inline std::string member(std::string_view user) {
+  return std::string(member_prefix) + std::string(user);
+}
+inline std::string template_doc(std::string_view name) {
+  return std::string(template_prefix) + std::string(name);
+}
+
+/// Dedup pointers live in a channel no client can name (not a valid channel name).
+inline constexpr std::string_view pointer_channel = "_dedup";
+
+// Global indexes shared by every node.
+inline constexpr std::string_view channels_index = "channels";  // member: channel, score: created
+inline constexpr std::string_view due_index = "due";        // member: "<channel> <alert>", deadline
+inline constexpr std::string_view remind_index = "remind";  // member: "<channel> <guidance>", due
+
+/// The member naming one object of a channel in the due and remind indexes.
+inline std::string channel_item(std::string_view channel, std::string_view id) {
+  return std::string(channel) + " " + std::string(id);
+}
+/// {channel, id} from a channel_item member (channel names hold no space); none if malformed.
+inline std::optional<std::pair<std::string, std::string>> split_channel_item(
+    std::string_view member) {
+  auto space = member.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  return std::pair{std::string(member.substr(0, space)), std::string(member.substr(space + 1))};
+}
+
+}  // namespace muster::server::crisis::keys

@@ -1,0 +1,23 @@
+#pragma once
+// What the crisis layer is configured with (a part of musterd's configuration, handed down so
+// that this layer does not depend on the server's config). Plain values.
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "server/crisis/alert.hpp"
+
+namespace muster::server::crisis {
+
+struct options {
+  std::string triage_channel = "triage";  // where alerts no route matches go
+  std::string leads_channel = "leads";    // also hears every escalation
+  std::size_t timeline_size = 100000;     // stream entries a crisis channel keeps
+  std::chrono::seconds timeline_ttl{90LL * 86400};
+  std::chrono::seconds reminder_after{600};  // guidance reminder delay
+  escalation_policy escalation;
+  std::vector<route_rule> routes;
+};
+
+}  // namespace muster::server::crisis

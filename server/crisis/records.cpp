@@ -1,0 +1,342 @@
+#include "server/crisis/records.hpp"
+
+#include <simdjson.h>
+
+#include "protocol/json_writer.hpp"
+
+namespace muster::server::crisis {
+
+namespace od = simdjson::ondemand;
+using protocol::json_writer;
+
+namespace {
+
+std::int64_t to_ms(time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+time_point from_ms(std::int64_t ms) {
+  return time_point(std::chrono::milliseconds(ms));
+}
+
+void write_person(json_writer& w, const person& p) {
+  if (p.empty()) {
+    w.null();
+    return;
+  }
+  w.begin_object().field("user", p.user).field("name", p.name).end_object();
+}
+
+// Reads one stored object field by field with on-demand; `on_field(key, value)` returns false
+// on a value of the wrong type. Unknown keys are skipped.
+template <class OnField>
+bool read_object(std::string_view json, OnField&& on_field) {
+  thread_local od::parser parser;
+  thread_local std::string buffer;
+  buffer.assign(json);
+  buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::padded_string_view input(buffer.data(), json.size(), buffer.size());
+  od::document doc;
+  od::object obj;
+  if (parser.iterate(input).get(doc) || doc.get_object().get(obj)) return false;
+  for (auto field_result : obj) {
+    od::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) return false;
+    if (!on_field(key, field.value())) return false;
+  }
+  return true;
+}
+
+bool read(od::value v, std::string& out) {
+  std::string_view s;
+  if (v.get_string().get(s)) return false;
+  out.assign(s);
+  return true;
+}
+bool read(od::value v, std::int64_t& out) {
+  return !v.get_int64().get(out);
+}
+bool read(od::value v, std::uint64_t& out) {
+  return !v.get_uint64().get(out);
+}
+bool read(od::value v, bool& out) {
+  return !v.get_bool().get(out);
+}
+bool read(od::value v, time_point& out) {
+  std::int64_t ms;
+  if (v.get_int64().get(ms)) return false;
+  out = from_ms(ms);
+  return true;
+}
+bool read(od::value v, std::vector<std::string>& out) {
+  od::array a;
+  if (v.get_array().get(a)) return false;
+  out.clear();
+  for (auto item : a) {
+    std::string_view s;
+    if (item.get_string().get(s)) return false;
+    out.emplace_back(s);
+  }
+  return true;
+}
+bool read(od::value v, person& out) {
+  bool null = false;
+  if (!v.is_null().get(null) && null) {
+    out = {};
+    return true;
+  }
+  od::object o;
+  if (v.get_object().get(o)) return false;
+  for (auto f : o) {
+    std::string_view key;
+    if (f.unescaped_key().get(key)) return false;
+    if (key == "user" && !read(f.value(), out.user)) return false;
+    if (key == "name" && !read(f.value(), out.name)) return false;
+  }
+  return true;
+}
+bool read(od::value v, severity& out) {
+  std::string s;
+  if (!read(v, s)) return false;
+  auto sev = parse_severity(s);
+  if (!sev) return false;
+  out = *sev;
+  return true;
+}
+bool read(od::value v, alert_status& out) {
+  std::string s;
+  if (!read(v, s)) return false;
+  for (auto st : {alert_status::open, alert_status::claimed, alert_status::responded,
+                  alert_status::resolved, alert_status::dismissed})
+    if (status_name(st) == s) {
+      out = st;
+      return true;
+    }
+  return false;
+}
+// A value kept as its JSON text (null: empty).
+bool read_raw(od::value v, std::string& out) {
+  bool null = false;
+  if (!v.is_null().get(null) && null) {
+    out.clear();
+    return true;
+  }
+  std::string_view raw;
+  if (simdjson::to_json_string(v).get(raw)) return false;
+  out.assign(raw);
+  return true;
+}
+bool read_metrics(od::value v, alert_input& in) {
+  od::object o;
+  if (v.get_object().get(o)) return false;
+  for (auto f : o) {
+    std::string_view key;
+    if (f.unescaped_key().get(key)) return false;
+    if (key == "reach" && !read(f.value(), in.reach)) return false;
+    if (key == "engagement" && !read(f.value(), in.engagement)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string encode(const person& p) {
+  json_writer w;
+  write_person(w, p);
+  return w.take();
+}
+
+std::string encode(const alert_record& r) {
+  const auto& a = r.a;
+  json_writer w;
+  w.begin_object().field("id", a.id).field("channel", r.channel);
+  w.key("channels").strings(r.channels);
+  w.field("status", status_name(a.status)).field("source", a.input.source);
+  w.field("url", a.input.url).field("author", a.input.author).field("text", a.input.text);
+  w.field("severity", severity_name(a.input.severity)).field("dedup_key", a.input.dedup_key);
+  w.key("tags").strings(a.input.tags);
+  w.key("metrics").begin_object().field("reach", a.input.reach);
+  w.field("engagement", a.input.engagement).end_object();
+  w.raw_field("occurred_at", r.occurred_at.empty() ? std::string_view("null") : r.occurred_at);
+  write_person(w.key("holder"), person{a.holder, r.holder_name});
+  write_person(w.key("responder"), r.responder);
+  w.field("reply_url", a.reply_url).field("reply_text", a.reply_text);
+  w.field("count", static_cast<std::uint64_t>(a.count));
+  w.field("first_seen", to_ms(a.first_seen)).field("last_seen", to_ms(a.last_seen));
+  w.field("claimed_at", to_ms(a.claimed_at)).field("responded_at", to_ms(a.responded_at));
+  w.field("closed_at", r.closed_at).field("closed_by", r.closed_by);
+  w.field("escalations", static_cast<std::uint64_t>(a.escalations));
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, alert_record& r) {
+  auto& a = r.a;
+  r = alert_record{};
+  bool have_id = false;
+  person holder;
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "id") return have_id = read(v, a.id);
+    if (k == "channel") return read(v, r.channel);
+    if (k == "channels") return read(v, r.channels);
+    if (k == "status") return read(v, a.status);
+    if (k == "source") return read(v, a.input.source);
+    if (k == "url") return read(v, a.input.url);
+    if (k == "author") return read(v, a.input.author);
+    if (k == "text") return read(v, a.input.text);
+    if (k == "severity") return read(v, a.input.severity);
+    if (k == "dedup_key") return read(v, a.input.dedup_key);
+    if (k == "tags") return read(v, a.input.tags);
+    if (k == "metrics") return read_metrics(v, a.input);
+    if (k == "occurred_at") return read_raw(v, r.occurred_at);
+    if (k == "holder") return read(v, holder);
+    if (k == "responder") return read(v, r.responder);
+    if (k == "reply_url") return read(v, a.reply_url);
+    if (k == "reply_text") return read(v, a.reply_text);
+    if (k == "count") {
+      std::uint64_t n = 0;
+      bool good = read(v, n);
+      a.count = static_cast<std::uint32_t>(n);
+      return good;
+    }
+    if (k == "first_seen") return read(v, a.first_seen);
+    if (k == "last_seen") return read(v, a.last_seen);
+    if (k == "claimed_at") return read(v, a.claimed_at);
+    if (k == "responded_at") return read(v, a.responded_at);
+    if (k == "closed_at") return read(v, r.closed_at);
+    if (k == "closed_by") return read(v, r.closed_by);
+    if (k == "escalations") {
+      std::uint64_t n = 0;
+      bool good = read(v, n);
+      a.escalations = static_cast<unsigned>(n);
+      return good;
+    }
+    return true;
+  });
+  a.holder = holder.user;
+  r.holder_name = holder.name;
+  return ok && have_id && !r.channel.empty();
+}
+
+std::string encode(const channel_record& r) {
+  json_writer w;
+  w.begin_object().field("channel", r.channel).field("title", r.title);
+  w.field("severity", severity_name(r.sev)).field("status", r.status);
+  write_person(w.key("created_by"), r.created_by);
+  w.field("created_at", r.created_at).field("updated_at", r.updated_at);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, channel_record& r) {
+  r = channel_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "channel") return read(v, r.channel);
+    if (k == "title") return read(v, r.title);
+    if (k == "severity") return read(v, r.sev);
+    if (k == "status") return read(v, r.status);
+    if (k == "created_by") return read(v, r.created_by);
+    if (k == "created_at") return read(v, r.created_at);
+    if (k == "updated_at") return read(v, r.updated_at);
+    return true;
+  });
+  return ok && !r.channel.empty();
+}
+
+std::string encode(const guidance_record& r) {
+  json_writer w;
+  w.begin_object().field("id", r.id).field("channel", r.channel).field("kind", r.kind);
+  w.field("title", r.title).field("body", r.body);
+  write_person(w.key("by"), r.by);
+  w.field("posted_at", r.posted_at);
+  w.key("supersedes");
+  if (r.supersedes)
+    w.string(*r.supersedes);
+  else
+    w.null();
+  w.field("reminded", r.reminded);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, guidance_record& r) {
+  r = guidance_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "id") return read(v, r.id);
+    if (k == "channel") return read(v, r.channel);
+    if (k == "kind") return read(v, r.kind);
+    if (k == "title") return read(v, r.title);
+    if (k == "body") return read(v, r.body);
+    if (k == "by") return read(v, r.by);
+    if (k == "posted_at") return read(v, r.posted_at);
+    if (k == "supersedes") {
+      bool null = false;
+      if (!v.is_null().get(null) && null) return true;
+      std::string id;
+      if (!read(v, id)) return false;
+      r.supersedes = std::move(id);
+      return true;
+    }
+    if (k == "reminded") return read(v, r.reminded);
+    return true;
+  });
+  return ok && !r.id.empty();
+}
+
+std::string encode(const ack_record& r) {
+  json_writer w;
+  w.begin_object().field("guidance", r.guidance).field("kind", r.kind);
+  w.field("user", r.user).field("name", r.name).field("at", r.at).field("delay_ms", r.delay_ms);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, ack_record& r) {
+  r = ack_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "guidance") return read(v, r.guidance);
+    if (k == "kind") return read(v, r.kind);
+    if (k == "user") return read(v, r.user);
+    if (k == "name") return read(v, r.name);
+    if (k == "at") return read(v, r.at);
+    if (k == "delay_ms") return read(v, r.delay_ms);
+    return true;
+  });
+  return ok && !r.user.empty();
+}
+
+std::string encode(const member_record& r) {
+  json_writer w;
+  w.begin_object().field("user", r.user).field("name", r.name).field("since", r.since);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, member_record& r) {
+  r = member_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "user") return read(v, r.user);
+    if (k == "name") return read(v, r.name);
+    if (k == "since") return read(v, r.since);
+    return true;
+  });
+  return ok && !r.user.empty();
+}
+
+std::string encode(const template_record& r) {
+  json_writer w;
+  w.begin_object().field("name", r.name).field("title", r.title).field("text", r.text);
+  write_person(w.key("by"), r.by);
+  w.field("updated_at", r.updated_at);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, template_record& r) {
+  r = template_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "name") return read(v, r.name);
+    if (k == "title") return read(v, r.title);
+    if (k == "text") return read(v, r.text);
+    if (k == "by") return read(v, r.by);
+    if (k == "updated_at") return read(v, r.updated_at);
+    return true;
+  });
+  return ok && !r.name.empty();
+}
+
+}  // namespace muster::server::crisis

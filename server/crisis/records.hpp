@@ -1,0 +1,109 @@
+#pragma once
+// The crisis layer's stored records as typed values, each with one encoder (the project's JSON
+// writer; this text is also what clients receive) and one decoder (simdjson on-demand). No
+// I/O; thread-safe (decoders use a parser per thread).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/crisis/alert.hpp"
+
+namespace muster::server::crisis {
+
+/// `{"user":<sub>,"name":<name>}`, or `null` when nobody (empty user).
+struct person {
+  std::string user;
+  std::string name;
+  bool empty() const { return user.empty(); }
+  friend bool operator==(const person&, const person&) = default;
+};
+
+/// An alert's document in its home channel.
+struct alert_record {
+  alert a;
+  std::string channel;                // home: where its document and events live
+  std::vector<std::string> channels;  // every routed channel, home first
+  std::string holder_name;
+  person responder;
+  std::string occurred_at;  // as given: JSON text (a string or a number), empty when unknown
+  std::int64_t closed_at = 0;
+  std::string closed_by;
+};
+
+/// A crisis channel's description (`meta`).
+struct channel_record {
+  std::string channel;
+  std::string title;
+  severity sev = severity::sev3;
+  std::string status = "open";  // open, monitoring, resolved
+  person created_by;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+/// One guidance post.
+struct guidance_record {
+  std::string id;
+  std::string channel;
+  std::string kind;  // holding_statement, talking_points, do_dont, update
+  std::string title;
+  std::string body;
+  person by;
+  std::int64_t posted_at = 0;
+  std::optional<std::string> supersedes;  // the post of this kind it replaced as pinned
+  bool reminded = false;                  // the reminder went out (or was not needed)
+};
+
+/// One person's acknowledgement of a guidance post.
+struct ack_record {
+  std::string guidance;
+  std::string kind;
+  std::string user;
+  std::string name;
+  std::int64_t at = 0;
+  std::int64_t delay_ms = 0;  // since the post
+};
+
+/// An ambassador who subscribed to a crisis channel: the audience guidance expects acks from.
+struct member_record {
+  std::string user;
+  std::string name;
+  std::int64_t since = 0;
+};
+
+/// An approved reply.
+struct template_record {
+  std::string name;
+  std::string title;
+  std::string text;
+  person by;
+  std::int64_t updated_at = 0;
+};
+
+std::string encode(const person& p);
+std::string encode(const alert_record& r);
+std::string encode(const channel_record& r);
+std::string encode(const guidance_record& r);
+std::string encode(const ack_record& r);
+std::string encode(const member_record& r);
+std::string encode(const template_record& r);
+
+/// Each returns false (leaving `out` partly filled) when `json` is not such a record.
+bool decode(std::string_view json, alert_record& out);
+bool decode(std::string_view json, channel_record& out);
+bool decode(std::string_view json, guidance_record& out);
+bool decode(std::string_view json, ack_record& out);
+bool decode(std::string_view json, member_record& out);
+bool decode(std::string_view json, template_record& out);
+
+/// The record in `json`, or none when it does not decode.
+template <class Record>
+std::optional<Record> decoded(std::string_view json) {
+  Record r;
+  if (!decode(json, r)) return std::nullopt;
+  return r;
+}
+
+}  // namespace muster::server::crisis

@@ -1,0 +1,56 @@
+#pragma once
+// The crisis workflow on top of any engine: owns the crisis layer's context and is what the
+// node, the HTTP API and the scheduler talk to. Commands themselves run through the command
+// table (server/command_table.hpp). State lives in engine documents changed only by
+// compare-and-set commits, so every node may serve any request and exactly one of several
+// racing updates wins. No sockets: callable from any thread; completion handlers run on
+// whatever thread the engine answers on.
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/crisis/context.hpp"
+#include "server/crisis/keys.hpp"
+#include "server/crisis/stats.hpp"
+#include "server/crisis/store.hpp"
+
+namespace muster::server::crisis {
+
+class service {
+ public:
+  using clock_fn = context::clock_fn;
+  /// `opts` must outlive the service (it is read on every command, so changes apply).
+  service(engine& eng, const options& opts, metrics& m,
+          clock_fn clock = &std::chrono::system_clock::now);
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  context& ctx() { return ctx_; }
+  const options& opts() const { return opts_; }
+
+  /// POST /api/v1/alerts: a native alert body or a PagerDuty Events API v2 body.
+  void push_http(std::string_view body, const actor& who, done_fn done);
+  /// The crisis channels `who` may see, as `channel.list` answers.
+  void channels(const actor& who, done_fn done);
+  /// Every event of `channel` as JSON Lines (see stats::timeline).
+  void timeline(std::string channel, stats::timeline_fn done);
+  /// Stats for one channel, or for every crisis channel the actor may see.
+  void stats(std::optional<std::string> channel, const actor& who, done_fn done);
+  /// An ambassador subscribed to `channel`: from now on guidance there expects their ack.
+  void note_member(const std::string& channel, const actor& who);
+  /// One pass over due escalations and guidance reminders; `done` runs when it finished.
+  void scan(std::function<void()> done);
+
+  static constexpr std::string_view channels_index = keys::channels_index;
+  static constexpr std::string_view due_index = keys::due_index;
+  static constexpr std::string_view remind_index = keys::remind_index;
+
+ private:
+  const options& opts_;
+  store store_;
+  context ctx_;
+};
+
+}  // namespace muster::server::crisis

@@ -1,0 +1,58 @@
+#pragma once
+// The crisis layer's changes to engine state: `modify` reads documents, lets a decision
+// function plan the writes and events, and commits them only if nothing changed in between,
+// else reads again (bounded). Also the small reads every capability makes. Callable from any
+// thread; continuations run on whatever thread the engine answers on.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/crisis/context.hpp"
+#include "server/engine/engine.hpp"
+
+namespace muster::server::crisis {
+
+/// What a decision function wants done with the documents it was shown.
+struct plan {
+  std::optional<result> stop;  // finish now with this (an error, or nothing to change)
+  std::vector<doc_write> writes;
+  std::vector<event_spec> events;
+  std::function<result(const commit_result&)> reply;  // once applied
+
+  static plan finish(result r) {
+    plan p;
+    p.stop = std::move(r);
+    return p;
+  }
+};
+
+/// Compare-and-set attempts before a command gives up with `conflict`.
+inline constexpr int max_attempts = 8;
+
+class store {
+ public:
+  using decide_fn = std::function<plan(const std::vector<doc>&)>;
+  using docs_fn = std::function<void(std::vector<doc>)>;
+
+  store(document_store& docs, metrics& m) : docs_(docs), metrics_(m) {}
+
+  /// Read `keys` of `channel`, decide, commit if unchanged, retry on a lost race.
+  void modify(std::string channel, std::vector<std::string> keys, decide_fn decide, done_fn done,
+              std::optional<retention> keep = {});
+  /// The documents `keys`; an engine failure answers `done` ("<what>: <engine message>").
+  void read(std::string channel, std::vector<std::string> keys, std::string_view what, docs_fn then,
+            done_fn done);
+  /// Every document under `prefix`; failures as for read.
+  void list(std::string channel, std::string prefix, std::string_view what, docs_fn then,
+            done_fn done);
+  /// Appends events to another channel's stream (copies): failures are logged and counted.
+  void copy_events(const std::string& channel, std::vector<event_spec> events,
+                   const std::string& about);
+
+ private:
+  document_store& docs_;
+  metrics& metrics_;
+};
+
+}  // namespace muster::server::crisis
