@@ -205,3 +205,86 @@ TEST(codec, crisis_commands_keep_the_frame_and_check_a_given_channel) {
   EXPECT_FALSE(unknown.ok);
   EXPECT_EQ(unknown.failure.code, errc::unknown_op);
 }
+
+TEST(codec_errors, a_malformed_value_nobody_reads_still_makes_the_frame_bad_json) {
+  // Found by an independent client: these were executed because the decoder skipped them.
+  for (const char* f :
+       {R"({"id":31,"op":"ping","x":tru})", R"({"id":31,"op":"ping","x":[1,2,]})",
+        R"({"id":31,"op":"ping","x":"\q"})", R"({"id":31,"op":"ping","x":-})",
+        R"({"id":31,"op":"ping","x":{"a" 1}})",
+        R"({"id":31,"op":"subscribe","channel":"c","recover":{"offset":1,"epoch":"e","z":nul}})",
+        R"({"id":31,"op":"ping","x":123456789012345678901234567890})"}) {
+    auto r = decode(f);
+    EXPECT_FALSE(r.ok) << f;
+    EXPECT_EQ(r.failure.code, errc::bad_json) << f;
+    EXPECT_EQ(r.failure.message, "frame is not valid JSON") << f;
+    EXPECT_EQ(r.failure.id, 31u) << "the id came before the problem: " << f;
+  }
+}
+
+TEST(codec_errors, malformed_numbers_in_known_fields_are_syntax_errors) {
+  for (const char* f :
+       {R"({"id":01,"op":"ping"})", R"({"id":0x10,"op":"ping"})", R"({"id":-01,"op":"ping"})",
+        R"({"id":1,"op":"history","channel":"c","limit":1.})",
+        R"({"id":1,"op":"history","channel":"c","since":+3})"}) {
+    auto r = decode(f);
+    EXPECT_FALSE(r.ok) << f;
+    EXPECT_EQ(r.failure.code, errc::bad_json) << f << " -> " << r.failure.message;
+  }
+  // Well-formed numbers of the wrong kind stay type errors.
+  for (const char* f :
+       {R"({"id":-1,"op":"ping"})", R"({"id":1.5,"op":"ping"})", R"({"id":1e2,"op":"ping"})"}) {
+    auto r = decode(f);
+    EXPECT_EQ(r.failure.code, errc::bad_request) << f;
+    EXPECT_EQ(r.failure.message, "id must be a non-negative integer") << f;
+  }
+}
+
+TEST(codec_errors, messages_tell_truncated_from_non_object_from_trailing_content) {
+  struct c {
+    const char* frame;
+    const char* message;
+  } cases[] = {
+      {R"({"id":1,"op":"ping")", "frame is not valid JSON"},
+      {R"({"id":1,"op":)", "frame is not valid JSON"},
+      {"", "frame is not valid JSON"},
+      {"   ", "frame is not valid JSON"},
+      {"nope", "frame is not valid JSON"},
+      {"[1,2]", "frame must be a JSON object"},
+      {"42", "frame must be a JSON object"},
+      {R"("text")", "frame must be a JSON object"},
+      {R"({"id":1,"op":"ping"} x)", "trailing content after the JSON object"},
+      {R"({"id":1,"op":"ping"}{"id":2,"op":"ping"})", "trailing content after the JSON object"},
+      {R"({"id":1,"op":"ping"}})", "trailing content after the JSON object"},
+      {"{\"id\":1,\"op\":\"ping\"}  \n", nullptr},  // whitespace after the object is fine
+      {R"({"id":5,"op":"publish","channel":"c","data":{"a":}})", "data is not valid JSON"},
+  };
+  for (const auto& tc : cases) {
+    auto r = decode(tc.frame);
+    if (!tc.message) {
+      EXPECT_TRUE(r.ok) << tc.frame << " -> " << r.failure.message;
+      continue;
+    }
+    EXPECT_FALSE(r.ok) << tc.frame;
+    EXPECT_EQ(r.failure.code, errc::bad_json) << tc.frame;
+    EXPECT_EQ(r.failure.message, tc.message) << tc.frame;
+  }
+}
+
+TEST(codec_errors, limit_ranges_belong_to_the_command) {
+  // history: 1-1000; alert.list: 1-10000 (PROTOCOL.md 15.7); ops without a range: 1-1000.
+  EXPECT_TRUE(decode(R"({"id":1,"op":"alert.list","channel":"c","limit":10000})").ok);
+  auto over = decode(R"({"id":1,"op":"alert.list","channel":"c","limit":10001})");
+  EXPECT_EQ(over.failure.message, "limit must be between 1 and 10000");
+  EXPECT_EQ(decode(R"({"id":1,"op":"history","channel":"c","limit":1001})").failure.message,
+            "limit must be between 1 and 1000");
+  EXPECT_EQ(decode(R"({"id":1,"op":"ping","limit":0})").failure.code, errc::bad_request);
+  auto ok = decode(R"({"id":1,"op":"alert.list","channel":"c","limit":5000})");
+  ASSERT_TRUE(ok.ok);
+  EXPECT_EQ(ok.cmd.limit, 5000u);
+  // The first problem in document order is reported, whichever command sets the range.
+  EXPECT_EQ(decode(R"({"limit":0,"id":"x","op":"history","channel":"c"})").failure.message,
+            "limit must be between 1 and 1000");
+  EXPECT_EQ(decode(R"({"id":"x","limit":0,"op":"history","channel":"c"})").failure.message,
+            "id must be a non-negative integer");
+}

@@ -52,3 +52,18 @@ TEST(resp, key_slot_matches_redis_cluster) {
   EXPECT_EQ(key_slot("123456789"), 0x31c3 & 16383) << "the CRC16/XMODEM check value";
   EXPECT_EQ(key_slot("a{}b"), key_slot("a{}b")) << "empty tag: whole key";
 }
+
+TEST(resp, channel_payloads_carry_offset_and_epoch_outside_the_frame) {
+  using muster::server::redis::parse_channel_payload;
+  auto ev = parse_channel_payload(R"(45:9f1c2a7e:{"event":"message","epoch":"x:y"})");
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->offset, 45u);
+  EXPECT_EQ(ev->epoch, "9f1c2a7e");
+  EXPECT_EQ(ev->frame, R"({"event":"message","epoch":"x:y"})");
+  auto join = parse_channel_payload(R"(p:{"event":"join"})");
+  ASSERT_TRUE(join);
+  EXPECT_EQ(join->offset, 0u);
+  EXPECT_EQ(join->frame, R"({"event":"join"})");
+  for (const char* bad : {"", "45", "45:e", "0:e:{}", "x5:e:{}", ":e:{}"})
+    EXPECT_FALSE(parse_channel_payload(bad)) << bad;
+}

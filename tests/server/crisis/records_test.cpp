@@ -1,0 +1,133 @@
+// Each crisis record: encode -> decode -> encode gives the same text, and documents stored by
+// earlier versions (the same JSON) still read.
+#include "server/crisis/records.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace muster::server::crisis;
+
+namespace {
+
+template <class Record>
+std::string round_trip(const Record& r) {
+  auto text = encode(r);
+  Record back;
+  EXPECT_TRUE(decode(text, back)) << text;
+  EXPECT_EQ(encode(back), text);
+  return text;
+}
+
+time_point at(std::int64_t ms) {
+  return time_point(std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+TEST(records, alert_round_trips_every_field) {
+  alert_record r;
+  r.a.id = "a-1";
+  r.a.input = {"x",
+               "https://x.com/1",
+               "@who",
+               "text with \"quotes\" and\nnewline",
+               severity::sev2,
+               "https://x.com/1",
+               {"t1", "t2"},
+               12000,
+               340};
+  r.a.status = alert_status::claimed;
+  r.a.holder = "amb:1";
+  r.holder_name = "Ana";
+  r.responder = {"lead-1", "Lea"};
+  r.a.reply_url = "https://x.com/r";
+  r.a.reply_text = "Thanks";
+  r.a.count = 3;
+  r.a.first_seen = at(1000);
+  r.a.last_seen = at(2000);
+  r.a.claimed_at = at(1500);
+  r.a.responded_at = at(1800);
+  r.a.escalations = 2;
+  r.channel = "crisis.a";
+  r.channels = {"crisis.a", "crisis.b"};
+  r.occurred_at = "\"2026-01-01T08:59:00Z\"";
+  r.closed_at = 2500;
+  r.closed_by = "lead-1";
+  auto text = round_trip(r);
+  EXPECT_EQ(
+      text,
+      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2})");
+  alert_record back;
+  ASSERT_TRUE(decode(text, back));
+  EXPECT_EQ(back.a.holder, "amb:1");
+  EXPECT_EQ(back.a.status, alert_status::claimed);
+  EXPECT_EQ(back.a.input.tags, (std::vector<std::string>{"t1", "t2"}));
+  EXPECT_EQ(back.responder, (person{"lead-1", "Lea"}));
+}
+
+TEST(records, a_new_alert_has_null_people_and_a_numeric_occurred_at_stays_a_number) {
+  alert_record r;
+  r.a.id = "a-2";
+  r.channel = "triage";
+  r.channels = {"triage"};
+  r.occurred_at = "1767258000000";
+  auto text = round_trip(r);
+  EXPECT_NE(text.find(R"("occurred_at":1767258000000,"holder":null,"responder":null)"),
+            std::string::npos)
+      << text;
+  r.occurred_at.clear();
+  EXPECT_NE(round_trip(r).find(R"("occurred_at":null)"), std::string::npos);
+}
+
+TEST(records, guidance_reminded_is_a_field_not_text) {
+  guidance_record g{"g-1",
+                    "crisis.a",
+                    "holding_statement",
+                    "Line",
+                    // A body that quotes the flag cannot be taken for it.
+                    R"(say "reminded":true})",
+                    {"lead-1", "Lea"},
+                    42,
+                    std::nullopt,
+                    false};
+  auto text = round_trip(g);
+  guidance_record back;
+  ASSERT_TRUE(decode(text, back));
+  EXPECT_FALSE(back.reminded);
+  EXPECT_FALSE(back.supersedes);
+  back.reminded = true;
+  back.supersedes = "g-0";
+  auto again = round_trip(back);
+  EXPECT_NE(again.find(R"("supersedes":"g-0","reminded":true})"), std::string::npos) << again;
+}
+
+TEST(records, ack_member_template_and_channel_round_trip) {
+  round_trip(ack_record{"g-1", "update", "amb:1", "Ana", 100, 58});
+  round_trip(member_record{"amb:1", "Ana", 99});
+  round_trip(template_record{"thanks", "Thanks", "We hear you.", {"lead-1", "Lea"}, 7});
+  channel_record c{"crisis.a", "Kettles", severity::sev1, "monitoring", {"lead-1", "Lea"}, 1, 2};
+  EXPECT_EQ(
+      round_trip(c),
+      R"({"channel":"crisis.a","title":"Kettles","severity":"sev1","status":"monitoring","created_by":{"user":"lead-1","name":"Lea"},"created_at":1,"updated_at":2})");
+}
+
+TEST(records, malformed_or_mistyped_documents_do_not_decode) {
+  alert_record a;
+  EXPECT_FALSE(decode("", a));
+  EXPECT_FALSE(decode("[1]", a));
+  EXPECT_FALSE(decode(R"({"id":"a","channel":"c","count":"three"})", a));
+  EXPECT_FALSE(decode(R"({"id":"a","channel":"c","status":"exploded"})", a));
+  EXPECT_FALSE(decode(R"({"channel":"c"})", a)) << "an alert has an id";
+  guidance_record g;
+  EXPECT_FALSE(decode(R"({"id":"g","reminded":"yes"})", g));
+  ack_record k;
+  EXPECT_FALSE(decode(R"({"guidance":"g"})", k)) << "an ack names its user";
+  channel_record c;
+  EXPECT_FALSE(decode(R"({"channel":"c","severity":"sev9"})", c));
+}
+
+TEST(records, unknown_fields_are_ignored) {
+  member_record m;
+  ASSERT_TRUE(decode(R"({"future":{"x":[1,2]},"user":"u","name":"N","since":5})", m));
+  EXPECT_EQ(m.user, "u");
+  EXPECT_EQ(m.since, 5);
+}
