@@ -189,6 +189,23 @@ void http_session::refuse_and_close(http::response<http::string_body> res) {
 }
 
 void http_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec) return on_read_error(ec);
+  auto& req = parser_->get();
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  if (websocket::is_upgrade(req)) return handle_upgrade(req, target, path);
+  if (path.starts_with("/api/")) return handle_api(req, path);
+  auto res = plain_response(req, path);
+  if (req.method() == http::verb::head) {
+    // Same headers as GET, no body.
+    auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
+  send_response(std::move(res));
+}
+
+void http_session::on_read_error(beast::error_code ec) {
   if (ec == http::error::end_of_stream) {
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
@@ -206,115 +223,88 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     return refuse_and_close(make_refusal(http::status::request_header_fields_too_large,
                                          "request header fields over 16 KiB\n"));
   // Anything else that is not HTTP/1.1 as it must be (a bad request line, header or chunk).
-  if (ec && ec.category() == http::make_error_code(http::error::bad_method).category())
+  if (ec.category() == http::make_error_code(http::error::bad_method).category())
     return refuse_and_close(make_refusal(http::status::bad_request, "malformed request\n"));
-  if (ec) return fail(ec, "read");
-  auto& req = parser_->get();
-  std::string_view target(req.target().data(), req.target().size());
-  std::string_view path = target.substr(0, target.find('?'));
+  fail(ec, "read");
+}
 
-  if (websocket::is_upgrade(req)) {
-    if (path != "/ws") {
-      response_ = nullptr;
-      auto res = std::make_shared<http::response<http::string_body>>(
-          make_response(req, http::status::not_found, "WebSocket endpoint is /ws\n"));
-      res->keep_alive(false);
-      response_ = res;
-      return http::async_write(
-          stream_, *res,
-          beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
-    }
-    auto proto = req.find(http::field::sec_websocket_protocol);
-    bool bad_proto = proto != req.end() && !offers_subprotocol(std::string_view(
-                                               proto->value().data(), proto->value().size()));
-    bool full = node_.stats().connections.load(std::memory_order_relaxed) >=
-                static_cast<std::int64_t>(node_.cfg().max_connections);
-    if (bad_proto || full || node_.stopping()) {
-      node_.stats().add(counter::connections_rejected);
-      auto status = bad_proto ? http::status::bad_request : http::status::service_unavailable;
-      std::string why = bad_proto ? "unsupported subprotocol: offer muster.v1\n"
-                        : full    ? "connection limit reached\n"
-                                  : "server shutting down\n";
-      auto res =
-          std::make_shared<http::response<http::string_body>>(make_response(req, status, why));
-      res->keep_alive(false);
-      response_ = res;
-      return http::async_write(
-          stream_, *res,
-          beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
-    }
-    std::optional<auth::identity> who;
-    auto token = query_param(target, "token");
-    if (node_.auth().enabled() && !token.empty()) {
-      auth::identity id;
-      if (auto bad = node_.auth().verify(token, id)) {
-        node_.stats().add(counter::connections_rejected);
-        auto res = std::make_shared<http::response<http::string_body>>(make_response(
-            req, http::status::unauthorized, "token refused: " + bad.message() + "\n"));
-        res->set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
-        res->keep_alive(false);
-        response_ = res;
-        return http::async_write(
-            stream_, *res,
-            beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
-      }
-      who = std::move(id);
-    }
-    return accept_websocket(req, std::move(who));
+void http_session::handle_upgrade(const request& req, std::string_view target,
+                                  std::string_view path) {
+  auto refuse = [&](http::status status, std::string why) {
+    auto res = make_response(req, status, std::move(why));
+    res.keep_alive(false);
+    return res;
+  };
+  if (path != "/ws")
+    return send_response(refuse(http::status::not_found, "WebSocket endpoint is /ws\n"));
+  auto proto = req.find(http::field::sec_websocket_protocol);
+  bool bad_proto = proto != req.end() && !offers_subprotocol(std::string_view(
+                                             proto->value().data(), proto->value().size()));
+  bool full = node_.stats().connections.load(std::memory_order_relaxed) >=
+              static_cast<std::int64_t>(node_.cfg().max_connections);
+  if (bad_proto || full || node_.stopping()) {
+    node_.stats().add(counter::connections_rejected);
+    return send_response(
+        refuse(bad_proto ? http::status::bad_request : http::status::service_unavailable,
+               bad_proto ? "unsupported subprotocol: offer muster.v1\n"
+               : full    ? "connection limit reached\n"
+                         : "server shutting down\n"));
   }
+  std::optional<auth::identity> who;
+  auto token = query_param(target, "token");
+  if (node_.auth().enabled() && !token.empty()) {
+    auth::identity id;
+    if (auto bad = node_.auth().verify(token, id)) {
+      node_.stats().add(counter::connections_rejected);
+      auto res = refuse(http::status::unauthorized, "token refused: " + bad.message() + "\n");
+      res.set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+      return send_response(std::move(res));
+    }
+    who = std::move(id);
+  }
+  accept_websocket(req, std::move(who));
+}
 
-  if (path.starts_with("/api/")) return handle_api(req, path);
-
-  http::response<http::string_body> res;
-  bool head = req.method() == http::verb::head;
-  if (req.method() != http::verb::get && !head) {
-    res = make_response(req, http::status::method_not_allowed, "method not allowed\n");
+http::response<http::string_body> http_session::plain_response(const request& req,
+                                                               std::string_view path) {
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = make_response(req, http::status::method_not_allowed, "method not allowed\n");
     res.set(http::field::allow, "GET, HEAD");
-  } else if (path == "/healthz") {
-    res = make_response(req, http::status::ok, "ok\n");
-  } else if (path == "/readyz") {
+    return res;
+  }
+  if (path == "/healthz") return make_response(req, http::status::ok, "ok\n");
+  if (path == "/readyz") {
     bool ready = node_.eng().ready() && !node_.stopping();
-    res = make_response(req, ready ? http::status::ok : http::status::service_unavailable,
-                        ready ? "ready\n" : "not ready\n");
-  } else if (path == "/metrics") {
+    return make_response(req, ready ? http::status::ok : http::status::service_unavailable,
+                         ready ? "ready\n" : "not ready\n");
+  }
+  if (path == "/metrics") {
     auto body = node_.stats().render();
     node_.eng().append_metrics(body);
     body +=
         "# HELP muster_engine_ready Whether the engine can serve requests\n# TYPE "
         "muster_engine_ready gauge\n";
     body += node_.eng().ready() ? "muster_engine_ready 1\n" : "muster_engine_ready 0\n";
-    res = make_response(req, http::status::ok, std::move(body),
-                        "text/plain; version=0.0.4; charset=utf-8");
-  } else if (const auto* f = node_.web().find(path)) {
-    // The console: revalidated on every load (a new build is picked up at once), cheap
-    // when unchanged (304); locked down to this origin.
-    auto inm = req[http::field::if_none_match];
-    bool fresh = !inm.empty() && std::string_view(inm.data(), inm.size()) == f->etag;
-    res = make_response(req, fresh ? http::status::not_modified : http::status::ok,
-                        fresh ? std::string() : f->body, f->mime);
-    res.set(http::field::etag, f->etag);
-    res.set(http::field::cache_control, "no-cache");
-    res.set("X-Content-Type-Options", "nosniff");
-    res.set("Referrer-Policy", "no-referrer");
-    res.set("Content-Security-Policy",
-            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
-            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'");
-    if (fresh) res.body().clear();
-  } else {
-    res = make_response(req, http::status::not_found, "not found\n");
+    return make_response(req, http::status::ok, std::move(body),
+                         "text/plain; version=0.0.4; charset=utf-8");
   }
-  if (head) {
-    // Same headers as GET, no body.
-    auto length = res.body().size();
-    res.body().clear();
-    res.content_length(length);
-  }
-  bool keep_alive = res.keep_alive();
-  auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
-  response_ = sp;
-  http::async_write(
-      stream_, *sp,
-      beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+  const auto* f = node_.web().find(path);
+  if (!f) return make_response(req, http::status::not_found, "not found\n");
+  // The console: revalidated on every load (a new build is picked up at once), cheap when
+  // unchanged (304); locked down to this origin.
+  auto inm = req[http::field::if_none_match];
+  bool fresh = !inm.empty() && std::string_view(inm.data(), inm.size()) == f->etag;
+  auto res = make_response(req, fresh ? http::status::not_modified : http::status::ok,
+                           fresh ? std::string() : f->body, f->mime);
+  res.set(http::field::etag, f->etag);
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Content-Security-Policy",
+          "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+          "script-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+  if (fresh) res.body().clear();
+  return res;
 }
 
 void http_session::send_response(http::response<http::string_body> res) {
@@ -327,46 +317,75 @@ void http_session::send_response(http::response<http::string_body> res) {
 }
 
 void http_session::handle_api(const request& req, std::string_view path) {
-  auto json = [&](http::status st, std::string body) {
-    return make_response(req, st, std::move(body), "application/json");
-  };
-  // Who: a Bearer token, or (auth disabled) an anonymous admin.
   crisis::actor who;
+  if (!api_identity(req, who)) return;
+  constexpr std::string_view channels_prefix = "/api/v1/channels/", timeline = "/timeline";
+  if (path == "/api/v1/alerts") return api_alerts(req, who);
+  if (path == "/api/v1/stats" || path == "/api/v1/channels") return api_listing(req, path, who);
+  if (path.starts_with(channels_prefix) && path.ends_with(timeline) &&
+      path.size() > channels_prefix.size() + timeline.size())
+    return api_timeline(
+        req,
+        std::string(path.substr(channels_prefix.size(),
+                                path.size() - channels_prefix.size() - timeline.size())),
+        who);
+  send_json(req, http::status::not_found,
+            error_body(protocol::errc::not_found, "no such endpoint"));
+}
+
+void http_session::send_json(const request& req, http::status status, std::string body) {
+  send_response(make_response(req, status, std::move(body), "application/json"));
+}
+
+bool http_session::api_identity(const request& req, crisis::actor& who) {
+  // Who: a Bearer token, or (auth disabled) an anonymous admin.
   const auto& auth = node_.auth();
-  if (auth.enabled()) {
-    auto h = req[http::field::authorization];
-    std::string_view header(h.data(), h.size());
-    auto token = header.starts_with("Bearer ") ? header.substr(7) : std::string_view();
-    if (auto ec = auth.verify(token, who.id)) {
-      auto res = json(http::status::unauthorized,
-                      error_body(protocol::errc::unauthorized,
-                                 header.empty() ? "Authorization: Bearer <token> is required"
-                                                : "token refused: " + ec.message()));
-      res.set(http::field::www_authenticate, "Bearer");
-      return send_response(std::move(res));
-    }
-  } else {
+  if (!auth.enabled()) {
     who.id = auth::authenticator::anonymous_admin("anonymous");
+    return true;
   }
-  // The role matrix's HTTP rows; false after answering 403.
-  auto permit = [&](std::string_view name) {
-    const auto& e = endpoint(name);
-    if (e.roles.has(who.id.role)) return true;
-    send_response(json(
-        http::status::forbidden,
-        error_body(protocol::errc::forbidden, "role " + std::string(auth::role_name(who.id.role)) +
-                                                  " may not " + std::string(e.what))));
-    return false;
-  };
-  auto method_not_allowed = [&](const char* allow) {
-    auto res = json(http::status::method_not_allowed,
-                    error_body(protocol::errc::bad_request, std::string("use ") + allow));
+  auto h = req[http::field::authorization];
+  std::string_view header(h.data(), h.size());
+  auto token = header.starts_with("Bearer ") ? header.substr(7) : std::string_view();
+  auto ec = auth.verify(token, who.id);
+  if (!ec) return true;
+  auto res = make_response(req, http::status::unauthorized,
+                           error_body(protocol::errc::unauthorized,
+                                      header.empty() ? "Authorization: Bearer <token> is required"
+                                                     : "token refused: " + ec.message()),
+                           "application/json");
+  res.set(http::field::www_authenticate, "Bearer");
+  send_response(std::move(res));
+  return false;
+}
+
+bool http_session::api_permit(const request& req, const crisis::actor& who,
+                              std::string_view endpoint_name, http::verb method) {
+  if (req.method() != method) {
+    auto allow = method == http::verb::post ? "POST" : "GET";
+    auto res = make_response(req, http::status::method_not_allowed,
+                             error_body(protocol::errc::bad_request, std::string("use ") + allow),
+                             "application/json");
     res.set(http::field::allow, allow);
-    return send_response(std::move(res));
-  };
+    send_response(std::move(res));
+    return false;
+  }
+  // The role matrix's HTTP rows.
+  const auto& e = endpoint(endpoint_name);
+  if (e.roles.has(who.id.role)) return true;
+  send_json(
+      req, http::status::forbidden,
+      error_body(protocol::errc::forbidden, "role " + std::string(auth::role_name(who.id.role)) +
+                                                " may not " + std::string(e.what)));
+  return false;
+}
+
+std::function<void(crisis::result)> http_session::api_reply(const request& req,
+                                                            http::status ok_status,
+                                                            bool status_success) {
   // Answers arrive on an engine thread: come back to ours before touching the stream.
-  auto answer = [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
-                    http::status ok_status, crisis::result r, bool status_success = false) {
+  return [self = shared_from_this(), version = req.version(), keep = req.keep_alive(), ok_status,
+          status_success](crisis::result r) {
     net::dispatch(self->stream_.get_executor(), [self, version, keep, ok_status, status_success,
                                                  r = std::move(r)]() mutable {
       http::response<http::string_body> res{r.ok ? ok_status : status_for(r.code), version};
@@ -385,73 +404,64 @@ void http_session::handle_api(const request& req, std::string_view path) {
       self->send_response(std::move(res));
     });
   };
+}
 
-  if (path == "/api/v1/alerts") {
-    if (req.method() != http::verb::post) return method_not_allowed("POST");
-    if (!permit("http.alerts")) return;
-    return node_.crisis().push_http(req.body(), who, [answer](crisis::result r) {
-      answer(http::status::accepted, std::move(r), true);
-    });
-  }
-  if (path == "/api/v1/stats" || path == "/api/v1/channels") {
-    if (req.method() != http::verb::get) return method_not_allowed("GET");
-    bool stats = path == "/api/v1/stats";
-    if (!permit(stats ? "http.stats" : "http.channels")) return;
-    std::string target(req.target().data(), req.target().size());
-    auto ch = query_param(target, "channel");
-    auto reply = [answer](crisis::result r) { answer(http::status::ok, std::move(r)); };
-    if (!stats) return node_.crisis().channels(who, reply);
-    if (!ch.empty() && !protocol::valid_channel_name(ch))
-      return send_response(
-          json(http::status::bad_request,
-               error_body(protocol::errc::bad_request, "channel is not a valid channel name")));
-    if (!ch.empty() && !who.id.may_access(ch))
-      return send_response(json(http::status::forbidden,
-                                error_body(protocol::errc::forbidden,
-                                           "channel is not in the token's channel allow-list")));
-    return node_.crisis().stats(ch.empty() ? std::nullopt : std::optional(ch), who, reply);
-  }
-  constexpr std::string_view channels_prefix = "/api/v1/channels/";
-  if (path.starts_with(channels_prefix) && path.ends_with("/timeline") &&
-      path.size() > channels_prefix.size() + std::string_view("/timeline").size()) {
-    if (req.method() != http::verb::get) return method_not_allowed("GET");
-    if (!permit("http.timeline")) return;
-    auto channel =
-        std::string(path.substr(channels_prefix.size(), path.size() - channels_prefix.size() -
-                                                            std::string_view("/timeline").size()));
-    if (!protocol::valid_channel_name(channel))
-      return send_response(json(http::status::bad_request,
-                                error_body(protocol::errc::bad_channel, "bad channel name")));
-    if (!who.id.may_access(channel))
-      return send_response(json(http::status::forbidden,
-                                error_body(protocol::errc::forbidden,
-                                           "channel is not in the token's channel allow-list")));
-    return node_.crisis().timeline(
-        channel, [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
-                     std::error_code ec, std::string lines, std::uint64_t first) {
-          net::dispatch(self->stream_.get_executor(),
-                        [self, version, keep, ec, first, lines = std::move(lines)]() mutable {
-                          http::response<http::string_body> res{
-                              ec ? http::status::service_unavailable : http::status::ok, version};
-                          res.set(http::field::server, "musterd/" MUSTER_VERSION);
-                          res.set(http::field::cache_control, "no-store");
-                          res.keep_alive(keep);
-                          if (ec) {
-                            res.set(http::field::content_type, "application/json");
-                            res.body() = error_body(protocol::errc::unavailable, ec.message());
-                          } else {
-                            res.set(http::field::content_type, "application/x-ndjson");
-                            // Says whether retention dropped the start of the timeline.
-                            res.set("X-Muster-First-Offset", std::to_string(first));
-                            res.body() = std::move(lines);
-                          }
-                          res.prepare_payload();
-                          self->send_response(std::move(res));
-                        });
-        });
-  }
-  send_response(
-      json(http::status::not_found, error_body(protocol::errc::not_found, "no such endpoint")));
+void http_session::api_alerts(const request& req, const crisis::actor& who) {
+  if (!api_permit(req, who, "http.alerts", http::verb::post)) return;
+  node_.crisis().push_http(req.body(), who, api_reply(req, http::status::accepted, true));
+}
+
+void http_session::api_listing(const request& req, std::string_view path,
+                               const crisis::actor& who) {
+  bool stats = path == "/api/v1/stats";
+  if (!api_permit(req, who, stats ? "http.stats" : "http.channels", http::verb::get)) return;
+  auto reply = api_reply(req, http::status::ok, false);
+  if (!stats) return node_.crisis().channels(who, reply);
+  auto ch = query_param(std::string_view(req.target().data(), req.target().size()), "channel");
+  if (!ch.empty() && !protocol::valid_channel_name(ch))
+    return send_json(
+        req, http::status::bad_request,
+        error_body(protocol::errc::bad_request, "channel is not a valid channel name"));
+  if (!ch.empty() && !who.id.may_access(ch))
+    return send_json(
+        req, http::status::forbidden,
+        error_body(protocol::errc::forbidden, "channel is not in the token's channel allow-list"));
+  node_.crisis().stats(ch.empty() ? std::nullopt : std::optional(ch), who, reply);
+}
+
+void http_session::api_timeline(const request& req, const std::string& channel,
+                                const crisis::actor& who) {
+  if (!api_permit(req, who, "http.timeline", http::verb::get)) return;
+  if (!protocol::valid_channel_name(channel))
+    return send_json(req, http::status::bad_request,
+                     error_body(protocol::errc::bad_channel, "bad channel name"));
+  if (!who.id.may_access(channel))
+    return send_json(
+        req, http::status::forbidden,
+        error_body(protocol::errc::forbidden, "channel is not in the token's channel allow-list"));
+  node_.crisis().timeline(
+      channel, [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
+                   std::error_code ec, std::string lines, std::uint64_t first) {
+        net::dispatch(self->stream_.get_executor(),
+                      [self, version, keep, ec, first, lines = std::move(lines)]() mutable {
+                        http::response<http::string_body> res{
+                            ec ? http::status::service_unavailable : http::status::ok, version};
+                        res.set(http::field::server, "musterd/" MUSTER_VERSION);
+                        res.set(http::field::cache_control, "no-store");
+                        res.keep_alive(keep);
+                        if (ec) {
+                          res.set(http::field::content_type, "application/json");
+                          res.body() = error_body(protocol::errc::unavailable, ec.message());
+                        } else {
+                          res.set(http::field::content_type, "application/x-ndjson");
+                          // Says whether retention dropped the start of the timeline.
+                          res.set("X-Muster-First-Offset", std::to_string(first));
+                          res.body() = std::move(lines);
+                        }
+                        res.prepare_payload();
+                        self->send_response(std::move(res));
+                      });
+      });
 }
 
 void http_session::accept_websocket(const request& req, std::optional<auth::identity> who) {

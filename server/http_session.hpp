@@ -4,10 +4,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
 #include "server/auth/jwt.hpp"
+#include "server/crisis/context.hpp"
 
 namespace muster::server {
 
@@ -27,9 +29,28 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void refuse_and_close(boost::beast::http::response<boost::beast::http::string_body> res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   using request = boost::beast::http::request<boost::beast::http::string_body>;
+  using response = boost::beast::http::response<boost::beast::http::string_body>;
+  void on_read_error(boost::beast::error_code ec);
+  /// /ws: the checks of PROTOCOL.md section 10, then the switch to a websocket_session.
+  void handle_upgrade(const request& req, std::string_view target, std::string_view path);
   void accept_websocket(const request& req, std::optional<auth::identity> who);
+  /// Health, readiness, metrics and the console's files.
+  response plain_response(const request& req, std::string_view path);
   /// /api/v1/...: answered asynchronously (the crisis service may ask the engine).
   void handle_api(const request& req, std::string_view path);
+  /// The request's identity; false after answering 401.
+  bool api_identity(const request& req, crisis::actor& who);
+  /// The method and the role matrix's row of the endpoint; false after answering 405 or 403.
+  bool api_permit(const request& req, const crisis::actor& who, std::string_view endpoint_name,
+                  boost::beast::http::verb method);
+  /// What answers a crisis result on this connection (from any thread).
+  std::function<void(crisis::result)> api_reply(const request& req,
+                                                boost::beast::http::status ok_status,
+                                                bool status_success);
+  void api_alerts(const request& req, const crisis::actor& who);
+  void api_listing(const request& req, std::string_view path, const crisis::actor& who);
+  void api_timeline(const request& req, const std::string& channel, const crisis::actor& who);
+  void send_json(const request& req, boost::beast::http::status status, std::string body);
   void send_response(boost::beast::http::response<boost::beast::http::string_body> res);
   void fail(boost::beast::error_code ec, const char* what);
   /// After refusing a request whose body is still arriving: read and drop the rest (bounded in
