@@ -315,8 +315,7 @@ TEST_F(crisis_service, push_validation_errors_name_the_field) {
 }
 
 TEST_F(crisis_service, nested_field_error_has_no_trailing_space) {
-  // crisis_service.cpp:454 (read_alert) builds "metrics.<error>" and passes "" as the reason, so
-  // fields::fail appends a separator: the message ends in a stray space.
+  // Regression: a nested field error ("metrics.<error>") once ended in a stray space.
   auto r = run("alert.push",
                alert_frame("https://x.com/1", "sev3", "x", R"(,"metrics":{"reach":"a"})"), bot_);
   EXPECT_EQ(r.message, "metrics.reach must be a non-negative integer");
@@ -415,8 +414,8 @@ TEST_F(crisis_service, closed_alert_key_starts_a_new_alert) {
 }
 
 TEST_F(crisis_service, duplicate_with_rising_severity_folds_even_when_routing_changes) {
-  // crisis_service.cpp:547-551 (service::ingest): the dedup document is looked up only in the home
-  // channel of the *new* trigger's route, so a repeat whose higher severity matches a min_severity
+  // Regression: the dedup document was once looked up only in the home channel of the *new*
+  // trigger's route, so a repeat whose higher severity matches a min_severity
   // rule is routed elsewhere and becomes a second alert instead of raising the first one's
   // severity.
   route_rule urgent;
@@ -687,9 +686,9 @@ TEST_F(crisis_service, every_transition_appends_its_event_at_the_replied_offset)
 }
 
 TEST_F(crisis_service, reclaiming_a_responded_alert_changes_nothing) {
-  // crisis_service.cpp:960 (service::run, alert.claim): `mine` only counts status claimed, but
-  // claim() (alert.cpp) returns ok for the holder of a *responded* alert without changing it; the
-  // service then announces a spurious alert.claimed (changed:true) while the alert stays responded.
+  // Regression: claim() (alert.cpp) returns ok for the holder of a *responded* alert without
+  // changing it; the claim verb once announced a spurious alert.claimed (changed:true) while the
+  // alert stays responded.
   auto id = push_new("https://x.com/u/status/1");
   ASSERT_TRUE(act("alert.claim", id, ana_).ok);
   ASSERT_TRUE(run("alert.respond",
@@ -925,7 +924,7 @@ TEST_F(crisis_service, channel_create_get_update_list) {
 }
 
 TEST_F(crisis_service, channel_created_by_names_the_user_not_the_connection) {
-  // crisis_service.cpp:828 and :873 (channel.create/update) build created_by / by from who.info()
+  // Regression: channel.create/update once built created_by / by from who.info()
   // (client id, name) instead of the token subject, unlike every other "by" (alerts, guidance,
   // templates).
   create_channel("crisis-acme");
@@ -1338,9 +1337,9 @@ TEST_F(crisis_service, pagerduty_validation_names_the_field) {
 }
 
 TEST_F(crisis_service, pagerduty_resolve_finds_a_routed_alert) {
-  // crisis_service.cpp:478-482 (read_pagerduty) returns before setting source/severity for
-  // acknowledge/resolve, and ingest (crisis_service.cpp:547-551) routes that empty input to triage:
-  // an alert whose trigger was routed elsewhere can never be acknowledged or resolved.
+  // Regression: read_pagerduty returns before setting source/severity for acknowledge/resolve,
+  // and ingestion once routed that empty input to triage: an alert whose trigger was routed
+  // elsewhere can never be acknowledged or resolved.
   route_rule pd;
   pd.sources = {"pagerduty"};
   pd.channels = {"ops"};
