@@ -28,6 +28,7 @@ client_session::client_session(node& n, io_thread& t, client_link& link)
     : node_(n),
       thread_(t),
       link_(link),
+      recovery_limits_{n.cfg().history_size, n.cfg().max_queue_bytes},
       publish_limit_(n.cfg().publish_rate, n.cfg().publish_burst),
       command_limit_(n.cfg().command_rate, n.cfg().command_burst) {}
 
@@ -141,8 +142,7 @@ void client_session::subscribe(protocol::command& cmd) {
     return reply_error(
         cmd.id, errc::too_many_subscriptions,
         "at most " + std::to_string(cfg.max_subscriptions) + " subscriptions per connection");
-  subs_.push_back({cmd.channel, ++next_serial_, cmd.id,
-                   session::recovery({cfg.history_size, cfg.max_queue_bytes})});
+  subs_.push_back({cmd.channel, ++next_serial_, cmd.id, session::recovery(recovery_limits_)});
   // Registered before reading history: anything published from here on is buffered, anything
   // before is in history, and the merge drops what is in both.
   if (thread_.registry.add(cmd.channel, this, cmd.join_leave))

@@ -95,6 +95,7 @@ class client_session final : public subscriber {
   crisis::actor actor_;
   bool authenticated_ = false;  // a token was verified (at the upgrade or by connect)
   bool connected_ = false;
+  session::recovery::limits recovery_limits_;  // shared by every subscription's state machine
   std::vector<subscription> subs_;
   std::uint64_t next_serial_ = 0;
   rate_limiter publish_limit_;

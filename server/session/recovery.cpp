@@ -4,10 +4,11 @@ namespace muster::server::session {
 
 void recovery::start(std::optional<protocol::stream_position> from, actions& out) {
   phase_ = phase::subscribing;
-  from_ = std::move(from);
+  recovering_ = from.has_value();
+  if (from) pos_ = std::move(*from);
   // Without `recover`, only the position; with it, what was missed (as much as may be held).
   history_query q;
-  if (from_) q = {from_->offset, limits_.history_size};
+  if (recovering_) q = {pos_.offset, limits_->history_size};
   read(q, false, out);
 }
 
@@ -34,12 +35,12 @@ void recovery::on_history(std::uint64_t read, std::error_code ec, const history_
   }
   if (phase_ != phase::resyncing) return;
   // Cannot be filled: said, so the client resubscribes and reloads; never a silent gap.
-  if (ec || !can_recover(*from_, h)) return end("gap", out);
+  if (ec || !can_recover(pos_, h)) return end("gap", out);
   filled(h, out);
 }
 
 void recovery::subscribed(const history_result& h, actions& out) {
-  bool recovered = from_ && can_recover(*from_, h);
+  bool recovered = recovering_ && can_recover(pos_, h);
   auto reply = action::of(action::reply_subscribed);
   reply.recovered = recovered;
   reply.position = h.top;
@@ -90,7 +91,7 @@ void recovery::on_live(const channel_event& ev, actions& out) {
   if (phase_ == phase::live) return deliver(ev, out);
   hold(ev);
   // Reported, never dropped silently: the client is told to subscribe again.
-  if (buffer_bytes_ > limits_.max_buffer_bytes) end("recovery_overflow", out);
+  if (buffer_bytes_ > limits_->max_buffer_bytes) end("recovery_overflow", out);
 }
 
 void recovery::deliver(const channel_event& ev, actions& out) {
@@ -106,9 +107,8 @@ void recovery::deliver(const channel_event& ev, actions& out) {
       // An event went missing between the engine and this node (Redis pub/sub drops what is
       // published while a node's subscription connection is down): fetch it from history.
       phase_ = phase::resyncing;
-      from_ = pos_;
       hold(ev);
-      return read({pos_.offset, limits_.history_size}, true, out);
+      return read({pos_.offset, limits_->history_size}, true, out);
     }
     pos_.offset = ev.offset;
   }

@@ -50,7 +50,8 @@ class recovery {
     std::size_t history_size = 1000;         // the most a recovery or gap read asks for
     std::size_t max_buffer_bytes = 1 << 20;  // live events held while history is read
   };
-  explicit recovery(limits l) : limits_(l) {}
+  /// `l` is shared by a session's subscriptions and must outlive them.
+  explicit recovery(const limits& l) : limits_(&l) {}
 
   /// The subscribe: `from` is the client's `recover` position, if any.
   void start(std::optional<protocol::stream_position> from, actions& out);
@@ -74,11 +75,13 @@ class recovery {
   void read(history_query q, bool resync, actions& out);
   void end(std::string_view reason, actions& out);
 
-  limits limits_;
+  const limits* limits_;
   phase phase_ = phase::subscribing;
-  std::optional<protocol::stream_position> from_;  // what the read in progress must recover
-  protocol::stream_position pos_;                  // the last offset delivered, and its epoch
-  std::uint64_t read_ = 0;                         // token of the read in progress
+  // Subscribing: the client's `recover` position, if `recovering_`; after that the last offset
+  // delivered and its epoch (also what a gap's read must recover from).
+  protocol::stream_position pos_;
+  bool recovering_ = false;
+  std::uint64_t read_ = 0;  // token of the read in progress
   std::vector<channel_event> buffer_;
   std::size_t buffer_bytes_ = 0;
 };

@@ -100,7 +100,8 @@ class recovery_fsm : public ::testing::Test {
         last_query = x.query;
       }
   }
-  recovery fsm{{100, 64}};
+  recovery::limits limits{100, 64};
+  recovery fsm{limits};
   std::uint64_t last_read = 0;
   history_query last_query;
 };
@@ -137,7 +138,7 @@ TEST_F(recovery_fsm, recover_beyond_retention_says_recovered_false) {
 TEST_F(recovery_fsm, recover_from_another_epoch_or_the_future_is_not_recovery) {
   start({{3, "old"}});
   EXPECT_EQ(history(held(1, 5, 5)), V{"reply:false@5/e1:0"});
-  recovery other({100, 64});
+  recovery other(limits);
   actions a;
   other.start(muster::protocol::stream_position{9, "e1"}, a);
   actions b;
