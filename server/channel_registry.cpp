@@ -22,11 +22,12 @@ bool erase_one(std::vector<subscriber*>& v, subscriber* s) {
 }
 }  // namespace
 
-bool channel_registry::remove(std::string_view channel, subscriber* s) {
+bool channel_registry::remove(std::string_view channel, subscriber* s, bool presence) {
   auto it = channels_.find(channel);
   if (it == channels_.end()) return false;
   if (!erase_one(it->second.all, s)) return false;
-  erase_one(it->second.presence, s);
+  // A resubscription may be registered before the old one is removed: only the matching kind.
+  if (presence) erase_one(it->second.presence, s);
   if (!it->second.all.empty()) return false;
   channels_.erase(it);
   return true;

@@ -24,8 +24,9 @@ class channel_registry {
   /// Returns true when `s` is the channel's first subscriber in this registry. `presence`:
   /// `s` also gets join/leave events.
   bool add(std::string_view channel, subscriber* s, bool presence = false);
-  /// Returns true when `s` was the channel's last subscriber in this registry.
-  bool remove(std::string_view channel, subscriber* s);
+  /// Removes one registration of `s` (made with the same `presence`); returns true when it was
+  /// the channel's last subscriber in this registry.
+  bool remove(std::string_view channel, subscriber* s, bool presence = false);
   /// Hands `ev` to every subscriber of `channel`; returns how many received it.
   std::size_t deliver(std::string_view channel, const channel_event& ev);
   std::size_t subscribers(std::string_view channel) const;

@@ -2,8 +2,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 
 namespace muster::server::crisis {
+
+std::string new_id(char prefix) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(1, prefix);
+  id += '-';
+  auto v = rng();
+  for (int i = 0; i < 12; ++i, v >>= 4) id.push_back(hex[v & 15]);
+  return id;
+}
 
 std::string_view severity_name(severity s) noexcept {
   switch (s) {

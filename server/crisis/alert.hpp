@@ -14,6 +14,17 @@ namespace muster::server::crisis {
 
 using time_point = std::chrono::system_clock::time_point;
 
+/// Times on the wire and in stored records: milliseconds since the Unix epoch (0: never).
+inline std::int64_t to_ms(time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline time_point from_ms(std::int64_t ms) {
+  return time_point(std::chrono::milliseconds(ms));
+}
+
+/// A fresh random id: `prefix`, '-', 12 hex digits ("a-7c1e09b4d2f3").
+std::string new_id(char prefix);
+
 /// sev1 is the most severe.
 enum class severity { sev1 = 1, sev2, sev3, sev4 };
 std::string_view severity_name(severity s) noexcept;

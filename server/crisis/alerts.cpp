@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 
 #include "protocol/json_writer.hpp"
@@ -17,10 +18,6 @@ using protocol::json_writer;
 
 namespace {
 
-std::int64_t to_ms(time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 // What an alert verb reads besides `alert`, and who acts.
 struct verb_input {
   std::string user, name;
@@ -30,10 +27,11 @@ struct verb_input {
   std::string reply_url, reply_text;  // respond
 };
 
-// One alert verb: its event, its own fields, and its transition of the state machine (which
-// also fills the record's names); `changed` false: a repeat that changes nothing.
+// One alert verb: the command, its event, its own fields, and its transition of the state
+// machine (which also fills the record's names); `changed` false: a repeat that changes nothing.
 struct verb {
-  std::string_view action;
+  std::string_view op;
+  std::string_view action;  // for "only the holder or a lead may <action> ..."
   std::string_view event;
   void (*read)(fields& f, verb_input& in);
   outcome (*apply)(alert_record& rec, const verb_input& in, bool& changed);
@@ -41,61 +39,68 @@ struct verb {
 
 void no_fields(fields&, verb_input&) {}
 
-constexpr verb claim_verb{"claim", "alert.claimed", no_fields,
-                          [](alert_record& rec, const verb_input& in, bool& changed) {
-                            // Claiming what one already holds (claimed or responded) changes
-                            // nothing.
-                            bool mine =
-                                rec.a.status != alert_status::open && rec.a.holder == in.user;
-                            auto res = crisis::claim(rec.a, in.user, in.now);
-                            changed = res == outcome::ok && !mine;
-                            if (changed) rec.holder_name = in.name;
-                            return res;
-                          }};
-constexpr verb release_verb{"release", "alert.released", no_fields,
-                            [](alert_record& rec, const verb_input& in, bool& changed) {
-                              auto res = crisis::release(rec.a, in.user, in.lead);
-                              changed = res == outcome::ok;
-                              if (changed) rec.holder_name.clear();
-                              return res;
-                            }};
-constexpr verb assign_verb{"assign", "alert.assigned",
-                           [](fields& f, verb_input& in) {
-                             in.to = f.str("to", true, 256);
-                             in.to_name = f.str("to_name", false, 64);
-                           },
-                           [](alert_record& rec, const verb_input& in, bool& changed) {
-                             auto res = crisis::assign(rec.a, in.to, in.now);
-                             changed = res == outcome::ok;
-                             if (changed) rec.holder_name = in.to_name.empty() ? in.to : in.to_name;
-                             return res;
-                           }};
-constexpr verb respond_verb{"respond", "alert.responded",
-                            [](fields& f, verb_input& in) {
-                              in.reply_url = f.str("reply_url", false, max_field);
-                              in.reply_text = f.str("reply_text", false, max_text);
-                              if (!f.error() && in.reply_url.empty() && in.reply_text.empty())
-                                f.fail("reply_url", "or reply_text is required");
-                            },
-                            [](alert_record& rec, const verb_input& in, bool& changed) {
-                              auto res = crisis::respond(rec.a, in.user, in.reply_url,
-                                                         in.reply_text, in.lead, in.now);
-                              changed = res == outcome::ok;
-                              if (changed) rec.responder = {in.user, in.name};
-                              return res;
-                            }};
-constexpr verb resolve_verb{"resolve", "alert.resolved", no_fields,
-                            [](alert_record& rec, const verb_input& in, bool& changed) {
-                              auto res = crisis::resolve(rec.a, in.user, in.lead);
-                              changed = res == outcome::ok;
-                              return res;
-                            }};
-constexpr verb dismiss_verb{"dismiss", "alert.dismissed", no_fields,
-                            [](alert_record& rec, const verb_input& in, bool& changed) {
-                              auto res = crisis::dismiss(rec.a, in.lead);
-                              changed = res == outcome::ok;
-                              return res;
-                            }};
+void assign_fields(fields& f, verb_input& in) {
+  in.to = f.str("to", true, 256);
+  in.to_name = f.str("to_name", false, 64);
+}
+
+void respond_fields(fields& f, verb_input& in) {
+  in.reply_url = f.str("reply_url", false, max_field);
+  in.reply_text = f.str("reply_text", false, max_text);
+  if (!f.error() && in.reply_url.empty() && in.reply_text.empty())
+    f.fail("reply_url", "or reply_text is required");
+}
+
+outcome apply_claim(alert_record& rec, const verb_input& in, bool& changed) {
+  // Claiming what one already holds (claimed or responded) changes nothing.
+  bool mine = rec.a.status != alert_status::open && rec.a.holder == in.user;
+  auto res = crisis::claim(rec.a, in.user, in.now);
+  changed = res == outcome::ok && !mine;
+  if (changed) rec.holder_name = in.name;
+  return res;
+}
+
+outcome apply_release(alert_record& rec, const verb_input& in, bool& changed) {
+  auto res = crisis::release(rec.a, in.user, in.lead);
+  changed = res == outcome::ok;
+  if (changed) rec.holder_name.clear();
+  return res;
+}
+
+outcome apply_assign(alert_record& rec, const verb_input& in, bool& changed) {
+  auto res = crisis::assign(rec.a, in.to, in.now);
+  changed = res == outcome::ok;
+  if (changed) rec.holder_name = in.to_name.empty() ? in.to : in.to_name;
+  return res;
+}
+
+outcome apply_respond(alert_record& rec, const verb_input& in, bool& changed) {
+  auto res = crisis::respond(rec.a, in.user, in.reply_url, in.reply_text, in.lead, in.now);
+  changed = res == outcome::ok;
+  if (changed) rec.responder = {in.user, in.name};
+  return res;
+}
+
+outcome apply_resolve(alert_record& rec, const verb_input& in, bool& changed) {
+  auto res = crisis::resolve(rec.a, in.user, in.lead);
+  changed = res == outcome::ok;
+  return res;
+}
+
+outcome apply_dismiss(alert_record& rec, const verb_input& in, bool& changed) {
+  auto res = crisis::dismiss(rec.a, in.lead);
+  changed = res == outcome::ok;
+  return res;
+}
+
+constexpr std::array verbs{
+    verb{"alert.claim", "claim", "alert.claimed", no_fields, apply_claim},
+    verb{"alert.release", "release", "alert.released", no_fields, apply_release},
+    verb{"alert.assign", "assign", "alert.assigned", assign_fields, apply_assign},
+    verb{"alert.respond", "respond", "alert.responded", respond_fields, apply_respond},
+    verb{"alert.resolve", "resolve", "alert.resolved", no_fields, apply_resolve},
+    verb{"alert.dismiss", "dismiss", "alert.dismissed", no_fields, apply_dismiss},
+};
 
 std::optional<result> refusal(outcome res, const verb& v, const alert_record& rec) {
   const auto& id = rec.a.id;
@@ -238,23 +243,10 @@ void schedule(context& ctx, const alert_record& rec) {
     ctx.indexes.index_remove(std::string(keys::due_index), std::move(member), log);
 }
 
-void claim(context& ctx, request& r, done_fn done) {
-  run_verb(ctx, r, claim_verb, std::move(done));
-}
-void release(context& ctx, request& r, done_fn done) {
-  run_verb(ctx, r, release_verb, std::move(done));
-}
-void assign(context& ctx, request& r, done_fn done) {
-  run_verb(ctx, r, assign_verb, std::move(done));
-}
-void respond(context& ctx, request& r, done_fn done) {
-  run_verb(ctx, r, respond_verb, std::move(done));
-}
-void resolve(context& ctx, request& r, done_fn done) {
-  run_verb(ctx, r, resolve_verb, std::move(done));
-}
-void dismiss(context& ctx, request& r, done_fn done) {
-  run_verb(ctx, r, dismiss_verb, std::move(done));
+void act(context& ctx, request& r, done_fn done) {
+  for (const auto& v : verbs)
+    if (v.op == r.cmd.op()) return run_verb(ctx, r, v, std::move(done));
+  done(result::failure(errc::unknown_op, "not an alert verb"));
 }
 
 void get(context& ctx, request& r, done_fn done) {

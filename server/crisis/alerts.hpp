@@ -41,12 +41,9 @@ std::string_view escalation_reason(unsigned step);
 bool finished(alert_status s);
 
 // Commands: rows of the command table.
-void claim(context& ctx, request& r, done_fn done);
-void release(context& ctx, request& r, done_fn done);
-void assign(context& ctx, request& r, done_fn done);
-void respond(context& ctx, request& r, done_fn done);
-void resolve(context& ctx, request& r, done_fn done);
-void dismiss(context& ctx, request& r, done_fn done);
+/// alert.claim, .release, .assign, .respond, .resolve, .dismiss: one table of verbs
+/// {command, event, fields, transition} over the alert state machine.
+void act(context& ctx, request& r, done_fn done);
 void get(context& ctx, request& r, done_fn done);
 void list(context& ctx, request& r, done_fn done);
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <random>
 #include <set>
 
 #include "server/crisis/channels.hpp"
@@ -21,15 +20,6 @@ using protocol::json_writer;
 namespace {
 
 constexpr std::string_view kinds[] = {"holding_statement", "talking_points", "do_dont", "update"};
-
-std::string random_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id = "g-";
-  auto v = rng();
-  for (int i = 0; i < 12; ++i, v >>= 4) id.push_back(hex[v & 15]);
-  return id;
-}
 
 struct post_input {
   std::string kind, title, body;
@@ -50,7 +40,7 @@ std::optional<post_input> read_post(request& r, const done_fn& done) {
 void post_to(context& ctx, const std::string& channel, const post_input& in, const actor& who,
              done_fn done) {
   guidance_record g;
-  g.id = random_id();
+  g.id = new_id('g');
   g.channel = channel;
   g.kind = in.kind;
   g.title = in.title;

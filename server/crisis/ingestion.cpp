@@ -2,7 +2,6 @@
 
 #include <map>
 #include <memory>
-#include <random>
 
 #include "server/crisis/alerts.hpp"
 #include "server/crisis/keys.hpp"
@@ -14,16 +13,6 @@ using protocol::errc;
 namespace dom = simdjson::dom;
 
 namespace {
-
-std::string random_id(char prefix) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id(1, prefix);
-  id += '-';
-  auto v = rng();
-  for (int i = 0; i < 12; ++i, v >>= 4) id.push_back(hex[v & 15]);
-  return id;
-}
 
 // One trigger as read from a native alert or a PagerDuty body.
 struct trigger {
@@ -205,7 +194,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     // create there too, and the dedup entry lets only one of us win.)
     if (home_ != in_.channels[0] && dedup_.version > 0) return repoint();
     alert_record rec;
-    rec.a.id = random_id('a');
+    rec.a.id = new_id('a');
     rec.a.input = in_.input;
     rec.a.first_seen = rec.a.last_seen = ctx_.clock();
     rec.channel = home_;
@@ -272,8 +261,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
       return result::failure(errc::conflict, "alert closed meanwhile");
     if (in_.resolve) {
       rec.a.status = alert_status::resolved;
-      rec.closed_at =
-          std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+      rec.closed_at = to_ms(now);
       rec.closed_by = who_.id.subject;
       c.events.emplace_back("alert.resolved");
     } else if (in_.acknowledge) {

@@ -11,13 +11,6 @@ using protocol::json_writer;
 
 namespace {
 
-std::int64_t to_ms(time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-time_point from_ms(std::int64_t ms) {
-  return time_point(std::chrono::milliseconds(ms));
-}
-
 void write_person(json_writer& w, const person& p) {
   if (p.empty()) {
     w.null();

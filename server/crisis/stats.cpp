@@ -17,10 +17,6 @@ using protocol::json_writer;
 
 namespace {
 
-std::int64_t to_ms(time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 std::int64_t median(std::vector<std::int64_t> v) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());

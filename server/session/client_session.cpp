@@ -142,7 +142,8 @@ void client_session::subscribe(protocol::command& cmd) {
     return reply_error(
         cmd.id, errc::too_many_subscriptions,
         "at most " + std::to_string(cfg.max_subscriptions) + " subscriptions per connection");
-  subs_.push_back({cmd.channel, ++next_serial_, cmd.id, session::recovery(recovery_limits_)});
+  subs_.push_back(
+      {cmd.channel, ++next_serial_, cmd.id, cmd.join_leave, session::recovery(recovery_limits_)});
   // Registered before reading history: anything published from here on is buffered, anything
   // before is in history, and the merge drops what is in both.
   if (thread_.registry.add(cmd.channel, this, cmd.join_leave))
@@ -236,17 +237,19 @@ void client_session::drop(std::string_view channel) {
                          [&](const subscription& s) { return s.channel == channel; });
   if (it == subs_.end()) return;
   std::string ch = std::move(it->channel);
+  bool presence = it->presence_events;
   subs_.erase(it);
   // Deferred: this may run inside the registry's delivery loop.
-  net::post(thread_.ioc, [this, keep = link_.hold(), ch = std::move(ch)] {
-    if (thread_.registry.remove(ch, this)) node_.detach(ch, thread_.index);
+  net::post(thread_.ioc, [this, keep = link_.hold(), ch = std::move(ch), presence] {
+    if (thread_.registry.remove(ch, this, presence)) node_.detach(ch, thread_.index);
     node_.eng().presence_leave(ch, {client_id_, actor_.id.name});
   });
 }
 
 void client_session::release() {
   for (auto& s : subs_) {
-    if (thread_.registry.remove(s.channel, this)) node_.detach(s.channel, thread_.index);
+    if (thread_.registry.remove(s.channel, this, s.presence_events))
+      node_.detach(s.channel, thread_.index);
     node_.eng().presence_leave(s.channel, {client_id_, actor_.id.name});
   }
   subs_.clear();

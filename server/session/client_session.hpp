@@ -69,6 +69,7 @@ class client_session final : public subscriber {
     std::string channel;
     std::uint64_t serial = 0;      // tells this subscription from a later one of the channel
     std::uint64_t command_id = 0;  // the subscribe awaiting its reply
+    bool presence_events = false;  // registered for join/leave too
     session::recovery fsm;
   };
   subscription* find(std::string_view channel);

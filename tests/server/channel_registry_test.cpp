@@ -178,3 +178,16 @@ TEST(channel_registry, channel_names_are_compared_exactly) {
   EXPECT_EQ(r.deliver("room ", message(1)), 0u);
   EXPECT_EQ(r.deliver(std::string_view("room:x").substr(0, 4), message(1)), 1u);
 }
+
+TEST(channel_registry, a_resubscription_keeps_its_join_leave_while_the_old_one_is_removed) {
+  // unsubscribe + subscribe: the new registration (with join_leave) may come before the old one
+  // (without) is removed; removing the old must not take the new one's presence events.
+  channel_registry r;
+  fake_subscriber a({"room"});
+  r.add("room", &a, false);
+  r.add("room", &a, true);
+  EXPECT_FALSE(r.remove("room", &a, false));
+  channel_event join{0, std::make_shared<const std::string>("join"), true, {}};
+  EXPECT_EQ(r.deliver("room", join), 1u);
+  EXPECT_TRUE(r.remove("room", &a, true));
+}
