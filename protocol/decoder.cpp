@@ -232,6 +232,7 @@ bool decoder::impl::check_op(const op_spec& spec, command& out, decode_failure& 
     case channel_use::crisis:
     case channel_use::crisis_optional:
     case channel_use::crisis_or_all:
+    case channel_use::crisis_unused:
       // Only a given channel is checked here; the rest comes after the role (section 13.1).
       if (!out.channel.empty() && out.channel != "*" && !valid_channel_name(out.channel))
         return bad_channel();

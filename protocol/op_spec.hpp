@@ -9,7 +9,8 @@ namespace muster::protocol {
 
 /// How a command names its channel (PROTOCOL.md sections 3 and 13.1).
 enum class channel_use {
-  none,             // takes no channel
+  none,             // takes no channel (v1 ops: a given one is ignored)
+  crisis_unused,    // crisis ops without a channel: a given one must still be a valid name
   required,         // v1 ops: required and checked by the decoder (`channel is required`)
   crisis,           // crisis ops: required, checked after the role (`channel is required`)
   crisis_optional,  // crisis ops that may name one channel or none (stats)

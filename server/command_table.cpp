@@ -55,9 +55,9 @@ const std::array rows{
     session_op({.name = "presence", .channel = channel_use::required}, everyone, &cs::presence),
     crisis_op("channel.create", cr, leads, c::channels::create),
     crisis_op("channel.update", cr, leads, c::channels::update),
-    crisis_op("channel.list", channel_use::none, everyone, c::channels::list),
+    crisis_op("channel.list", channel_use::crisis_unused, everyone, c::channels::list),
     crisis_op("channel.get", cr, everyone, c::channels::get),
-    crisis_op("alert.push", channel_use::none, pushers, c::ingestion::push),
+    crisis_op("alert.push", channel_use::crisis_unused, pushers, c::ingestion::push),
     crisis_op("alert.claim", cr, people, c::alerts::act),
     crisis_op("alert.release", cr, people, c::alerts::act),
     crisis_op("alert.assign", cr, leads, c::alerts::act),
@@ -92,7 +92,7 @@ crisis::result forbidden(std::string message) {
 std::optional<crisis::result> crisis_channel(const command_row& row, const protocol::command& cmd,
                                              const crisis::actor& who) {
   auto use = row.spec.channel;
-  if (use == channel_use::none) return std::nullopt;
+  if (use == channel_use::none || use == channel_use::crisis_unused) return std::nullopt;
   if (use == channel_use::crisis_optional && !cmd.has_channel) return std::nullopt;
   if (use == channel_use::crisis_or_all && cmd.channel == "*") return std::nullopt;
   auto bad = [](std::string m) { return crisis::result::failure(errc::bad_request, std::move(m)); };
@@ -158,7 +158,7 @@ void run_crisis(const command_row& row, crisis::context& ctx, const protocol::co
                 const crisis::actor& who, crisis::done_fn done) {
   if (auto refusal = crisis_channel(row, cmd, who)) return done(std::move(*refusal));
   crisis::fields f(cmd.frame);
-  auto channel = row.spec.channel == channel_use::none ? std::string() : cmd.channel;
+  auto channel = row.spec.channel == channel_use::crisis_unused ? std::string() : cmd.channel;
   crisis::request req{cmd, f, who, std::move(channel)};
   row.on_crisis(ctx, req, std::move(done));
 }

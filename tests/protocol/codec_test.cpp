@@ -288,3 +288,12 @@ TEST(codec_errors, limit_ranges_belong_to_the_command) {
   EXPECT_EQ(decode(R"({"id":"x","limit":0,"op":"history","channel":"c"})").failure.message,
             "id must be a non-negative integer");
 }
+
+TEST(codec_errors, a_crisis_command_without_a_channel_still_checks_a_given_one) {
+  // PROTOCOL.md 13.1 step 1: for every crisis op, a given, non-empty, non-"*" channel is valid.
+  EXPECT_EQ(decode(R"({"id":1,"op":"alert.push","channel":"no spaces"})").failure.code,
+            errc::bad_channel);
+  EXPECT_EQ(decode(R"({"id":1,"op":"channel.list","channel":"-x"})").failure.code,
+            errc::bad_channel);
+  EXPECT_TRUE(decode(R"({"id":1,"op":"ping","channel":"no spaces"})").ok) << "v1 ops ignore it";
+}
