@@ -346,7 +346,7 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
                    h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
     eval(ch, publish_script, {key(ch, "m"), key(ch, "s")},
-         {frame.head, std::string(frame.middle), frame.tail, new_epoch(),
+         {std::move(frame.head), std::string(frame.middle), std::move(frame.tail), new_epoch(),
           std::to_string(opts_.history_size), ms(ttl), std::to_string(now), pubsub_name(ch),
           publish_command()},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
