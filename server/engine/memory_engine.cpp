@@ -12,6 +12,7 @@ memory_engine::memory_engine(options opts, clock_fn clock)
 
 void memory_engine::start(engine_sink& sink) {
   sink_ = &sink;
+  presence_.set_sink(&sink);
 }
 void memory_engine::stop() {}
 
@@ -202,40 +203,21 @@ void memory_engine::history(std::string_view channel, history_query q, history_h
 }
 
 void memory_engine::presence(std::string_view channel, presence_handler h) {
-  auto& sh = shard_for(channel);
-  std::vector<client_info> out;
-  {
-    std::lock_guard lock(sh.mutex);
-    auto it = sh.channels.find(channel);
-    if (it != sh.channels.end())
-      for (const auto& [client, name] : it->second.presence) out.push_back({client, name});
-  }
-  h({}, std::move(out));
-}
-
-void memory_engine::emit_presence(bool join, std::string_view channel, const client_info& who) {
-  if (!sink_) return;
-  channel_event ev{0,
-                   std::make_shared<const std::string>(
-                       protocol::encode_presence_event(join, channel, who.client, who.name)),
-                   true,
-                   {}};
-  sink_->on_event(channel, ev);
+  h({}, presence_.list(channel));
 }
 
 void memory_engine::presence_join(std::string_view channel, const client_info& who) {
-  auto& sh = shard_for(channel);
-  std::lock_guard lock(sh.mutex);
-  state(sh, channel).presence.insert_or_assign(who.client, who.name);
-  emit_presence(true, channel, who);
+  {
+    // A channel someone is in is a channel in use (kept by the sweep).
+    auto& sh = shard_for(channel);
+    std::lock_guard lock(sh.mutex);
+    state(sh, channel);
+  }
+  presence_.join(channel, who);
 }
 
 void memory_engine::presence_leave(std::string_view channel, const client_info& who) {
-  auto& sh = shard_for(channel);
-  std::lock_guard lock(sh.mutex);
-  auto it = sh.channels.find(channel);
-  if (it == sh.channels.end()) return;
-  if (it->second.presence.erase(who.client) > 0) emit_presence(false, channel, who);
+  presence_.leave(channel, who);
 }
 
 void memory_engine::sweep() {
@@ -248,7 +230,7 @@ void memory_engine::sweep() {
       auto& st = it->second;
       trim(st, now);
       auto idle = now - st.touched_ms;
-      bool unused = st.history.empty() && st.presence.empty() && st.docs.empty() &&
+      bool unused = st.history.empty() && presence_.empty(it->first) && st.docs.empty() &&
                     (idle > ttl_ms || (st.top == 0 && idle > unused_ms));
       it = unused ? sh.channels.erase(it) : std::next(it);
     }

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "server/engine/engine.hpp"
+#include "server/engine/presence_table.hpp"
 
 namespace muster::server {
 
@@ -62,7 +63,6 @@ class memory_engine final : public engine {
     std::string epoch;
     std::uint64_t top = 0;
     std::deque<stored_publication> history;
-    std::map<std::string, std::string, std::less<>> presence;  // client id -> name
     std::int64_t touched_ms = 0;  // last publish, read or presence change
     std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>>
         docs;                       // version, value
@@ -78,12 +78,12 @@ class memory_engine final : public engine {
   /// Appends one event to the stream and hands it to the sink (under the shard's mutex).
   protocol::stream_position append(channel_state& st, std::string_view channel, std::string event,
                                    std::string data, const client_info& by);
-  void emit_presence(bool join, std::string_view channel, const client_info& who);
   std::int64_t now_ms() const;
 
   options opts_;
   clock_fn clock_;
   engine_sink* sink_ = nullptr;
+  presence_table presence_;
   std::array<shard, 16> shards_;
   std::mutex index_mutex_;
   std::map<std::string, std::map<std::string, std::int64_t>> indexes_;  // under index_mutex_
