@@ -139,7 +139,16 @@ const std::vector<key_spec>& schema() {
       {"limits", "handshake_timeout_ms", duration_key(&config::handshake_timeout, 100, 600000)},
       {"history", "size", integer_key(&config::history_size, 0, 1000000)},
       {"history", "ttl_s", duration_key(&config::history_ttl, 1, 365LL * 86400)},
-      {"engine", "type", string_key(&config::engine, {"memory", "redis"})},
+      {"engine", "type", string_key(&config::engine, {"memory", "embedded", "redis"})},
+      {"storage", "path",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
+         auto v = n.value<std::string>();
+         if (!n.is_string() || !v || v->empty()) return "must be a non-empty file path";
+         c.storage_path = *v;
+         return std::nullopt;
+       }},
+      {"storage", "synchronous", string_key(&config::storage_synchronous, {"normal", "full"})},
+      {"storage", "memory_events", integer_key(&config::storage_memory_events, 16, 1000000)},
       {"redis", "address",
        [](config& c, const toml::node& n) -> std::optional<std::string> {
          config probe;

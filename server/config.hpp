@@ -32,7 +32,11 @@ struct config {
   std::size_t history_size = 1000;
   std::chrono::seconds history_ttl{86400};
   // [engine]
-  std::string engine = "memory";
+  std::string engine = "embedded";
+  // [storage] (engine.type = "embedded")
+  std::string storage_path = "/var/lib/muster/muster.db";
+  std::string storage_synchronous = "normal";
+  std::size_t storage_memory_events = 1024;
   // [redis]
   std::string redis_address = "127.0.0.1:6379";
   std::string redis_password;

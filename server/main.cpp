@@ -3,16 +3,47 @@
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "server/config.hpp"
+#include "server/engine/embedded/embedded_engine.hpp"
+#include "server/engine/embedded/sqlite.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/engine/redis/redis_engine.hpp"
 #include "server/node.hpp"
 
 using namespace muster::server;
+
+namespace {
+// The database's directory: made if missing at start-up (`create`), only checked by
+// --check-config; one that cannot be made or written is a configuration error.
+void prepare_storage_dir(const std::string& path, bool create) {
+  namespace fs = std::filesystem;
+  auto dir = fs::absolute(path).parent_path();
+  auto fail = [&](const std::string& why) {
+    throw config_error({"storage.path: " + dir.string() + ": " + why});
+  };
+  std::error_code ec;
+  if (create) {
+    fs::create_directories(dir, ec);
+    if (ec) fail("cannot create the directory: " + ec.message());
+  }
+  auto existing = dir;
+  while (!fs::exists(existing, ec) && existing.has_parent_path() &&
+         existing != existing.root_path())
+    existing = existing.parent_path();
+  if (!fs::is_directory(existing, ec)) fail("not a directory");
+  if (::access(existing.c_str(), W_OK) != 0)
+    fail(std::string("not writable: ") + std::strerror(errno));
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"musterd: real-time crisis-response chat and alerting server"};
@@ -33,6 +64,7 @@ int main(int argc, char** argv) {
   try {
     if (!check_file.empty()) {
       load_config_file(cfg, check_file);
+      if (cfg.engine == "embedded") prepare_storage_dir(cfg.storage_path, false);
       std::cout << check_file << ": OK\n";
       return 0;
     }
@@ -43,6 +75,7 @@ int main(int argc, char** argv) {
     apply_overrides(cfg, sets);
     validate(cfg);
     if (cfg.web_root.empty()) cfg.web_root = MUSTER_WEB_ROOT;
+    if (cfg.engine == "embedded") prepare_storage_dir(cfg.storage_path, true);
   } catch (const config_error& e) {
     for (const auto& line : e.errors) std::cerr << line << "\n";
     return 2;
@@ -80,6 +113,20 @@ int main(int argc, char** argv) {
         ro.presence_ttl = cfg.presence_ttl;
         ro.cluster = cfg.redis_cluster;
         return std::make_unique<redis::redis_engine>(ioc, ro);
+      }
+      if (cfg.engine == "embedded") {
+        embedded::embedded_engine::options eo;
+        eo.path = cfg.storage_path;
+        eo.synchronous_full = cfg.storage_synchronous == "full";
+        eo.history_size = cfg.history_size;
+        eo.history_ttl = cfg.history_ttl;
+        eo.window = cfg.storage_memory_events;
+        try {
+          return std::make_unique<embedded::embedded_engine>(eo);
+        } catch (const embedded::sqlite_error& e) {
+          // Said plainly: which file, and what SQLite found wrong with it.
+          throw std::runtime_error(std::string("embedded engine: ") + e.what());
+        }
       }
       return std::make_unique<memory_engine>(
           memory_engine::options{cfg.history_size, cfg.history_ttl});

@@ -35,8 +35,9 @@ function token(sub, name, role) {
 
 async function startServer(dir) {
   const portFile = path.join(dir, 'port');
+  // The default engine keeps its database in this run's own directory.
   const proc = spawn(musterd, ['--listen', '127.0.0.1:0', '--port-file', portFile,
-    '--set', 'log.level="info"'], {
+    '--set', 'log.level="info"', '--set', `storage.path="${path.join(dir, 'muster.db')}"`], {
     env: { ...process.env, MUSTER_AUTH_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -98,6 +98,8 @@ channels = ["crisis.exec"]
                    "redis.address=\"127.0.0.1:" + std::to_string(redis_->port()) + "\""});
       for (int i = 0; i < 2; ++i) nodes_.push_back(std::make_unique<server_process>(args));
     } else {
+      // embedded is what server_process runs by default.
+      if (GetParam() == "memory") args.insert(args.end(), {"--set", "engine.type=\"memory\""});
       nodes_.push_back(std::make_unique<server_process>(args));
     }
     for (auto& n : nodes_)
@@ -437,5 +439,5 @@ TEST_P(crisis_drill, two_hundred_alerts_five_ambassadors_escalation_guidance_tim
   EXPECT_NE(ws_stats.result.find(R"("total":150)"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(engines, crisis_drill, ::testing::Values("memory", "redis"),
+INSTANTIATE_TEST_SUITE_P(engines, crisis_drill, ::testing::Values("memory", "embedded", "redis"),
                          [](const auto& p) { return p.param; });

@@ -38,7 +38,10 @@ def start_server(musterd, tmp):
     port_file = os.path.join(tmp, "port")
     log = open(os.path.join(tmp, "musterd.log"), "w")
     env = dict(os.environ, MUSTER_AUTH_SECRET=SECRET)
-    proc = subprocess.Popen([musterd, "--listen", "127.0.0.1:0", "--port-file", port_file],
+    # The default engine keeps its database in this run's own directory.
+    storage = 'storage.path="%s"' % os.path.join(tmp, "muster.db")
+    proc = subprocess.Popen([musterd, "--listen", "127.0.0.1:0", "--port-file", port_file,
+                             "--set", storage],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

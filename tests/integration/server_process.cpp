@@ -39,6 +39,15 @@ server_process::server_process(std::vector<std::string> args) {
     argv_s.push_back("--set");
     argv_s.push_back("auth.enabled=false");
   }
+  // The default engine, with its database in this process's own directory.
+  bool engine_given = false;
+  for (auto& a : args) engine_given |= a.starts_with("engine.");
+  if (!engine_given) {
+    argv_s.push_back("--set");
+    argv_s.push_back("engine.type=\"embedded\"");
+    argv_s.push_back("--set");
+    argv_s.push_back("storage.path=\"" + (dir_ / "muster.db").string() + "\"");
+  }
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());

@@ -103,7 +103,9 @@ TEST(config, defaults) {
   EXPECT_EQ(c.host(), "127.0.0.1");
   EXPECT_EQ(c.port(), 8080);
   EXPECT_EQ(c.threads, 0u);
-  EXPECT_EQ(c.engine, "memory");
+  EXPECT_EQ(c.engine, "embedded");
+  EXPECT_EQ(c.storage_path, "/var/lib/muster/muster.db");
+  EXPECT_EQ(c.storage_synchronous, "normal");
   EXPECT_EQ(c.log_level, "info");
 }
 
@@ -196,9 +198,9 @@ TEST_F(config_file, unknown_key_is_reported_with_file_and_line) {
 
 TEST_F(config_file, key_in_unknown_section_is_reported) {
   config c;
-  auto errors = load_errors(c, "\n[storage]\npath = \"/tmp\"\n");
+  auto errors = load_errors(c, "\n[store]\npath = \"/tmp\"\n");
   ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
-  EXPECT_EQ(errors[0], path_ + ":3: unknown key storage.path");
+  EXPECT_EQ(errors[0], path_ + ":3: unknown key store.path");
 }
 
 TEST_F(config_file, nested_table_is_an_unknown_key) {
@@ -294,9 +296,26 @@ TEST_F(config_file, enum_values_are_checked) {
   auto errors =
       by_line(load_errors(c, "[engine]\ntype = \"cassandra\"\n[log]\nlevel = \"verbose\"\n"));
   ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
-  EXPECT_EQ(errors[0], path_ + ":2: engine.type must be one of: memory redis");
+  EXPECT_EQ(errors[0], path_ + ":2: engine.type must be one of: memory embedded redis");
   EXPECT_EQ(errors[1], path_ + ":4: log.level must be one of: trace debug info warn error off");
   EXPECT_EQ(c.log_level, "info");
+}
+
+TEST_F(config_file, storage_keys_are_read_and_checked) {
+  config c;
+  auto errors = load_errors(
+      c, "[storage]\npath = \"/data/m.db\"\nsynchronous = \"full\"\nmemory_events = 64\n");
+  ASSERT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  EXPECT_EQ(c.storage_path, "/data/m.db");
+  EXPECT_EQ(c.storage_synchronous, "full");
+  EXPECT_EQ(c.storage_memory_events, 64u);
+  config d;
+  auto bad = by_line(
+      load_errors(d, "[storage]\npath = \"\"\nsynchronous = \"sometimes\"\nmemory_events = 2\n"));
+  ASSERT_EQ(bad.size(), 3u) << ::testing::PrintToString(bad);
+  EXPECT_EQ(bad[0], path_ + ":2: storage.path must be a non-empty file path");
+  EXPECT_EQ(bad[1], path_ + ":3: storage.synchronous must be one of: normal full");
+  EXPECT_NE(bad[2].find("storage.memory_events"), std::string::npos) << bad[2];
 }
 
 TEST_F(config_file, bad_listen_values_are_rejected) {

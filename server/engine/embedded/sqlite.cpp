@@ -4,16 +4,17 @@ namespace muster::server::embedded {
 
 void check(sqlite3* db, int rc, std::string_view where, const std::string& file) {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
-  std::string msg = file + ": " + std::string(where) + ": " +
-                    (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg =
+      file + ": " + std::string(where) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   throw sqlite_error(std::move(msg), rc & 0xff);
 }
 
 statement::statement(sqlite3* db, std::string_view sql, const std::string& file)
     : db_(db), file_(&file) {
   sqlite3_stmt* s = nullptr;
-  check(db, sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                               SQLITE_PREPARE_PERSISTENT, &s, nullptr),
+  check(db,
+        sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &s, nullptr),
         "prepare", file);
   stmt_.reset(s);
 }
@@ -69,7 +70,8 @@ bool statement::is_null(int col) const {
   return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
 }
 
-database::database(std::string path, bool read_only) : path_(std::move(path)) {
+database::database(std::string path, bool read_only, std::chrono::milliseconds busy_timeout)
+    : path_(std::move(path)) {
   sqlite3* db = nullptr;
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;
@@ -78,7 +80,7 @@ database::database(std::string path, bool read_only) : path_(std::move(path)) {
   check(db, rc, "open", path_);
   sqlite3_extended_result_codes(db, 0);
   // A busy checkpoint or the other connection must not fail a call at once.
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count()));
 }
 
 void database::exec(std::string_view sql) {

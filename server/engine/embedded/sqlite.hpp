@@ -3,6 +3,7 @@
 // names the file and SQLite's own message. No threads of its own; one thread per connection.
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,7 +15,7 @@ namespace muster::server::embedded {
 
 /// A failed SQLite call: `what` names the file, the step and SQLite's message.
 struct sqlite_error : std::runtime_error {
-  sqlite_error(std::string what, int code) : std::runtime_error(std::move(what)), code(code) {}
+  sqlite_error(std::string what, int rc) : std::runtime_error(std::move(what)), code(rc) {}
   int code;  // the primary result code (SQLITE_FULL, SQLITE_READONLY, SQLITE_CORRUPT, ...)
 };
 
@@ -49,7 +50,8 @@ class statement {
 class database {
  public:
   /// Opens (creating if needed) `path`; `read_only` for a second connection that only reads.
-  database(std::string path, bool read_only);
+  database(std::string path, bool read_only,
+           std::chrono::milliseconds busy_timeout = std::chrono::milliseconds(5000));
   database(const database&) = delete;
   database& operator=(const database&) = delete;
 

@@ -6,6 +6,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <random>
+
+#include "server/engine/embedded/embedded_engine.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/engine/redis/redis_engine.hpp"
 #include "tests/integration/redis_process.hpp"
@@ -29,6 +35,24 @@ struct recording_sink : engine_sink {
   }
 };
 
+/// A directory of its own under the system temp dir, removed with everything in it.
+struct temp_dir {
+  temp_dir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("muster-engine-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 class engine_fixture : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { make(5); }
@@ -49,6 +73,13 @@ class engine_fixture : public ::testing::TestWithParam<std::string> {
       eng = std::make_unique<redis::redis_engine>(ioc, o);
       eng->start(sink);
       ASSERT_TRUE(run_until([&] { return eng->ready(); })) << "redis engine not ready";
+    } else if (GetParam() == "embedded") {
+      embedded::embedded_engine::options o;
+      o.path = (dir.path() / ("t" + std::to_string(++generation) + ".db")).string();
+      o.history_size = history_size;
+      o.window = 4;  // small: reads past it go to the file
+      eng = std::make_unique<embedded::embedded_engine>(o);
+      eng->start(sink);
     } else {
       eng = std::make_unique<memory_engine>(memory_engine::options{history_size, 86400s});
       eng->start(sink);
@@ -63,85 +94,96 @@ class engine_fixture : public ::testing::TestWithParam<std::string> {
     }
     return p();
   }
+  // Starts a call with a handler that may run on any engine thread; waits for its value.
+  template <class T, class Start>
+  T await(Start start) {
+    auto box = std::make_shared<std::pair<std::mutex, std::optional<T>>>();
+    start([box](T value) {
+      std::lock_guard l(box->first);
+      box->second = std::move(value);
+    });
+    auto ready = [&] {
+      std::lock_guard l(box->first);
+      return box->second.has_value();
+    };
+    EXPECT_TRUE(run_until(ready));
+    std::lock_guard l(box->first);
+    return box->second.value_or(T{});
+  }
   muster::protocol::stream_position publish(const std::string& ch, const std::string& data) {
-    std::optional<muster::protocol::stream_position> out;
-    eng->publish(ch, data, {"c1", "alice"},
-                 [&](std::error_code ec, muster::protocol::stream_position p) {
-                   EXPECT_FALSE(ec) << ec.message();
-                   out = p;
-                 });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(muster::protocol::stream_position{});
+    return await<muster::protocol::stream_position>([&](auto set) {
+      eng->publish(ch, data, {"c1", "alice"},
+                   [set](std::error_code ec, muster::protocol::stream_position p) {
+                     EXPECT_FALSE(ec) << ec.message();
+                     set(std::move(p));
+                   });
+    });
   }
   history_result history(const std::string& ch, std::optional<std::uint64_t> since,
                          std::size_t limit) {
-    std::optional<history_result> out;
-    eng->history(ch, {since, limit}, [&](std::error_code ec, history_result h) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = std::move(h);
+    return await<history_result>([&](auto set) {
+      eng->history(ch, {since, limit}, [set](std::error_code ec, history_result h) {
+        EXPECT_FALSE(ec) << ec.message();
+        set(std::move(h));
+      });
     });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(history_result{});
   }
   std::vector<client_info> presence(const std::string& ch) {
-    std::optional<std::vector<client_info>> out;
-    eng->presence(ch, [&](std::error_code ec, std::vector<client_info> v) {
-      EXPECT_FALSE(ec);
-      out = std::move(v);
+    return await<std::vector<client_info>>([&](auto set) {
+      eng->presence(ch, [set](std::error_code ec, std::vector<client_info> v) {
+        EXPECT_FALSE(ec);
+        set(std::move(v));
+      });
     });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(std::vector<client_info>{});
   }
   commit_result commit(const std::string& ch, std::vector<doc_write> w,
                        std::vector<event_spec> ev = {}, std::optional<retention> keep = {}) {
-    std::optional<commit_result> out;
-    eng->commit(ch, std::move(w), std::move(ev), keep, [&](std::error_code ec, commit_result r) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = std::move(r);
+    return await<commit_result>([&](auto set) {
+      eng->commit(ch, std::move(w), std::move(ev), keep,
+                  [set](std::error_code ec, commit_result r) {
+                    EXPECT_FALSE(ec) << ec.message();
+                    set(std::move(r));
+                  });
     });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(commit_result{});
   }
   std::vector<doc> read_docs(const std::string& ch, std::vector<std::string> keys) {
-    std::optional<std::vector<doc>> out;
-    eng->read_docs(ch, std::move(keys), [&](std::error_code ec, std::vector<doc> d) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = std::move(d);
+    return await<std::vector<doc>>([&](auto set) {
+      eng->read_docs(ch, std::move(keys), [set](std::error_code ec, std::vector<doc> d) {
+        EXPECT_FALSE(ec) << ec.message();
+        set(std::move(d));
+      });
     });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(std::vector<doc>{});
   }
   std::vector<doc> list_docs(const std::string& ch, const std::string& prefix) {
-    std::optional<std::vector<doc>> out;
-    eng->list_docs(ch, prefix, [&](std::error_code ec, std::vector<doc> d) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = std::move(d);
+    return await<std::vector<doc>>([&](auto set) {
+      eng->list_docs(ch, prefix, [set](std::error_code ec, std::vector<doc> d) {
+        EXPECT_FALSE(ec) << ec.message();
+        set(std::move(d));
+      });
     });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(std::vector<doc>{});
   }
   std::vector<std::pair<std::string, std::int64_t>> index_range(const std::string& idx,
                                                                 std::int64_t max,
                                                                 std::size_t limit) {
-    std::optional<std::vector<std::pair<std::string, std::int64_t>>> out;
-    eng->index_range(idx, max, limit, [&](std::error_code ec, auto v) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = std::move(v);
+    using rows = std::vector<std::pair<std::string, std::int64_t>>;
+    return await<rows>([&](auto set) {
+      eng->index_range(idx, max, limit, [set](std::error_code ec, rows v) {
+        EXPECT_FALSE(ec) << ec.message();
+        set(std::move(v));
+      });
     });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out.value_or(std::vector<std::pair<std::string, std::int64_t>>{});
   }
   void index_op(bool put, const std::string& idx, const std::string& member, std::int64_t score) {
-    bool done = false;
-    auto h = [&](std::error_code ec) {
-      EXPECT_FALSE(ec) << ec.message();
-      done = true;
-    };
-    if (put)
-      eng->index_put(idx, member, score, h);
-    else
-      eng->index_remove(idx, member, h);
-    EXPECT_TRUE(run_until([&] { return done; }));
+    await<bool>([&](auto set) {
+      auto h = [set](std::error_code ec) {
+        EXPECT_FALSE(ec) << ec.message();
+        set(true);
+      };
+      if (put)
+        eng->index_put(idx, member, score, h);
+      else
+        eng->index_remove(idx, member, h);
+    });
   }
   static std::vector<std::uint64_t> offsets(const history_result& h) {
     std::vector<std::uint64_t> v;
@@ -149,6 +191,7 @@ class engine_fixture : public ::testing::TestWithParam<std::string> {
     return v;
   }
 
+  temp_dir dir;
   net::io_context ioc;
   recording_sink sink;
   std::unique_ptr<engine> eng;
@@ -160,7 +203,7 @@ class engine_fixture : public ::testing::TestWithParam<std::string> {
 };
 
 /// Every engine the conformance suites run against.
-inline const auto engine_kinds = ::testing::Values("memory", "redis");
+inline const auto engine_kinds = ::testing::Values("memory", "embedded", "redis");
 inline std::string engine_name(const ::testing::TestParamInfo<std::string>& p) {
   return p.param;
 }

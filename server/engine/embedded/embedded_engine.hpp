@@ -1,0 +1,191 @@
+#pragma once
+// The durable single-node engine: SQLite (WAL) holds every channel's epoch, offsets and
+// retained stream, the crisis documents and the global indexes, so a restart or a crash loses
+// nothing that was acknowledged. One writer thread owns the write connection and commits what
+// was asked in groups (one transaction per wake-up, bounded); only then do events reach the
+// sink and handlers run — so nothing anyone saw can vanish in a crash. What is visible in
+// memory (positions, recent events, documents, indexes) is always durable; history older than
+// the in-memory window is read on a reader thread with its own connection. Presence is kept in
+// process. Methods may be called from any thread; no call waits on disk; handlers run on the
+// writer or reader thread, or inline for what memory answers.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/engine/engine.hpp"
+#include "server/engine/memory_engine.hpp"
+#include "server/engine/presence_table.hpp"
+
+namespace muster::server::embedded {
+
+class database;
+
+class embedded_engine final : public engine {
+ public:
+  using clock_fn = std::function<std::chrono::system_clock::time_point()>;
+  struct options {
+    std::string path;               // the database file (created if absent)
+    bool synchronous_full = false;  // fsync every commit (power loss), not only the WAL order
+    std::size_t history_size = 1000;
+    std::chrono::seconds history_ttl{86400};
+    std::size_t window = 1024;                     // newest events per channel kept in memory
+    std::size_t max_batch = 4096;                  // requests committed in one transaction at most
+    std::chrono::milliseconds busy_timeout{5000};  // waiting for a lock held by another process
+  };
+  /// Opens (or creates, or migrates) the database and loads its state. Throws
+  /// embedded::sqlite_error (naming the file) when the file cannot be used.
+  explicit embedded_engine(options opts, clock_fn clock = &std::chrono::system_clock::now);
+  ~embedded_engine() override;
+
+  void start(engine_sink& sink) override;
+  void stop() override;
+  bool ready() const override { return healthy_.load(); }
+  void publish(std::string_view channel, std::string data, const client_info& sender,
+               publish_handler h) override;
+  void history(std::string_view channel, history_query q, history_handler h) override;
+  void subscribe(std::string_view) override {}
+  void unsubscribe(std::string_view) override {}
+  void presence(std::string_view channel, presence_handler h) override;
+  void presence_join(std::string_view channel, const client_info& who) override;
+  void presence_leave(std::string_view channel, const client_info& who) override;
+  void read_docs(std::string_view channel, std::vector<std::string> keys, docs_handler h) override;
+  void list_docs(std::string_view channel, std::string prefix, docs_handler h) override;
+  void commit(std::string_view channel, std::vector<doc_write> writes,
+              std::vector<event_spec> events, std::optional<retention> keep,
+              commit_handler h) override;
+  void index_put(std::string index, std::string member, std::int64_t score,
+                 done_handler h) override;
+  void index_remove(std::string index, std::string member, done_handler h) override;
+  void index_range(std::string index, std::int64_t max_score, std::size_t limit,
+                   index_handler h) override;
+  /// Expires history past its TTL (in memory now, on disk through the writer, bounded).
+  void sweep() override;
+  void append_metrics(std::string& out) const override;
+
+  /// The schema version this build writes (PRAGMA user_version).
+  static constexpr int schema_version = 1;
+
+  // What the writer works on; public for the writer's translation unit only.
+  struct channel_state {
+    std::int64_t id = 0;  // its row in `channels` (0: not stored yet)
+    std::string epoch;
+    std::uint64_t top = 0;
+    std::uint64_t first = 1;  // oldest offset still retained (top + 1 when none)
+    std::optional<retention> keep;
+    std::deque<stored_publication> window;  // the newest events, contiguous up to `top`
+    std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+    std::int64_t touched_ms = 0;
+  };
+  /// One queued change (writer thread once queued).
+  struct request {
+    enum kind_t { publish, commit, index_put, index_remove, expire } kind = publish;
+    std::string channel;             // publish, commit
+    std::string data;                // publish: minified JSON
+    client_info sender;              // publish
+    std::vector<doc_write> writes;   // commit
+    std::vector<event_spec> events;  // commit
+    std::optional<retention> keep;   // commit
+    std::string index, member;       // index ops
+    std::int64_t score = 0;          // index_put
+    publish_handler on_publish;
+    commit_handler on_commit;
+    done_handler on_done;
+    // The outcome, filled in by the writer and handed over once the transaction committed.
+    protocol::stream_position position;
+    commit_result result;
+  };
+
+  /// What one transaction changes.
+  struct batch {
+    /// One channel as this transaction leaves it.
+    struct channel_change {
+      std::int64_t id = 0;
+      std::string epoch;
+      std::uint64_t top = 0;
+      std::uint64_t first = 1;
+      std::optional<retention> keep;
+      bool keep_changed = false;
+      bool dirty = false;  // its row (top, retention) must be written
+      std::vector<stored_publication> appended;
+      // Written documents: version and value; an empty value is a deletion.
+      std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+    };
+    std::map<std::string, channel_change, std::less<>> channels;
+    // Index members set (a score) or removed (none).
+    std::map<std::pair<std::string, std::string>, std::optional<std::int64_t>> indexes;
+    // Every appended event, in order, for the sink.
+    std::vector<std::pair<std::string, channel_event>> events;
+  };
+  struct statements;  // the writer's prepared statements (writer.cpp)
+
+ private:
+  struct shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, channel_state, string_hash, std::equal_to<>> channels;
+  };
+  shard& shard_for(std::string_view channel);
+  channel_state& state(shard& s, std::string_view channel);  // under s.mutex
+  std::int64_t now_ms() const;
+  std::size_t keep_size(const channel_state& st) const;
+  std::int64_t keep_ttl_ms(const channel_state& st) const;
+  void trim_window(channel_state& st, std::int64_t now);  // under the shard's mutex
+  void load();
+  void enqueue(std::unique_ptr<request> r);
+  void write_loop();
+  void run_batch(std::vector<std::unique_ptr<request>>& todo);
+  // Steps of a batch, inside its transaction (writer thread).
+  batch::channel_change& change_for(batch& b, const std::string& channel);
+  void store_channel(batch::channel_change& c, const std::string& channel);
+  void append_event(batch& b, batch::channel_change& c, const std::string& channel,
+                    std::string_view event, std::string_view data, const client_info& by,
+                    std::int64_t now);
+  std::pair<std::uint64_t, std::string> current_doc(batch::channel_change& c,
+                                                    const std::string& channel,
+                                                    const std::string& key);
+  void run_commit(batch& b, request& r, std::int64_t now);
+  void run_index(batch& b, request& r);
+  void run_expire(batch& b, std::int64_t now);
+  void finish_channels(batch& b);
+  void apply(batch& b);  // makes a committed batch visible
+  void read_loop();
+  void read_from_disk(const std::string& channel, history_query q, history_handler& h);
+  void fail_all(std::vector<std::unique_ptr<request>>& todo, std::error_code ec);
+
+  options opts_;
+  clock_fn clock_;
+  std::unique_ptr<database> db_;     // the writer's connection (writer thread only, after load)
+  std::unique_ptr<database> read_;   // the reader's connection (reader thread only)
+  std::shared_ptr<statements> sql_;  // writer thread only (shared_ptr: an incomplete type here)
+  engine_sink* sink_ = nullptr;
+  presence_table presence_;
+  std::array<shard, 16> shards_;
+  std::mutex index_mutex_;
+  std::map<std::string, std::map<std::string, std::int64_t>, std::less<>> indexes_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::vector<std::unique_ptr<request>> queue_;  // guarded by queue_mutex_
+  bool stopping_ = false;                        // guarded by queue_mutex_
+  struct disk_read {
+    std::string channel;
+    history_query q;
+    history_handler h;
+  };
+  std::mutex read_mutex_;
+  std::condition_variable read_cv_;
+  std::deque<disk_read> reads_;  // guarded by read_mutex_
+  bool read_stopping_ = false;   // guarded by read_mutex_
+  std::thread writer_, reader_;
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::uint64_t> commits_{0}, failures_{0}, disk_reads_{0};
+};
+
+}  // namespace muster::server::embedded

@@ -1,0 +1,310 @@
+// The embedded engine's writer thread: every change goes through here, a group of them per
+// transaction; only a committed group becomes visible, reaches the sink and is answered.
+#include <spdlog/spdlog.h>
+
+#include "protocol/event_frame.hpp"
+#include "server/engine/embedded/embedded_engine.hpp"
+#include "server/engine/embedded/sqlite.hpp"
+
+namespace muster::server::embedded {
+
+struct embedded_engine::statements {
+  explicit statements(database& db)
+      : insert_channel(db.prepare(
+            "INSERT INTO channels (name, epoch, top, keep_size, keep_ttl_s) VALUES (?1, ?2, ?3, "
+            "?4, ?5)")),
+        update_channel(db.prepare(
+            "UPDATE channels SET top = ?2, keep_size = ?3, keep_ttl_s = ?4 WHERE id = ?1")),
+        insert_event(
+            db.prepare("INSERT INTO events (channel, seq, ts, frame) VALUES (?1, ?2, ?3, ?4)")),
+        delete_events_upto(db.prepare("DELETE FROM events WHERE channel = ?1 AND seq <= ?2")),
+        oldest_events(
+            db.prepare("SELECT seq, ts FROM events WHERE channel = ?1 ORDER BY seq LIMIT ?2")),
+        upsert_doc(db.prepare(
+            "INSERT OR REPLACE INTO docs (channel, key, version, value) VALUES (?1, ?2, ?3, ?4)")),
+        delete_doc(db.prepare("DELETE FROM docs WHERE channel = ?1 AND key = ?2")),
+        upsert_index(
+            db.prepare("INSERT OR REPLACE INTO indexes (name, member, score) VALUES (?1, ?2, ?3)")),
+        delete_index(db.prepare("DELETE FROM indexes WHERE name = ?1 AND member = ?2")) {}
+  statement insert_channel, update_channel, insert_event, delete_events_upto, oldest_events,
+      upsert_doc, delete_doc, upsert_index, delete_index;
+};
+
+embedded_engine::~embedded_engine() {
+  stop();
+}
+
+void embedded_engine::write_loop() {
+  sql_ = std::make_shared<statements>(*db_);
+  for (;;) {
+    std::vector<std::unique_ptr<request>> todo;
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;
+      // Everything asked for since the last commit, bounded: one transaction, one sync.
+      auto n = std::min(queue_.size(), opts_.max_batch);
+      todo.assign(std::make_move_iterator(queue_.begin()),
+                  std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    run_batch(todo);
+  }
+  sql_.reset();  // statements are finalized on the thread that used them
+}
+
+void embedded_engine::run_batch(std::vector<std::unique_ptr<request>>& todo) {
+  batch b;
+  auto now = now_ms();
+  try {
+    db_->exec("BEGIN IMMEDIATE");
+    for (auto& r : todo) {
+      switch (r->kind) {
+        case request::publish: {
+          auto& c = change_for(b, r->channel);
+          append_event(b, c, r->channel, "message", r->data, r->sender, now);
+          r->position = {c.top, c.epoch};
+          break;
+        }
+        case request::commit:
+          run_commit(b, *r, now);
+          break;
+        case request::index_put:
+        case request::index_remove:
+          run_index(b, *r);
+          break;
+        case request::expire:
+          run_expire(b, now);
+          break;
+      }
+    }
+    finish_channels(b);
+    db_->exec("COMMIT");
+  } catch (const sqlite_error& e) {
+    // Nothing of this group was stored: each request is refused, none half-done.
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    if (healthy_.exchange(false) || failures_.load() % 100 == 1)
+      spdlog::error("embedded engine: {} changes not stored: {}", todo.size(), e.what());
+    try {
+      db_->exec("ROLLBACK");
+    } catch (const sqlite_error&) {
+      // The transaction is already gone (SQLite rolled it back itself).
+    }
+    return fail_all(todo, make_error_code(engine_errc::unavailable));
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  if (!healthy_.exchange(true)) spdlog::info("embedded engine: {} writable again", opts_.path);
+  apply(b);
+  // Durable from here: subscribers see it, then the requesters hear of it.
+  if (sink_)
+    for (const auto& [channel, ev] : b.events) sink_->on_event(channel, ev);
+  for (auto& r : todo) {
+    switch (r->kind) {
+      case request::publish:
+        r->on_publish({}, std::move(r->position));
+        break;
+      case request::commit:
+        r->on_commit({}, std::move(r->result));
+        break;
+      default:
+        r->on_done({});
+    }
+  }
+}
+
+embedded_engine::batch::channel_change& embedded_engine::change_for(batch& b,
+                                                                    const std::string& channel) {
+  auto it = b.channels.find(channel);
+  if (it != b.channels.end()) return it->second;
+  batch::channel_change c;
+  {
+    auto& sh = shard_for(channel);
+    std::lock_guard lock(sh.mutex);
+    auto& st = state(sh, channel);
+    c.id = st.id;
+    c.epoch = st.epoch;
+    c.top = st.top;
+    c.first = st.first;
+    c.keep = st.keep;
+  }
+  return b.channels.emplace(channel, std::move(c)).first->second;
+}
+
+void embedded_engine::store_channel(batch::channel_change& c, const std::string& channel) {
+  if (c.id != 0) return;
+  auto& q = sql_->insert_channel;
+  q.bind(1, channel).bind(2, c.epoch).bind(3, static_cast<std::int64_t>(c.top));
+  if (c.keep) q.bind(4, static_cast<std::int64_t>(c.keep->size)).bind(5, c.keep->ttl.count());
+  q.run();
+  c.id = sqlite3_last_insert_rowid(db_->handle());
+}
+
+void embedded_engine::append_event(batch& b, batch::channel_change& c, const std::string& channel,
+                                   std::string_view event, std::string_view data,
+                                   const client_info& by, std::int64_t now) {
+  store_channel(c, channel);
+  ++c.top;
+  c.dirty = true;
+  auto frame = std::make_shared<const std::string>(
+      protocol::make_event_frame(channel, event, now, by.client, by.name, data)
+          .assemble(c.top, c.epoch));
+  if ((c.keep ? c.keep->size : opts_.history_size) > 0) {
+    sql_->insert_event.bind(1, c.id).bind(2, static_cast<std::int64_t>(c.top)).bind(3, now);
+    sql_->insert_event.bind(4, *frame).run();
+    c.appended.push_back({c.top, now, frame});
+  }
+  b.events.push_back({channel, channel_event{c.top, frame, false, c.epoch}});
+}
+
+std::pair<std::uint64_t, std::string> embedded_engine::current_doc(batch::channel_change& c,
+                                                                   const std::string& channel,
+                                                                   const std::string& key) {
+  auto it = c.docs.find(key);
+  // Deleted earlier in this transaction: absent, version 0, as for a document never written.
+  if (it != c.docs.end())
+    return it->second.second.empty() ? std::pair<std::uint64_t, std::string>{0, {}} : it->second;
+  auto& sh = shard_for(channel);
+  std::lock_guard lock(sh.mutex);
+  auto& st = state(sh, channel);
+  auto d = st.docs.find(key);
+  return d == st.docs.end() ? std::pair<std::uint64_t, std::string>{0, {}} : d->second;
+}
+
+void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
+  auto& c = change_for(b, r.channel);
+  bool ok = true;
+  for (const auto& w : r.writes)
+    ok &= w.expect == doc_write::any || w.expect == current_doc(c, r.channel, w.key).first;
+  if (!ok) {
+    for (const auto& w : r.writes) {
+      auto [version, value] = current_doc(c, r.channel, w.key);
+      r.result.current.push_back({w.key, std::move(value), version});
+    }
+    return;
+  }
+  store_channel(c, r.channel);
+  if (r.keep) {
+    c.keep = r.keep;
+    c.keep_changed = c.dirty = true;
+  }
+  for (auto& w : r.writes) {
+    auto v = current_doc(c, r.channel, w.key).first + 1;
+    if (w.value.empty())
+      sql_->delete_doc.bind(1, c.id).bind(2, w.key).run();
+    else
+      sql_->upsert_doc.bind(1, c.id)
+          .bind(2, w.key)
+          .bind(3, static_cast<std::int64_t>(v))
+          .bind(4, w.value)
+          .run();
+    r.result.versions.push_back(v);
+    c.docs[w.key] = {v, std::move(w.value)};
+  }
+  for (auto& e : r.events) {
+    append_event(b, c, r.channel, e.event, e.data, e.by, now);
+    r.result.offsets.push_back(c.top);
+  }
+  r.result.applied = true;
+  r.result.epoch = c.epoch;
+}
+
+void embedded_engine::run_index(batch& b, request& r) {
+  if (r.kind == request::index_put) {
+    sql_->upsert_index.bind(1, r.index).bind(2, r.member).bind(3, r.score).run();
+    b.indexes[{r.index, r.member}] = r.score;
+  } else {
+    sql_->delete_index.bind(1, r.index).bind(2, r.member).run();
+    b.indexes[{r.index, r.member}] = std::nullopt;
+  }
+}
+
+void embedded_engine::run_expire(batch& b, std::int64_t now) {
+  // Bounded work per sweep: a TTL boundary never stalls the writer for long.
+  constexpr std::int64_t per_channel = 500;
+  std::size_t budget = 20000;
+  std::vector<std::string> stored;
+  for (auto& sh : shards_) {
+    std::lock_guard lock(sh.mutex);
+    for (auto& [name, st] : sh.channels)
+      if (st.id != 0 && st.first <= st.top) stored.push_back(name);
+  }
+  for (const auto& name : stored) {
+    if (budget == 0) break;
+    auto& c = change_for(b, name);
+    auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(c.keep ? c.keep->ttl
+                                                                            : opts_.history_ttl)
+                   .count();
+    auto& q = sql_->oldest_events;
+    q.bind(1, c.id).bind(2, per_channel);
+    std::int64_t last = 0;
+    while (q.step() && q.int64(1) + ttl <= now) last = q.int64(0);
+    q.reset();
+    if (last == 0) continue;
+    sql_->delete_events_upto.bind(1, c.id).bind(2, last).run();
+    c.first = std::max(c.first, static_cast<std::uint64_t>(last) + 1);
+    budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(per_channel));
+  }
+}
+
+void embedded_engine::finish_channels(batch& b) {
+  for (auto& [name, c] : b.channels) {
+    if (c.id == 0 || !c.dirty) continue;
+    auto& q = sql_->update_channel;
+    q.bind(1, c.id).bind(2, static_cast<std::int64_t>(c.top));
+    if (c.keep) q.bind(3, static_cast<std::int64_t>(c.keep->size)).bind(4, c.keep->ttl.count());
+    q.run();
+    // Size retention: only the newest `size` entries stay.
+    auto size = c.keep ? c.keep->size : opts_.history_size;
+    if (size == 0) {
+      c.first = c.top + 1;
+    } else if (c.top >= size && c.top - size + 1 > c.first) {
+      sql_->delete_events_upto.bind(1, c.id).bind(2, static_cast<std::int64_t>(c.top - size)).run();
+      c.first = c.top - size + 1;
+    }
+  }
+}
+
+void embedded_engine::apply(batch& b) {
+  auto now = now_ms();
+  for (auto& [name, c] : b.channels) {
+    auto& sh = shard_for(name);
+    std::lock_guard lock(sh.mutex);
+    auto& st = state(sh, name);
+    st.id = c.id;
+    st.top = c.top;
+    st.first = std::max(st.first, c.first);
+    if (c.keep_changed) st.keep = c.keep;
+    for (auto& p : c.appended) st.window.push_back(std::move(p));
+    for (auto& [key, d] : c.docs) {
+      if (d.second.empty())
+        st.docs.erase(key);
+      else
+        st.docs.insert_or_assign(key, std::move(d));
+    }
+    trim_window(st, now);
+  }
+  std::lock_guard lock(index_mutex_);
+  for (auto& [key, score] : b.indexes) {
+    if (score)
+      indexes_[key.first][key.second] = *score;
+    else if (auto it = indexes_.find(key.first); it != indexes_.end())
+      it->second.erase(key.second);
+  }
+}
+
+void embedded_engine::fail_all(std::vector<std::unique_ptr<request>>& todo, std::error_code ec) {
+  for (auto& r : todo) {
+    switch (r->kind) {
+      case request::publish:
+        r->on_publish(ec, {});
+        break;
+      case request::commit:
+        r->on_commit(ec, {});
+        break;
+      default:
+        r->on_done(ec);
+    }
+  }
+}
+
+}  // namespace muster::server::embedded
