@@ -2,6 +2,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <boost/asio/post.hpp>
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -121,6 +123,8 @@ int main(int argc, char** argv) {
         eo.history_size = cfg.history_size;
         eo.history_ttl = cfg.history_ttl;
         eo.window = cfg.storage_memory_events;
+        // Replies and the crisis layer's next steps run on I/O thread 0, in commit order.
+        eo.complete = [&ioc](std::function<void()> fn) { boost::asio::post(ioc, std::move(fn)); };
         try {
           return std::make_unique<embedded::embedded_engine>(eo);
         } catch (const embedded::sqlite_error& e) {

@@ -39,6 +39,9 @@ class embedded_engine final : public engine {
     std::size_t window = 1024;                     // newest events per channel kept in memory
     std::size_t max_batch = 4096;                  // requests committed in one transaction at most
     std::chrono::milliseconds busy_timeout{5000};  // waiting for a lock held by another process
+    /// Where the handlers of committed changes run (in commit order), so that what they do next
+    /// (a crisis command's next step) does not load the writer thread. None: on the writer.
+    std::function<void(std::function<void()>)> complete;
   };
   /// Opens (or creates, or migrates) the database and loads its state. Throws
   /// embedded::sqlite_error (naming the file) when the file cannot be used.
@@ -156,8 +159,10 @@ class embedded_engine final : public engine {
   void finish_channels(batch& b);
   void apply(batch& b);  // makes a committed batch visible
   void read_loop();
+  void checkpoint();  // reader thread
   void read_from_disk(const std::string& channel, history_query q, history_handler& h);
-  void fail_all(std::vector<std::unique_ptr<request>>& todo, std::error_code ec);
+  static void fail_all(std::vector<std::unique_ptr<request>>& todo, std::error_code ec);
+  static void answer(std::vector<std::unique_ptr<request>>& todo);
 
   options opts_;
   clock_fn clock_;

@@ -90,7 +90,10 @@ void embedded_engine::run_batch(std::vector<std::unique_ptr<request>>& todo) {
     } catch (const sqlite_error&) {
       // The transaction is already gone (SQLite rolled it back itself).
     }
-    return fail_all(todo, make_error_code(engine_errc::unavailable));
+    if (!opts_.complete) return fail_all(todo, make_error_code(engine_errc::unavailable));
+    auto refused = std::make_shared<std::vector<std::unique_ptr<request>>>(std::move(todo));
+    return opts_.complete(
+        [refused] { fail_all(*refused, make_error_code(engine_errc::unavailable)); });
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
   if (!healthy_.exchange(true)) spdlog::info("embedded engine: {} writable again", opts_.path);
@@ -98,6 +101,12 @@ void embedded_engine::run_batch(std::vector<std::unique_ptr<request>>& todo) {
   // Durable from here: subscribers see it, then the requesters hear of it.
   if (sink_)
     for (const auto& [channel, ev] : b.events) sink_->on_event(channel, ev);
+  if (!opts_.complete) return answer(todo);
+  auto answers = std::make_shared<std::vector<std::unique_ptr<request>>>(std::move(todo));
+  opts_.complete([answers] { answer(*answers); });
+}
+
+void embedded_engine::answer(std::vector<std::unique_ptr<request>>& todo) {
   for (auto& r : todo) {
     switch (r->kind) {
       case request::publish:
