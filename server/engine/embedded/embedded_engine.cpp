@@ -48,6 +48,17 @@ embedded_engine::embedded_engine(options opts, clock_fn clock)
   // thread's passive checkpoints, not inside the writer's commits.
   db_->exec("PRAGMA cache_size=-65536");
   db_->exec("PRAGMA wal_autocheckpoint=0");
+  db_->exec("PRAGMA journal_size_limit=67108864");  // a WAL that was reset shrinks to 64 MiB
+  // Passive checkpoints cannot catch up with a writer that never pauses: past 64 MiB of WAL
+  // the writer itself finishes one (most of it is already copied) and restarts the log.
+  sqlite3_wal_hook(
+      db_->handle(),
+      [](void*, sqlite3* db, const char*, int pages) {
+        if (pages >= 16384)
+          sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+        return SQLITE_OK;
+      },
+      nullptr);
   auto version = db_->prepare("PRAGMA user_version");
   version.step();
   auto found = version.int64(0);
@@ -329,22 +340,25 @@ void embedded_engine::history(std::string_view channel, history_query q, history
 }
 
 void embedded_engine::read_loop() {
+  constexpr auto checkpoint_every = std::chrono::milliseconds(500);
+  auto next_checkpoint = std::chrono::steady_clock::now() + checkpoint_every;
   for (;;) {
     disk_read next;
     {
       std::unique_lock lock(read_mutex_);
-      bool woken = read_cv_.wait_for(lock, std::chrono::milliseconds(500),
-                                     [this] { return read_stopping_ || !reads_.empty(); });
-      if (!woken) {
-        lock.unlock();
-        checkpoint();
-        continue;
+      bool woken = read_cv_.wait_until(lock, next_checkpoint,
+                                       [this] { return read_stopping_ || !reads_.empty(); });
+      if (woken && reads_.empty()) return;  // stopping
+      if (woken) {
+        next = std::move(reads_.front());
+        reads_.pop_front();
       }
-      if (reads_.empty()) return;
-      next = std::move(reads_.front());
-      reads_.pop_front();
     }
-    read_from_disk(next.channel, next.q, next.h);
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      checkpoint();
+      next_checkpoint = std::chrono::steady_clock::now() + checkpoint_every;
+    }
+    if (next.h) read_from_disk(next.channel, next.q, next.h);
   }
 }
 
