@@ -18,6 +18,7 @@ inline constexpr std::string_view subprotocol = "muster.v1";
 inline constexpr std::size_t max_channel_length = 128;
 inline constexpr std::size_t max_name_length = 64;
 inline constexpr std::uint32_t default_history_limit = 100;
+inline constexpr std::size_t max_idempotency_key_length = 128;
 
 /// A point in a channel's stream: the last offset seen within an epoch.
 struct stream_position {
@@ -35,6 +36,7 @@ struct command {
   std::string name;
   std::string token;
   std::string data;  // minified JSON text, safe to embed verbatim
+  std::string idempotency_key;  // publish, alert.push: a retry with it is answered, not redone
   std::optional<stream_position> recover;
   bool join_leave = false;
   std::optional<std::uint64_t> since;

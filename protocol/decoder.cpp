@@ -154,6 +154,12 @@ bool decoder::impl::read_fields(dom::object obj, const op_spec* spec, command& o
       read_string(out.name, "name");
     } else if (key == "token") {
       read_string(out.token, "token");
+    } else if (key == "idempotency_key") {
+      read_string(out.idempotency_key, "idempotency_key");
+      if (out.idempotency_key.size() > max_idempotency_key_length) {
+        out.idempotency_key.clear();
+        errors.add(errc::bad_request, "idempotency_key must be at most 128 bytes");
+      }
     } else if (key == "data") {
       // Minified so it can never contain a raw newline (our frame separator).
       out.data = simdjson::minify(v);

@@ -137,6 +137,7 @@ const std::vector<key_spec>& schema() {
       {"limits", "max_queue_bytes", integer_key(&config::max_queue_bytes, 1024, 1 << 30)},
       {"limits", "idle_timeout_ms", duration_key(&config::idle_timeout, 1000, 3600000)},
       {"limits", "handshake_timeout_ms", duration_key(&config::handshake_timeout, 100, 600000)},
+      {"limits", "idempotency_window_s", duration_key(&config::idempotency_window, 1, 7LL * 86400)},
       {"history", "size", integer_key(&config::history_size, 0, 1000000)},
       {"history", "ttl_s", duration_key(&config::history_ttl, 1, 365LL * 86400)},
       {"engine", "type", string_key(&config::engine, {"memory", "embedded", "redis"})},

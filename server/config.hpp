@@ -28,6 +28,7 @@ struct config {
   std::size_t max_queue_bytes = 1024 * 1024;
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::seconds idempotency_window{600};
   // [history]
   std::size_t history_size = 1000;
   std::chrono::seconds history_ttl{86400};

@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
         ro.history_ttl = cfg.history_ttl;
         ro.presence_ttl = cfg.presence_ttl;
         ro.cluster = cfg.redis_cluster;
+        ro.idempotency_window = cfg.idempotency_window;
         return std::make_unique<redis::redis_engine>(ioc, ro);
       }
       if (cfg.engine == "embedded") {
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
         eo.history_size = cfg.history_size;
         eo.history_ttl = cfg.history_ttl;
         eo.window = cfg.storage_memory_events;
+        eo.idempotency_window = cfg.idempotency_window;
         // Replies and the crisis layer's next steps run on I/O thread 0, in commit order.
         eo.complete = [&ioc](std::function<void()> fn) { boost::asio::post(ioc, std::move(fn)); };
         try {
@@ -133,7 +135,7 @@ int main(int argc, char** argv) {
         }
       }
       return std::make_unique<memory_engine>(
-          memory_engine::options{cfg.history_size, cfg.history_ttl});
+          memory_engine::options{cfg.history_size, cfg.history_ttl, cfg.idempotency_window});
     });
     n.on_listening = [&](std::uint16_t port) {
       if (port_file.empty()) return;

@@ -6,7 +6,10 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <chrono>
 #include <iostream>
+#include <random>
+#include <thread>
 
 #include "clients/cli/bench.hpp"
 #include "clients/cli/bot.hpp"
@@ -46,26 +49,52 @@ void print_message(const server_message& m, bool json) {
   }
 }
 
+// A fresh key per message: a retry of it is recognised by the server, never published twice.
+std::string new_idempotency_key() {
+  std::random_device rd;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string key = "send-";
+  for (int i = 0; i < 16; ++i) key.push_back(hex[rd() & 15]);
+  return key;
+}
+
 int run_send(const std::string& url, const std::string& name, const std::string& token,
-             const std::string& channel, const std::string& text, bool raw_json) {
-  try {
-    blocking_client c(parse_url(url));
-    c.connect(name, token);
-    std::string fields = "\"channel\":";
-    muster::protocol::append_json_string(fields, channel);
-    fields += ",\"data\":" + (raw_json ? text : text_data(text));
-    auto r = c.call("publish", fields);
-    if (r.is_error) {
-      std::cerr << "muster send: " << r.error_code << ": " << r.error_message << "\n";
-      return 1;
+             const std::string& channel, const std::string& text, bool raw_json, int attempts,
+             std::string key) {
+  if (key.empty()) key = new_idempotency_key();
+  std::string fields = "\"channel\":";
+  muster::protocol::append_json_string(fields, channel);
+  fields += ",\"data\":" + (raw_json ? text : text_data(text)) + ",\"idempotency_key\":";
+  muster::protocol::append_json_string(fields, key);
+  auto backoff = std::chrono::milliseconds(200);
+  for (int attempt = 1;; ++attempt) {
+    bool last = attempt >= attempts;
+    try {
+      blocking_client c(parse_url(url));
+      c.connect(name, token);
+      auto r = c.call("publish", fields);
+      c.close();
+      if (!r.is_error) {
+        std::cout << "published " << channel << " #" << json_uint(r.result, "offset").value_or(0)
+                  << "\n";
+        return 0;
+      }
+      // Sent again with the same key: published once whatever happened to the first try.
+      bool retryable = r.error_code == "unavailable" || r.error_code == "outcome_unknown" ||
+                       r.error_code == "rate_limited";
+      if (!retryable || last) {
+        std::cerr << "muster send: " << r.error_code << ": " << r.error_message << "\n";
+        return 1;
+      }
+      std::cerr << "muster send: " << r.error_code << ", retrying\n";
+    } catch (const client_error& e) {
+      if (last) {
+        std::cerr << "muster send: " << e.what() << "\n";
+        return 2;
+      }
     }
-    std::cout << "published " << channel << " #" << json_uint(r.result, "offset").value_or(0)
-              << "\n";
-    c.close();
-    return 0;
-  } catch (const client_error& e) {
-    std::cerr << "muster send: " << e.what() << "\n";
-    return 2;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }
 
@@ -150,6 +179,13 @@ int main(int argc, char** argv) {
   send->add_option("channel", channel, "Channel")->required();
   send->add_option("text", text, "Message text")->required();
   send->add_flag("--json", raw, "TEXT is a JSON value sent as the data as-is");
+  int attempts = 5;
+  std::string idempotency_key;
+  send->add_option("--attempts", attempts,
+                   "Tries when the server is unreachable or answers unavailable (default 5)")
+      ->check(CLI::Range(1, 100));
+  send->add_option("--idempotency-key", idempotency_key,
+                   "Key of this message (default: a random one); the same key is published once");
 
   auto* tail = app.add_subcommand(
       "tail", "Print a channel's messages; recovers missed ones after a reconnect");
@@ -201,7 +237,8 @@ int main(int argc, char** argv) {
   bench->add_option("--url", url, "Server WebSocket URL")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
-  if (send->parsed()) return run_send(url, name, token, channel, text, raw);
+  if (send->parsed())
+    return run_send(url, name, token, channel, text, raw, attempts, idempotency_key);
   if (tail->parsed()) return run_live(url, name, token, channel, false, json, once);
   if (chat->parsed()) return run_live(url, name, token, channel, true, json, false);
   if (tok->parsed()) {

@@ -119,8 +119,14 @@ class stream_store {
   using history_handler = std::function<void(std::error_code, history_result)>;
   virtual ~stream_store() = default;
   // Handlers may run on any thread, possibly before the call returns.
+  /// Appends a message. A non-empty `idempotency_key` seen on this channel within the engine's
+  /// idempotency window gets the position of its first publish, and nothing is appended.
   virtual void publish(std::string_view channel, std::string data, const client_info& sender,
-                       publish_handler h) = 0;
+                       std::string_view idempotency_key, publish_handler h) = 0;
+  void publish(std::string_view channel, std::string data, const client_info& sender,
+               publish_handler h) {
+    publish(channel, std::move(data), sender, {}, std::move(h));
+  }
   virtual void history(std::string_view channel, history_query q, history_handler h) = 0;
   /// The node has its first local subscriber to `channel` / lost its last one.
   virtual void subscribe(std::string_view channel) = 0;

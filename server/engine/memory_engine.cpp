@@ -60,12 +60,23 @@ protocol::stream_position memory_engine::append(channel_state& st, std::string_v
 }
 
 void memory_engine::publish(std::string_view channel, std::string data, const client_info& sender,
-                            publish_handler h) {
+                            std::string_view idempotency_key, publish_handler h) {
   auto& sh = shard_for(channel);
   protocol::stream_position pos;
   {
     std::lock_guard lock(sh.mutex);
-    pos = append(state(sh, channel), channel, "message", std::move(data), sender);
+    auto& st = state(sh, channel);
+    auto now = now_ms();
+    auto seen = idempotency_key.empty() ? st.keys.end() : st.keys.find(idempotency_key);
+    if (seen != st.keys.end() && seen->second.second > now) {
+      pos = {seen->second.first, st.epoch};  // a retry: the first answer, nothing appended
+    } else {
+      pos = append(st, channel, "message", std::move(data), sender);
+      auto window = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.idempotency_window);
+      if (!idempotency_key.empty())
+        st.keys.insert_or_assign(std::string(idempotency_key),
+                                 std::make_pair(pos.offset, now + window.count()));
+    }
   }
   h({}, std::move(pos));
 }
@@ -229,9 +240,10 @@ void memory_engine::sweep() {
     for (auto it = sh.channels.begin(); it != sh.channels.end();) {
       auto& st = it->second;
       trim(st, now);
+      std::erase_if(st.keys, [now](const auto& k) { return k.second.second <= now; });
       auto idle = now - st.touched_ms;
       bool unused = st.history.empty() && presence_.empty(it->first) && st.docs.empty() &&
-                    (idle > ttl_ms || (st.top == 0 && idle > unused_ms));
+                    st.keys.empty() && (idle > ttl_ms || (st.top == 0 && idle > unused_ms));
       it = unused ? sh.channels.erase(it) : std::next(it);
     }
   }

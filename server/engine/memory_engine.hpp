@@ -28,14 +28,16 @@ class memory_engine final : public engine {
   struct options {
     std::size_t history_size = 1000;
     std::chrono::seconds history_ttl{86400};
+    std::chrono::seconds idempotency_window{600};  // how long a publish's key is remembered
   };
   explicit memory_engine(options opts, clock_fn clock = &std::chrono::system_clock::now);
 
   void start(engine_sink& sink) override;
   void stop() override;
   bool ready() const override { return true; }
+  using stream_store::publish;
   void publish(std::string_view channel, std::string data, const client_info& sender,
-               publish_handler h) override;
+               std::string_view idempotency_key, publish_handler h) override;
   void history(std::string_view channel, history_query q, history_handler h) override;
   void presence(std::string_view channel, presence_handler h) override;
   void subscribe(std::string_view) override {}
@@ -67,6 +69,8 @@ class memory_engine final : public engine {
     std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>>
         docs;                       // version, value
     std::optional<retention> keep;  // overrides the configured history bounds
+    // Idempotency keys of recent publishes: the offset they got, and until when.
+    std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
   };
   struct shard {
     std::mutex mutex;

@@ -269,7 +269,7 @@ void client_session::publish(protocol::command& cmd) {
                            std::to_string(publish_limit_.retry_after_ms()) + " ms");
   node_.stats().add(counter::publications);
   node_.eng().publish(
-      cmd.channel, std::move(cmd.data), {client_id_, actor_.id.name},
+      cmd.channel, std::move(cmd.data), {client_id_, actor_.id.name}, cmd.idempotency_key,
       [this, keep = link_.hold(), id = cmd.id](std::error_code ec, protocol::stream_position pos) {
         back_here([this, id, ec, pos = std::move(pos)] {
           // Sent but not confirmed: the client must not take it for "not published".

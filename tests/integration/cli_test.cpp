@@ -113,3 +113,37 @@ TEST(cli, send_reports_server_errors) {
   EXPECT_EQ(send->wait(10s), 1);
   EXPECT_NE(send->err().find("bad_channel"), std::string::npos) << send->err();
 }
+
+TEST(cli, send_with_the_same_idempotency_key_publishes_once) {
+  server_process server;
+  for (int i = 0; i < 2; ++i) {
+    auto send = run_muster(
+        server, {"send", "ops", "only once", "--url", url(server), "--idempotency-key", "note-42"},
+        "send" + std::to_string(i));
+    ASSERT_EQ(send->wait(10s), 0) << send->err();
+    EXPECT_NE(send->out().find("published ops #1"), std::string::npos) << send->out();
+  }
+  auto probe = connect_client(server, "probe");
+  auto h = probe->call("history", R"("channel":"ops")");
+  EXPECT_NE(h.result.find(R"("offset":1,)"), std::string::npos) << h.result;
+  EXPECT_EQ(h.result.find(R"("offset":2,)"), std::string::npos) << "the repeat published nothing";
+}
+
+TEST(cli, send_retries_until_the_server_is_there) {
+  // The port of a server that is gone: the first tries fail, a later one finds the new server.
+  std::uint16_t port;
+  {
+    server_process probe;
+    port = probe.port();
+  }
+  std::string listen = "127.0.0.1:" + std::to_string(port);
+  server_process placeholder;  // run_muster needs a server for its files only
+  auto send = run_muster(
+      placeholder,
+      {"send", "ops", "after a restart", "--url", "ws://" + listen + "/ws", "--attempts", "8"},
+      "retry");
+  std::this_thread::sleep_for(300ms);  // at least one attempt has failed
+  server_process back({"--listen", listen});
+  ASSERT_EQ(send->wait(20s), 0) << send->err();
+  EXPECT_NE(send->out().find("published ops #1"), std::string::npos) << send->out();
+}

@@ -441,3 +441,52 @@ TEST(multinode, a_publish_sent_to_redis_before_it_died_is_never_answered_unavail
   RecordProperty("outcome_unknown", unknown);
   RecordProperty("unavailable", unavailable);
 }
+
+TEST(multinode, a_key_retried_on_another_node_publishes_once) {
+  redis_process redis;
+  auto a = start_node(redis);
+  auto b = start_node(redis);
+  auto pa = connect_client(*a, "bot-a");
+  auto pb = connect_client(*b, "bot-b");
+  auto first = pa->call("publish", R"("channel":"idem","data":1,"idempotency_key":"once")");
+  auto again = pb->call("publish", R"("channel":"idem","data":1,"idempotency_key":"once")");
+  ASSERT_FALSE(first.is_error) << first.raw;
+  EXPECT_EQ(again.result, first.result) << "the same offset and epoch from the other node";
+  EXPECT_EQ(stored_values(*pa, "idem").size(), 1u);
+}
+
+TEST(multinode, publishes_retried_with_their_keys_after_redis_kill_9_are_stored_exactly_once) {
+  redis_process redis({"--appendonly", "yes", "--appendfsync", "always"});
+  auto a =
+      start_node(redis, {"--set", "history.size=100000", "--set", "limits.command_burst=100000",
+                         "--set", "limits.command_rate=100000"});
+  auto pub = connect_client(*a, "bot");
+  auto send = [&](std::int64_t v) {
+    return pub->send_command("publish", R"("channel":"keyed","data":)" + std::to_string(v) +
+                                            R"(,"idempotency_key":"k)" + std::to_string(v) + "\"");
+  };
+  std::vector<std::pair<std::int64_t, std::uint64_t>> sent;
+  for (std::int64_t v = 0; v < 3000; ++v) sent.emplace_back(v, send(v));
+  ASSERT_FALSE(pub->wait_reply(sent.front().second, 10s).is_error);  // the burst is on its way
+  redis.kill_hard();
+  std::vector<std::int64_t> retry;
+  for (std::size_t i = 1; i < sent.size(); ++i)
+    if (pub->wait_reply(sent[i].second, 10s).is_error) retry.push_back(sent[i].first);
+  redis.restart();
+  ASSERT_TRUE(eventually([&] { return ready(*a); }, 15s)) << a->log();
+  // The client's rule: anything not acknowledged is sent again, with the same key.
+  for (int round = 0; round < 10 && !retry.empty(); ++round) {
+    std::vector<std::int64_t> still;
+    for (auto v : retry)
+      if (pub->call("publish", R"("channel":"keyed","data":)" + std::to_string(v) +
+                                   R"(,"idempotency_key":"k)" + std::to_string(v) + "\"")
+              .is_error)
+        still.push_back(v);
+    retry = std::move(still);
+  }
+  ASSERT_TRUE(retry.empty());
+  auto stored = stored_values(*pub, "keyed");
+  EXPECT_EQ(stored.size(), 3000u) << "each value exactly once: none lost, none twice";
+  auto h = pub->call("history", R"("channel":"keyed","limit":1)");
+  EXPECT_NE(h.result.find(R"("offset":3000)"), std::string::npos) << h.result;
+}

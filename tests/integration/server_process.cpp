@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -29,9 +30,11 @@ server_process::server_process(std::vector<std::string> args) {
          ("musterd-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(dir_);
   auto port_file = dir_ / "port";
-  std::vector<std::string> argv_s = {MUSTERD_PATH,         "--listen",         "127.0.0.1:0",
-                                     "--port-file",        port_file.string(), "--set",
+  std::vector<std::string> argv_s = {MUSTERD_PATH, "--port-file", port_file.string(), "--set",
                                      "log.level=\"debug\""};
+  // A free port unless the test names one.
+  if (std::find(args.begin(), args.end(), "--listen") == args.end())
+    argv_s.insert(argv_s.begin() + 1, {"--listen", "127.0.0.1:0"});
   // Tests that are not about auth run without it, unless they set any auth.* key themselves.
   bool auth_given = false;
   for (auto& a : args) auth_given |= a.starts_with("auth.");

@@ -297,3 +297,14 @@ TEST(codec_errors, a_crisis_command_without_a_channel_still_checks_a_given_one) 
             errc::bad_channel);
   EXPECT_TRUE(decode(R"({"id":1,"op":"ping","channel":"no spaces"})").ok) << "v1 ops ignore it";
 }
+
+TEST(codec, an_idempotency_key_is_a_string_of_at_most_128_bytes) {
+  auto ok = decode(R"({"id":1,"op":"publish","channel":"c","data":1,"idempotency_key":"k-1"})");
+  ASSERT_TRUE(ok.ok) << ok.failure.message;
+  EXPECT_EQ(ok.cmd.idempotency_key, "k-1");
+  auto num = decode(R"({"id":1,"op":"publish","channel":"c","data":1,"idempotency_key":5})");
+  EXPECT_EQ(num.failure.message, "idempotency_key must be a string");
+  auto longer = decode(R"({"id":1,"op":"publish","channel":"c","data":1,"idempotency_key":")" +
+                       std::string(129, 'k') + "\"}");
+  EXPECT_EQ(longer.failure.message, "idempotency_key must be at most 128 bytes");
+}

@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS indexes (
   member TEXT NOT NULL,
   score INTEGER NOT NULL,
   PRIMARY KEY (name, member)) WITHOUT ROWID;
+-- Schema 2.
+CREATE TABLE IF NOT EXISTS idempotency (
+  channel INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  PRIMARY KEY (channel, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires);
 )";
 
 }  // namespace
@@ -68,10 +76,15 @@ embedded_engine::embedded_engine(options opts, clock_fn clock)
                            std::to_string(found) + "; this one knows up to " +
                            std::to_string(schema_version) + "): refusing to open it",
                        SQLITE_ERROR);
+  // Every table is created if absent: that is also the migration of an older file (schema 1
+  // lacks `idempotency`), in one transaction with the version it brings the file to.
   db_->exec("BEGIN IMMEDIATE");
   db_->exec(schema_sql);
   db_->exec("PRAGMA user_version=" + std::to_string(schema_version));
   db_->exec("COMMIT");
+  if (found > 0 && found < schema_version)
+    spdlog::info("embedded engine: {} migrated from schema {} to {}", opts_.path, found,
+                 schema_version);
   load();
   // Read-write only so that it can checkpoint; it never writes rows.
   read_ = std::make_unique<database>(opts_.path, false, opts_.busy_timeout);
@@ -113,6 +126,16 @@ void embedded_engine::load() {
         std::string(docs.text(1)),
         std::make_pair(static_cast<std::uint64_t>(docs.int64(2)), std::string(docs.text(3))));
     ++ndocs;
+  }
+  auto keys = db_->prepare("SELECT channel, key, seq, expires FROM idempotency WHERE expires > ?1");
+  keys.bind(1, now_ms());
+  while (keys.step()) {
+    auto it = names.find(keys.int64(0));
+    if (it == names.end()) continue;
+    shard_for(it->second)
+        .channels[it->second]
+        .keys.emplace(std::string(keys.text(1)),
+                      std::make_pair(static_cast<std::uint64_t>(keys.int64(2)), keys.int64(3)));
   }
   auto idx = db_->prepare("SELECT name, member, score FROM indexes");
   while (idx.step()) indexes_[std::string(idx.text(0))][std::string(idx.text(1))] = idx.int64(2);
@@ -196,11 +219,12 @@ void embedded_engine::enqueue(std::unique_ptr<request> r) {
 }
 
 void embedded_engine::publish(std::string_view channel, std::string data, const client_info& sender,
-                              publish_handler h) {
+                              std::string_view idempotency_key, publish_handler h) {
   auto r = std::make_unique<request>();
   r->kind = request::publish;
   r->channel.assign(channel);
   r->data = std::move(data);
+  r->key.assign(idempotency_key);
   r->sender = sender;
   r->on_publish = std::move(h);
   enqueue(std::move(r));
@@ -441,6 +465,7 @@ void embedded_engine::sweep() {
     for (auto it = sh.channels.begin(); it != sh.channels.end();) {
       auto& st = it->second;
       trim_window(st, now);
+      std::erase_if(st.keys, [now](const auto& k) { return k.second.second <= now; });
       // Channels that were only read (never stored) are forgotten like the memory engine's.
       bool unused = st.id == 0 && st.docs.empty() && presence_.empty(it->first) &&
                     now - st.touched_ms > unused_ms;

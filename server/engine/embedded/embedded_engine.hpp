@@ -37,6 +37,7 @@ class embedded_engine final : public engine {
     std::size_t history_size = 1000;
     std::chrono::seconds history_ttl{86400};
     std::size_t window = 1024;                     // newest events per channel kept in memory
+    std::chrono::seconds idempotency_window{600};  // how long a publish's key is remembered
     std::size_t max_batch = 4096;                  // requests committed in one transaction at most
     std::chrono::milliseconds busy_timeout{5000};  // waiting for a lock held by another process
     /// Where the handlers of committed changes run (in commit order), so that what they do next
@@ -51,8 +52,9 @@ class embedded_engine final : public engine {
   void start(engine_sink& sink) override;
   void stop() override;
   bool ready() const override { return healthy_.load(); }
+  using stream_store::publish;
   void publish(std::string_view channel, std::string data, const client_info& sender,
-               publish_handler h) override;
+               std::string_view idempotency_key, publish_handler h) override;
   void history(std::string_view channel, history_query q, history_handler h) override;
   void subscribe(std::string_view) override {}
   void unsubscribe(std::string_view) override {}
@@ -74,7 +76,8 @@ class embedded_engine final : public engine {
   void append_metrics(std::string& out) const override;
 
   /// The schema version this build writes (PRAGMA user_version).
-  static constexpr int schema_version = 1;
+  /// 1: channels, events, docs, indexes; 2: + idempotency keys. Older files are migrated.
+  static constexpr int schema_version = 2;
 
   // What the writer works on; public for the writer's translation unit only.
   struct channel_state {
@@ -85,6 +88,8 @@ class embedded_engine final : public engine {
     std::optional<retention> keep;
     std::deque<stored_publication> window;  // the newest events, contiguous up to `top`
     std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+    // Idempotency keys of recent publishes: the offset they got, and until when.
+    std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
     std::int64_t touched_ms = 0;
   };
   /// One queued change (writer thread once queued).
@@ -92,6 +97,7 @@ class embedded_engine final : public engine {
     enum kind_t { publish, commit, index_put, index_remove, expire } kind = publish;
     std::string channel;             // publish, commit
     std::string data;                // publish: minified JSON
+    std::string key;                 // publish: its idempotency key (empty: none)
     client_info sender;              // publish
     std::vector<doc_write> writes;   // commit
     std::vector<event_spec> events;  // commit
@@ -120,6 +126,8 @@ class embedded_engine final : public engine {
       std::vector<stored_publication> appended;
       // Written documents: version and value; an empty value is a deletion.
       std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+      // Idempotency keys recorded by this transaction.
+      std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
     };
     std::map<std::string, channel_change, std::less<>> channels;
     // Index members set (a score) or removed (none).
@@ -153,6 +161,7 @@ class embedded_engine final : public engine {
   std::pair<std::uint64_t, std::string> current_doc(batch::channel_change& c,
                                                     const std::string& channel,
                                                     const std::string& key);
+  void run_publish(batch& b, request& r, std::int64_t now);
   void run_commit(batch& b, request& r, std::int64_t now);
   void run_index(batch& b, request& r);
   void run_expire(batch& b, std::int64_t now);

@@ -25,9 +25,13 @@ struct embedded_engine::statements {
         delete_doc(db.prepare("DELETE FROM docs WHERE channel = ?1 AND key = ?2")),
         upsert_index(
             db.prepare("INSERT OR REPLACE INTO indexes (name, member, score) VALUES (?1, ?2, ?3)")),
-        delete_index(db.prepare("DELETE FROM indexes WHERE name = ?1 AND member = ?2")) {}
+        delete_index(db.prepare("DELETE FROM indexes WHERE name = ?1 AND member = ?2")),
+        upsert_key(db.prepare(
+            "INSERT OR REPLACE INTO idempotency (channel, key, seq, expires) VALUES (?1, ?2, ?3, "
+            "?4)")),
+        expire_keys(db.prepare("DELETE FROM idempotency WHERE expires <= ?1")) {}
   statement insert_channel, update_channel, insert_event, delete_events_upto, oldest_events,
-      upsert_doc, delete_doc, upsert_index, delete_index;
+      upsert_doc, delete_doc, upsert_index, delete_index, upsert_key, expire_keys;
 };
 
 embedded_engine::~embedded_engine() {
@@ -60,12 +64,9 @@ void embedded_engine::run_batch(std::vector<std::unique_ptr<request>>& todo) {
     db_->exec("BEGIN IMMEDIATE");
     for (auto& r : todo) {
       switch (r->kind) {
-        case request::publish: {
-          auto& c = change_for(b, r->channel);
-          append_event(b, c, r->channel, "message", r->data, r->sender, now);
-          r->position = {c.top, c.epoch};
+        case request::publish:
+          run_publish(b, *r, now);
           break;
-        }
         case request::commit:
           run_commit(b, *r, now);
           break;
@@ -165,6 +166,35 @@ void embedded_engine::append_event(batch& b, batch::channel_change& c, const std
   b.events.push_back({channel, channel_event{c.top, frame, false, c.epoch}});
 }
 
+void embedded_engine::run_publish(batch& b, request& r, std::int64_t now) {
+  auto& c = change_for(b, r.channel);
+  if (!r.key.empty()) {
+    // A retry of a publish this window remembers: its first answer, nothing appended.
+    std::optional<std::uint64_t> seen;
+    if (auto it = c.keys.find(r.key); it != c.keys.end()) {
+      seen = it->second.first;
+    } else {
+      auto& sh = shard_for(r.channel);
+      std::lock_guard lock(sh.mutex);
+      auto& st = state(sh, r.channel);
+      if (auto k = st.keys.find(r.key); k != st.keys.end() && k->second.second > now)
+        seen = k->second.first;
+    }
+    if (seen) {
+      r.position = {*seen, c.epoch};
+      return;
+    }
+  }
+  append_event(b, c, r.channel, "message", r.data, r.sender, now);
+  r.position = {c.top, c.epoch};
+  if (r.key.empty()) return;
+  auto expires =
+      now + std::chrono::duration_cast<std::chrono::milliseconds>(opts_.idempotency_window).count();
+  sql_->upsert_key.bind(1, c.id).bind(2, r.key).bind(3, static_cast<std::int64_t>(c.top));
+  sql_->upsert_key.bind(4, expires).run();
+  c.keys[r.key] = {c.top, expires};
+}
+
 std::pair<std::uint64_t, std::string> embedded_engine::current_doc(batch::channel_change& c,
                                                                    const std::string& channel,
                                                                    const std::string& key) {
@@ -228,6 +258,7 @@ void embedded_engine::run_index(batch& b, request& r) {
 }
 
 void embedded_engine::run_expire(batch& b, std::int64_t now) {
+  sql_->expire_keys.bind(1, now).run();
   // Bounded work per sweep: a TTL boundary never stalls the writer for long.
   constexpr std::int64_t per_channel = 500;
   std::size_t budget = 20000;
@@ -284,6 +315,7 @@ void embedded_engine::apply(batch& b) {
     st.first = std::max(st.first, c.first);
     if (c.keep_changed) st.keep = c.keep;
     for (auto& p : c.appended) st.window.push_back(std::move(p));
+    for (auto& [key, seen] : c.keys) st.keys.insert_or_assign(key, seen);
     for (auto& [key, d] : c.docs) {
       if (d.second.empty())
         st.docs.erase(key);

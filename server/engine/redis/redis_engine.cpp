@@ -336,19 +336,22 @@ void redis_engine::eval(const std::string& channel, const lua_script& script,
   });
 }
 void redis_engine::publish(std::string_view channel, std::string data, const client_info& sender,
-                           publish_handler h) {
+                           std::string_view idempotency_key, publish_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   // The frame is built here except for offset and epoch, which the script splices in.
   auto now = now_ms();
   auto frame =
       protocol::make_event_frame(channel, "message", now, sender.client, sender.name, data);
-  net::post(ioc_, [this, ch = std::string(channel), frame = std::move(frame), now,
-                   h = std::move(h)]() mutable {
+  auto forget_at =
+      now + std::chrono::duration_cast<std::chrono::milliseconds>(opts_.idempotency_window).count();
+  net::post(ioc_, [this, ch = std::string(channel), frame = std::move(frame), now, forget_at,
+                   idem = std::string(idempotency_key), h = std::move(h)]() mutable {
     auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
-    eval(ch, publish_script, {key(ch, "m"), key(ch, "s")},
+    // The key check runs in the same script as the append: atomic across every node.
+    eval(ch, publish_script, {key(ch, "m"), key(ch, "s"), key(ch, "i"), key(ch, "iz")},
          {std::move(frame.head), std::string(frame.middle), std::move(frame.tail), new_epoch(),
           std::to_string(opts_.history_size), ms(ttl), std::to_string(now), pubsub_name(ch),
-          publish_command()},
+          publish_command(), std::move(idem), std::to_string(forget_at)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

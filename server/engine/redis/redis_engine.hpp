@@ -35,6 +35,7 @@ class redis_engine final : public engine {
     std::size_t history_size = 1000;
     std::chrono::seconds history_ttl{86400};
     std::chrono::seconds presence_ttl{30};
+    std::chrono::seconds idempotency_window{600};  // how long a publish's key is remembered
     /// Redis Cluster: `host:port` is a seed; keys are routed by slot and fan-out uses sharded
     /// pub/sub (SPUBLISH/SSUBSCRIBE on the node owning the channel's slot).
     bool cluster = false;
@@ -45,8 +46,9 @@ class redis_engine final : public engine {
   void start(engine_sink& sink) override;
   void stop() override;
   bool ready() const override { return ready_.load(); }
+  using stream_store::publish;
   void publish(std::string_view channel, std::string data, const client_info& sender,
-               publish_handler h) override;
+               std::string_view idempotency_key, publish_handler h) override;
   void history(std::string_view channel, history_query q, history_handler h) override;
   void presence(std::string_view channel, presence_handler h) override;
   void subscribe(std::string_view channel) override;

@@ -152,3 +152,56 @@ TEST_P(embedded_file, requests_queued_before_stop_are_still_committed) {
   open();
   EXPECT_EQ(history("q", 0, 1000).top.offset, 200u);
 }
+
+TEST_P(embedded_file, an_idempotency_key_outlives_a_restart) {
+  open();
+  auto keyed = [&](const std::string& data) {
+    return await<muster::protocol::stream_position>([&](auto set) {
+      eng->publish("k", data, {"c", "n"}, "retry-me", [set](std::error_code ec, auto p) {
+        EXPECT_FALSE(ec);
+        set(std::move(p));
+      });
+    });
+  };
+  auto first = keyed("1");
+  open();
+  EXPECT_EQ(keyed("1"), first) << "a client retrying after the restart is not published twice";
+  EXPECT_EQ(history("k", 0, 10).publications.size(), 1u);
+}
+
+TEST_P(embedded_file, a_file_of_the_previous_schema_is_migrated_and_keeps_its_data) {
+  {
+    // What schema 1 wrote: no idempotency table, user_version 1.
+    muster::server::embedded::database db(file(), false);
+    db.exec(
+        "CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, epoch TEXT "
+        "NOT NULL, top INTEGER NOT NULL, keep_size INTEGER, keep_ttl_s INTEGER);"
+        "CREATE TABLE events (channel INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT "
+        "NULL, frame TEXT NOT NULL, PRIMARY KEY (channel, seq)) WITHOUT ROWID;"
+        "CREATE TABLE docs (channel INTEGER NOT NULL, key TEXT NOT NULL, version INTEGER NOT "
+        "NULL, value TEXT NOT NULL, PRIMARY KEY (channel, key)) WITHOUT ROWID;"
+        "CREATE TABLE indexes (name TEXT NOT NULL, member TEXT NOT NULL, score INTEGER NOT NULL, "
+        "PRIMARY KEY (name, member)) WITHOUT ROWID;"
+        "INSERT INTO channels VALUES (1, 'old', 'abcd1234', 1, NULL, NULL);"
+        "INSERT INTO events VALUES (1, 1, " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count()) +
+        ", '{\"event\":\"message\",\"offset\":1}');"
+        "INSERT INTO docs VALUES (1, 'meta', 3, '{}');"
+        "PRAGMA user_version=1;");
+  }
+  open();
+  auto h = history("old", 0, 10);
+  EXPECT_EQ(h.top, (muster::protocol::stream_position{1, "abcd1234"}));
+  ASSERT_EQ(h.publications.size(), 1u);
+  EXPECT_EQ(read_docs("old", {"meta"})[0].version, 3u);
+  eng->stop();
+  eng.reset();
+  muster::server::embedded::database db(file(), false);
+  auto v = db.prepare("PRAGMA user_version");
+  ASSERT_TRUE(v.step());
+  EXPECT_EQ(v.int64(0), embedded_engine::schema_version);
+  v.reset();
+  db.exec("SELECT count(*) FROM idempotency");  // the table schema 2 added exists
+}

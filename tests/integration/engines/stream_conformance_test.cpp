@@ -78,3 +78,34 @@ TEST_P(stream_conformance, subscribed_sink_gets_each_event_once_in_offset_order)
 }
 
 INSTANTIATE_TEST_SUITE_P(engines, stream_conformance, engine_kinds, engine_name);
+
+TEST_P(stream_conformance, a_publish_retried_with_its_key_gets_the_first_position_once) {
+  auto first = await<muster::protocol::stream_position>([&](auto set) {
+    eng->publish("idem", "1", {"c1", "alice"}, "key-1", [set](std::error_code ec, auto p) {
+      EXPECT_FALSE(ec);
+      set(std::move(p));
+    });
+  });
+  auto again = await<muster::protocol::stream_position>([&](auto set) {
+    eng->publish("idem", "\"other data\"", {"c1", "alice"}, "key-1",
+                 [set](std::error_code ec, auto p) {
+                   EXPECT_FALSE(ec);
+                   set(std::move(p));
+                 });
+  });
+  EXPECT_EQ(again, first) << "the first answer, same offset and epoch";
+  auto other = await<muster::protocol::stream_position>([&](auto set) {
+    eng->publish("idem", "2", {"c1", "alice"}, "key-2",
+                 [set](std::error_code, auto p) { set(std::move(p)); });
+  });
+  EXPECT_EQ(other.offset, first.offset + 1);
+  EXPECT_EQ(publish("idem", "3").offset, first.offset + 2) << "no key: always appended";
+  auto elsewhere = await<muster::protocol::stream_position>([&](auto set) {
+    eng->publish("idem-b", "1", {"c1", "alice"}, "key-1",
+                 [set](std::error_code, auto p) { set(std::move(p)); });
+  });
+  EXPECT_EQ(elsewhere.offset, 1u) << "keys are per channel";
+  auto h = history("idem", 0, 100);
+  ASSERT_EQ(h.publications.size(), 3u) << "the retry appended nothing";
+  EXPECT_NE(h.publications[0].frame->find(R"("data":1)"), std::string::npos);
+}

@@ -709,3 +709,24 @@ TEST(memory_engine, presence_events_are_outside_the_stream) {
   EXPECT_EQ(sink.offsets("room"), range(1, 2));
   EXPECT_EQ(sink.events().size(), 4u);
 }
+
+TEST(memory_engine, an_idempotency_key_is_forgotten_after_its_window) {
+  fake_clock clk;
+  memory_engine::options o;
+  o.idempotency_window = 60s;
+  memory_engine e(o, clk.fn());
+  auto keyed = [&] {
+    stream_position out;
+    e.publish("k", "1", {"c", "n"}, "key", [&](std::error_code, stream_position p) { out = p; });
+    return out;
+  };
+  EXPECT_EQ(keyed().offset, 1u);
+  clk.now += 59s;
+  EXPECT_EQ(keyed().offset, 1u) << "still a retry";
+  clk.now += 2s;
+  EXPECT_EQ(keyed().offset, 2u) << "past the window it is a new message";
+  e.sweep();
+  clk.now += 61s;
+  e.sweep();
+  EXPECT_EQ(keyed().offset, 3u);
+}
