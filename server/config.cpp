@@ -384,8 +384,8 @@ void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
 }
 
 crisis::options config::crisis_options() const {
-  return {triage_channel, leads_channel, timeline_size, timeline_ttl,
-          reminder_after, escalation,    routes};
+  return {triage_channel, leads_channel, timeline_size, timeline_ttl, reminder_after,
+          escalation,     routes,        idempotency_window};
 }
 
 crisis::escalation_policy config::default_escalation() {

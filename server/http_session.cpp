@@ -408,7 +408,13 @@ std::function<void(crisis::result)> http_session::api_reply(const request& req,
 
 void http_session::api_alerts(const request& req, const crisis::actor& who) {
   if (!api_permit(req, who, "http.alerts", http::verb::post)) return;
-  node_.crisis().push_http(req.body(), who, api_reply(req, http::status::accepted, true));
+  auto key_header = req["Idempotency-Key"];
+  std::string key(key_header.data(), key_header.size());
+  if (key.size() > protocol::max_idempotency_key_length)
+    return send_json(
+        req, http::status::bad_request,
+        error_body(protocol::errc::bad_request, "Idempotency-Key must be at most 128 bytes"));
+  node_.crisis().push_http(req.body(), key, who, api_reply(req, http::status::accepted, true));
 }
 
 void http_session::api_listing(const request& req, std::string_view path,

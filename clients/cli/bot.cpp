@@ -23,6 +23,17 @@ using protocol::append_json_string;
 
 namespace {
 
+// The post's key as an Idempotency-Key: itself when short, else a stable 64-bit FNV-1a digest.
+std::string idempotency_key_of(const std::string& post_key) {
+  if (post_key.size() <= 120) return "bot:" + post_key;
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : post_key) h = (h ^ c) * 1099511628211ull;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "bot#";
+  for (int i = 0; i < 16; ++i, h >>= 4) out.push_back(hex[h & 15]);
+  return out;
+}
+
 std::atomic<bool> stop_requested{false};
 extern "C" void on_stop_signal(int) {
   stop_requested = true;
@@ -387,9 +398,11 @@ int run_bot(const bot_options& o) {
       return;
     }
     try {
+      // The post's key, so that a retry the server already acted on is not acted on twice.
       auto r = client::post_with_retry(
           http, api, m.body, o.token, policy,
-          [&](const std::string& s) { std::cout << "retry " << m.key << ": " << s << "\n"; });
+          [&](const std::string& s) { std::cout << "retry " << m.key << ": " << s << "\n"; },
+          idempotency_key_of(m.key));
       if (r.status / 100 != 2) {
         ++count.failed;
         std::cout << "failed " << m.key << ": HTTP " << r.status << " " << r.body;

@@ -34,7 +34,8 @@ http_client::http_client(std::chrono::milliseconds timeout) : timeout_(timeout) 
 
 http_response http_client::request(const std::string& method, const std::string& url,
                                    const std::string& body, const std::string& bearer,
-                                   const std::string& content_type) {
+                                   const std::string& content_type,
+                                   const std::map<std::string, std::string>& headers) {
   auto u = parse_http_url(url);
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
@@ -46,6 +47,7 @@ http_response http_client::request(const std::string& method, const std::string&
   req.set(http::field::user_agent, "muster/" MUSTER_VERSION);
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (!body.empty()) req.set(http::field::content_type, content_type);
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();
 
@@ -100,14 +102,17 @@ http_response http_client::request(const std::string& method, const std::string&
 
 http_response post_with_retry(http_client& http, const std::string& url, const std::string& body,
                               const std::string& bearer, const retry_policy& policy,
-                              const std::function<void(const std::string&)>& log) {
+                              const std::function<void(const std::string&)>& log,
+                              const std::string& idempotency_key) {
+  std::map<std::string, std::string> headers;
+  if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
   thread_local std::mt19937 rng{std::random_device{}()};
   auto delay = policy.initial_delay;
   for (int attempt = 1;; ++attempt) {
     std::string why;
     std::chrono::milliseconds retry_after{0};
     try {
-      auto r = http.request("POST", url, body, bearer);
+      auto r = http.request("POST", url, body, bearer, "application/json", headers);
       if (r.status != 429 && r.status < 500) return r;
       if (attempt >= policy.max_attempts) return r;
       why = "HTTP " + std::to_string(r.status);

@@ -34,7 +34,8 @@ class http_client {
   /// answer within the timeout. Any HTTP status is a response, not an error.
   http_response request(const std::string& method, const std::string& url,
                         const std::string& body = "", const std::string& bearer = "",
-                        const std::string& content_type = "application/json");
+                        const std::string& content_type = "application/json",
+                        const std::map<std::string, std::string>& headers = {});
 
  private:
   std::chrono::milliseconds timeout_;
@@ -50,9 +51,11 @@ struct retry_policy {
 
 /// POSTs `body`, retrying on 429, 5xx and connection failures; other answers (2xx, other 4xx)
 /// are returned at once. `log` hears about each retry. Throws client_error when the last
-/// attempt could not reach the server; returns the last response otherwise.
+/// attempt could not reach the server; returns the last response otherwise. A non-empty
+/// `idempotency_key` goes with every attempt (Idempotency-Key): the server acts once.
 http_response post_with_retry(http_client& http, const std::string& url, const std::string& body,
                               const std::string& bearer, const retry_policy& policy,
-                              const std::function<void(const std::string&)>& log = {});
+                              const std::function<void(const std::string&)>& log = {},
+                              const std::string& idempotency_key = "");
 
 }  // namespace muster::client

@@ -7,6 +7,7 @@
 
 #include "server/crisis/alerts.hpp"
 #include "server/crisis/guidance.hpp"
+#include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/store.hpp"
 
@@ -77,14 +78,15 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                                  spdlog::warn("crisis: escalation scan failed: {}", ec.message());
                                  return self->done_();
                                }
-                               for (auto& [m, s] : due) self->items_.push_back({true, m});
+                               for (auto& [m, s] : due)
+                                 self->items_.push_back({item::escalation, m});
                                self->read_reminders();
                              });
   }
 
  private:
   struct item {
-    bool escalation;  // else a guidance reminder
+    enum kind_t { escalation, reminder, forget } kind;  // forget: an expired idempotency key
     std::string member;
   };
 
@@ -92,7 +94,17 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
     ctx_.indexes.index_range(std::string(keys::remind_index), now_, max_scan,
                              [self = shared_from_this()](std::error_code ec, auto rem) {
                                if (!ec)
-                                 for (auto& [m, s] : rem) self->items_.push_back({false, m});
+                                 for (auto& [m, s] : rem)
+                                   self->items_.push_back({item::reminder, m});
+                               self->read_expired_keys();
+                             });
+  }
+
+  void read_expired_keys() {
+    ctx_.indexes.index_range(std::string(keys::idempotency_index), now_, max_scan,
+                             [self = shared_from_this()](std::error_code ec, auto old) {
+                               if (!ec)
+                                 for (auto& [m, s] : old) self->items_.push_back({item::forget, m});
                                self->step(0);
                              });
   }
@@ -100,9 +112,10 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
   void step(std::size_t i) {
     if (i >= items_.size()) return done_();
     auto next = [self = shared_from_this(), i] { self->step(i + 1); };
+    if (items_[i].kind == item::forget) return idempotency::expire(ctx_, items_[i].member, next);
     auto target = keys::split_channel_item(items_[i].member);
     if (!target) return next();
-    if (items_[i].escalation)
+    if (items_[i].kind == item::escalation)
       escalate(ctx_, target->first, target->second, next);
     else
       guidance::remind(ctx_, target->first, target->second, next);

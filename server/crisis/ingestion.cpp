@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "server/crisis/alerts.hpp"
+#include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/store.hpp"
 
@@ -293,21 +294,31 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
   int attempt_ = 0;
 };
 
+// Ingests `in`, at most once per idempotency key when one is given.
+void ingest(context& ctx, trigger in, const actor& who, const std::string& key, done_fn done) {
+  auto run = [&ctx, in = std::move(in), who](done_fn d) mutable {
+    std::make_shared<ingest_op>(ctx, std::move(in), who, std::move(d))->start();
+  };
+  if (key.empty()) return run(std::move(done));
+  idempotency::once(ctx, key, std::move(run), std::move(done));
+}
+
 }  // namespace
 
 void push(context& ctx, request& r, done_fn done) {
   trigger in;
   if (auto err = read_native(r.f, in)) return done(result::failure(errc::bad_request, *err));
-  std::make_shared<ingest_op>(ctx, std::move(in), r.who, std::move(done))->start();
+  ingest(ctx, std::move(in), r.who, r.cmd.idempotency_key, std::move(done));
 }
 
-void push_body(context& ctx, std::string_view body, const actor& who, done_fn done) {
+void push_body(context& ctx, std::string_view body, const std::string& idempotency_key,
+               const actor& who, done_fn done) {
   fields f(body);
   if (f.error()) return done(result::failure(errc::bad_json, "body must be a JSON object"));
   trigger in;
   auto err = f.has("event_action") ? read_pagerduty(f, in) : read_native(f, in);
   if (err) return done(result::failure(errc::bad_request, *err));
-  std::make_shared<ingest_op>(ctx, std::move(in), who, std::move(done))->start();
+  ingest(ctx, std::move(in), who, idempotency_key, std::move(done));
 }
 
 }  // namespace muster::server::crisis::ingestion

@@ -48,6 +48,11 @@ inline std::string template_doc(std::string_view name) {
   return std::string(template_prefix) + std::string(name);
 }
 
+/// idem:<key> in `pointer_channel` -> the idempotency record of an alert push.
+inline std::string idempotency(std::string_view key) {
+  return "idem:" + std::string(key);
+}
+
 /// Dedup pointers live in a channel no client can name (not a valid channel name).
 inline constexpr std::string_view pointer_channel = "_dedup";
 
@@ -55,6 +60,7 @@ inline constexpr std::string_view pointer_channel = "_dedup";
 inline constexpr std::string_view channels_index = "channels";  // member: channel, score: created
 inline constexpr std::string_view due_index = "due";        // member: "<channel> <alert>", deadline
 inline constexpr std::string_view remind_index = "remind";  // member: "<channel> <guidance>", due
+inline constexpr std::string_view idempotency_index = "idem";  // member: key, score: forget at
 
 /// The member naming one object of a channel in the due and remind indexes.
 inline std::string channel_item(std::string_view channel, std::string_view id) {

@@ -18,6 +18,7 @@ struct options {
   std::chrono::seconds reminder_after{600};  // guidance reminder delay
   escalation_policy escalation;
   std::vector<route_rule> routes;
+  std::chrono::seconds idempotency_window{600};  // how long a push's idempotency key is kept
 };
 
 }  // namespace muster::server::crisis

@@ -332,4 +332,21 @@ bool decode(std::string_view json, template_record& r) {
   return ok && !r.name.empty();
 }
 
+std::string encode(const idempotency_record& r) {
+  json_writer w;
+  w.begin_object().field("done", r.done).field("at", r.at);
+  if (r.done) w.raw_field("reply", r.reply);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, idempotency_record& r) {
+  r = idempotency_record{};
+  return read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "done") return read(v, r.done);
+    if (k == "at") return read(v, r.at);
+    if (k == "reply") return read_raw(v, r.reply);
+    return true;
+  });
+}
+
 }  // namespace muster::server::crisis

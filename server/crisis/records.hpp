@@ -82,7 +82,15 @@ struct template_record {
   std::int64_t updated_at = 0;
 };
 
+/// An alert push with an idempotency key: in progress, or done with its reply.
+struct idempotency_record {
+  bool done = false;
+  std::int64_t at = 0;  // when the push began (pending) or finished (done)
+  std::string reply;    // done: the result object
+};
+
 std::string encode(const person& p);
+std::string encode(const idempotency_record& r);
 std::string encode(const alert_record& r);
 std::string encode(const channel_record& r);
 std::string encode(const guidance_record& r);
@@ -97,6 +105,7 @@ bool decode(std::string_view json, guidance_record& out);
 bool decode(std::string_view json, ack_record& out);
 bool decode(std::string_view json, member_record& out);
 bool decode(std::string_view json, template_record& out);
+bool decode(std::string_view json, idempotency_record& out);
 
 /// The record in `json`, or none when it does not decode.
 template <class Record>

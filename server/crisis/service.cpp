@@ -10,8 +10,9 @@ namespace muster::server::crisis {
 service::service(engine& eng, const options& opts, metrics& m, clock_fn clock)
     : opts_(opts), store_(eng, m), ctx_{store_, eng, eng, eng, opts_, m, std::move(clock)} {}
 
-void service::push_http(std::string_view body, const actor& who, done_fn done) {
-  ingestion::push_body(ctx_, body, who, std::move(done));
+void service::push_http(std::string_view body, const std::string& idempotency_key, const actor& who,
+                        done_fn done) {
+  ingestion::push_body(ctx_, body, idempotency_key, who, std::move(done));
 }
 
 void service::channels(const actor& who, done_fn done) {

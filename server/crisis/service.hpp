@@ -31,7 +31,8 @@ class service {
   const options& opts() const { return opts_; }
 
   /// POST /api/v1/alerts: a native alert body or a PagerDuty Events API v2 body.
-  void push_http(std::string_view body, const actor& who, done_fn done);
+  void push_http(std::string_view body, const std::string& idempotency_key, const actor& who,
+                 done_fn done);
   /// The crisis channels `who` may see, as `channel.list` answers.
   void channels(const actor& who, done_fn done);
   /// Every event of `channel` as JSON Lines (see stats::timeline).

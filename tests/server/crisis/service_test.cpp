@@ -18,6 +18,8 @@
 #include "protocol/codec.hpp"
 #include "server/command_table.hpp"
 #include "server/config.hpp"
+#include "server/crisis/keys.hpp"
+#include "server/crisis/records.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/metrics.hpp"
 
@@ -182,7 +184,7 @@ class crisis_service : public ::testing::Test {
   }
   result http(std::string_view body, const actor& who) {
     std::optional<result> out;
-    svc_.push_http(body, who, [&out](result r) { out = std::move(r); });
+    svc_.push_http(body, "", who, [&out](result r) { out = std::move(r); });
     if (!out) {
       ADD_FAILURE() << "push_http did not complete synchronously";
       return result::failure(errc::internal, "no reply");
@@ -1576,4 +1578,64 @@ TEST_F(crisis_service, guidance_text_that_looks_like_the_reminded_flag_still_get
   EXPECT_EQ(json(rem[0]).str("/data/guidance/title"), R"("reminded":true)");
   scan();
   EXPECT_EQ(count("crisis-g", "guidance.reminder"), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency keys on alert pushes
+
+TEST_F(crisis_service, a_push_retried_with_its_key_gets_the_first_reply_and_changes_nothing) {
+  auto frame = [](std::string_view url, std::string_view sev) {
+    return alert_frame(url, sev, "x", R"(,"idempotency_key":"bot-7")");
+  };
+  auto first = run("alert.push", frame("https://x.com/k/1", "sev3"), bot_);
+  ASSERT_TRUE(first.ok) << first.message;
+  // The same key with another body (a retry that was re-serialized): the first reply.
+  auto again = run("alert.push", frame("https://x.com/k/2", "sev1"), bot_);
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_EQ(again.json, first.json);
+  EXPECT_EQ(count("triage", "alert.new"), 1u);
+  EXPECT_EQ(count("triage", "alert.updated"), 0u) << "not folded either: nothing happened";
+  // Over HTTP the header carries the key; it shares the namespace of the field.
+  std::optional<result> over_http;
+  svc_.push_http(R"({"source":"x","url":"https://x.com/k/3"})", "bot-7", bot_,
+                 [&](result r) { over_http = std::move(r); });
+  ASSERT_TRUE(over_http && over_http->ok);
+  EXPECT_EQ(over_http->json, first.json);
+}
+
+TEST_F(crisis_service, an_idempotency_key_is_forgotten_after_the_window) {
+  opts_.idempotency_window = 60s;
+  auto frame = alert_frame("https://x.com/w/1", "sev3", "x", R"(,"idempotency_key":"w-1")");
+  ASSERT_TRUE(run("alert.push", frame, bot_).ok);
+  now_ += 61s;
+  scan();
+  auto later = run("alert.push", frame, bot_);
+  ASSERT_TRUE(later.ok);
+  EXPECT_EQ(json(later.json).flag("/deduplicated"), true) << "a new push of the same post";
+}
+
+TEST_F(crisis_service, a_push_still_running_with_the_key_answers_conflict_until_it_is_stale) {
+  // What another node's push leaves while it runs.
+  auto pending = encode(crisis::idempotency_record{false, ms(now_), {}});
+  bool stored = false;
+  engine_.commit(std::string(crisis::keys::pointer_channel),
+                 {{crisis::keys::idempotency("busy"), 0, pending}}, {}, std::nullopt,
+                 [&](std::error_code, commit_result r) { stored = r.applied; });
+  ASSERT_TRUE(stored);
+  auto frame = alert_frame("https://x.com/b/1", "sev3", "x", R"(,"idempotency_key":"busy")");
+  auto busy = run("alert.push", frame, bot_);
+  EXPECT_EQ(busy.code, errc::conflict) << busy.message;
+  EXPECT_EQ(count("triage", "alert.new"), 0u);
+  now_ += 31s;  // the node that ran it is gone
+  EXPECT_TRUE(run("alert.push", frame, bot_).ok);
+  EXPECT_EQ(count("triage", "alert.new"), 1u);
+}
+
+TEST_F(crisis_service, a_failed_keyed_push_can_be_retried) {
+  auto scoped = make_actor("bot-9", "Scoped", auth::role::bot, "c-s", {"crisis-*"});
+  auto frame = alert_frame("https://x.com/f/1", "sev3", "x", R"(,"idempotency_key":"f-1")");
+  EXPECT_EQ(run("alert.push", frame, scoped).code, errc::forbidden) << "routed to triage";
+  EXPECT_EQ(run("alert.push", frame, scoped).code, errc::forbidden)
+      << "run again, not answered from a record (no conflict, no stale reply)";
+  EXPECT_TRUE(run("alert.push", frame, bot_).ok);
 }
