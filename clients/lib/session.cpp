@@ -48,6 +48,59 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
   state_handler on_st;
   std::uint64_t generation = 0;  // connection attempts; stale callbacks compare it
 
+  // A publish with its idempotency key, sent again after a lost connection or an engine
+  // failure until it is acknowledged (it is published once, whatever happened to a try).
+  struct publish_job {
+    std::string fields;
+    reply_handler h;
+    int attempts = 0;
+  };
+  static constexpr int max_publish_attempts = 6;
+  std::deque<std::shared_ptr<publish_job>> unsent;  // waiting for the next connection
+
+  void send_publish(const std::shared_ptr<publish_job>& job) {
+    if (stopped) return fail(job, "session stopped");
+    if (st != state::connected) return unsent.push_back(job);
+    ++job->attempts;
+    auto self = shared_from_this();
+    send_command("publish", job->fields, [self, job](const server_message& m) {
+      bool transient = m.error_code == "disconnected" || m.error_code == "unavailable" ||
+                       m.error_code == "outcome_unknown" || m.error_code == "rate_limited";
+      if (!m.is_error || !transient || job->attempts >= max_publish_attempts || self->stopped) {
+        if (job->h) job->h(m);
+        return;
+      }
+      if (m.error_code == "disconnected") return self->unsent.push_back(job);
+      // The server is there but cannot take it now: again after a pause, with the same key.
+      auto t = std::make_shared<net::steady_timer>(
+          self->ioc, std::chrono::milliseconds(100 << std::min(job->attempts, 6)));
+      t->async_wait([self, job, t](beast::error_code ec) {
+        if (!ec) self->send_publish(job);
+      });
+    });
+  }
+
+  void fail(const std::shared_ptr<publish_job>& job, const std::string& why) {
+    if (!job->h) return;
+    server_message m;
+    m.is_error = true;
+    m.error_code = "disconnected";
+    m.error_message = why;
+    job->h(m);
+  }
+
+  void resend_unsent() {
+    auto jobs = std::move(unsent);
+    unsent.clear();
+    for (auto& job : jobs) send_publish(job);
+  }
+
+  void fail_unsent(const std::string& why) {
+    auto jobs = std::move(unsent);
+    unsent.clear();
+    for (auto& job : jobs) fail(job, why);
+  }
+
   void set_state(state s, const std::string& detail) {
     st = s;
     if (on_st) on_st(s, detail);
@@ -109,6 +162,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
         self->stop_connection();
         if (m.error_code == "unauthorized" || m.error_code == "bad_request") {
           self->stopped = true;  // retrying cannot help
+          self->fail_unsent("connect refused: " + m.error_code);
           self->set_state(state::stopped, "giving up");
           return;
         }
@@ -117,6 +171,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
       self->backoff = std::chrono::milliseconds(0);
       self->set_state(state::connected, "connected");
       for (auto& [name, ch] : self->channels) self->send_subscribe(name);
+      self->resend_unsent();
     });
   }
 
@@ -256,6 +311,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
       schedule_reconnect();
     else {
       stopped = true;
+      fail_unsent(why);
       set_state(state::stopped, why);
     }
   }
@@ -295,6 +351,7 @@ void session::stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
   impl_->stop_connection();
+  impl_->fail_unsent("stopped");
   impl_->set_state(state::stopped, "stopped");
 }
 
@@ -318,11 +375,21 @@ void session::command(const std::string& op, const std::string& fields, reply_ha
   impl_->send_command(op, fields, std::move(h));
 }
 
-void session::publish(const std::string& channel, const std::string& data_json, reply_handler h) {
-  std::string fields = "\"channel\":";
-  protocol::append_json_string(fields, channel);
-  fields += ",\"data\":" + data_json;
-  command("publish", fields, std::move(h));
+void session::publish(const std::string& channel, const std::string& data_json, reply_handler h,
+                      std::string idempotency_key) {
+  if (idempotency_key.empty()) {
+    static constexpr char hex[] = "0123456789abcdef";
+    idempotency_key = "lib-";
+    for (int i = 0; i < 20; ++i) idempotency_key.push_back(hex[impl_->rng() & 15]);
+  }
+  auto job = std::make_shared<impl::publish_job>();
+  job->fields = "\"channel\":";
+  protocol::append_json_string(job->fields, channel);
+  job->fields += ",\"data\":" + data_json + ",\"idempotency_key\":";
+  protocol::append_json_string(job->fields, idempotency_key);
+  job->h = std::move(h);
+  if (impl_->stopped) return impl_->fail(job, "not connected");
+  impl_->send_publish(job);
 }
 
 session::state session::current_state() const {

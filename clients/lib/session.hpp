@@ -45,7 +45,12 @@ class session : public std::enable_shared_from_this<session> {
   void subscribe(const std::string& channel, bool join_leave = false);
   /// Sends a command; `h` gets the reply (or an error reply with code "disconnected").
   void command(const std::string& op, const std::string& fields, reply_handler h = {});
-  void publish(const std::string& channel, const std::string& data_json, reply_handler h = {});
+  /// Publishes with an idempotency key (a fresh one unless given): after a lost connection,
+  /// `unavailable` or `outcome_unknown` it is sent again with the same key (after the next
+  /// reconnect, or a pause), so it is published exactly once; `h` gets the final reply, or an
+  /// error after 6 tries or once the session stops.
+  void publish(const std::string& channel, const std::string& data_json, reply_handler h = {},
+               std::string idempotency_key = "");
 
   state current_state() const;
   /// Last position seen on `channel` (offset 0 and empty epoch before the first message).

@@ -168,3 +168,46 @@ TEST(client_session, publish_while_disconnected_fails_loudly) {
   s->publish("x", "1", [&](const client::server_message& m) { code = m.error_code; });
   EXPECT_EQ(code, "disconnected");
 }
+
+TEST(client_session, a_publish_interrupted_by_a_lost_connection_is_published_exactly_once) {
+  server_process server;
+  proxy px(server.port());
+  net::io_context ioc;
+  client::session::options o;
+  o.server = {"127.0.0.1", px.port(), "/ws"};
+  o.name = "lead";
+  o.min_backoff = 50ms;
+  o.max_backoff = 200ms;
+  auto s = client::session::create(ioc, o);
+  bool connected = false;
+  int connects = 0;
+  s->on_state([&](client::session::state st, const std::string&) {
+    connected = st == client::session::state::connected;
+    connects += connected;
+  });
+  s->start();
+  auto run_until = [&](auto pred, std::chrono::milliseconds t) {
+    auto deadline = std::chrono::steady_clock::now() + t;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) ioc.run_for(10ms);
+    return pred();
+  };
+  ASSERT_TRUE(run_until([&] { return connected; }, 5s));
+  // Sent, then the connection is cut before the reply can come back: the library sends it
+  // again with its key after reconnecting.
+  std::vector<client::server_message> replies;
+  for (int i = 0; i < 20; ++i)
+    s->publish("once", std::to_string(i),
+               [&](const client::server_message& m) { replies.push_back(m); });
+  px.cut();
+  ASSERT_TRUE(run_until([&] { return replies.size() == 20; }, 10s));
+  for (auto& r : replies) EXPECT_FALSE(r.is_error) << r.raw;
+  auto audit = connect_client(server, "audit");
+  auto h = audit->call("history", R"("channel":"once","limit":1000)");
+  int stored = 0;
+  for (auto p = h.result.find(R"("event":"message")"); p != std::string::npos;
+       p = h.result.find(R"("event":"message")", p + 1))
+    ++stored;
+  EXPECT_EQ(stored, 20) << "each exactly once: " << h.result;
+  EXPECT_GE(connects, 2) << "the cut did interrupt it";
+  s->stop();
+}
