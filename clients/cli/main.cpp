@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "clients/cli/admin.hpp"
 #include "clients/cli/bench.hpp"
 #include "clients/cli/bot.hpp"
 #include "clients/cli/crisis_bench.hpp"
@@ -218,6 +219,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 24L * 366));
   tok->add_option("--secret", secret, "The server's auth.secret (env MUSTER_AUTH_SECRET)");
 
+  auto* admin = app.add_subcommand("admin", "Operations on a node's files (backup)");
+  muster::cli::admin_options ado;
+  muster::cli::add_admin_options(*admin, ado);
+
   auto* botc = app.add_subcommand(
       "bot", "Push social posts (JSON Lines or an HTTP JSON/Atom feed) as alerts");
   muster::cli::bot_options boto;
@@ -261,6 +266,7 @@ int main(int argc, char** argv) {
   }
   if (cbench->parsed()) return muster::cli::run_crisis_bench(cbo);
   if (botc->parsed()) return muster::cli::run_bot(boto);
+  if (admin->parsed()) return muster::cli::run_admin(*admin, ado);
   if (bench->parsed()) {
     if (bo.token.empty()) bo.token = token;
     bo.url = url;

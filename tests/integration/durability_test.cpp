@@ -298,3 +298,42 @@ TEST_F(durability, an_unusable_storage_path_stops_start_up_with_a_clear_message)
   EXPECT_NE(garbage.find("garbage.db"), std::string::npos) << garbage;
   EXPECT_NE(garbage.find("not a database"), std::string::npos) << garbage;
 }
+
+TEST_F(durability, a_backup_taken_while_the_server_writes_opens_as_a_consistent_copy) {
+  auto s = start({"--set", "history.size=100000"});
+  auto c = connect_client(*s, "writer");
+  std::vector<std::uint64_t> ids;
+  for (int i = 1; i <= 200; ++i)
+    ids.push_back(c->send_command("publish", R"("channel":"b","data":)" + std::to_string(i)));
+  for (auto id : ids) ASSERT_FALSE(c->wait_reply(id).is_error);
+  std::atomic<bool> go{true};
+  std::thread writer([&] {
+    auto w = connect_client(*s, "busy");
+    for (int i = 0; i < 100000 && go; ++i)
+      w->call("publish", R"("channel":"busy","data":)" + std::to_string(i));
+  });
+  auto copy = (dir_ / "copy.db").string();
+  std::string cmd = "timeout 60 " + std::string(MUSTER_CLI_PATH) + " admin backup --storage '" +
+                    (dir_ / "muster.db").string() + "' '" + copy + "' > '" +
+                    (dir_ / "backup.out").string() + "' 2>&1";
+  int rc = std::system(cmd.c_str());
+  go = false;
+  writer.join();
+  std::ifstream out(dir_ / "backup.out");
+  std::string said((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << said;
+  EXPECT_NE(said.find("backed up"), std::string::npos) << said;
+  auto original = stream_of(*c, "busy");
+  c->close();
+  s->stop();
+  // The copy is a database musterd opens, holding a prefix of what was written: no hole.
+  auto restored = std::make_unique<server_process>(std::vector<std::string>{
+      "--set", "storage.path=\"" + copy + "\"", "--set", "history.size=100000"});
+  auto r = connect_client(*restored, "reader");
+  auto b = stream_of(*r, "b");
+  EXPECT_EQ(b.size(), 200u) << "written before the backup began";
+  auto busy = stream_of(*r, "busy");
+  ASSERT_FALSE(busy.empty());
+  EXPECT_EQ(busy.rbegin()->first, busy.size()) << "a prefix, offsets without a hole";
+  for (auto& [offset, frame] : busy) EXPECT_EQ(frame, original[offset]);
+}
