@@ -337,3 +337,57 @@ TEST_F(durability, a_backup_taken_while_the_server_writes_opens_as_a_consistent_
   EXPECT_EQ(busy.rbegin()->first, busy.size()) << "a prefix, offsets without a hole";
   for (auto& [offset, frame] : busy) EXPECT_EQ(frame, original[offset]);
 }
+
+namespace {
+// A small tmpfs of the test's own, so that the disk can fill up on purpose.
+struct small_disk {
+  explicit small_disk(const std::filesystem::path& at) : path(at) {
+    std::filesystem::create_directories(path);
+    mounted =
+        std::system(
+            ("mount -t tmpfs -o size=4m tmpfs '" + path.string() + "' 2>/dev/null").c_str()) == 0;
+  }
+  ~small_disk() {
+    if (mounted) (void)std::system(("umount -l '" + path.string() + "'").c_str());
+  }
+  bool remount(const std::string& how) {
+    return std::system(("mount -o remount," + how + " '" + path.string() + "'").c_str()) == 0;
+  }
+  std::filesystem::path path;
+  bool mounted = false;
+};
+}  // namespace
+
+TEST_F(durability, a_full_disk_refuses_writes_says_so_and_recovers) {
+  small_disk disk(dir_ / "disk");
+  if (!disk.mounted) GTEST_SKIP() << "this machine does not let the test mount a tmpfs";
+  auto s = start({"--set", "storage.path=\"" + (disk.path / "muster.db").string() + "\"", "--set",
+                  "history.size=100000"});
+  auto c = connect_client(*s, "filler");
+  std::string big = "\"" + std::string(16 * 1024, 'x') + "\"";
+  std::map<std::uint64_t, std::string> acked;
+  int refused = 0;
+  for (int i = 0; i < 2000 && refused < 3; ++i) {
+    auto r = c->call("publish", R"("channel":"full","data":)" + big);
+    if (!r.is_error) {
+      acked[std::stoull(r.result.substr(r.result.find(':') + 1))] = big;
+    } else {
+      EXPECT_EQ(r.error_code, "unavailable") << r.raw;
+      ++refused;
+    }
+  }
+  ASSERT_GT(refused, 0) << "4 MiB never filled up";
+  EXPECT_EQ(http_get(s->port(), "/readyz").first, 503);
+  EXPECT_NE(http_get(s->port(), "/metrics").second.find("muster_storage_up 0"), std::string::npos);
+  EXPECT_NE(s->log().find("muster.db"), std::string::npos) << "the log names the file";
+  ASSERT_TRUE(disk.remount("size=64m"));  // space again
+  EXPECT_TRUE(
+      eventually([&] { return !c->call("publish", R"("channel":"full","data":1)").is_error; }));
+  EXPECT_EQ(http_get(s->port(), "/readyz").first, 200);
+  // Nothing acknowledged was lost, nothing refused was stored.
+  auto stored = stream_of(*c, "full");
+  for (auto& [offset, data] : acked) EXPECT_TRUE(stored.count(offset)) << offset << " lost";
+  EXPECT_EQ(stored.rbegin()->first, stored.size()) << "no hole where refusals were";
+  c->close();
+  s->stop();
+}
