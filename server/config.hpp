@@ -59,6 +59,7 @@ struct config {
   std::chrono::seconds timeline_ttl{90LL * 86400};
   std::chrono::seconds reminder_after{600};
   std::chrono::milliseconds scan_interval{1000};
+  std::chrono::seconds dedup_window{86400};
   // [escalation]
   crisis::escalation_policy escalation = default_escalation();
   // [[route]]

@@ -215,9 +215,85 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
 
 void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events) {
   schedule(ctx, rec);
+  // A closed alert catches repeats of its post for a while, then its dedup entries go: memory
+  // and storage stay bounded under a steady feed.
+  if (finished(rec.a.status)) {
+    auto window = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.opts.dedup_window);
+    ctx.indexes.index_put(
+        std::string(keys::forget_index), keys::channel_item(rec.channel, rec.a.id),
+        rec.closed_at + window.count(), [id = rec.a.id](std::error_code ec) {
+          if (ec)
+            spdlog::warn("crisis: dedup expiry of alert {} not scheduled: {}", id, ec.message());
+        });
+  }
   // Copies for the alert's other channels: each keeps its own ordered, recoverable stream.
   for (std::size_t i = 1; i < rec.channels.size(); ++i)
     ctx.st.copy_events(rec.channels[i], events, "alert " + rec.a.id + " event");
+}
+
+namespace {
+
+// Drops a closed alert's dedup entries, each only while it still points at that alert (or
+// home). An engine failure leaves it in the index: the next pass tries again.
+class dedup_expiry : public std::enable_shared_from_this<dedup_expiry> {
+ public:
+  dedup_expiry(context& ctx, std::string channel, std::string id, std::function<void()> next)
+      : ctx_(ctx), channel_(std::move(channel)), id_(std::move(id)), next_(std::move(next)) {}
+
+  void read_alert() {
+    ctx_.st.read(
+        channel_, {keys::alert(id_)}, "",
+        [self = shared_from_this()](std::vector<doc> d) {
+          auto rec = d[0].version ? decoded<alert_record>(d[0].value) : std::nullopt;
+          // Gone, or reopened meanwhile: nothing to forget.
+          if (!rec || !finished(rec->a.status)) return self->done();
+          self->key_ = rec->a.input.dedup_key;
+          self->drop(self->channel_, keys::dedup(self->key_), self->id_, [self] {
+            self->drop(std::string(keys::pointer_channel), keys::pointer(self->key_),
+                       self->channel_, [self] { self->done(); });
+          });
+        },
+        retry_later());
+  }
+
+ private:
+  // Deletes `key` of `channel` if it still holds `value`, then `then`.
+  void drop(const std::string& channel, const std::string& key, const std::string& value,
+            std::function<void()> then) {
+    ctx_.st.read(
+        channel, {key}, "",
+        [self = shared_from_this(), channel, value, then](std::vector<doc> d) {
+          std::vector<doc_write> writes;
+          if (d[0].version && d[0].value == value) writes.push_back({d[0].key, d[0].version, ""});
+          self->ctx_.docs.commit(channel, std::move(writes), {}, std::nullopt,
+                                 [self, then](std::error_code ec, commit_result) {
+                                   if (ec) return self->next_();
+                                   then();
+                                 });
+        },
+        retry_later());
+  }
+
+  void done() {
+    ctx_.indexes.index_remove(std::string(keys::forget_index), keys::channel_item(channel_, id_),
+                              [](std::error_code) {});
+    next_();
+  }
+
+  done_fn retry_later() {
+    return [self = shared_from_this()](result) { self->next_(); };
+  }
+
+  context& ctx_;
+  std::string channel_, id_, key_;
+  std::function<void()> next_;
+};
+
+}  // namespace
+
+void forget_dedup(context& ctx, const std::string& channel, const std::string& id,
+                  std::function<void()> next) {
+  std::make_shared<dedup_expiry>(ctx, channel, id, std::move(next))->read_alert();
 }
 
 void schedule(context& ctx, const alert_record& rec) {

@@ -31,6 +31,10 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
 /// After a committed change: file the escalation deadline, copy the events to the other
 /// routed channels.
 void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events);
+/// Drops the dedup entries of closed alert `id` once its dedup window passed (scheduler);
+/// `next` runs afterwards.
+void forget_dedup(context& ctx, const std::string& channel, const std::string& id,
+                  std::function<void()> next);
 /// Files (or clears) the alert's next escalation deadline in the due index.
 void schedule(context& ctx, const alert_record& rec);
 /// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]}`

@@ -86,7 +86,8 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
 
  private:
   struct item {
-    enum kind_t { escalation, reminder, forget } kind;  // forget: an expired idempotency key
+    // forget: an expired idempotency key; undedup: a closed alert's dedup entries
+    enum kind_t { escalation, reminder, forget, undedup } kind;
     std::string member;
   };
 
@@ -105,6 +106,16 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                              [self = shared_from_this()](std::error_code ec, auto old) {
                                if (!ec)
                                  for (auto& [m, s] : old) self->items_.push_back({item::forget, m});
+                               self->read_closed_alerts();
+                             });
+  }
+
+  void read_closed_alerts() {
+    ctx_.indexes.index_range(std::string(keys::forget_index), now_, max_scan,
+                             [self = shared_from_this()](std::error_code ec, auto closed) {
+                               if (!ec)
+                                 for (auto& [m, s] : closed)
+                                   self->items_.push_back({item::undedup, m});
                                self->step(0);
                              });
   }
@@ -115,10 +126,14 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
     if (items_[i].kind == item::forget) return idempotency::expire(ctx_, items_[i].member, next);
     auto target = keys::split_channel_item(items_[i].member);
     if (!target) return next();
-    if (items_[i].kind == item::escalation)
-      escalate(ctx_, target->first, target->second, next);
-    else
-      guidance::remind(ctx_, target->first, target->second, next);
+    switch (items_[i].kind) {
+      case item::escalation:
+        return escalate(ctx_, target->first, target->second, next);
+      case item::reminder:
+        return guidance::remind(ctx_, target->first, target->second, next);
+      default:
+        return alerts::forget_dedup(ctx_, target->first, target->second, next);
+    }
   }
 
   context& ctx_;

@@ -61,6 +61,8 @@ inline constexpr std::string_view channels_index = "channels";  // member: chann
 inline constexpr std::string_view due_index = "due";        // member: "<channel> <alert>", deadline
 inline constexpr std::string_view remind_index = "remind";  // member: "<channel> <guidance>", due
 inline constexpr std::string_view idempotency_index = "idem";  // member: key, score: forget at
+/// member: "<channel> <alert>" of a closed alert, score: when its dedup entries are dropped.
+inline constexpr std::string_view forget_index = "forget";
 
 /// The member naming one object of a channel in the due and remind indexes.
 inline std::string channel_item(std::string_view channel, std::string_view id) {

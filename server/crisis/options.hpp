@@ -19,6 +19,7 @@ struct options {
   escalation_policy escalation;
   std::vector<route_rule> routes;
   std::chrono::seconds idempotency_window{600};  // how long a push's idempotency key is kept
+  std::chrono::seconds dedup_window{86400};      // how long a closed alert still catches repeats
 };
 
 }  // namespace muster::server::crisis

@@ -1639,3 +1639,45 @@ TEST_F(crisis_service, a_failed_keyed_push_can_be_retried) {
       << "run again, not answered from a record (no conflict, no stale reply)";
   EXPECT_TRUE(run("alert.push", frame, bot_).ok);
 }
+
+TEST_F(crisis_service, a_closed_alerts_dedup_entries_are_dropped_after_the_window) {
+  opts_.dedup_window = 3600s;
+  auto id = push_new("https://x.com/old/status/1");
+  ASSERT_TRUE(act("alert.dismiss", id, lea_).ok);
+  auto docs_in = [&](std::string_view channel, std::string key) {
+    std::vector<doc> out;
+    engine_.read_docs(channel, {std::move(key)},
+                      [&](std::error_code, std::vector<doc> d) { out = std::move(d); });
+    return out.at(0).version;
+  };
+  auto key = std::string("https://x.com/old/status/1");
+  EXPECT_GT(docs_in("triage", "dedup:" + key), 0u);
+  EXPECT_GT(docs_in("_dedup", "ptr:" + key), 0u);
+  now_ += 3599s;
+  scan();
+  EXPECT_GT(docs_in("triage", "dedup:" + key), 0u) << "not yet";
+  now_ += 2s;
+  scan();
+  EXPECT_EQ(docs_in("triage", "dedup:" + key), 0u) << "dropped";
+  EXPECT_EQ(docs_in("_dedup", "ptr:" + key), 0u);
+  EXPECT_EQ(index_size("forget"), 0u);
+  // The alert itself stays (timeline, stats); a repeat of the post is a new alert.
+  EXPECT_TRUE(run("alert.get", cmd("alert.get", {{"channel", "triage"}, {"alert", id}}), lea_).ok);
+  auto again = run("alert.push", alert_frame("https://x.com/old/status/1"), bot_);
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_EQ(json(again.json).flag("/deduplicated"), false);
+}
+
+TEST_F(crisis_service, dedup_entries_that_moved_on_to_a_newer_alert_are_kept) {
+  opts_.dedup_window = 60s;
+  auto first = push_new("https://x.com/again/status/1");
+  ASSERT_TRUE(act("alert.resolve", first, lea_).ok);
+  auto second = push_new("https://x.com/again/status/1");  // a new alert for the same post
+  ASSERT_NE(second, first);
+  now_ += 61s;
+  scan();
+  auto repeat = run("alert.push", alert_frame("https://x.com/again/status/1"), bot_);
+  ASSERT_TRUE(repeat.ok);
+  EXPECT_EQ(json(repeat.json).flag("/deduplicated"), true) << "still folds into the open one";
+  EXPECT_EQ(json(repeat.json).str("/alert/id"), second);
+}
