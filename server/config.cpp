@@ -192,7 +192,7 @@ const std::vector<key_spec>& schema() {
       {"crisis", "timeline_ttl_s", duration_key(&config::timeline_ttl, 60, 10LL * 365 * 86400)},
       {"crisis", "reminder_after_s", duration_key(&config::reminder_after, 1, 7LL * 86400)},
       {"crisis", "scan_interval_ms", duration_key(&config::scan_interval, 50, 60000)},
-      {"crisis", "dedup_window_s", duration_key(&config::dedup_window, 60, 365LL * 86400)},
+      {"crisis", "dedup_window_s", duration_key(&config::dedup_window, 1, 365LL * 86400)},
       {"escalation", "sev1_escalate_after_s", escalation_key(crisis::severity::sev1, false)},
       {"escalation", "sev2_escalate_after_s", escalation_key(crisis::severity::sev2, false)},
       {"escalation", "sev3_escalate_after_s", escalation_key(crisis::severity::sev3, false)},
@@ -385,7 +385,7 @@ void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
 }
 
 crisis::options config::crisis_options() const {
-  return {triage_channel, leads_channel, timeline_size, timeline_ttl, reminder_after,
+  return {triage_channel, leads_channel, timeline_size,      timeline_ttl, reminder_after,
           escalation,     routes,        idempotency_window, dedup_window};
 }
 

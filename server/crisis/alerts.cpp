@@ -198,7 +198,7 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
       return plan::finish(result::success(changed_reply(docs[0].value, false, 0)));
     state->json = encode(state->rec);
     plan p;
-    p.writes.push_back({docs[0].key, docs[0].version, state->json});
+    p.writes.push_back({docs[0].key, docs[0].version, state->json, finished(state->rec.a.status)});
     auto data = event_data(state->json, person{who.id.subject, who.id.name}, state->c);
     for (auto& name : state->c.events) p.events.push_back({name, data, who.info()});
     state->events = p.events;

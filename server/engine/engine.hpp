@@ -81,6 +81,8 @@ struct doc_write {
   std::string key;
   std::uint64_t expect = 0;  // 0: must not exist yet
   std::string value;         // empty: delete the document
+  /// Rarely read from now on (a closed alert): an engine may keep it on disk only.
+  bool cold = false;
 };
 
 /// An event appended to the channel's stream by a commit, delivered like a message.

@@ -391,3 +391,49 @@ TEST_F(durability, a_full_disk_refuses_writes_says_so_and_recovers) {
   c->close();
   s->stop();
 }
+
+TEST_F(durability, closed_alerts_are_kept_on_disk_only_and_still_answer_after_a_restart) {
+  std::map<std::string, std::string> before;
+  std::vector<std::string> ids;
+  {
+    auto s = start();
+    auto c = connect_client(*s, "lea");
+    for (int i = 1; i <= 12; ++i)
+      ok(*c, "alert.push",
+         R"("source":"x","url":"https://x.com/c/status/)" + std::to_string(i) + R"(")");
+    dom::parser p;
+    dom::array alerts;
+    ASSERT_FALSE(
+        p.parse(ok(*c, "alert.list", R"("channel":"triage")"))["alerts"].get_array().get(alerts));
+    for (auto a : alerts) ids.emplace_back(std::string_view(a["id"].get_string()));
+    ASSERT_EQ(ids.size(), 12u);
+    for (std::size_t i = 0; i < 10; ++i)
+      ok(*c, "alert.dismiss", R"("channel":"triage","alert":")" + ids[i] + R"(")");
+    auto metrics = http_get(s->port(), "/metrics").second;
+    EXPECT_NE(metrics.find("muster_storage_documents{where=\"disk\"} 10\n"), std::string::npos)
+        << metrics;
+    before["list"] = ok(*c, "alert.list", R"("channel":"triage")");
+    before["get"] = ok(*c, "alert.get", R"("channel":"triage","alert":")" + ids[3] + R"(")");
+    before["stats"] = http_get(s->port(), "/api/v1/stats").second;
+    c->close();
+    EXPECT_EQ(s->stop(), 0) << s->log();
+  }
+  auto s = start();
+  auto metrics = http_get(s->port(), "/metrics").second;
+  EXPECT_NE(metrics.find("muster_storage_documents{where=\"disk\"} 10\n"), std::string::npos)
+      << "read back as keys only: " << metrics;
+  auto c = connect_client(*s, "lea");
+  EXPECT_EQ(ok(*c, "alert.list", R"("channel":"triage")"), before["list"]);
+  EXPECT_EQ(ok(*c, "alert.get", R"("channel":"triage","alert":")" + ids[3] + R"(")"),
+            before["get"]);
+  EXPECT_NE(before["get"].find(R"("status":"dismissed")"), std::string::npos) << before["get"];
+  EXPECT_EQ(http_get(s->port(), "/api/v1/stats").second, before["stats"]);
+  // A closed alert is still refused as closed, with its state read from the file.
+  auto again = c->call("alert.dismiss", R"("channel":"triage","alert":")" + ids[3] + R"(")");
+  EXPECT_TRUE(again.is_error) << again.raw;
+  ok(*c, "alert.resolve", R"("channel":"triage","alert":")" + ids[11] + R"(")");
+  EXPECT_NE(
+      http_get(s->port(), "/metrics").second.find("muster_storage_documents{where=\"disk\"} 11\n"),
+      std::string::npos);
+  c->close();
+}

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS docs (
   key TEXT NOT NULL,
   version INTEGER NOT NULL,
   value TEXT NOT NULL,
+  cold INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (channel, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS indexes (
   name TEXT NOT NULL,
@@ -79,6 +80,9 @@ embedded_engine::embedded_engine(options opts, clock_fn clock)
   // Every table is created if absent: that is also the migration of an older file (schema 1
   // lacks `idempotency`), in one transaction with the version it brings the file to.
   db_->exec("BEGIN IMMEDIATE");
+  // Schema 3 added docs.cold; a file of 1 or 2 has the table without it.
+  if (found > 0 && found < 3)
+    db_->exec("ALTER TABLE docs ADD COLUMN cold INTEGER NOT NULL DEFAULT 0");
   db_->exec(schema_sql);
   db_->exec("PRAGMA user_version=" + std::to_string(schema_version));
   db_->exec("COMMIT");
@@ -116,17 +120,26 @@ void embedded_engine::load() {
     sh.channels.emplace(std::move(name), std::move(st));
     ++n;
   }
-  auto docs = db_->prepare("SELECT channel, key, version, value FROM docs");
-  std::size_t ndocs = 0;
+  // Cold documents stay on disk: only their keys are held.
+  auto docs = db_->prepare(
+      "SELECT channel, key, version, CASE cold WHEN 0 THEN value ELSE '' END, cold FROM docs");
+  std::size_t ndocs = 0, ncold = 0;
   while (docs.step()) {
     auto it = names.find(docs.int64(0));
     if (it == names.end()) continue;
     auto& st = shard_for(it->second).channels[it->second];
+    if (docs.int64(4)) {
+      st.cold.emplace(docs.text(1));
+      ++ncold;
+      continue;
+    }
     st.docs.emplace(
         std::string(docs.text(1)),
         std::make_pair(static_cast<std::uint64_t>(docs.int64(2)), std::string(docs.text(3))));
     ++ndocs;
   }
+  memory_docs_ = static_cast<std::int64_t>(ndocs);
+  cold_docs_ = static_cast<std::int64_t>(ncold);
   auto keys = db_->prepare("SELECT channel, key, seq, expires FROM idempotency WHERE expires > ?1");
   keys.bind(1, now_ms());
   while (keys.step()) {
@@ -139,7 +152,8 @@ void embedded_engine::load() {
   }
   auto idx = db_->prepare("SELECT name, member, score FROM indexes");
   while (idx.step()) indexes_[std::string(idx.text(0))][std::string(idx.text(1))] = idx.int64(2);
-  spdlog::info("embedded engine: {} with {} channels, {} documents", opts_.path, n, ndocs);
+  spdlog::info("embedded engine: {} with {} channels, {} documents in memory, {} on disk only",
+               opts_.path, n, ndocs, ncold);
 }
 
 void embedded_engine::start(engine_sink& sink) {
@@ -286,26 +300,104 @@ void embedded_engine::read_docs(std::string_view channel, std::vector<std::strin
   {
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
-    for (auto& k : keys) {
-      auto it = st.docs.find(k);
-      if (it == st.docs.end())
-        out.push_back({std::move(k), {}, 0});
-      else
-        out.push_back({std::move(k), it->second.second, it->second.first});
+    bool on_disk = false;
+    for (auto& k : keys) on_disk = on_disk || st.cold.count(k) > 0;
+    if (!on_disk) {
+      for (auto& k : keys) {
+        auto it = st.docs.find(k);
+        if (it == st.docs.end())
+          out.push_back({std::move(k), {}, 0});
+        else
+          out.push_back({std::move(k), it->second.second, it->second.first});
+      }
     }
   }
-  h({}, std::move(out));
+  if (out.size() == keys.size()) return h({}, std::move(out));
+  // A cold document is read on the reader thread, never on the caller's.
+  disk_read r;
+  r.channel.assign(channel);
+  r.docs = true;
+  r.keys = std::move(keys);
+  r.on_docs = std::move(h);
+  queue_read(std::move(r));
 }
 
 void embedded_engine::list_docs(std::string_view channel, std::string prefix, docs_handler h) {
   auto& sh = shard_for(channel);
   std::vector<doc> out;
+  bool on_disk;
   {
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
-    for (auto it = st.docs.lower_bound(prefix);
-         it != st.docs.end() && std::string_view(it->first).starts_with(prefix); ++it)
-      out.push_back({it->first, it->second.second, it->second.first});
+    auto c = st.cold.lower_bound(prefix);
+    on_disk = c != st.cold.end() && std::string_view(*c).starts_with(prefix);
+    if (!on_disk)
+      for (auto it = st.docs.lower_bound(prefix);
+           it != st.docs.end() && std::string_view(it->first).starts_with(prefix); ++it)
+        out.push_back({it->first, it->second.second, it->second.first});
+  }
+  if (!on_disk) return h({}, std::move(out));
+  disk_read r;
+  r.channel.assign(channel);
+  r.docs = r.by_prefix = true;
+  r.prefix = std::move(prefix);
+  r.on_docs = std::move(h);
+  queue_read(std::move(r));
+}
+
+void embedded_engine::queue_read(disk_read r) {
+  {
+    std::lock_guard lock(read_mutex_);
+    if (!read_stopping_) {
+      reads_.push_back(std::move(r));
+      read_cv_.notify_one();
+      return;
+    }
+  }
+  auto ec = make_error_code(engine_errc::unavailable);
+  if (r.docs)
+    r.on_docs(ec, {});
+  else
+    r.h(ec, {});
+}
+
+void embedded_engine::read_docs_from_disk(const std::string& channel,
+                                          const std::vector<std::string>& keys,
+                                          const std::string& prefix, bool by_prefix,
+                                          docs_handler& h) {
+  disk_reads_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<doc> out;
+  try {
+    read_->exec("BEGIN");
+    auto ch = read_->prepare("SELECT id FROM channels WHERE name = ?1");
+    ch.bind(1, channel);
+    auto id = ch.step() ? ch.int64(0) : 0;
+    if (by_prefix) {
+      auto q = read_->prepare(
+          "SELECT key, version, value FROM docs WHERE channel = ?1 AND key >= ?2 ORDER BY key");
+      q.bind(1, id).bind(2, prefix);
+      while (q.step() && q.text(0).starts_with(prefix))
+        out.push_back({std::string(q.text(0)), std::string(q.text(2)),
+                       static_cast<std::uint64_t>(q.int64(1))});
+    } else {
+      auto q = read_->prepare("SELECT version, value FROM docs WHERE channel = ?1 AND key = ?2");
+      for (const auto& k : keys) {
+        q.bind(1, id).bind(2, k);
+        if (q.step())
+          out.push_back({k, std::string(q.text(1)), static_cast<std::uint64_t>(q.int64(0))});
+        else
+          out.push_back({k, {}, 0});
+        q.reset();
+      }
+    }
+    read_->exec("COMMIT");
+  } catch (const sqlite_error& e) {
+    spdlog::error("embedded engine: documents of {} not read: {}", channel, e.what());
+    try {
+      read_->exec("ROLLBACK");
+    } catch (const sqlite_error&) {
+    }
+    return h(make_error_code(engine_errc::unavailable), {});
   }
   h({}, std::move(out));
 }
@@ -352,15 +444,11 @@ void embedded_engine::history(std::string_view channel, history_query q, history
   }
   if (answered) return h({}, std::move(r));
   // Older than memory holds: read on the reader thread, never on the caller's.
-  {
-    std::lock_guard lock(read_mutex_);
-    if (!read_stopping_) {
-      reads_.push_back({std::string(channel), q, std::move(h)});
-      read_cv_.notify_one();
-      return;
-    }
-  }
-  h(make_error_code(engine_errc::unavailable), {});
+  disk_read read;
+  read.channel.assign(channel);
+  read.q = q;
+  read.h = std::move(h);
+  queue_read(std::move(read));
 }
 
 void embedded_engine::read_loop() {
@@ -382,7 +470,10 @@ void embedded_engine::read_loop() {
       checkpoint();
       next_checkpoint = std::chrono::steady_clock::now() + checkpoint_every;
     }
-    if (next.h) read_from_disk(next.channel, next.q, next.h);
+    if (next.docs)
+      read_docs_from_disk(next.channel, next.keys, next.prefix, next.by_prefix, next.on_docs);
+    else if (next.h)
+      read_from_disk(next.channel, next.q, next.h);
   }
 }
 
@@ -467,8 +558,8 @@ void embedded_engine::sweep() {
       trim_window(st, now);
       std::erase_if(st.keys, [now](const auto& k) { return k.second.second <= now; });
       // Channels that were only read (never stored) are forgotten like the memory engine's.
-      bool unused = st.id == 0 && st.docs.empty() && presence_.empty(it->first) &&
-                    now - st.touched_ms > unused_ms;
+      bool unused = st.id == 0 && st.docs.empty() && st.cold.empty() &&
+                    presence_.empty(it->first) && now - st.touched_ms > unused_ms;
       it = unused ? sh.channels.erase(it) : std::next(it);
     }
   }
@@ -495,6 +586,11 @@ void embedded_engine::append_metrics(std::string& out) const {
       "# HELP muster_storage_disk_reads_total History reads older than the in-memory window\n"
       "# TYPE muster_storage_disk_reads_total counter\n";
   out += "muster_storage_disk_reads_total " + std::to_string(disk_reads_.load()) + "\n";
+  out +=
+      "# HELP muster_storage_documents Documents held in memory, and only on disk (cold: "
+      "closed alerts)\n# TYPE muster_storage_documents gauge\n";
+  out += "muster_storage_documents{where=\"memory\"} " + std::to_string(memory_docs_.load()) + "\n";
+  out += "muster_storage_documents{where=\"disk\"} " + std::to_string(cold_docs_.load()) + "\n";
 }
 
 }  // namespace muster::server::embedded

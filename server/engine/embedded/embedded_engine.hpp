@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -76,8 +77,9 @@ class embedded_engine final : public engine {
   void append_metrics(std::string& out) const override;
 
   /// The schema version this build writes (PRAGMA user_version).
-  /// 1: channels, events, docs, indexes; 2: + idempotency keys. Older files are migrated.
-  static constexpr int schema_version = 2;
+  /// 1: channels, events, docs, indexes; 2: + idempotency keys; 3: + docs.cold. Older files
+  /// are migrated.
+  static constexpr int schema_version = 3;
 
   // What the writer works on; public for the writer's translation unit only.
   struct channel_state {
@@ -88,6 +90,8 @@ class embedded_engine final : public engine {
     std::optional<retention> keep;
     std::deque<stored_publication> window;  // the newest events, contiguous up to `top`
     std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+    // Keys of documents kept on disk only (written `cold`: closed alerts): read from the file.
+    std::set<std::string, std::less<>> cold;
     // Idempotency keys of recent publishes: the offset they got, and until when.
     std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
     std::int64_t touched_ms = 0;
@@ -126,6 +130,7 @@ class embedded_engine final : public engine {
       std::vector<stored_publication> appended;
       // Written documents: version and value; an empty value is a deletion.
       std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+      std::set<std::string, std::less<>> cold;  // which of them are written cold
       // Idempotency keys recorded by this transaction.
       std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
     };
@@ -167,9 +172,16 @@ class embedded_engine final : public engine {
   void run_expire(batch& b, std::int64_t now);
   void finish_channels(batch& b);
   void apply(batch& b);  // makes a committed batch visible
+  struct disk_read;
+  void queue_read(disk_read r);
   void read_loop();
   void checkpoint();  // reader thread
   void read_from_disk(const std::string& channel, history_query q, history_handler& h);
+  /// Documents of a channel that has cold ones, from the file (reader thread).
+  void read_docs_from_disk(const std::string& channel, const std::vector<std::string>& keys,
+                           const std::string& prefix, bool by_prefix, docs_handler& h);
+  /// A document the writer needs that is not in memory (writer thread).
+  std::pair<std::uint64_t, std::string> cold_doc(std::int64_t channel_id, const std::string& key);
   static void fail_all(std::vector<std::unique_ptr<request>>& todo, std::error_code ec);
   static void answer(std::vector<std::unique_ptr<request>>& todo);
 
@@ -192,6 +204,12 @@ class embedded_engine final : public engine {
     std::string channel;
     history_query q;
     history_handler h;
+    // Or documents: these keys, or every key under `prefix`.
+    bool docs = false;
+    bool by_prefix = false;
+    std::vector<std::string> keys;
+    std::string prefix;
+    docs_handler on_docs;
   };
   std::mutex read_mutex_;
   std::condition_variable read_cv_;
@@ -200,6 +218,7 @@ class embedded_engine final : public engine {
   std::thread writer_, reader_;
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> commits_{0}, failures_{0}, disk_reads_{0};
+  std::atomic<std::int64_t> memory_docs_{0}, cold_docs_{0};  // for the metrics
 };
 
 }  // namespace muster::server::embedded

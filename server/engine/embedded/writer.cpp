@@ -21,7 +21,9 @@ struct embedded_engine::statements {
         oldest_events(
             db.prepare("SELECT seq, ts FROM events WHERE channel = ?1 ORDER BY seq LIMIT ?2")),
         upsert_doc(db.prepare(
-            "INSERT OR REPLACE INTO docs (channel, key, version, value) VALUES (?1, ?2, ?3, ?4)")),
+            "INSERT OR REPLACE INTO docs (channel, key, version, value, cold) VALUES (?1, ?2, ?3, "
+            "?4, ?5)")),
+        select_doc(db.prepare("SELECT version, value FROM docs WHERE channel = ?1 AND key = ?2")),
         delete_doc(db.prepare("DELETE FROM docs WHERE channel = ?1 AND key = ?2")),
         upsert_index(
             db.prepare("INSERT OR REPLACE INTO indexes (name, member, score) VALUES (?1, ?2, ?3)")),
@@ -31,7 +33,7 @@ struct embedded_engine::statements {
             "?4)")),
         expire_keys(db.prepare("DELETE FROM idempotency WHERE expires <= ?1")) {}
   statement insert_channel, update_channel, insert_event, delete_events_upto, oldest_events,
-      upsert_doc, delete_doc, upsert_index, delete_index, upsert_key, expire_keys;
+      upsert_doc, select_doc, delete_doc, upsert_index, delete_index, upsert_key, expire_keys;
 };
 
 embedded_engine::~embedded_engine() {
@@ -202,11 +204,27 @@ std::pair<std::uint64_t, std::string> embedded_engine::current_doc(batch::channe
   // Deleted earlier in this transaction: absent, version 0, as for a document never written.
   if (it != c.docs.end())
     return it->second.second.empty() ? std::pair<std::uint64_t, std::string>{0, {}} : it->second;
-  auto& sh = shard_for(channel);
-  std::lock_guard lock(sh.mutex);
-  auto& st = state(sh, channel);
-  auto d = st.docs.find(key);
-  return d == st.docs.end() ? std::pair<std::uint64_t, std::string>{0, {}} : d->second;
+  {
+    auto& sh = shard_for(channel);
+    std::lock_guard lock(sh.mutex);
+    auto& st = state(sh, channel);
+    if (!st.cold.contains(key)) {
+      auto d = st.docs.find(key);
+      return d == st.docs.end() ? std::pair<std::uint64_t, std::string>{0, {}} : d->second;
+    }
+  }
+  // Only this thread changes `cold`, so the key is still on disk after the lock is released.
+  return cold_doc(c.id, key);
+}
+
+std::pair<std::uint64_t, std::string> embedded_engine::cold_doc(std::int64_t channel_id,
+                                                                const std::string& key) {
+  auto& q = sql_->select_doc;
+  q.bind(1, channel_id).bind(2, key);
+  std::pair<std::uint64_t, std::string> found{0, {}};
+  if (q.step()) found = {static_cast<std::uint64_t>(q.int64(0)), std::string(q.text(1))};
+  q.reset();
+  return found;
 }
 
 void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
@@ -235,8 +253,13 @@ void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
           .bind(2, w.key)
           .bind(3, static_cast<std::int64_t>(v))
           .bind(4, w.value)
+          .bind(5, std::int64_t{w.cold ? 1 : 0})
           .run();
     r.result.versions.push_back(v);
+    if (w.cold && !w.value.empty())
+      c.cold.insert(w.key);
+    else
+      c.cold.erase(w.key);
     c.docs[w.key] = {v, std::move(w.value)};
   }
   for (auto& e : r.events) {
@@ -317,10 +340,17 @@ void embedded_engine::apply(batch& b) {
     for (auto& p : c.appended) st.window.push_back(std::move(p));
     for (auto& [key, seen] : c.keys) st.keys.insert_or_assign(key, seen);
     for (auto& [key, d] : c.docs) {
-      if (d.second.empty())
-        st.docs.erase(key);
-      else
-        st.docs.insert_or_assign(key, std::move(d));
+      // Each document ends up in exactly one place: memory, disk only, or nowhere.
+      memory_docs_ -= static_cast<std::int64_t>(st.docs.erase(key));
+      cold_docs_ -= static_cast<std::int64_t>(st.cold.erase(key));
+      if (d.second.empty()) continue;
+      if (c.cold.contains(key)) {
+        st.cold.insert(key);
+        ++cold_docs_;
+      } else {
+        st.docs.emplace(key, std::move(d));
+        ++memory_docs_;
+      }
     }
     trim_window(st, now);
   }

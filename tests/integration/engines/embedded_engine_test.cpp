@@ -204,4 +204,67 @@ TEST_P(embedded_file, a_file_of_the_previous_schema_is_migrated_and_keeps_its_da
   EXPECT_EQ(v.int64(0), embedded_engine::schema_version);
   v.reset();
   db.exec("SELECT count(*) FROM idempotency");  // the table schema 2 added exists
+  db.exec("SELECT cold FROM docs");             // the column schema 3 added exists
+}
+
+namespace {
+std::string stored_documents(embedded_engine& e) {
+  std::string m;
+  e.append_metrics(m);
+  auto from = m.find("muster_storage_documents{where=\"memory\"}");
+  return from == std::string::npos ? m : m.substr(from, m.find('\n', m.find("disk", from)) - from);
+}
+}  // namespace
+
+TEST_P(embedded_file, cold_documents_leave_memory_and_are_still_read_written_and_restored) {
+  open();
+  ASSERT_TRUE(
+      commit("c", {{"alert:1", 0, R"({"n":1})"}, {"alert:2", 0, R"({"n":2})"}, {"meta", 0, "{}"}})
+          .applied);
+  // Closing alert 1 and 2: written cold, the memory holds only "meta".
+  ASSERT_TRUE(commit("c", {{"alert:1", 1, R"({"n":1,"closed":true})", true},
+                           {"alert:2", 1, R"({"n":2,"closed":true})", true}})
+                  .applied);
+  auto* embedded = dynamic_cast<embedded_engine*>(eng.get());
+  ASSERT_NE(embedded, nullptr);
+  EXPECT_EQ(stored_documents(*embedded),
+            "muster_storage_documents{where=\"memory\"} 1\n"
+            "muster_storage_documents{where=\"disk\"} 2");
+  auto both = read_docs("c", {"alert:1", "meta", "alert:9"});
+  ASSERT_EQ(both.size(), 3u);
+  EXPECT_EQ(both[0].value, R"({"n":1,"closed":true})");
+  EXPECT_EQ(both[0].version, 2u);
+  EXPECT_EQ(both[1].value, "{}");
+  EXPECT_EQ(both[2].version, 0u) << "absent stays absent";
+  auto listed = list_docs("c", "alert:");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1].key, "alert:2");
+  EXPECT_EQ(listed[1].version, 2u);
+
+  // Compare-and-set against the version on disk: a stale write is refused with the current.
+  auto stale = commit("c", {{"alert:2", 1, R"({"n":2,"reopened":true})"}});
+  EXPECT_FALSE(stale.applied);
+  ASSERT_EQ(stale.current.size(), 1u);
+  EXPECT_EQ(stale.current[0].version, 2u);
+  EXPECT_EQ(stale.current[0].value, R"({"n":2,"closed":true})");
+  // Reopened (written hot): back in memory. Deleted while cold: gone from both.
+  ASSERT_TRUE(commit("c", {{"alert:2", 2, R"({"n":2,"reopened":true})"}}).applied);
+  ASSERT_TRUE(commit("c", {{"alert:1", 2, ""}}).applied);
+  EXPECT_EQ(stored_documents(*embedded),
+            "muster_storage_documents{where=\"memory\"} 2\n"
+            "muster_storage_documents{where=\"disk\"} 0");
+  ASSERT_TRUE(commit("c", {{"alert:2", 3, R"({"n":2,"closed":true})", true}}).applied);
+
+  open();  // a fresh process loads only the keys of cold documents
+  embedded = dynamic_cast<embedded_engine*>(eng.get());
+  EXPECT_EQ(stored_documents(*embedded),
+            "muster_storage_documents{where=\"memory\"} 1\n"
+            "muster_storage_documents{where=\"disk\"} 1");
+  auto after = list_docs("c", "");
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].key, "alert:2");
+  EXPECT_EQ(after[0].version, 4u);
+  EXPECT_EQ(after[0].value, R"({"n":2,"closed":true})");
+  EXPECT_EQ(after[1].key, "meta");
+  EXPECT_EQ(read_docs("c", {"alert:1"})[0].version, 0u) << "the deletion stays";
 }
