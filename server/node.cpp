@@ -109,16 +109,19 @@ void node::start_sweep() {
   });
 }
 
-void node::start_scan() {
+void node::start_scan(bool soon) {
   if (!scan_timer_) scan_timer_ = std::make_unique<net::steady_timer>(threads_[0]->ioc);
-  scan_timer_->expires_after(cfg_.scan_interval);
+  // Work left over from a full pass is taken soon, so a steady load never falls behind (not at
+  // once: items that keep failing must not spin the thread).
+  auto soon_after = std::min(cfg_.scan_interval, std::chrono::milliseconds(20));
+  scan_timer_->expires_after(soon ? soon_after : cfg_.scan_interval);
   scan_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
     // The next pass is armed only once this one finished: passes never overlap.
-    crisis_->scan([this] {
+    crisis_->scan([this](bool more) {
       if (loops_done_ || stopping_) return;
-      net::post(threads_[0]->ioc, [this] {
-        if (!stopping_) start_scan();
+      net::post(threads_[0]->ioc, [this, more] {
+        if (!stopping_) start_scan(more);
       });
     });
   });

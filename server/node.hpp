@@ -121,7 +121,7 @@ class node final : public engine_sink {
 
  private:
   void start_sweep();
-  void start_scan();
+  void start_scan(bool soon = false);
   void start_keepalive(io_thread& t);
   struct route {
     std::vector<std::uint32_t> per_thread;

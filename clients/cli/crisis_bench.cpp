@@ -69,6 +69,30 @@ pipelined_result pipeline(client::blocking_client& c, std::string_view op,
   return out;
 }
 
+// 3. Each winner resolves what it won; returns the number of errors.
+std::size_t resolve_won(std::vector<std::unique_ptr<client::blocking_client>>& amb,
+                        const std::vector<pipelined_result>& claims,
+                        const std::vector<std::vector<std::string>>& order,
+                        const std::map<std::string, std::string>& home_of, std::size_t window) {
+  std::size_t errors = 0, resolved = 0;
+  std::vector<double> latency;
+  auto t0 = clock_type::now();
+  for (std::size_t a = 0; a < amb.size(); ++a) {
+    std::vector<std::string> fields;
+    for (std::size_t i = 0; i < claims[a].replies.size(); ++i)
+      if (!claims[a].replies[i].is_error)
+        fields.push_back("\"channel\":\"" + home_of.at(order[a][i]) + "\",\"alert\":\"" +
+                         order[a][i] + "\"");
+    auto done = pipeline(*amb[a], "alert.resolve", fields, window);
+    for (auto& r : done.replies) (r.is_error ? errors : resolved) += 1;
+    latency.insert(latency.end(), done.latency_ms.begin(), done.latency_ms.end());
+  }
+  double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::printf("resolved: %zu in %.3f s = %.0f resolves/s (errors %zu), latency p50 %.1f ms\n",
+              resolved, s, static_cast<double>(resolved) / s, errors, percentile(latency, 0.5));
+  return errors;
+}
+
 }  // namespace
 
 void add_crisis_bench_options(CLI::App& app, crisis_bench_options& o) {
@@ -83,6 +107,8 @@ void add_crisis_bench_options(CLI::App& app, crisis_bench_options& o) {
                  "Crisis channel (alerts are routed by the server's "
                  "rules; use one that routes here)")
       ->capture_default_str();
+  app.add_flag("--resolve", o.resolve,
+               "Then each winner resolves the alerts it won (closed alerts stay on the server)");
   app.add_option("--secret", o.secret,
                  "The server's auth.secret (env MUSTER_AUTH_SECRET); empty: server runs without "
                  "auth");
@@ -184,6 +210,7 @@ int run_crisis_bench(const crisis_bench_options& o) {
         "outcome: %zu alerts won exactly once, %zu won more than once, %zu unclaimed, %zu "
         "already_claimed, %zu other errors\n",
         won_once, won_twice, home_of.size() - wins.size(), lost, other_errors);
+    if (o.resolve) other_errors += resolve_won(amb, claims, order, home_of, o.window);
     return won_twice == 0 && won_once == home_of.size() && other_errors == 0 && push_errors == 0
                ? 0
                : 1;

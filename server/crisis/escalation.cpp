@@ -68,7 +68,7 @@ void escalate(context& ctx, const std::string& channel, const std::string& id,
 // One pass: the due items, one at a time (bounded work, no burst of commits on the engine).
 class scan_pass : public std::enable_shared_from_this<scan_pass> {
  public:
-  scan_pass(context& ctx, std::function<void()> done) : ctx_(ctx), done_(std::move(done)) {}
+  scan_pass(context& ctx, std::function<void(bool)> done) : ctx_(ctx), done_(std::move(done)) {}
 
   void start() {
     now_ = ctx_.now_ms();
@@ -76,8 +76,9 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                              [self = shared_from_this()](std::error_code ec, auto due) {
                                if (ec) {
                                  spdlog::warn("crisis: escalation scan failed: {}", ec.message());
-                                 return self->done_();
+                                 return self->done_(false);
                                }
+                               self->more_ |= due.size() >= max_scan;
                                for (auto& [m, s] : due)
                                  self->items_.push_back({item::escalation, m});
                                self->read_reminders();
@@ -94,6 +95,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
   void read_reminders() {
     ctx_.indexes.index_range(std::string(keys::remind_index), now_, max_scan,
                              [self = shared_from_this()](std::error_code ec, auto rem) {
+                               self->more_ |= rem.size() >= max_scan;
                                if (!ec)
                                  for (auto& [m, s] : rem)
                                    self->items_.push_back({item::reminder, m});
@@ -104,6 +106,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
   void read_expired_keys() {
     ctx_.indexes.index_range(std::string(keys::idempotency_index), now_, max_scan,
                              [self = shared_from_this()](std::error_code ec, auto old) {
+                               self->more_ |= old.size() >= max_scan;
                                if (!ec)
                                  for (auto& [m, s] : old) self->items_.push_back({item::forget, m});
                                self->read_closed_alerts();
@@ -113,6 +116,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
   void read_closed_alerts() {
     ctx_.indexes.index_range(std::string(keys::forget_index), now_, max_scan,
                              [self = shared_from_this()](std::error_code ec, auto closed) {
+                               self->more_ |= closed.size() >= max_scan;
                                if (!ec)
                                  for (auto& [m, s] : closed)
                                    self->items_.push_back({item::undedup, m});
@@ -121,7 +125,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
   }
 
   void step(std::size_t i) {
-    if (i >= items_.size()) return done_();
+    if (i >= items_.size()) return done_(more_);
     auto next = [self = shared_from_this(), i] { self->step(i + 1); };
     if (items_[i].kind == item::forget) return idempotency::expire(ctx_, items_[i].member, next);
     auto target = keys::split_channel_item(items_[i].member);
@@ -137,14 +141,15 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
   }
 
   context& ctx_;
-  std::function<void()> done_;
+  std::function<void(bool)> done_;
   std::int64_t now_ = 0;
+  bool more_ = false;  // an index had more due than one pass takes
   std::vector<item> items_;
 };
 
 }  // namespace
 
-void scan(context& ctx, std::function<void()> done) {
+void scan(context& ctx, std::function<void(bool more)> done) {
   std::make_shared<scan_pass>(ctx, std::move(done))->start();
 }
 

@@ -31,7 +31,7 @@ void service::note_member(const std::string& channel, const actor& who) {
   guidance::note_member(ctx_, channel, who);
 }
 
-void service::scan(std::function<void()> done) {
+void service::scan(std::function<void(bool more)> done) {
   escalation::scan(ctx_, std::move(done));
 }
 

@@ -41,8 +41,9 @@ class service {
   void stats(std::optional<std::string> channel, const actor& who, done_fn done);
   /// An ambassador subscribed to `channel`: from now on guidance there expects their ack.
   void note_member(const std::string& channel, const actor& who);
-  /// One pass over due escalations and guidance reminders; `done` runs when it finished.
-  void scan(std::function<void()> done);
+  /// One pass over due escalations, reminders and expiries; `done(more)` runs when it finished,
+  /// `more` if due items were left for the next pass.
+  void scan(std::function<void(bool more)> done);
 
   static constexpr std::string_view channels_index = keys::channels_index;
   static constexpr std::string_view due_index = keys::due_index;

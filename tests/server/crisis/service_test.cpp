@@ -204,12 +204,13 @@ class crisis_service : public ::testing::Test {
     EXPECT_EQ(j.flag("/deduplicated"), false) << r.json;
     return j.str("/alert/id");
   }
-  void scan_with(service& s) {
-    bool finished = false;
-    s.scan([&finished] { finished = true; });
+  bool scan_with(service& s) {
+    bool finished = false, more = false;
+    s.scan([&](bool left) { finished = true, more = left; });
     EXPECT_TRUE(finished) << "scan did not complete synchronously";
+    return more;
   }
-  void scan() { scan_with(svc_); }
+  bool scan() { return scan_with(svc_); }
 
   std::vector<stream_event> events(std::string_view channel) {
     std::vector<stream_event> out;
@@ -1666,6 +1667,17 @@ TEST_F(crisis_service, a_closed_alerts_dedup_entries_are_dropped_after_the_windo
   auto again = run("alert.push", alert_frame("https://x.com/old/status/1"), bot_);
   ASSERT_TRUE(again.ok) << again.message;
   EXPECT_EQ(json(again.json).flag("/deduplicated"), false);
+}
+
+TEST_F(crisis_service, a_pass_that_cannot_take_every_due_item_says_so_and_the_next_one_goes_on) {
+  opts_.dedup_window = 60s;
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(act("alert.dismiss", push_new("https://x.com/many/" + std::to_string(i)), lea_).ok);
+  now_ += 61s;
+  EXPECT_TRUE(scan()) << "300 due, one pass takes fewer: more is left";
+  EXPECT_GT(index_size("forget"), 0u);
+  EXPECT_FALSE(scan()) << "the rest";
+  EXPECT_EQ(index_size("forget"), 0u);
 }
 
 TEST_F(crisis_service, dedup_entries_that_moved_on_to_a_newer_alert_are_kept) {
