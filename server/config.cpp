@@ -150,6 +150,7 @@ const std::vector<key_spec>& schema() {
        }},
       {"storage", "synchronous", string_key(&config::storage_synchronous, {"normal", "full"})},
       {"storage", "memory_events", integer_key(&config::storage_memory_events, 16, 1000000)},
+      {"storage", "cache_mb", integer_key(&config::storage_cache_mb, 1, 65536)},
       {"redis", "address",
        [](config& c, const toml::node& n) -> std::optional<std::string> {
          config probe;

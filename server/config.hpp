@@ -38,6 +38,7 @@ struct config {
   std::string storage_path = "/var/lib/muster/muster.db";
   std::string storage_synchronous = "normal";
   std::size_t storage_memory_events = 1024;
+  std::size_t storage_cache_mb = 8;
   // [redis]
   std::string redis_address = "127.0.0.1:6379";
   std::string redis_password;

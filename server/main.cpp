@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
         eo.history_size = cfg.history_size;
         eo.history_ttl = cfg.history_ttl;
         eo.window = cfg.storage_memory_events;
+        eo.cache_mb = cfg.storage_cache_mb;
         eo.idempotency_window = cfg.idempotency_window;
         // Replies and the crisis layer's next steps run on I/O thread 0, in commit order.
         eo.complete = [&ioc](std::function<void()> fn) { boost::asio::post(ioc, std::move(fn)); };

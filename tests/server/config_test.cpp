@@ -303,19 +303,25 @@ TEST_F(config_file, enum_values_are_checked) {
 
 TEST_F(config_file, storage_keys_are_read_and_checked) {
   config c;
-  auto errors = load_errors(
-      c, "[storage]\npath = \"/data/m.db\"\nsynchronous = \"full\"\nmemory_events = 64\n");
+  auto errors =
+      load_errors(c,
+                  "[storage]\npath = \"/data/m.db\"\nsynchronous = \"full\"\nmemory_events = 64\n"
+                  "cache_mb = 8\n");
   ASSERT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
   EXPECT_EQ(c.storage_path, "/data/m.db");
   EXPECT_EQ(c.storage_synchronous, "full");
   EXPECT_EQ(c.storage_memory_events, 64u);
+  EXPECT_EQ(c.storage_cache_mb, 8u);
   config d;
-  auto bad = by_line(
-      load_errors(d, "[storage]\npath = \"\"\nsynchronous = \"sometimes\"\nmemory_events = 2\n"));
-  ASSERT_EQ(bad.size(), 3u) << ::testing::PrintToString(bad);
+  auto bad =
+      by_line(load_errors(d,
+                          "[storage]\npath = \"\"\nsynchronous = \"sometimes\"\nmemory_events = 2\n"
+                          "cache_mb = 0\n"));
+  ASSERT_EQ(bad.size(), 4u) << ::testing::PrintToString(bad);
   EXPECT_EQ(bad[0], path_ + ":2: storage.path must be a non-empty file path");
   EXPECT_EQ(bad[1], path_ + ":3: storage.synchronous must be one of: normal full");
   EXPECT_NE(bad[2].find("storage.memory_events"), std::string::npos) << bad[2];
+  EXPECT_NE(bad[3].find("storage.cache_mb"), std::string::npos) << bad[3];
 }
 
 TEST_F(config_file, bad_listen_values_are_rejected) {

@@ -53,9 +53,9 @@ embedded_engine::embedded_engine(options opts, clock_fn clock)
   db_ = std::make_unique<database>(opts_.path, false, opts_.busy_timeout);
   db_->exec("PRAGMA journal_mode=WAL");
   db_->exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  // Hot B-tree pages stay cached (64 MiB); the WAL is folded into the file by the reader
-  // thread's passive checkpoints, not inside the writer's commits.
-  db_->exec("PRAGMA cache_size=-65536");
+  // Hot B-tree pages stay cached (a bounded part of RSS); the WAL is folded into the file by
+  // the reader thread's passive checkpoints, not inside the writer's commits.
+  db_->exec("PRAGMA cache_size=-" + std::to_string(opts_.cache_mb * 1024));
   db_->exec("PRAGMA wal_autocheckpoint=0");
   db_->exec("PRAGMA journal_size_limit=67108864");  // a WAL that was reset shrinks to 64 MiB
   // Passive checkpoints cannot catch up with a writer that never pauses: past 64 MiB of WAL
@@ -120,7 +120,7 @@ void embedded_engine::load() {
     sh.channels.emplace(std::move(name), std::move(st));
     ++n;
   }
-  // Cold documents stay on disk: only their keys are held.
+  // Cold documents stay on disk: memory only learns which keys may be there.
   auto docs = db_->prepare(
       "SELECT channel, key, version, CASE cold WHEN 0 THEN value ELSE '' END, cold FROM docs");
   std::size_t ndocs = 0, ncold = 0;
@@ -129,7 +129,7 @@ void embedded_engine::load() {
     if (it == names.end()) continue;
     auto& st = shard_for(it->second).channels[it->second];
     if (docs.int64(4)) {
-      st.cold.emplace(docs.text(1));
+      st.cold.add(docs.text(1));
       ++ncold;
       continue;
     }
@@ -301,7 +301,7 @@ void embedded_engine::read_docs(std::string_view channel, std::vector<std::strin
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
     bool on_disk = false;
-    for (auto& k : keys) on_disk = on_disk || st.cold.count(k) > 0;
+    for (auto& k : keys) on_disk = on_disk || (!st.docs.contains(k) && st.cold.may_hold(k));
     if (!on_disk) {
       for (auto& k : keys) {
         auto it = st.docs.find(k);
@@ -329,8 +329,7 @@ void embedded_engine::list_docs(std::string_view channel, std::string prefix, do
   {
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
-    auto c = st.cold.lower_bound(prefix);
-    on_disk = c != st.cold.end() && std::string_view(*c).starts_with(prefix);
+    on_disk = st.cold.may_hold_prefix(prefix);
     if (!on_disk)
       for (auto it = st.docs.lower_bound(prefix);
            it != st.docs.end() && std::string_view(it->first).starts_with(prefix); ++it)
@@ -583,7 +582,8 @@ void embedded_engine::append_metrics(std::string& out) const {
       "refused)\n# TYPE muster_storage_commit_failures_total counter\n";
   out += "muster_storage_commit_failures_total " + std::to_string(failures_.load()) + "\n";
   out +=
-      "# HELP muster_storage_disk_reads_total History reads older than the in-memory window\n"
+      "# HELP muster_storage_disk_reads_total Reads from the file: history older than the "
+      "in-memory window, documents kept on disk only\n"
       "# TYPE muster_storage_disk_reads_total counter\n";
   out += "muster_storage_disk_reads_total " + std::to_string(disk_reads_.load()) + "\n";
   out +=

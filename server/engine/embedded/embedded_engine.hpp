@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/engine/embedded/cold_keys.hpp"
 #include "server/engine/engine.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/engine/presence_table.hpp"
@@ -38,6 +39,7 @@ class embedded_engine final : public engine {
     std::size_t history_size = 1000;
     std::chrono::seconds history_ttl{86400};
     std::size_t window = 1024;                     // newest events per channel kept in memory
+    std::size_t cache_mb = 8;                      // the writer's page cache (SQLite's own)
     std::chrono::seconds idempotency_window{600};  // how long a publish's key is remembered
     std::size_t max_batch = 4096;                  // requests committed in one transaction at most
     std::chrono::milliseconds busy_timeout{5000};  // waiting for a lock held by another process
@@ -90,8 +92,8 @@ class embedded_engine final : public engine {
     std::optional<retention> keep;
     std::deque<stored_publication> window;  // the newest events, contiguous up to `top`
     std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
-    // Keys of documents kept on disk only (written `cold`: closed alerts): read from the file.
-    std::set<std::string, std::less<>> cold;
+    // Which documents are kept on disk only (written `cold`: closed alerts): read from the file.
+    cold_keys cold;
     // Idempotency keys of recent publishes: the offset they got, and until when.
     std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
     std::int64_t touched_ms = 0;
@@ -130,7 +132,8 @@ class embedded_engine final : public engine {
       std::vector<stored_publication> appended;
       // Written documents: version and value; an empty value is a deletion.
       std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
-      std::set<std::string, std::less<>> cold;  // which of them are written cold
+      std::set<std::string, std::less<>> cold;      // which of them are written cold
+      std::set<std::string, std::less<>> was_cold;  // which were on disk only before
       // Idempotency keys recorded by this transaction.
       std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> keys;
     };

@@ -208,13 +208,14 @@ std::pair<std::uint64_t, std::string> embedded_engine::current_doc(batch::channe
     auto& sh = shard_for(channel);
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
-    if (!st.cold.contains(key)) {
-      auto d = st.docs.find(key);
-      return d == st.docs.end() ? std::pair<std::uint64_t, std::string>{0, {}} : d->second;
-    }
+    if (auto d = st.docs.find(key); d != st.docs.end()) return d->second;
+    if (!st.cold.may_hold(key)) return {0, {}};
   }
-  // Only this thread changes `cold`, so the key is still on disk after the lock is released.
-  return cold_doc(c.id, key);
+  // Only this thread changes `cold`, so what the file says still holds after the lock is
+  // released; a row of a key that is not in memory is a cold one.
+  auto found = cold_doc(c.id, key);
+  if (found.first != 0) c.was_cold.insert(key);
+  return found;
 }
 
 std::pair<std::uint64_t, std::string> embedded_engine::cold_doc(std::int64_t channel_id,
@@ -342,10 +343,13 @@ void embedded_engine::apply(batch& b) {
     for (auto& [key, d] : c.docs) {
       // Each document ends up in exactly one place: memory, disk only, or nowhere.
       memory_docs_ -= static_cast<std::int64_t>(st.docs.erase(key));
-      cold_docs_ -= static_cast<std::int64_t>(st.cold.erase(key));
+      if (c.was_cold.contains(key)) {
+        st.cold.remove(key);
+        --cold_docs_;
+      }
       if (d.second.empty()) continue;
       if (c.cold.contains(key)) {
-        st.cold.insert(key);
+        st.cold.add(key);
         ++cold_docs_;
       } else {
         st.docs.emplace(key, std::move(d));

@@ -214,6 +214,12 @@ std::string stored_documents(embedded_engine& e) {
   auto from = m.find("muster_storage_documents{where=\"memory\"}");
   return from == std::string::npos ? m : m.substr(from, m.find('\n', m.find("disk", from)) - from);
 }
+std::string disk_reads(embedded_engine& e) {
+  std::string m;
+  e.append_metrics(m);
+  auto from = m.find("muster_storage_disk_reads_total ");
+  return from == std::string::npos ? m : m.substr(from, m.find('\n', from) - from);
+}
 }  // namespace
 
 TEST_P(embedded_file, cold_documents_leave_memory_and_are_still_read_written_and_restored) {
@@ -236,6 +242,12 @@ TEST_P(embedded_file, cold_documents_leave_memory_and_are_still_read_written_and
   EXPECT_EQ(both[0].version, 2u);
   EXPECT_EQ(both[1].value, "{}");
   EXPECT_EQ(both[2].version, 0u) << "absent stays absent";
+  // Keys that cannot be cold are answered from memory, without a read of the file.
+  auto reads = disk_reads(*embedded);
+  EXPECT_EQ(read_docs("c", {"meta", "member:x"})[0].value, "{}");
+  ASSERT_EQ(list_docs("c", "me").size(), 1u);
+  EXPECT_TRUE(list_docs("c", "member:").empty());
+  EXPECT_EQ(disk_reads(*embedded), reads);
   auto listed = list_docs("c", "alert:");
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[1].key, "alert:2");
