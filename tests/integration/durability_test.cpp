@@ -279,6 +279,26 @@ TEST_F(durability, an_escalation_due_while_the_server_was_down_fires_once_after_
   EXPECT_EQ(count("leads"), 1);
 }
 
+namespace {
+// A small tmpfs of the test's own, so that the disk can fill up on purpose.
+struct small_disk {
+  explicit small_disk(const std::filesystem::path& at) : path(at) {
+    std::filesystem::create_directories(path);
+    mounted =
+        std::system(
+            ("mount -t tmpfs -o size=4m tmpfs '" + path.string() + "' 2>/dev/null").c_str()) == 0;
+  }
+  ~small_disk() {
+    if (mounted) (void)std::system(("umount -l '" + path.string() + "'").c_str());
+  }
+  bool remount(const std::string& how) {
+    return std::system(("mount -o remount," + how + " '" + path.string() + "'").c_str()) == 0;
+  }
+  std::filesystem::path path;
+  bool mounted = false;
+};
+}  // namespace
+
 TEST_F(durability, an_unusable_storage_path_stops_start_up_with_a_clear_message) {
   // server_process reports a musterd that exits at start-up with its log.
   auto refusal = [](const std::string& path) -> std::string {
@@ -297,6 +317,11 @@ TEST_F(durability, an_unusable_storage_path_stops_start_up_with_a_clear_message)
   auto garbage = refusal((dir_ / "garbage.db").string());
   EXPECT_NE(garbage.find("garbage.db"), std::string::npos) << garbage;
   EXPECT_NE(garbage.find("not a database"), std::string::npos) << garbage;
+  small_disk read_only(dir_ / "ro");
+  if (!read_only.mounted || !read_only.remount("ro")) return;  // may not mount here
+  auto on_ro = refusal((read_only.path / "m.db").string());
+  EXPECT_NE(on_ro.find("storage.path"), std::string::npos) << on_ro;
+  EXPECT_NE(on_ro.find("Read-only file system"), std::string::npos) << on_ro;
 }
 
 TEST_F(durability, a_backup_taken_while_the_server_writes_opens_as_a_consistent_copy) {
@@ -337,26 +362,6 @@ TEST_F(durability, a_backup_taken_while_the_server_writes_opens_as_a_consistent_
   EXPECT_EQ(busy.rbegin()->first, busy.size()) << "a prefix, offsets without a hole";
   for (auto& [offset, frame] : busy) EXPECT_EQ(frame, original[offset]);
 }
-
-namespace {
-// A small tmpfs of the test's own, so that the disk can fill up on purpose.
-struct small_disk {
-  explicit small_disk(const std::filesystem::path& at) : path(at) {
-    std::filesystem::create_directories(path);
-    mounted =
-        std::system(
-            ("mount -t tmpfs -o size=4m tmpfs '" + path.string() + "' 2>/dev/null").c_str()) == 0;
-  }
-  ~small_disk() {
-    if (mounted) (void)std::system(("umount -l '" + path.string() + "'").c_str());
-  }
-  bool remount(const std::string& how) {
-    return std::system(("mount -o remount," + how + " '" + path.string() + "'").c_str()) == 0;
-  }
-  std::filesystem::path path;
-  bool mounted = false;
-};
-}  // namespace
 
 TEST_F(durability, a_full_disk_refuses_writes_says_so_and_recovers) {
   small_disk disk(dir_ / "disk");
@@ -435,5 +440,100 @@ TEST_F(durability, closed_alerts_are_kept_on_disk_only_and_still_answer_after_a_
   EXPECT_NE(
       http_get(s->port(), "/metrics").second.find("muster_storage_documents{where=\"disk\"} 11\n"),
       std::string::npos);
+  c->close();
+}
+
+namespace {
+// An ext4 image of the test's own on a loop device, mounted so that a file-system error turns it
+// read-only (errors=remount-ro), as a failing disk would.
+struct ext4_disk {
+  ext4_disk(const std::filesystem::path& file, const std::filesystem::path& at)
+      : image(file), path(at) {
+    std::filesystem::create_directories(path);
+    mounted = sh("truncate -s 64M '" + image.string() + "' && mkfs.ext4 -q -F '" + image.string() +
+                 "' >/dev/null 2>&1") &&
+              mount();
+  }
+  ~ext4_disk() {
+    if (mounted)
+      sh("umount '" + path.string() + "' 2>/dev/null || umount -l '" + path.string() + "'");
+  }
+  static bool sh(const std::string& cmd) { return std::system(cmd.c_str()) == 0; }
+  bool mount() {
+    return sh("mount -o loop,errors=remount-ro '" + image.string() + "' '" + path.string() +
+              "' 2>/dev/null");
+  }
+  // What the kernel does on a metadata error: the file system goes read-only under open files.
+  bool fail() {
+    std::string dev;
+    if (FILE* f = ::popen(("findmnt -n -o SOURCE '" + path.string() + "'").c_str(), "r")) {
+      char buf[256] = {};
+      if (std::fgets(buf, sizeof buf, f)) dev = buf;
+      ::pclose(f);
+    }
+    while (!dev.empty() && (dev.back() == '\n' || dev.back() == ' ')) dev.pop_back();
+    auto name = std::filesystem::path(dev).filename().string();
+    std::ofstream trigger("/sys/fs/ext4/" + name + "/trigger_fs_error");
+    trigger << "muster test\n";
+    return !name.empty() && static_cast<bool>(trigger.flush());
+  }
+  // What an operator does before starting musterd again: unmount, check, mount.
+  bool repair() {
+    return sh("umount '" + path.string() + "'") &&
+           std::system(("e2fsck -fy '" + image.string() + "' >/dev/null 2>&1").c_str()) != -1 &&
+           mount();
+  }
+  std::filesystem::path image, path;
+  bool mounted = false;
+};
+}  // namespace
+
+TEST_F(durability, a_file_system_turned_read_only_refuses_writes_and_loses_nothing_acknowledged) {
+  ext4_disk disk(dir_ / "ext4.img", dir_ / "ext4");
+  if (!disk.mounted) GTEST_SKIP() << "this machine does not let the test mount an ext4 image";
+  auto db = (disk.path / "muster.db").string();
+  // full: acknowledged means on the device, so even a file system that fails keeps it.
+  std::vector<std::string> on_disk = {"--set", "storage.path=\"" + db + "\"", "--set",
+                                      "storage.synchronous=\"full\""};
+  std::set<std::uint64_t> acked;
+  {
+    auto s = start(on_disk);
+    auto c = connect_client(*s, "writer");
+    for (int i = 1; i <= 50; ++i) {
+      auto r = c->call("publish", R"("channel":"ro","data":)" + std::to_string(i));
+      ASSERT_FALSE(r.is_error) << r.raw;
+      acked.insert(std::stoull(r.result.substr(r.result.find(':') + 1)));
+    }
+    ok(*c, "alert.push", R"("source":"x","url":"https://x.com/ro/status/1")");
+    ASSERT_TRUE(disk.fail());
+    int refused = 0;
+    for (int i = 0; i < 5; ++i) {
+      auto r = c->call("publish", R"("channel":"ro","data":"late")");
+      if (!r.is_error) continue;  // a write that was already stored when the error struck
+      EXPECT_EQ(r.error_code, "unavailable") << r.raw;
+      ++refused;
+    }
+    EXPECT_EQ(refused, 5);
+    EXPECT_EQ(http_get(s->port(), "/readyz").first, 503);
+    EXPECT_NE(http_get(s->port(), "/metrics").second.find("muster_storage_up 0"),
+              std::string::npos);
+    EXPECT_NE(s->log().find(db), std::string::npos) << "the log names the file: " << s->log();
+    EXPECT_NE(s->log().find("disk I/O error"), std::string::npos) << "and SQLite's error";
+    // Reading goes on: what was acknowledged is still served.
+    auto seen = stream_of(*c, "ro");
+    EXPECT_EQ(seen.size(), acked.size());
+    c->close();
+    EXPECT_EQ(s->stop(), 0) << "a clean stop even with a failed disk: " << s->log();
+  }
+  ASSERT_TRUE(disk.repair());
+  auto s = start(on_disk);
+  auto c = connect_client(*s, "reader");
+  auto stored = stream_of(*c, "ro");
+  std::set<std::uint64_t> offsets;
+  for (auto& [offset, frame] : stored) offsets.insert(offset);
+  EXPECT_EQ(offsets, acked) << "every acknowledged publish, nothing refused";
+  EXPECT_NE(ok(*c, "alert.list", R"("channel":"triage")").find("x.com/ro/status/1"),
+            std::string::npos);
+  EXPECT_FALSE(c->call("publish", R"("channel":"ro","data":"again")").is_error);
   c->close();
 }

@@ -1,11 +1,25 @@
 #include "server/engine/embedded/sqlite.hpp"
 
+#include <cstring>
+
 namespace muster::server::embedded {
+
+namespace {
+// SQLite's message alone ("disk I/O error") may hide the cause: add errno when it kept one.
+std::string with_os_error(std::string msg, sqlite3* db, int rc) {
+  int primary = rc & 0xff;
+  bool from_the_os = primary == SQLITE_IOERR || primary == SQLITE_FULL ||
+                     primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY;
+  if (int e = db ? sqlite3_system_errno(db) : 0; from_the_os && e != 0)
+    msg += " (" + std::string(std::strerror(e)) + ")";
+  return msg;
+}
+}  // namespace
 
 void check(sqlite3* db, int rc, std::string_view where, const std::string& file) {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
-  std::string msg =
-      file + ": " + std::string(where) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg = file + ": " + std::string(where) + ": " +
+                    with_os_error(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), db, rc);
   throw sqlite_error(std::move(msg), rc & 0xff);
 }
 
@@ -90,7 +104,9 @@ void database::exec(std::string_view sql) {
   std::string msg = err ? err : "";
   sqlite3_free(err);
   if (rc != SQLITE_OK)
-    throw sqlite_error(path_ + ": " + text.substr(0, 60) + ": " + msg, rc & 0xff);
+    throw sqlite_error(
+        path_ + ": " + text.substr(0, 60) + ": " + with_os_error(std::move(msg), db_.get(), rc),
+        rc & 0xff);
 }
 
 }  // namespace muster::server::embedded
