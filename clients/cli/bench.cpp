@@ -37,6 +37,10 @@ void add_bench_options(CLI::App& app, bench_options& o) {
   app.add_option("--window", o.window, "Unacknowledged publishes when flat out")
       ->capture_default_str();
   app.add_option("--channel", o.channel, "Channel")->capture_default_str();
+  app.add_option("--channels", o.channels,
+                 "Spread the messages over this many channels, <channel>-0 ... (needs -n 0)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))
+      ->capture_default_str();
   app.add_option("--token", o.token, "Access token for every connection (env MUSTER_TOKEN)");
   app.add_option("--also-url", o.also_urls,
                  "Another node's URL; subscribers are spread over all (repeatable)");
@@ -277,6 +281,10 @@ std::string pad_data(std::size_t size, std::uint64_t seq) {
 
 int run_bench(const bench_options& o) {
   raise_fd_limit();
+  if (o.channels > 1 && o.subscribers > 0) {
+    std::cerr << "muster bench: --channels above 1 only publishes: give -n 0\n";
+    return 2;
+  }
   client::endpoint ep;
   try {
     ep = client::parse_url(o.url);
@@ -370,7 +378,7 @@ int run_bench(const bench_options& o) {
               << " bytes/connection\n";
 
   int rc = ok == o.subscribers ? 0 : 1;
-  if (ok == 0) {
+  if (ok == 0 && o.subscribers > 0) {
     // Nothing to measure (refused, e.g. a missing token): stop here rather than publish.
     std::cerr << "muster bench: no subscriber could subscribe\n";
     for (auto& ioc : iocs) ioc->stop();
@@ -383,7 +391,10 @@ int run_bench(const bench_options& o) {
     // The publisher: its own connection and thread, paced by a rate or by an ack window.
     client::blocking_client pub(ep);
     pub.connect("bench-publisher", o.token);
-    std::string prefix = "\"channel\":\"" + o.channel + "\",\"data\":";
+    std::vector<std::string> prefixes;
+    for (std::size_t i = 0; i < o.channels; ++i)
+      prefixes.push_back("\"channel\":\"" + o.channel +
+                         (o.channels > 1 ? "-" + std::to_string(i) : "") + "\",\"data\":");
     double server_cpu0 = o.server_pid ? cpu_seconds(o.server_pid) : 0, own_cpu0 = own_cpu_seconds();
     auto t0 = steady::now();
     std::int64_t t0_ns = now_ns();
@@ -419,7 +430,8 @@ int run_bench(const bench_options& o) {
         }
       }
       while (outstanding.size() >= o.window) ack_one();
-      outstanding.push_back(pub.send_command("publish", prefix + pad_data(o.size, k)));
+      outstanding.push_back(
+          pub.send_command("publish", prefixes[k % o.channels] + pad_data(o.size, k)));
     }
     while (!outstanding.empty()) ack_one();
     double publish_s = std::chrono::duration<double>(steady::now() - t0).count();
@@ -457,11 +469,13 @@ int run_bench(const bench_options& o) {
     std::cout << "published: " << acked << " acknowledged, " << pub_errors << " errors"
               << (first_error.empty() ? "" : " (first: " + first_error + ")") << " in " << publish_s
               << " s = " << static_cast<double>(acked) / publish_s << " msg/s\n";
-    std::cout << "deliveries: " << received << "/" << expected << " in " << span_s
-              << " s = " << static_cast<double>(received) / span_s << " deliveries/s\n";
-    std::cout << "lost: " << lost << ", duplicates: " << dups << ", subscriber errors: " << errs
-              << "\n";
-    std::cout << "latency ms: p50 " << p50 << ", p99 " << p99 << ", max " << mx << "\n";
+    if (o.subscribers > 0) {
+      std::cout << "deliveries: " << received << "/" << expected << " in " << span_s
+                << " s = " << static_cast<double>(received) / span_s << " deliveries/s\n";
+      std::cout << "lost: " << lost << ", duplicates: " << dups << ", subscriber errors: " << errs
+                << "\n";
+      std::cout << "latency ms: p50 " << p50 << ", p99 " << p99 << ", max " << mx << "\n";
+    }
     std::cout << "cpu s: bench " << own_cpu;
     if (o.server_pid) std::cout << ", server " << server_cpu;
     std::cout << "\n";

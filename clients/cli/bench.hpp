@@ -1,6 +1,7 @@
 #pragma once
 // `muster bench`: N subscribers on one channel, one publisher; reports deliveries/s, latency
-// percentiles, loss and duplicates, and the server's memory per connection.
+// percentiles, loss and duplicates, and the server's memory per connection. With -n 0 and
+// --channels K it only publishes (fills K channels' history, e.g. to time a restart).
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -17,6 +18,7 @@ struct bench_options {
   std::size_t size = 120;     // bytes of each message's data
   std::size_t window = 1000;  // unacknowledged publishes allowed when flat out
   std::string channel = "bench";
+  std::size_t channels = 1;   // > 1: messages round-robin over <channel>-0 ... (no subscribers)
   std::string token;          // sent in every connect (servers with auth on)
   int server_pid = 0;         // for RSS and CPU figures
   unsigned threads = 1;       // subscriber I/O threads
