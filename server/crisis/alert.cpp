@@ -6,13 +6,17 @@
 
 namespace muster::server::crisis {
 
-std::string new_id(char prefix) {
+std::string new_id(char prefix, time_point now) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char hex[] = "0123456789abcdef";
   std::string id(1, prefix);
   id += '-';
+  // Time first: documents created together sit side by side in an ordered store (one page
+  // written per group of alerts, not one per alert); 28 random bits keep ids unique.
+  auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_ms(now)));
+  for (int i = 10; i >= 0; --i) id.push_back(hex[(ms >> (4 * i)) & 15]);
   auto v = rng();
-  for (int i = 0; i < 12; ++i, v >>= 4) id.push_back(hex[v & 15]);
+  for (int i = 0; i < 7; ++i, v >>= 4) id.push_back(hex[v & 15]);
   return id;
 }
 

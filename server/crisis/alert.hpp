@@ -22,8 +22,8 @@ inline time_point from_ms(std::int64_t ms) {
   return time_point(std::chrono::milliseconds(ms));
 }
 
-/// A fresh random id: `prefix`, '-', 12 hex digits ("a-7c1e09b4d2f3").
-std::string new_id(char prefix);
+/// A fresh id: `prefix`, '-', 18 hex digits: 11 of `now` in ms, 7 random ("a-19e70448800c07e41a").
+std::string new_id(char prefix, time_point now);
 
 /// sev1 is the most severe.
 enum class severity { sev1 = 1, sev2, sev3, sev4 };

@@ -40,7 +40,7 @@ std::optional<post_input> read_post(request& r, const done_fn& done) {
 void post_to(context& ctx, const std::string& channel, const post_input& in, const actor& who,
              done_fn done) {
   guidance_record g;
-  g.id = new_id('g');
+  g.id = new_id('g', ctx.clock());
   g.channel = channel;
   g.kind = in.kind;
   g.title = in.title;

@@ -195,9 +195,9 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     // create there too, and the dedup entry lets only one of us win.)
     if (home_ != in_.channels[0] && dedup_.version > 0) return repoint();
     alert_record rec;
-    rec.a.id = new_id('a');
-    rec.a.input = in_.input;
     rec.a.first_seen = rec.a.last_seen = ctx_.clock();
+    rec.a.id = new_id('a', rec.a.first_seen);
+    rec.a.input = in_.input;
     rec.channel = home_;
     // Following another trigger's home: it comes first, today's routes get the copies.
     rec.channels = in_.channels;

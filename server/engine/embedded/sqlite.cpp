@@ -45,6 +45,12 @@ statement& statement::bind(int i, std::string_view v) {
   return *this;
 }
 
+statement& statement::bind_static(int i, std::string_view v) {
+  check(db_, sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC),
+        "bind", *file_);
+  return *this;
+}
+
 statement& statement::bind_null(int i) {
   check(db_, sqlite3_bind_null(stmt_.get(), i), "bind", *file_);
   return *this;
@@ -86,6 +92,10 @@ bool statement::is_null(int col) const {
 
 database::database(std::string path, bool read_only, std::chrono::milliseconds busy_timeout)
     : path_(std::move(path)) {
+  // No global memory statistics: they take a mutex on every allocation. Only possible before
+  // SQLite initializes itself (a later call is refused harmlessly).
+  static const bool configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  (void)configured;
   sqlite3* db = nullptr;
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;

@@ -28,6 +28,8 @@ class statement {
 
   statement& bind(int i, std::int64_t v);
   statement& bind(int i, std::string_view v);
+  /// Binds without a copy: `v` must stay alive until the statement is reset.
+  statement& bind_static(int i, std::string_view v);
   statement& bind_null(int i);
   /// True while a row is available; false when done. Throws sqlite_error.
   bool step();

@@ -21,12 +21,13 @@ struct embedded_engine::statements {
         oldest_events(
             db.prepare("SELECT seq, ts FROM events WHERE channel = ?1 ORDER BY seq LIMIT ?2")),
         upsert_doc(db.prepare(
-            "INSERT OR REPLACE INTO docs (channel, key, version, value, cold) VALUES (?1, ?2, ?3, "
-            "?4, ?5)")),
+            "INSERT INTO docs (channel, key, version, value, cold) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (channel, key) DO UPDATE SET version = excluded.version, "
+            "value = excluded.value, cold = excluded.cold")),
         select_doc(db.prepare("SELECT version, value FROM docs WHERE channel = ?1 AND key = ?2")),
         delete_doc(db.prepare("DELETE FROM docs WHERE channel = ?1 AND key = ?2")),
-        upsert_index(
-            db.prepare("INSERT OR REPLACE INTO indexes (name, member, score) VALUES (?1, ?2, ?3)")),
+        upsert_index(db.prepare("INSERT INTO indexes (name, member, score) VALUES (?1, ?2, ?3) "
+                                "ON CONFLICT (name, member) DO UPDATE SET score = excluded.score")),
         delete_index(db.prepare("DELETE FROM indexes WHERE name = ?1 AND member = ?2")),
         upsert_key(db.prepare(
             "INSERT OR REPLACE INTO idempotency (channel, key, seq, expires) VALUES (?1, ?2, ?3, "
@@ -162,7 +163,7 @@ void embedded_engine::append_event(batch& b, batch::channel_change& c, const std
           .assemble(c.top, c.epoch));
   if ((c.keep ? c.keep->size : opts_.history_size) > 0) {
     sql_->insert_event.bind(1, c.id).bind(2, static_cast<std::int64_t>(c.top)).bind(3, now);
-    sql_->insert_event.bind(4, *frame).run();
+    sql_->insert_event.bind_static(4, *frame).run();
     c.appended.push_back({c.top, now, frame});
   }
   b.events.push_back({channel, channel_event{c.top, frame, false, c.epoch}});
@@ -251,9 +252,9 @@ void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
       sql_->delete_doc.bind(1, c.id).bind(2, w.key).run();
     else
       sql_->upsert_doc.bind(1, c.id)
-          .bind(2, w.key)
+          .bind_static(2, w.key)
           .bind(3, static_cast<std::int64_t>(v))
-          .bind(4, w.value)
+          .bind_static(4, w.value)
           .bind(5, std::int64_t{w.cold ? 1 : 0})
           .run();
     r.result.versions.push_back(v);

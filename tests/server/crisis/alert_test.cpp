@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 using namespace muster::server::crisis;
 using namespace std::chrono_literals;
 
@@ -137,4 +139,22 @@ TEST(alert, names_round_trip) {
     EXPECT_EQ(parse_severity(severity_name(s)), s);
   EXPECT_FALSE(parse_severity("sev5"));
   EXPECT_EQ(outcome_name(outcome::already_claimed), "already_claimed");
+}
+
+TEST(alert, ids_sort_by_creation_time_and_do_not_repeat) {
+  std::set<std::string> seen;
+  std::string previous;
+  for (int i = 0; i < 5000; ++i) {
+    auto id = new_id('a', t0 + std::chrono::milliseconds(i / 10));
+    ASSERT_EQ(id.size(), 20u) << id;
+    ASSERT_TRUE(id.starts_with("a-")) << id;
+    ASSERT_EQ(id.find_first_not_of("0123456789abcdef", 2), std::string::npos) << id;
+    // The time part (11 hex digits) orders ids of different milliseconds.
+    if (i % 10 == 0) {
+      EXPECT_LT(previous.substr(0, 13), id.substr(0, 13));
+    }
+    EXPECT_TRUE(seen.insert(id).second) << id << " repeated";
+    previous = id;
+  }
+  EXPECT_EQ(new_id('g', t0).substr(0, 13), "g-" + std::string("1a3185c5000"));
 }
