@@ -300,19 +300,19 @@ void embedded_engine::read_docs(std::string_view channel, std::vector<std::strin
   {
     std::lock_guard lock(sh.mutex);
     auto& st = state(sh, channel);
-    bool on_disk = false;
-    for (auto& k : keys) on_disk = on_disk || (!st.docs.contains(k) && st.cold.may_hold(k));
-    if (!on_disk) {
-      for (auto& k : keys) {
-        auto it = st.docs.find(k);
-        if (it == st.docs.end())
-          out.push_back({std::move(k), {}, 0});
-        else
-          out.push_back({std::move(k), it->second.second, it->second.first});
-      }
+    out.reserve(keys.size());
+    for (auto& k : keys) {
+      auto it = st.docs.find(k);
+      if (it != st.docs.end())
+        out.push_back({std::move(k), it->second.second, it->second.first});
+      else if (st.cold.may_hold(k))
+        break;  // on disk: the reader thread answers them all
+      else
+        out.push_back({std::move(k), {}, 0});
     }
   }
   if (out.size() == keys.size()) return h({}, std::move(out));
+  for (std::size_t i = 0; i < out.size(); ++i) keys[i] = std::move(out[i].key);
   // A cold document is read on the reader thread, never on the caller's.
   disk_read r;
   r.channel.assign(channel);

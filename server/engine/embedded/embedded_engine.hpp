@@ -84,6 +84,8 @@ class embedded_engine final : public engine {
   static constexpr int schema_version = 3;
 
   // What the writer works on; public for the writer's translation unit only.
+  // Documents by key: version and value (an empty value in a batch is a deletion).
+  using doc_map = std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>>;
   struct channel_state {
     std::int64_t id = 0;  // its row in `channels` (0: not stored yet)
     std::string epoch;
@@ -91,7 +93,7 @@ class embedded_engine final : public engine {
     std::uint64_t first = 1;  // oldest offset still retained (top + 1 when none)
     std::optional<retention> keep;
     std::deque<stored_publication> window;  // the newest events, contiguous up to `top`
-    std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+    doc_map docs;
     // Which documents are kept on disk only (written `cold`: closed alerts): read from the file.
     cold_keys cold;
     // Idempotency keys of recent publishes: the offset they got, and until when.
@@ -131,7 +133,7 @@ class embedded_engine final : public engine {
       bool dirty = false;  // its row (top, retention) must be written
       std::vector<stored_publication> appended;
       // Written documents: version and value; an empty value is a deletion.
-      std::map<std::string, std::pair<std::uint64_t, std::string>, std::less<>> docs;
+      doc_map docs;
       std::set<std::string, std::less<>> cold;      // which of them are written cold
       std::set<std::string, std::less<>> was_cold;  // which were on disk only before
       // Idempotency keys recorded by this transaction.
@@ -175,6 +177,7 @@ class embedded_engine final : public engine {
   void run_expire(batch& b, std::int64_t now);
   void finish_channels(batch& b);
   void apply(batch& b);  // makes a committed batch visible
+  void apply_doc(channel_state& st, batch::channel_change& c, doc_map::node_type node);
   struct disk_read;
   void queue_read(disk_read r);
   void read_loop();

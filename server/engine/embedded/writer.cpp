@@ -262,7 +262,7 @@ void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
       c.cold.insert(w.key);
     else
       c.cold.erase(w.key);
-    c.docs[w.key] = {v, std::move(w.value)};
+    c.docs.insert_or_assign(std::move(w.key), std::pair{v, std::move(w.value)});
   }
   for (auto& e : r.events) {
     append_event(b, c, r.channel, e.event, e.data, e.by, now);
@@ -341,22 +341,7 @@ void embedded_engine::apply(batch& b) {
     if (c.keep_changed) st.keep = c.keep;
     for (auto& p : c.appended) st.window.push_back(std::move(p));
     for (auto& [key, seen] : c.keys) st.keys.insert_or_assign(key, seen);
-    for (auto& [key, d] : c.docs) {
-      // Each document ends up in exactly one place: memory, disk only, or nowhere.
-      memory_docs_ -= static_cast<std::int64_t>(st.docs.erase(key));
-      if (c.was_cold.contains(key)) {
-        st.cold.remove(key);
-        --cold_docs_;
-      }
-      if (d.second.empty()) continue;
-      if (c.cold.contains(key)) {
-        st.cold.add(key);
-        ++cold_docs_;
-      } else {
-        st.docs.emplace(key, std::move(d));
-        ++memory_docs_;
-      }
-    }
+    while (!c.docs.empty()) apply_doc(st, c, c.docs.extract(c.docs.begin()));
     trim_window(st, now);
   }
   std::lock_guard lock(index_mutex_);
@@ -365,6 +350,35 @@ void embedded_engine::apply(batch& b) {
       indexes_[key.first][key.second] = *score;
     else if (auto it = indexes_.find(key.first); it != indexes_.end())
       it->second.erase(key.second);
+  }
+}
+
+// Each document ends up in exactly one place: memory, disk only, or nowhere. The batch's node
+// moves into memory as it is (no copy of key or value).
+void embedded_engine::apply_doc(channel_state& st, batch::channel_change& c,
+                                doc_map::node_type node) {
+  const std::string& key = node.key();
+  if (c.was_cold.contains(key)) {
+    st.cold.remove(key);
+    --cold_docs_;
+  }
+  bool deleted = node.mapped().second.empty();
+  bool cold = !deleted && c.cold.contains(key);
+  if (auto hot = st.docs.find(key); hot != st.docs.end()) {
+    if (!deleted && !cold) {
+      hot->second = std::move(node.mapped());
+      return;
+    }
+    st.docs.erase(hot);
+    --memory_docs_;
+  }
+  if (deleted) return;
+  if (cold) {
+    st.cold.add(key);
+    ++cold_docs_;
+  } else {
+    st.docs.insert(std::move(node));
+    ++memory_docs_;
   }
 }
 
