@@ -137,13 +137,18 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
   // The pointer finds an alert whose repeat routes elsewhere today (a severity that rose past a
   // min_severity rule) and the target of PagerDuty acknowledge/resolve, which carry no post.
   void read_pointer() {
+    claim_with_alert_ = false;
     ctx_.st.read(
         std::string(keys::pointer_channel), {keys::pointer(in_.dedup_key)}, "cannot read alerts",
         [self = shared_from_this()](std::vector<doc> d) {
           if (d[0].version > 0) return self->at_home(d[0].value);
           if (self->in_.resolve || self->in_.acknowledge)
             return self->at_home(self->in_.channels[0]);
-          self->claim_home(0);
+          // A post never seen: where one commit can write both channels, the pointer is
+          // claimed together with the new alert (one durable write instead of two in a row).
+          if (!self->ctx_.docs.linked_writes()) return self->claim_home(0);
+          self->claim_with_alert_ = true;
+          self->at_home(self->in_.channels[0]);
         },
         done_);
   }
@@ -168,6 +173,11 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
         [self = shared_from_this()](std::vector<doc> d) {
           self->dedup_ = d[0];
           if (d[0].version == 0) return self->create();
+          // Known here but without a pointer (older data): the pointer first, as elsewhere.
+          if (self->claim_with_alert_) {
+            self->claim_with_alert_ = false;
+            return self->claim_home(0);
+          }
           self->read_current(d[0].value);
         },
         done_);
@@ -210,6 +220,9 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     std::vector<event_spec> events{{"alert.new", data.take(), who_.info()}};
     std::vector<doc_write> writes{{keys::dedup(in_.dedup_key), dedup_.version, rec.a.id},
                                   {keys::alert(rec.a.id), 0, json}};
+    if (claim_with_alert_)
+      writes.push_back(
+          {keys::pointer(in_.dedup_key), 0, home_, false, std::string(keys::pointer_channel)});
     ctx_.docs.commit(
         home_, std::move(writes), events, std::nullopt,
         [self = shared_from_this(), rec, json, events](std::error_code ec, commit_result r) {
@@ -291,6 +304,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
   done_fn done_;
   std::string home_;
   doc dedup_;
+  bool claim_with_alert_ = false;  // the pointer is written by create()'s commit
   int attempt_ = 0;
 };
 

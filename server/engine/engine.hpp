@@ -83,6 +83,9 @@ struct doc_write {
   std::string value;         // empty: delete the document
   /// Rarely read from now on (a closed alert): an engine may keep it on disk only.
   bool cold = false;
+  /// Empty: a document of the commit's channel. Else one beside this channel, written in the
+  /// same atomic commit (only on engines whose linked_writes() is true).
+  std::string channel{};
 };
 
 /// An event appended to the channel's stream by a commit, delivered like a message.
@@ -162,6 +165,9 @@ class document_store {
   virtual void commit(std::string_view channel, std::vector<doc_write> writes,
                       std::vector<event_spec> events, std::optional<retention> keep,
                       commit_handler h) = 0;
+  /// Whether one commit may also write documents of other channels (doc_write::channel):
+  /// single-node engines can; Redis cannot (other channels' keys live in other slots).
+  virtual bool linked_writes() const { return false; }
 };
 
 /// Global sorted indexes shared by all nodes (crisis channels, escalation deadlines).

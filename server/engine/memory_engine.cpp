@@ -115,40 +115,49 @@ void memory_engine::list_docs(std::string_view channel, std::string prefix, docs
 void memory_engine::commit(std::string_view channel, std::vector<doc_write> writes,
                            std::vector<event_spec> events, std::optional<retention> keep,
                            commit_handler h) {
-  auto& sh = shard_for(channel);
+  // Every shard the commit touches is locked, always in the same order, for all of it.
+  std::vector<shard*> shards{&shard_for(channel)};
+  for (const auto& w : writes)
+    if (!w.channel.empty()) shards.push_back(&shard_for(w.channel));
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (auto* s : shards) locks.emplace_back(s->mutex);
+  auto& st = state(shard_for(channel), channel);
+  auto docs_of = [&](const doc_write& w) -> auto& {
+    return (w.channel.empty() ? st : state(shard_for(w.channel), w.channel)).docs;
+  };
+  auto version_of = [&](const doc_write& w) -> std::uint64_t {
+    auto& docs = docs_of(w);
+    auto it = docs.find(w.key);
+    return it == docs.end() ? 0 : it->second.first;
+  };
   commit_result r;
-  {
-    std::lock_guard lock(sh.mutex);
-    auto& st = state(sh, channel);
-    auto version_of = [&](const std::string& k) -> std::uint64_t {
-      auto it = st.docs.find(k);
-      return it == st.docs.end() ? 0 : it->second.first;
-    };
-    bool ok = true;
-    for (const auto& w : writes) ok &= w.expect == doc_write::any || w.expect == version_of(w.key);
-    if (!ok) {
-      for (const auto& w : writes) {
-        auto it = st.docs.find(w.key);
-        r.current.push_back(it == st.docs.end() ? doc{w.key, {}, 0}
-                                                : doc{w.key, it->second.second, it->second.first});
-      }
-    } else {
-      r.applied = true;
-      if (keep) st.keep = keep;
-      for (auto& w : writes) {
-        auto v = version_of(w.key) + 1;
-        if (w.value.empty())
-          st.docs.erase(w.key);
-        else
-          st.docs.insert_or_assign(w.key, std::make_pair(v, std::move(w.value)));
-        r.versions.push_back(v);
-      }
-      for (auto& e : events)
-        r.offsets.push_back(
-            append(st, channel, std::move(e.event), std::move(e.data), e.by).offset);
-      r.epoch = st.epoch;
+  bool ok = true;
+  for (const auto& w : writes) ok &= w.expect == doc_write::any || w.expect == version_of(w);
+  if (!ok) {
+    for (const auto& w : writes) {
+      auto& docs = docs_of(w);
+      auto it = docs.find(w.key);
+      r.current.push_back(it == docs.end() ? doc{w.key, {}, 0}
+                                           : doc{w.key, it->second.second, it->second.first});
     }
+  } else {
+    r.applied = true;
+    if (keep) st.keep = keep;
+    for (auto& w : writes) {
+      auto v = version_of(w) + 1;
+      if (w.value.empty())
+        docs_of(w).erase(w.key);
+      else
+        docs_of(w).insert_or_assign(w.key, std::make_pair(v, std::move(w.value)));
+      r.versions.push_back(v);
+    }
+    for (auto& e : events)
+      r.offsets.push_back(append(st, channel, std::move(e.event), std::move(e.data), e.by).offset);
+    r.epoch = st.epoch;
   }
+  locks.clear();
   h({}, std::move(r));
 }
 

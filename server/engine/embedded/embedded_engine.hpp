@@ -69,6 +69,7 @@ class embedded_engine final : public engine {
   void commit(std::string_view channel, std::vector<doc_write> writes,
               std::vector<event_spec> events, std::optional<retention> keep,
               commit_handler h) override;
+  bool linked_writes() const override { return true; }
   void index_put(std::string index, std::string member, std::int64_t score,
                  done_handler h) override;
   void index_remove(std::string index, std::string member, done_handler h) override;
@@ -173,6 +174,8 @@ class embedded_engine final : public engine {
                                                     const std::string& key);
   void run_publish(batch& b, request& r, std::int64_t now);
   void run_commit(batch& b, request& r, std::int64_t now);
+  /// Stores one write of an applied commit in `c`; returns `version`.
+  std::uint64_t write_doc(batch::channel_change& c, std::uint64_t version, doc_write& w);
   void run_index(batch& b, request& r);
   void run_expire(batch& b, std::int64_t now);
   void finish_channels(batch& b);

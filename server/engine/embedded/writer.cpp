@@ -231,12 +231,16 @@ std::pair<std::uint64_t, std::string> embedded_engine::cold_doc(std::int64_t cha
 
 void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
   auto& c = change_for(b, r.channel);
+  // A linked write (doc_write::channel) goes to its own channel, in this same transaction.
+  auto current = [&](const doc_write& w) {
+    return w.channel.empty() ? current_doc(c, r.channel, w.key)
+                             : current_doc(change_for(b, w.channel), w.channel, w.key);
+  };
   bool ok = true;
-  for (const auto& w : r.writes)
-    ok &= w.expect == doc_write::any || w.expect == current_doc(c, r.channel, w.key).first;
+  for (const auto& w : r.writes) ok &= w.expect == doc_write::any || w.expect == current(w).first;
   if (!ok) {
     for (const auto& w : r.writes) {
-      auto [version, value] = current_doc(c, r.channel, w.key);
+      auto [version, value] = current(w);
       r.result.current.push_back({w.key, std::move(value), version});
     }
     return;
@@ -247,22 +251,9 @@ void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
     c.keep_changed = c.dirty = true;
   }
   for (auto& w : r.writes) {
-    auto v = current_doc(c, r.channel, w.key).first + 1;
-    if (w.value.empty())
-      sql_->delete_doc.bind(1, c.id).bind(2, w.key).run();
-    else
-      sql_->upsert_doc.bind(1, c.id)
-          .bind_static(2, w.key)
-          .bind(3, static_cast<std::int64_t>(v))
-          .bind_static(4, w.value)
-          .bind(5, std::int64_t{w.cold ? 1 : 0})
-          .run();
-    r.result.versions.push_back(v);
-    if (w.cold && !w.value.empty())
-      c.cold.insert(w.key);
-    else
-      c.cold.erase(w.key);
-    c.docs.insert_or_assign(std::move(w.key), std::pair{v, std::move(w.value)});
+    auto& target = w.channel.empty() ? c : change_for(b, w.channel);
+    store_channel(target, w.channel.empty() ? r.channel : w.channel);
+    r.result.versions.push_back(write_doc(target, current(w).first + 1, w));
   }
   for (auto& e : r.events) {
     append_event(b, c, r.channel, e.event, e.data, e.by, now);
@@ -270,6 +261,25 @@ void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
   }
   r.result.applied = true;
   r.result.epoch = c.epoch;
+}
+
+std::uint64_t embedded_engine::write_doc(batch::channel_change& c, std::uint64_t version,
+                                         doc_write& w) {
+  if (w.value.empty())
+    sql_->delete_doc.bind(1, c.id).bind(2, w.key).run();
+  else
+    sql_->upsert_doc.bind(1, c.id)
+        .bind_static(2, w.key)
+        .bind(3, static_cast<std::int64_t>(version))
+        .bind_static(4, w.value)
+        .bind(5, std::int64_t{w.cold ? 1 : 0})
+        .run();
+  if (w.cold && !w.value.empty())
+    c.cold.insert(w.key);
+  else
+    c.cold.erase(w.key);
+  c.docs.insert_or_assign(std::move(w.key), std::pair{version, std::move(w.value)});
+  return version;
 }
 
 void embedded_engine::run_index(batch& b, request& r) {

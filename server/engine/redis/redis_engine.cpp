@@ -706,6 +706,9 @@ void redis_engine::commit(std::string_view channel, std::vector<doc_write> write
                           std::vector<event_spec> events, std::optional<retention> keep,
                           commit_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
+  // linked_writes() is false here: a caller that writes other channels anyway is refused whole.
+  for (const auto& w : writes)
+    if (!w.channel.empty()) return h(make_error_code(engine_errc::unavailable), {});
   auto now = now_ms();
   auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl);
   std::vector<std::string> args = {std::to_string(writes.size()),

@@ -58,6 +58,46 @@ TEST_P(document_conformance, commit_is_compare_and_set_and_appends_events_in_ord
   EXPECT_EQ(read_docs("docs", {"dedup:x"})[0].version, 0u);
 }
 
+TEST_P(document_conformance, a_commit_writes_other_channels_documents_atomically_where_it_can) {
+  if (!eng->linked_writes()) {
+    // Redis: a write to another channel is refused whole, nothing stored.
+    std::error_code refused;
+    await<bool>([&](auto set) {
+      eng->commit("home", {{"alert:1", 0, "{}"}, {"ptr:x", 0, "home", false, "pointers"}}, {},
+                  std::nullopt, [set, &refused](std::error_code ec, commit_result) {
+                    refused = ec;
+                    set(true);
+                  });
+    });
+    EXPECT_TRUE(refused);
+    EXPECT_EQ(read_docs("home", {"alert:1"})[0].version, 0u);
+    return;
+  }
+  auto r = commit("home", {{"alert:1", 0, "{}"}, {"ptr:x", 0, "home", false, "pointers"}},
+                  {{"alert.new", R"({"alert":"1"})", {"c1", "bot"}}});
+  ASSERT_TRUE(r.applied);
+  EXPECT_EQ(r.versions, (std::vector<std::uint64_t>{1, 1}));
+  EXPECT_EQ(r.offsets, (std::vector<std::uint64_t>{1}));
+  auto ptr = read_docs("pointers", {"ptr:x"});
+  EXPECT_EQ(ptr[0].value, "home");
+  EXPECT_EQ(ptr[0].version, 1u);
+  // A failed expectation in the other channel applies nothing anywhere.
+  auto lost = commit("home", {{"alert:2", 0, "{}"}, {"ptr:x", 0, "elsewhere", false, "pointers"}},
+                     {{"alert.new", R"({"alert":"2"})", {"c1", "bot"}}});
+  EXPECT_FALSE(lost.applied);
+  ASSERT_EQ(lost.current.size(), 2u);
+  EXPECT_EQ(lost.current[1].value, "home");
+  EXPECT_EQ(lost.current[1].version, 1u);
+  EXPECT_EQ(read_docs("home", {"alert:2"})[0].version, 0u);
+  EXPECT_EQ(offsets(history("home", 0, 10)), (std::vector<std::uint64_t>{1}));
+  EXPECT_TRUE(history("pointers", 0, 10).publications.empty()) << "events stay in the commit's";
+  // Deleting there, and a write to the commit's own channel in the same breath.
+  ASSERT_TRUE(
+      commit("home", {{"ptr:x", 1, "", false, "pointers"}, {"alert:1", 1, R"({"s":1})"}}).applied);
+  EXPECT_EQ(read_docs("pointers", {"ptr:x"})[0].version, 0u);
+  EXPECT_EQ(read_docs("home", {"alert:1"})[0].version, 2u);
+}
+
 TEST_P(document_conformance, list_docs_by_prefix_in_key_order) {
   commit("lst", {{"alert:b", 0, "2"}, {"alert:a", 0, "1"}, {"guidance:z", 0, "3"}});
   commit("lst", {{"alertx", 0, "4"}});

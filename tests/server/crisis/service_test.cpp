@@ -383,6 +383,32 @@ TEST_F(crisis_service, duplicates_by_canonical_url_fold_into_one_alert) {
   EXPECT_NE(other, id);
 }
 
+TEST_F(crisis_service, a_first_trigger_claims_the_posts_pointer_with_its_alert) {
+  auto pointer = [this](const std::string& key) {
+    std::vector<doc> out;
+    engine_.read_docs(crisis::keys::pointer_channel, {crisis::keys::pointer(key)},
+                      [&out](std::error_code, std::vector<doc> d) { out = std::move(d); });
+    return out.at(0);
+  };
+  const std::string url = "https://x.com/u/status/9";
+  auto id = push_new(url);
+  EXPECT_EQ(pointer(url).value, "triage") << "written in the alert's own commit";
+  // Older data: an alert whose post has no pointer. The repeat gives it one, then folds.
+  std::optional<commit_result> dropped;
+  engine_.commit(crisis::keys::pointer_channel,
+                 {{crisis::keys::pointer(url), pointer(url).version, ""}}, {}, std::nullopt,
+                 [&](std::error_code, commit_result r) { dropped = r; });
+  ASSERT_TRUE(dropped && dropped->applied);
+  ASSERT_EQ(pointer(url).version, 0u);
+  auto r = run("alert.push", alert_frame(url), bot_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.flag("/deduplicated"), true);
+  EXPECT_EQ(j.str("/alert/id"), id);
+  EXPECT_EQ(pointer(url).value, "triage");
+  EXPECT_EQ(metrics_.total(counter::alerts_new), 1u);
+}
+
 TEST_F(crisis_service, severity_rises_on_duplicate_but_never_lowers) {
   // A rising severity is announced again; a calmer repeat keeps the worst seen.
   auto id = push_new("https://x.com/u/status/7", "sev3");
