@@ -199,6 +199,7 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
     state->json = encode(state->rec);
     plan p;
     p.writes.push_back({docs[0].key, docs[0].version, state->json, finished(state->rec.a.status)});
+    if (ctx.docs.linked_writes()) p.indexes = index_changes(ctx, state->rec);
     auto data = event_data(state->json, person{who.id.subject, who.id.name}, state->c);
     for (auto& name : state->c.events) p.events.push_back({name, data, who.info()});
     state->events = p.events;
@@ -214,18 +215,9 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
 }
 
 void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events) {
-  schedule(ctx, rec);
-  // A closed alert catches repeats of its post for a while, then its dedup entries go: memory
-  // and storage stay bounded under a steady feed.
-  if (finished(rec.a.status)) {
-    auto window = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.opts.dedup_window);
-    ctx.indexes.index_put(
-        std::string(keys::forget_index), keys::channel_item(rec.channel, rec.a.id),
-        rec.closed_at + window.count(), [id = rec.a.id](std::error_code ec) {
-          if (ec)
-            spdlog::warn("crisis: dedup expiry of alert {} not scheduled: {}", id, ec.message());
-        });
-  }
+  // Engines that cannot put them in the alert's own commit get them right after it.
+  if (!ctx.docs.linked_writes())
+    for (auto& i : index_changes(ctx, rec)) write_index(ctx, std::move(i), rec.a.id);
   // Copies for the alert's other channels: each keeps its own ordered, recoverable stream.
   for (std::size_t i = 1; i < rec.channels.size(); ++i)
     ctx.st.copy_events(rec.channels[i], events, "alert " + rec.a.id + " event");
@@ -296,7 +288,34 @@ void forget_dedup(context& ctx, const std::string& channel, const std::string& i
   std::make_shared<dedup_expiry>(ctx, channel, id, std::move(next))->read_alert();
 }
 
+std::vector<index_write> index_changes(const context& ctx, const alert_record& rec) {
+  std::vector<index_write> out{deadline(ctx, rec)};
+  // A closed alert catches repeats of its post for a while, then its dedup entries go: memory
+  // and storage stay bounded under a steady feed.
+  if (finished(rec.a.status)) {
+    auto window = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.opts.dedup_window);
+    out.push_back({std::string(keys::forget_index), keys::channel_item(rec.channel, rec.a.id),
+                   rec.closed_at + window.count()});
+  }
+  return out;
+}
+
+void write_index(context& ctx, index_write i, const std::string& id) {
+  auto log = [id, index = i.index](std::error_code ec) {
+    if (ec)
+      spdlog::error("crisis: {} index entry of alert {} not saved: {}", index, id, ec.message());
+  };
+  if (i.score)
+    ctx.indexes.index_put(std::move(i.index), std::move(i.member), *i.score, log);
+  else
+    ctx.indexes.index_remove(std::move(i.index), std::move(i.member), log);
+}
+
 void schedule(context& ctx, const alert_record& rec) {
+  write_index(ctx, deadline(ctx, rec), rec.a.id);
+}
+
+index_write deadline(const context& ctx, const alert_record& rec) {
   const auto& a = rec.a;
   std::optional<time_point> due;
   const auto& policy = ctx.opts.escalation;
@@ -308,15 +327,9 @@ void schedule(context& ctx, const alert_record& rec) {
     auto it = policy.respond_within.find(sev);
     if (it != policy.respond_within.end()) due = a.claimed_at + it->second;
   }
-  auto member = keys::channel_item(rec.channel, a.id);
-  auto log = [id = a.id](std::error_code ec) {
-    if (ec)
-      spdlog::error("crisis: escalation schedule of alert {} not saved: {}", id, ec.message());
-  };
-  if (due)
-    ctx.indexes.index_put(std::string(keys::due_index), std::move(member), to_ms(*due), log);
-  else
-    ctx.indexes.index_remove(std::string(keys::due_index), std::move(member), log);
+  index_write w{std::string(keys::due_index), keys::channel_item(rec.channel, a.id), {}};
+  if (due) w.score = to_ms(*due);
+  return w;
 }
 
 void act(context& ctx, request& r, done_fn done) {

@@ -37,6 +37,12 @@ void forget_dedup(context& ctx, const std::string& channel, const std::string& i
                   std::function<void()> next);
 /// Files (or clears) the alert's next escalation deadline in the due index.
 void schedule(context& ctx, const alert_record& rec);
+/// The alert's next deadline in the due index (set, or removed when none is due).
+index_write deadline(const context& ctx, const alert_record& rec);
+/// What the indexes must say after this state of the alert is stored: its deadline, and when
+/// its dedup entries go once it is closed. In the alert's commit where the engine can.
+std::vector<index_write> index_changes(const context& ctx, const alert_record& rec);
+void write_index(context& ctx, index_write i, const std::string& id);
 /// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]}`
 std::string event_data(std::string_view alert_json, const person& by, const change& c);
 /// "unclaimed" (step 1) or "no_response" (step 2).

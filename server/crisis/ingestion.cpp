@@ -223,8 +223,10 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     if (claim_with_alert_)
       writes.push_back(
           {keys::pointer(in_.dedup_key), 0, home_, false, std::string(keys::pointer_channel)});
-    ctx_.docs.commit(
-        home_, std::move(writes), events, std::nullopt,
+    std::vector<index_write> indexes;
+    if (ctx_.docs.linked_writes()) indexes = alerts::index_changes(ctx_, rec);
+    ctx_.docs.commit_with_indexes(
+        home_, std::move(writes), events, std::nullopt, std::move(indexes),
         [self = shared_from_this(), rec, json, events](std::error_code ec, commit_result r) {
           self->on_created(ec, r, rec, json, events);
         });

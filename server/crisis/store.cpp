@@ -53,10 +53,10 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
     plan_ = decide_(docs);
     if (plan_.stop) return done_(std::move(*plan_.stop));
     // Copies: a lost race needs the plan's inputs again, so the plan itself is kept intact.
-    docs_.commit(channel_, plan_.writes, plan_.events, keep_,
-                 [self = shared_from_this()](std::error_code cec, commit_result r) {
-                   self->on_commit(cec, r);
-                 });
+    docs_.commit_with_indexes(channel_, plan_.writes, plan_.events, keep_, plan_.indexes,
+                              [self = shared_from_this()](std::error_code cec, commit_result r) {
+                                self->on_commit(cec, r);
+                              });
   }
 
   void on_commit(std::error_code ec, const commit_result& r) {

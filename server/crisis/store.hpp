@@ -18,6 +18,7 @@ struct plan {
   std::optional<result> stop;  // finish now with this (an error, or nothing to change)
   std::vector<doc_write> writes;
   std::vector<event_spec> events;
+  std::vector<index_write> indexes;  // changed in the same commit (linked_writes() engines)
   std::function<result(const commit_result&)> reply;  // once applied
 
   static plan finish(result r) {

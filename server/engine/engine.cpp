@@ -56,4 +56,12 @@ bool can_recover(const protocol::stream_position& from, const history_result& h)
          p.size() == h.top.offset - from.offset;
 }
 
+void document_store::commit_with_indexes(std::string_view channel, std::vector<doc_write> writes,
+                                         std::vector<event_spec> events,
+                                         std::optional<retention> keep,
+                                         std::vector<index_write> indexes, commit_handler h) {
+  if (!indexes.empty()) return h(make_error_code(engine_errc::unavailable), {});
+  commit(channel, std::move(writes), std::move(events), keep, std::move(h));
+}
+
 }  // namespace muster::server

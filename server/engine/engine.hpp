@@ -88,6 +88,14 @@ struct doc_write {
   std::string channel{};
 };
 
+/// A change to a global index made by a commit (linked_writes() engines): a member's score set,
+/// or the member removed (no score).
+struct index_write {
+  std::string index;
+  std::string member;
+  std::optional<std::int64_t> score;
+};
+
 /// An event appended to the channel's stream by a commit, delivered like a message.
 struct event_spec {
   std::string event;  // "alert.claimed", ...
@@ -165,8 +173,13 @@ class document_store {
   virtual void commit(std::string_view channel, std::vector<doc_write> writes,
                       std::vector<event_spec> events, std::optional<retention> keep,
                       commit_handler h) = 0;
-  /// Whether one commit may also write documents of other channels (doc_write::channel):
-  /// single-node engines can; Redis cannot (other channels' keys live in other slots).
+  /// As commit(), and `indexes` changed in the same atomic step (linked_writes() engines; the
+  /// others refuse a non-empty `indexes` whole).
+  virtual void commit_with_indexes(std::string_view channel, std::vector<doc_write> writes,
+                                   std::vector<event_spec> events, std::optional<retention> keep,
+                                   std::vector<index_write> indexes, commit_handler h);
+  /// Whether one commit may also write documents of other channels (doc_write::channel) and
+  /// indexes: single-node engines can; Redis cannot (those keys live in other slots).
   virtual bool linked_writes() const { return false; }
 };
 

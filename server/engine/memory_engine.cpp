@@ -115,6 +115,13 @@ void memory_engine::list_docs(std::string_view channel, std::string prefix, docs
 void memory_engine::commit(std::string_view channel, std::vector<doc_write> writes,
                            std::vector<event_spec> events, std::optional<retention> keep,
                            commit_handler h) {
+  commit_with_indexes(channel, std::move(writes), std::move(events), keep, {}, std::move(h));
+}
+
+void memory_engine::commit_with_indexes(std::string_view channel, std::vector<doc_write> writes,
+                                        std::vector<event_spec> events,
+                                        std::optional<retention> keep,
+                                        std::vector<index_write> indexes, commit_handler h) {
   // Every shard the commit touches is locked, always in the same order, for all of it.
   std::vector<shard*> shards{&shard_for(channel)};
   for (const auto& w : writes)
@@ -156,6 +163,13 @@ void memory_engine::commit(std::string_view channel, std::vector<doc_write> writ
     for (auto& e : events)
       r.offsets.push_back(append(st, channel, std::move(e.event), std::move(e.data), e.by).offset);
     r.epoch = st.epoch;
+    std::lock_guard index_lock(index_mutex_);
+    for (auto& i : indexes) {
+      if (i.score)
+        indexes_[i.index][std::move(i.member)] = *i.score;
+      else if (auto it = indexes_.find(i.index); it != indexes_.end())
+        it->second.erase(i.member);
+    }
   }
   locks.clear();
   h({}, std::move(r));

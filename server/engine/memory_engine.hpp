@@ -53,6 +53,9 @@ class memory_engine final : public engine {
   void commit(std::string_view channel, std::vector<doc_write> writes,
               std::vector<event_spec> events, std::optional<retention> keep,
               commit_handler h) override;
+  void commit_with_indexes(std::string_view channel, std::vector<doc_write> writes,
+                           std::vector<event_spec> events, std::optional<retention> keep,
+                           std::vector<index_write> indexes, commit_handler h) override;
   bool linked_writes() const override { return true; }
   void index_put(std::string index, std::string member, std::int64_t score,
                  done_handler h) override;

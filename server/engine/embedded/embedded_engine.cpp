@@ -247,11 +247,19 @@ void embedded_engine::publish(std::string_view channel, std::string data, const 
 void embedded_engine::commit(std::string_view channel, std::vector<doc_write> writes,
                              std::vector<event_spec> events, std::optional<retention> keep,
                              commit_handler h) {
+  commit_with_indexes(channel, std::move(writes), std::move(events), keep, {}, std::move(h));
+}
+
+void embedded_engine::commit_with_indexes(std::string_view channel, std::vector<doc_write> writes,
+                                          std::vector<event_spec> events,
+                                          std::optional<retention> keep,
+                                          std::vector<index_write> indexes, commit_handler h) {
   auto r = std::make_unique<request>();
   r->kind = request::commit;
   r->channel.assign(channel);
   r->writes = std::move(writes);
   r->events = std::move(events);
+  r->indexes = std::move(indexes);
   r->keep = keep;
   r->on_commit = std::move(h);
   enqueue(std::move(r));

@@ -69,6 +69,9 @@ class embedded_engine final : public engine {
   void commit(std::string_view channel, std::vector<doc_write> writes,
               std::vector<event_spec> events, std::optional<retention> keep,
               commit_handler h) override;
+  void commit_with_indexes(std::string_view channel, std::vector<doc_write> writes,
+                           std::vector<event_spec> events, std::optional<retention> keep,
+                           std::vector<index_write> indexes, commit_handler h) override;
   bool linked_writes() const override { return true; }
   void index_put(std::string index, std::string member, std::int64_t score,
                  done_handler h) override;
@@ -104,15 +107,16 @@ class embedded_engine final : public engine {
   /// One queued change (writer thread once queued).
   struct request {
     enum kind_t { publish, commit, index_put, index_remove, expire } kind = publish;
-    std::string channel;             // publish, commit
-    std::string data;                // publish: minified JSON
-    std::string key;                 // publish: its idempotency key (empty: none)
-    client_info sender;              // publish
-    std::vector<doc_write> writes;   // commit
-    std::vector<event_spec> events;  // commit
-    std::optional<retention> keep;   // commit
-    std::string index, member;       // index ops
-    std::int64_t score = 0;          // index_put
+    std::string channel;               // publish, commit
+    std::string data;                  // publish: minified JSON
+    std::string key;                   // publish: its idempotency key (empty: none)
+    client_info sender;                // publish
+    std::vector<doc_write> writes;     // commit
+    std::vector<event_spec> events;    // commit
+    std::vector<index_write> indexes;  // commit: changed in the same transaction
+    std::optional<retention> keep;     // commit
+    std::string index, member;         // index ops
+    std::int64_t score = 0;            // index_put
     publish_handler on_publish;
     commit_handler on_commit;
     done_handler on_done;
@@ -174,6 +178,7 @@ class embedded_engine final : public engine {
                                                     const std::string& key);
   void run_publish(batch& b, request& r, std::int64_t now);
   void run_commit(batch& b, request& r, std::int64_t now);
+  void write_index(batch& b, index_write i);
   /// Stores one write of an applied commit in `c`; returns `version`.
   std::uint64_t write_doc(batch::channel_change& c, std::uint64_t version, doc_write& w);
   void run_index(batch& b, request& r);

@@ -259,6 +259,7 @@ void embedded_engine::run_commit(batch& b, request& r, std::int64_t now) {
     append_event(b, c, r.channel, e.event, e.data, e.by, now);
     r.result.offsets.push_back(c.top);
   }
+  for (auto& i : r.indexes) write_index(b, std::move(i));
   r.result.applied = true;
   r.result.epoch = c.epoch;
 }
@@ -283,13 +284,16 @@ std::uint64_t embedded_engine::write_doc(batch::channel_change& c, std::uint64_t
 }
 
 void embedded_engine::run_index(batch& b, request& r) {
-  if (r.kind == request::index_put) {
-    sql_->upsert_index.bind(1, r.index).bind(2, r.member).bind(3, r.score).run();
-    b.indexes[{r.index, r.member}] = r.score;
-  } else {
-    sql_->delete_index.bind(1, r.index).bind(2, r.member).run();
-    b.indexes[{r.index, r.member}] = std::nullopt;
-  }
+  write_index(b, {std::move(r.index), std::move(r.member),
+                  r.kind == request::index_put ? std::optional{r.score} : std::nullopt});
+}
+
+void embedded_engine::write_index(batch& b, index_write i) {
+  if (i.score)
+    sql_->upsert_index.bind(1, i.index).bind(2, i.member).bind(3, *i.score).run();
+  else
+    sql_->delete_index.bind(1, i.index).bind(2, i.member).run();
+  b.indexes[{std::move(i.index), std::move(i.member)}] = i.score;
 }
 
 void embedded_engine::run_expire(batch& b, std::int64_t now) {

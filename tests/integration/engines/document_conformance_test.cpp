@@ -98,6 +98,40 @@ TEST_P(document_conformance, a_commit_writes_other_channels_documents_atomically
   EXPECT_EQ(read_docs("home", {"alert:1"})[0].version, 2u);
 }
 
+TEST_P(document_conformance, a_commit_changes_indexes_with_its_documents_where_it_can) {
+  auto commit_idx = [&](std::vector<doc_write> w, std::vector<index_write> idx) {
+    std::pair<std::error_code, commit_result> out;
+    await<bool>([&](auto set) {
+      eng->commit_with_indexes("home", std::move(w), {}, std::nullopt, std::move(idx),
+                               [set, &out](std::error_code ec, commit_result r) {
+                                 out = {ec, std::move(r)};
+                                 set(true);
+                               });
+    });
+    return out;
+  };
+  if (!eng->linked_writes()) {
+    auto [ec, r] = commit_idx({{"alert:1", 0, "{}"}}, {{"due", "home 1", 100}});
+    EXPECT_TRUE(ec) << "refused whole";
+    EXPECT_EQ(read_docs("home", {"alert:1"})[0].version, 0u);
+    EXPECT_TRUE(index_range("due", 1000, 10).empty());
+    return;
+  }
+  index_op(true, "due", "home 0", 50);
+  auto [ec, r] =
+      commit_idx({{"alert:1", 0, "{}"}}, {{"due", "home 1", 100}, {"due", "home 0", {}}});
+  ASSERT_FALSE(ec);
+  ASSERT_TRUE(r.applied);
+  auto due = index_range("due", 1000, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0], (std::pair<std::string, std::int64_t>{"home 1", 100}));
+  // A lost compare-and-set changes no index either.
+  auto [ec2, lost] = commit_idx({{"alert:1", 0, "{}"}}, {{"due", "home 1", 900}});
+  ASSERT_FALSE(ec2);
+  EXPECT_FALSE(lost.applied);
+  EXPECT_EQ(index_range("due", 1000, 10)[0].second, 100);
+}
+
 TEST_P(document_conformance, list_docs_by_prefix_in_key_order) {
   commit("lst", {{"alert:b", 0, "2"}, {"alert:a", 0, "1"}, {"guidance:z", 0, "3"}});
   commit("lst", {{"alertx", 0, "4"}});
