@@ -123,6 +123,18 @@ std::string canonical_url(std::string_view url) {
   return out;
 }
 
+bool is_web_url(std::string_view url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  auto scheme = lower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") return false;
+  auto rest = url.substr(scheme_end + 3);
+  if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#')
+    return false;
+  return std::none_of(rest.begin(), rest.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+}
+
 outcome claim(alert& a, const std::string& who, time_point now) {
   if (finished(a.status)) return outcome::invalid_state;
   if (a.status != alert_status::open)

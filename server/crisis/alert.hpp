@@ -64,6 +64,9 @@ struct alert {
 /// Lower-cased scheme and host, no fragment, no utm_* / fbclid / gclid parameters, no trailing
 /// slash: the same post reached through different links gets one key.
 std::string canonical_url(std::string_view url);
+/// An `http://` or `https://` URL (scheme in any case) with a host, and no space or control
+/// character: what a client may open. Everything else (`javascript:`, `data:`, ...) is not.
+bool is_web_url(std::string_view url);
 
 enum class outcome {
   ok,

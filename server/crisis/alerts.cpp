@@ -49,6 +49,8 @@ void respond_fields(fields& f, verb_input& in) {
   in.reply_text = f.str("reply_text", false, max_text);
   if (!f.error() && in.reply_url.empty() && in.reply_text.empty())
     f.fail("reply_url", "or reply_text is required");
+  if (!f.error() && !in.reply_url.empty() && !is_web_url(in.reply_url))
+    f.fail("reply_url", "must be an http or https URL");
 }
 
 outcome apply_claim(alert_record& rec, const verb_input& in, bool& changed) {

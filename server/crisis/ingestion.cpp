@@ -51,7 +51,7 @@ std::optional<std::string> read_native(fields& f, trigger& in) {
       f.fail("occurred_at", "must be an RFC 3339 string or milliseconds since the Unix epoch");
   }
   if (f.error()) return f.error();
-  if (in.input.url.find("://") == std::string::npos) return "url must be an absolute URL";
+  if (!is_web_url(in.input.url)) return "url must be an http or https URL";
   return std::nullopt;
 }
 
@@ -99,7 +99,7 @@ std::optional<std::string> read_pagerduty(fields& f, trigger& in) {
     if (!links->get_array().get(arr))
       for (auto l : arr) {
         std::string_view href;
-        if (!l["href"].get_string().get(href) && href.size() <= max_field) {
+        if (!l["href"].get_string().get(href) && href.size() <= max_field && is_web_url(href)) {
           in.input.url = std::string(href);
           break;
         }

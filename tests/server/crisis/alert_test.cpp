@@ -158,3 +158,14 @@ TEST(alert, ids_sort_by_creation_time_and_do_not_repeat) {
   }
   EXPECT_EQ(new_id('g', t0).substr(0, 13), "g-" + std::string("1a3185c5000"));
 }
+
+TEST(alert, only_http_and_https_urls_with_a_host_are_web_urls) {
+  for (std::string_view ok : {"https://x.com/u/status/1", "HTTP://Example.com",
+                              "http://a:8080/x?q=1", "https://xn--bcher-kva.example/p"})
+    EXPECT_TRUE(is_web_url(ok)) << ok;
+  for (std::string_view bad :
+       {"javascript://%0Aalert(1)", "JavaScript://x", "data://text/html,x", "file:///etc/passwd",
+        "x.com/1", "https://", "https:///path", "https://?q", "https://x.com/a b",
+        "https://x.com/\n", "ftp://x.com/f", "//x.com/1", ""})
+    EXPECT_FALSE(is_web_url(bad)) << bad;
+}

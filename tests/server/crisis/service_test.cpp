@@ -295,7 +295,14 @@ TEST_F(crisis_service, push_validation_errors_name_the_field) {
        "severity must be a string"},
       {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/1","severity":"sev9"})",
        "severity must be one of sev1 sev2 sev3 sev4"},
-      {R"({"id":1,"op":"alert.push","source":"x","url":"x.com/1"})", "url must be an absolute URL"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"x.com/1"})",
+       "url must be an http or https URL"},
+      {R"j({"id":1,"op":"alert.push","source":"x","url":"javascript://%0Aalert(1)"})j",
+       "url must be an http or https URL"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"data://text/html,hi"})",
+       "url must be an http or https URL"},
+      {R"({"id":1,"op":"alert.push","source":"x","url":"https:///no-host"})",
+       "url must be an http or https URL"},
       {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/1","tags":"fire"})",
        "tags must be an array of strings"},
   };
@@ -583,6 +590,13 @@ TEST_F(crisis_service, respond_requires_a_reply_and_the_holder) {
       run("alert.respond",
           cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "hi"}}), ben_);
   EXPECT_EQ(other.code, errc::forbidden);
+  auto script =
+      run("alert.respond",
+          cmd("alert.respond",
+              {{"channel", "triage"}, {"alert", id}, {"reply_url", "javascript://%0Aalert(1)"}}),
+          ana_);
+  EXPECT_EQ(script.code, errc::bad_request);
+  EXPECT_EQ(script.message, "reply_url must be an http or https URL");
   now_ += 90s;
   auto ok = run("alert.respond",
                 cmd("alert.respond",
