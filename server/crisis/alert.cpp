@@ -194,7 +194,15 @@ bool fold_trigger(alert& a, const alert_input& again, time_point now) {
   a.last_seen = now;
   a.input.reach = std::max(a.input.reach, again.reach);
   a.input.engagement = std::max(a.input.engagement, again.engagement);
-  if (!again.text.empty()) a.input.text = again.text;
+  // The first words stay; a repeat that says something else is kept beside them, bounded.
+  const auto& t = again.text;
+  if (a.input.text.empty()) {
+    a.input.text = t;
+  } else if (!t.empty() && t != a.input.text &&
+             std::find(a.later_texts.begin(), a.later_texts.end(), t) == a.later_texts.end()) {
+    if (a.later_texts.size() == max_later_texts) a.later_texts.erase(a.later_texts.begin());
+    a.later_texts.push_back(t);
+  }
   bool rose = static_cast<int>(again.severity) < static_cast<int>(a.input.severity);
   if (rose) a.input.severity = again.severity;
   return rose;

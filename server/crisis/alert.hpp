@@ -46,6 +46,9 @@ struct alert_input {
   std::uint64_t engagement = 0;
 };
 
+/// How many later texts an alert keeps (the newest; older ones drop out).
+inline constexpr std::size_t max_later_texts = 10;
+
 struct alert {
   std::string id;
   alert_input input;
@@ -54,6 +57,8 @@ struct alert {
   std::string reply_url;
   std::string reply_text;
   std::uint32_t count = 1;  // triggers folded into this alert
+  /// Differing texts of later triggers, oldest first; the first text stays in input.text.
+  std::vector<std::string> later_texts;
   time_point first_seen{};
   time_point last_seen{};
   time_point claimed_at{};

@@ -146,6 +146,7 @@ std::string encode(const alert_record& r) {
   w.key("channels").strings(r.channels);
   w.field("status", status_name(a.status)).field("source", a.input.source);
   w.field("url", a.input.url).field("author", a.input.author).field("text", a.input.text);
+  w.key("later_texts").strings(a.later_texts);
   w.field("severity", severity_name(a.input.severity)).field("dedup_key", a.input.dedup_key);
   w.key("tags").strings(a.input.tags);
   w.key("metrics").begin_object().field("reach", a.input.reach);
@@ -176,6 +177,7 @@ bool decode(std::string_view json, alert_record& r) {
     if (k == "url") return read(v, a.input.url);
     if (k == "author") return read(v, a.input.author);
     if (k == "text") return read(v, a.input.text);
+    if (k == "later_texts") return read(v, a.later_texts);
     if (k == "severity") return read(v, a.input.severity);
     if (k == "dedup_key") return read(v, a.input.dedup_key);
     if (k == "tags") return read(v, a.input.tags);

@@ -169,3 +169,31 @@ TEST(alert, only_http_and_https_urls_with_a_host_are_web_urls) {
         "https://x.com/\n", "ftp://x.com/f", "//x.com/1", ""})
     EXPECT_FALSE(is_web_url(bad)) << bad;
 }
+
+TEST(alert, a_repeat_keeps_the_first_text_and_collects_the_other_texts_bounded) {
+  auto a = make_alert();
+  a.input.text = "first words";
+  alert_input again = a.input;
+  again.text = "";
+  fold_trigger(a, again, t0);
+  EXPECT_EQ(a.input.text, "first words") << "an empty repeat text changes nothing";
+  EXPECT_TRUE(a.later_texts.empty());
+  again.text = "first words";
+  fold_trigger(a, again, t0);
+  EXPECT_TRUE(a.later_texts.empty()) << "the same text is not kept twice";
+  for (int i = 0; i < 14; ++i) {
+    again.text = "repeat " + std::to_string(i);
+    fold_trigger(a, again, t0);
+    fold_trigger(a, again, t0);  // each differing text once
+  }
+  EXPECT_EQ(a.input.text, "first words");
+  ASSERT_EQ(a.later_texts.size(), max_later_texts);
+  EXPECT_EQ(a.later_texts.front(), "repeat 4") << "the oldest drop out";
+  EXPECT_EQ(a.later_texts.back(), "repeat 13");
+  EXPECT_EQ(a.count, 31u);
+  auto empty = make_alert();
+  empty.input.text = "";
+  again.text = "late text";
+  fold_trigger(empty, again, t0);
+  EXPECT_EQ(empty.input.text, "late text") << "a first alert without text takes the first one";
+}

@@ -42,6 +42,7 @@ TEST(records, alert_round_trips_every_field) {
   r.a.reply_url = "https://x.com/r";
   r.a.reply_text = "Thanks";
   r.a.count = 3;
+  r.a.later_texts = {"second", "third"};
   r.a.first_seen = at(1000);
   r.a.last_seen = at(2000);
   r.a.claimed_at = at(1500);
@@ -55,7 +56,7 @@ TEST(records, alert_round_trips_every_field) {
   auto text = round_trip(r);
   EXPECT_EQ(
       text,
-      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2})");
+      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2})");
   alert_record back;
   ASSERT_TRUE(decode(text, back));
   EXPECT_EQ(back.a.holder, "amb:1");
