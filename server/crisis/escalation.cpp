@@ -81,7 +81,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                                self->more_ |= due.size() >= max_scan;
                                for (auto& [m, s] : due)
                                  self->items_.push_back({item::escalation, m});
-                               self->read_reminders();
+                               self->read_index(0);
                              });
   }
 
@@ -92,35 +92,21 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
     std::string member;
   };
 
-  void read_reminders() {
-    ctx_.indexes.index_range(std::string(keys::remind_index), now_, max_scan,
-                             [self = shared_from_this()](std::error_code ec, auto rem) {
-                               self->more_ |= rem.size() >= max_scan;
-                               if (!ec)
-                                 for (auto& [m, s] : rem)
-                                   self->items_.push_back({item::reminder, m});
-                               self->read_expired_keys();
-                             });
-  }
+  // The indexes a pass takes due items from after the due index, in this order.
+  static constexpr std::pair<std::string_view, item::kind_t> other_indexes[] = {
+      {keys::remind_index, item::reminder},
+      {keys::idempotency_index, item::forget},
+      {keys::forget_index, item::undedup}};
 
-  void read_expired_keys() {
-    ctx_.indexes.index_range(std::string(keys::idempotency_index), now_, max_scan,
-                             [self = shared_from_this()](std::error_code ec, auto old) {
-                               self->more_ |= old.size() >= max_scan;
+  void read_index(std::size_t i) {
+    if (i == std::size(other_indexes)) return step(0);
+    auto [index, kind] = other_indexes[i];
+    ctx_.indexes.index_range(std::string(index), now_, max_scan,
+                             [self = shared_from_this(), i, kind](std::error_code ec, auto found) {
+                               self->more_ |= found.size() >= max_scan;
                                if (!ec)
-                                 for (auto& [m, s] : old) self->items_.push_back({item::forget, m});
-                               self->read_closed_alerts();
-                             });
-  }
-
-  void read_closed_alerts() {
-    ctx_.indexes.index_range(std::string(keys::forget_index), now_, max_scan,
-                             [self = shared_from_this()](std::error_code ec, auto closed) {
-                               self->more_ |= closed.size() >= max_scan;
-                               if (!ec)
-                                 for (auto& [m, s] : closed)
-                                   self->items_.push_back({item::undedup, m});
-                               self->step(0);
+                                 for (auto& [m, s] : found) self->items_.push_back({kind, m});
+                               self->read_index(i + 1);
                              });
   }
 
