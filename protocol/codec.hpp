@@ -35,7 +35,7 @@ struct command {
   bool has_channel = false;  // `channel` was given (possibly "")
   std::string name;
   std::string token;
-  std::string data;  // minified JSON text, safe to embed verbatim
+  std::string data;             // minified JSON text, safe to embed verbatim
   std::string idempotency_key;  // publish, alert.push: a retry with it is answered, not redone
   std::optional<stream_position> recover;
   bool join_leave = false;

@@ -50,6 +50,10 @@ std::string_view wire_name(errc e) noexcept {
       return "conflict";
     case errc::outcome_unknown:
       return "outcome_unknown";
+    case errc::unknown_user:
+      return "unknown_user";
+    case errc::claim_limit:
+      return "claim_limit";
   }
   return "internal";
 }

@@ -52,6 +52,10 @@ enum class errc {
   /// The change was sent to the engine but not confirmed (timeout, connection lost): it may or
   /// may not have been applied. A blind retry may apply it twice.
   outcome_unknown,
+  /// The user named (e.g. as an alert's new holder) is not in the directory of people.
+  unknown_user,
+  /// The ambassador already holds as many unanswered claims as allowed (the error names it).
+  claim_limit,
 };
 
 /// Stable name used on the wire in error replies and in metrics labels.
@@ -78,7 +82,9 @@ inline constexpr errc all_errors[] = {errc::bad_json,
                                       errc::invalid_state,
                                       errc::already_exists,
                                       errc::conflict,
-                                      errc::outcome_unknown};
+                                      errc::outcome_unknown,
+                                      errc::unknown_user,
+                                      errc::claim_limit};
 
 const std::error_category& protocol_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

@@ -6,6 +6,7 @@
 #include "server/crisis/channels.hpp"
 #include "server/crisis/guidance.hpp"
 #include "server/crisis/ingestion.hpp"
+#include "server/crisis/people.hpp"
 #include "server/crisis/service.hpp"
 #include "server/crisis/stats.hpp"
 #include "server/crisis/templates.hpp"
@@ -66,6 +67,9 @@ const std::array rows{
     crisis_op("alert.dismiss", cr, leads, c::alerts::act),
     crisis_op("alert.get", cr, everyone, c::alerts::get),
     crisis_op("alert.list", cr, everyone, c::alerts::list, {1, 10000}),
+    crisis_op("alert.note", cr, people, c::alerts::note),
+    crisis_op("channel.members", cr, leads, c::people::members),
+    crisis_op("people.list", channel_use::crisis_unused, leads, c::people::list, {1, 10000}),
     crisis_op("guidance.post", channel_use::crisis_or_all, leads, c::guidance::post),
     crisis_op("guidance.ack", cr, people, c::guidance::ack),
     crisis_op("guidance.status", cr, leads, c::guidance::status),

@@ -85,6 +85,17 @@ auto bool_key(bool config::*member) {
   };
 }
 
+// [escalation] sevN_claim_ttl_s: 0 turns expiry off for that severity.
+auto claim_ttl_key(crisis::severity sev) {
+  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::int64_t>();
+    if (!n.is_integer() || !v) return "must be an integer";
+    if (*v < 0 || *v > 30LL * 86400) return "must be between 0 and 2592000";
+    c.escalation.claim_ttl[sev] = std::chrono::seconds(*v);
+    return std::nullopt;
+  };
+}
+
 // [escalation] sevN_escalate_after_s / sevN_respond_within_s.
 auto escalation_key(crisis::severity sev, bool respond) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
@@ -194,6 +205,7 @@ const std::vector<key_spec>& schema() {
       {"crisis", "reminder_after_s", duration_key(&config::reminder_after, 1, 7LL * 86400)},
       {"crisis", "scan_interval_ms", duration_key(&config::scan_interval, 50, 60000)},
       {"crisis", "dedup_window_s", duration_key(&config::dedup_window, 1, 365LL * 86400)},
+      {"crisis", "claim_limit", integer_key(&config::claim_limit, 0, 10000)},
       {"escalation", "sev1_escalate_after_s", escalation_key(crisis::severity::sev1, false)},
       {"escalation", "sev2_escalate_after_s", escalation_key(crisis::severity::sev2, false)},
       {"escalation", "sev3_escalate_after_s", escalation_key(crisis::severity::sev3, false)},
@@ -202,6 +214,10 @@ const std::vector<key_spec>& schema() {
       {"escalation", "sev2_respond_within_s", escalation_key(crisis::severity::sev2, true)},
       {"escalation", "sev3_respond_within_s", escalation_key(crisis::severity::sev3, true)},
       {"escalation", "sev4_respond_within_s", escalation_key(crisis::severity::sev4, true)},
+      {"escalation", "sev1_claim_ttl_s", claim_ttl_key(crisis::severity::sev1)},
+      {"escalation", "sev2_claim_ttl_s", claim_ttl_key(crisis::severity::sev2)},
+      {"escalation", "sev3_claim_ttl_s", claim_ttl_key(crisis::severity::sev3)},
+      {"escalation", "sev4_claim_ttl_s", claim_ttl_key(crisis::severity::sev4)},
   };
   return keys;
 }
@@ -386,8 +402,18 @@ void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
 }
 
 crisis::options config::crisis_options() const {
-  return {triage_channel, leads_channel, timeline_size,      timeline_ttl, reminder_after,
-          escalation,     routes,        idempotency_window, dedup_window};
+  crisis::options o;
+  o.triage_channel = triage_channel;
+  o.leads_channel = leads_channel;
+  o.timeline_size = timeline_size;
+  o.timeline_ttl = timeline_ttl;
+  o.reminder_after = reminder_after;
+  o.escalation = escalation;
+  o.routes = routes;
+  o.idempotency_window = idempotency_window;
+  o.dedup_window = dedup_window;
+  o.claim_limit = claim_limit;
+  return o;
 }
 
 crisis::escalation_policy config::default_escalation() {
@@ -402,6 +428,10 @@ crisis::escalation_policy config::default_escalation() {
                       {severity::sev2, seconds(1200)},
                       {severity::sev3, seconds(3600)},
                       {severity::sev4, seconds(14400)}};
+  p.claim_ttl = {{severity::sev1, seconds(1200)},
+                 {severity::sev2, seconds(2400)},
+                 {severity::sev3, seconds(7200)},
+                 {severity::sev4, seconds(28800)}};
   return p;
 }
 

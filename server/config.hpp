@@ -61,6 +61,7 @@ struct config {
   std::chrono::seconds reminder_after{600};
   std::chrono::milliseconds scan_interval{1000};
   std::chrono::seconds dedup_window{86400};
+  std::size_t claim_limit = 10;
   // [escalation]
   crisis::escalation_policy escalation = default_escalation();
   // [[route]]

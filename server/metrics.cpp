@@ -31,6 +31,7 @@ constexpr counter_info infos[] = {
     {"muster_alert_transitions_total",
      "Alert claims, releases, assignments, responses, resolutions and dismissals"},
     {"muster_escalations_total", "alert.escalated events raised by this node"},
+    {"muster_claims_expired_total", "Claims this node released because they expired unanswered"},
     {"muster_guidance_posted_total", "Guidance posts"},
     {"muster_guidance_reminders_total", "guidance.reminder events raised by this node"},
     {"muster_crisis_conflicts_total",

@@ -29,6 +29,7 @@ enum class counter : std::size_t {
   alerts_deduplicated,
   alert_transitions,  // claims, releases, assignments, responses, resolutions, dismissals
   escalations,
+  claims_expired,  // claims released by the scheduler because they ran out of time
   guidance_posted,
   guidance_reminders,
   crisis_conflicts,        // compare-and-set retries that lost a race

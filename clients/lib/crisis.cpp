@@ -51,6 +51,16 @@ std::string checked(const server_message& m) {
   return m.result;
 }
 
+// The string at JSON `pointer` of a result (an id the server handed out).
+std::string string_at(const std::string& result, const char* pointer, std::string_view op) {
+  dom::parser p;
+  dom::element e;
+  std::string_view v;
+  if (p.parse(result).get(e) || e.at_pointer(pointer).get_string().get(v))
+    throw client_error(std::string(op) + ": unexpected reply " + result);
+  return std::string(v);
+}
+
 }  // namespace
 
 std::string alert_post::fields_json() const {
@@ -121,13 +131,7 @@ std::string post_guidance(blocking_client& c, const std::string& channel, const 
   field(f, "kind", kind);
   field(f, "title", title);
   field(f, "body", body);
-  auto result = checked(c.call("guidance.post", f));
-  dom::parser p;
-  dom::element e;
-  std::string_view id;
-  if (p.parse(result).get(e) || e.at_pointer("/guidance/id").get_string().get(id))
-    throw client_error("guidance.post: unexpected reply " + result);
-  return std::string(id);
+  return string_at(checked(c.call("guidance.post", f)), "/guidance/id", "guidance.post");
 }
 
 bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& gid) {
@@ -144,6 +148,59 @@ void create_channel(blocking_client& c, const std::string& channel, const std::s
   field(f, "title", title);
   field(f, "severity", severity);
   checked(c.call("channel.create", f));
+}
+
+void assign_alert(blocking_client& c, const std::string& channel, const std::string& id,
+                  const std::string& to) {
+  auto f = alert_fields(channel, id);
+  field(f, "to", to);
+  checked(c.call("alert.assign", f));
+}
+
+std::string note_alert(blocking_client& c, const std::string& channel, const std::string& id,
+                       const std::string& text) {
+  auto f = alert_fields(channel, id);
+  field(f, "text", text);
+  return string_at(checked(c.call("alert.note", f)), "/note/id", "alert.note");
+}
+
+namespace {
+// The person entries of the array `key` of a result.
+std::vector<person_entry> people_of(const std::string& result, const char* key) {
+  dom::parser p;
+  dom::element e;
+  dom::array rows;
+  if (p.parse(result).get(e) || e[key].get_array().get(rows))
+    throw client_error(std::string("unexpected reply ") + result);
+  std::vector<person_entry> out;
+  for (dom::element row : rows) {
+    person_entry pe;
+    std::string_view v;
+    if (!row["user"].get_string().get(v)) pe.user = std::string(v);
+    if (!row["name"].get_string().get(v)) pe.name = std::string(v);
+    if (!row["role"].get_string().get(v)) pe.role = std::string(v);
+    std::int64_t n = 0;
+    if (!row["first_seen"].get_int64().get(n)) pe.first_seen = n;
+    if (!row["since"].get_int64().get(n)) pe.since = n;
+    if (!row["last_seen"].get_int64().get(n)) pe.last_seen = n;
+    dom::array chans;
+    if (!row["channels"].get_array().get(chans))
+      for (dom::element ch : chans)
+        if (!ch.get_string().get(v)) pe.channels.emplace_back(v);
+    out.push_back(std::move(pe));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<person_entry> list_people(blocking_client& c) {
+  return people_of(checked(c.call("people.list", "")), "people");
+}
+
+std::vector<person_entry> channel_members(blocking_client& c, const std::string& channel) {
+  std::string f;
+  field(f, "channel", channel);
+  return people_of(checked(c.call("channel.members", f)), "members");
 }
 
 void push_alert(session& s, const alert_post& a, alert_handler done) {

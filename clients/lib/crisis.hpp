@@ -64,6 +64,25 @@ bool ack_guidance(blocking_client& c, const std::string& channel, const std::str
 /// Creates a crisis channel (leads).
 void create_channel(blocking_client& c, const std::string& channel, const std::string& title,
                     const std::string& severity = "sev3");
+/// Hands an alert to `to` (leads); command_error "unknown_user" when the directory does not
+/// know them.
+void assign_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                  const std::string& to);
+/// Writes an internal note on an alert; returns the note's id.
+std::string note_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                       const std::string& text);
+
+/// One entry of the directory of people (PROTOCOL.md section 21).
+struct person_entry {
+  std::string user, name, role;
+  std::int64_t first_seen = 0, last_seen = 0;
+  std::int64_t since = 0;             // channel.members: a member since
+  std::vector<std::string> channels;  // people.list: the channels they joined
+};
+/// people.list (leads): everyone who has connected, by user id.
+std::vector<person_entry> list_people(blocking_client& c);
+/// channel.members (leads): the ambassadors guidance in `channel` expects acks from.
+std::vector<person_entry> channel_members(blocking_client& c, const std::string& channel);
 
 // Asynchronous: `done` runs on the session's io_context with the reply or the error.
 using alert_handler = std::function<void(const command_error* error, const alert_ref& alert)>;

@@ -135,13 +135,26 @@ bool is_web_url(std::string_view url) {
                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
-outcome claim(alert& a, const std::string& who, time_point now) {
-  if (finished(a.status)) return outcome::invalid_state;
-  if (a.status != alert_status::open)
-    return a.holder == who ? outcome::ok : outcome::already_claimed;
+namespace {
+void hold(alert& a, const std::string& who, time_point now, std::chrono::seconds ttl) {
   a.status = alert_status::claimed;
   a.holder = who;
   a.claimed_at = now;
+  a.claim_expires_at = ttl.count() > 0 ? now + ttl : time_point{};
+}
+void unhold(alert& a) {
+  a.status = alert_status::open;
+  a.holder.clear();
+  a.claimed_at = {};
+  a.claim_expires_at = {};
+}
+}  // namespace
+
+outcome claim(alert& a, const std::string& who, time_point now, std::chrono::seconds ttl) {
+  if (finished(a.status)) return outcome::invalid_state;
+  if (a.status != alert_status::open)
+    return a.holder == who ? outcome::ok : outcome::already_claimed;
+  hold(a, who, now, ttl);
   return outcome::ok;
 }
 
@@ -149,18 +162,24 @@ outcome release(alert& a, const std::string& who, bool by_lead) {
   if (a.status != alert_status::claimed)
     return a.status == alert_status::open ? outcome::not_claimed : outcome::invalid_state;
   if (a.holder != who && !by_lead) return outcome::forbidden;
-  a.status = alert_status::open;
-  a.holder.clear();
-  a.claimed_at = {};
+  unhold(a);
   return outcome::ok;
 }
 
-outcome assign(alert& a, const std::string& to, time_point now) {
+outcome assign(alert& a, const std::string& to, time_point now, std::chrono::seconds ttl) {
   if (finished(a.status) || a.status == alert_status::responded) return outcome::invalid_state;
-  a.status = alert_status::claimed;
-  a.holder = to;
-  a.claimed_at = now;
+  if (a.status == alert_status::claimed && a.holder != to) ++a.takeovers;
+  hold(a, to, now, ttl);
   return outcome::ok;
+}
+
+bool expire_claim(alert& a, time_point now) {
+  if (a.status != alert_status::claimed || a.claim_expires_at == time_point{} ||
+      now < a.claim_expires_at)
+    return false;
+  unhold(a);
+  ++a.expired_claims;
+  return true;
 }
 
 outcome respond(alert& a, const std::string& who, std::string reply_url, std::string reply_text,
@@ -169,6 +188,7 @@ outcome respond(alert& a, const std::string& who, std::string reply_url, std::st
   if (a.status != alert_status::claimed) return outcome::invalid_state;
   if (a.holder != who && !by_lead) return outcome::forbidden;
   a.status = alert_status::responded;
+  a.claim_expires_at = {};  // answered: the claim has done its job
   a.reply_url = std::move(reply_url);
   a.reply_text = std::move(reply_text);
   a.responded_at = now;
@@ -179,6 +199,7 @@ outcome resolve(alert& a, const std::string& who, bool by_lead) {
   if (finished(a.status)) return outcome::invalid_state;
   if (!by_lead && a.holder != who) return outcome::forbidden;
   a.status = alert_status::resolved;
+  a.claim_expires_at = {};
   return outcome::ok;
 }
 
@@ -186,6 +207,7 @@ outcome dismiss(alert& a, bool by_lead) {
   if (!by_lead) return outcome::forbidden;
   if (finished(a.status)) return outcome::invalid_state;
   a.status = alert_status::dismissed;
+  a.claim_expires_at = {};
   return outcome::ok;
 }
 

@@ -64,6 +64,11 @@ struct alert {
   time_point claimed_at{};
   time_point responded_at{};
   unsigned escalations = 0;  // escalation steps already raised
+  /// When the current claim is released unless answered first (none: it does not expire).
+  time_point claim_expires_at{};
+  unsigned expired_claims = 0;  // claims released because they expired
+  unsigned takeovers = 0;       // assignments that took the alert from another holder
+  unsigned notes = 0;           // internal notes written on it
 };
 
 /// Lower-cased scheme and host, no fragment, no utm_* / fbclid / gclid parameters, no trailing
@@ -83,13 +88,18 @@ enum class outcome {
 std::string_view outcome_name(outcome o) noexcept;
 
 /// Transitions. `by_lead`: the actor may act on others' claims (assign, reassign, release).
-outcome claim(alert& a, const std::string& who, time_point now);
+/// `ttl`: how long a new claim lives without a response (0: for ever).
+outcome claim(alert& a, const std::string& who, time_point now, std::chrono::seconds ttl = {});
 outcome release(alert& a, const std::string& who, bool by_lead);
-outcome assign(alert& a, const std::string& to, time_point now);
+outcome assign(alert& a, const std::string& to, time_point now, std::chrono::seconds ttl = {});
 outcome respond(alert& a, const std::string& who, std::string reply_url, std::string reply_text,
                 bool by_lead, time_point now);
 outcome resolve(alert& a, const std::string& who, bool by_lead);
 outcome dismiss(alert& a, bool by_lead);
+
+/// Releases a claim whose time ran out without a response: true (the alert is `open` again,
+/// its holder gone, `expired_claims` counted) when it was due at `now`.
+bool expire_claim(alert& a, time_point now);
 
 /// A trigger with the key of an alert that is not resolved updates it; returns true when its
 /// severity rose (the alert should be announced again).
@@ -99,6 +109,12 @@ bool fold_trigger(alert& a, const alert_input& again, time_point now);
 struct escalation_policy {
   std::map<severity, std::chrono::seconds> escalate_after;  // still open after this
   std::map<severity, std::chrono::seconds> respond_within;  // claimed, no response after this
+  std::map<severity, std::chrono::seconds> claim_ttl;       // claimed, no response: released then
+  /// How long a claim of an alert of severity `s` lives (0: for ever).
+  std::chrono::seconds claim_ttl_of(severity s) const {
+    auto it = claim_ttl.find(s);
+    return it == claim_ttl.end() ? std::chrono::seconds{} : it->second;
+  }
 };
 /// The escalation step due now (1: unclaimed too long, 2: claimed but not answered), or none
 /// when nothing new is due; a step is raised once (record it with `a.escalations = step`).

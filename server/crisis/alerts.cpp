@@ -9,6 +9,7 @@
 #include "protocol/json_writer.hpp"
 #include "server/auth/roles.hpp"
 #include "server/crisis/keys.hpp"
+#include "server/crisis/people.hpp"
 #include "server/crisis/store.hpp"
 
 namespace muster::server::crisis::alerts {
@@ -18,13 +19,17 @@ using protocol::json_writer;
 
 namespace {
 
+constexpr std::size_t max_note = 4096;  // bytes of one note
+constexpr unsigned max_notes = 1000;    // notes on one alert
+
 // What an alert verb reads besides `alert`, and who acts.
 struct verb_input {
   std::string user, name;
   bool lead = false;
   time_point now;
-  std::string to, to_name;            // assign
-  std::string reply_url, reply_text;  // respond
+  std::string to, to_name;                                  // assign
+  std::string reply_url, reply_text;                        // respond
+  std::function<std::chrono::seconds(severity)> claim_ttl;  // how long a new claim lives
 };
 
 // One alert verb: the command, its event, its own fields, and its transition of the state
@@ -41,7 +46,7 @@ void no_fields(fields&, verb_input&) {}
 
 void assign_fields(fields& f, verb_input& in) {
   in.to = f.str("to", true, 256);
-  in.to_name = f.str("to_name", false, 64);
+  f.str("to_name", false, 64);  // accepted and ignored: the directory names the holder
 }
 
 void respond_fields(fields& f, verb_input& in) {
@@ -56,7 +61,7 @@ void respond_fields(fields& f, verb_input& in) {
 outcome apply_claim(alert_record& rec, const verb_input& in, bool& changed) {
   // Claiming what one already holds (claimed or responded) changes nothing.
   bool mine = rec.a.status != alert_status::open && rec.a.holder == in.user;
-  auto res = crisis::claim(rec.a, in.user, in.now);
+  auto res = crisis::claim(rec.a, in.user, in.now, in.claim_ttl(rec.a.input.severity));
   changed = res == outcome::ok && !mine;
   if (changed) rec.holder_name = in.name;
   return res;
@@ -70,7 +75,7 @@ outcome apply_release(alert_record& rec, const verb_input& in, bool& changed) {
 }
 
 outcome apply_assign(alert_record& rec, const verb_input& in, bool& changed) {
-  auto res = crisis::assign(rec.a, in.to, in.now);
+  auto res = crisis::assign(rec.a, in.to, in.now, in.claim_ttl(rec.a.input.severity));
   changed = res == outcome::ok;
   if (changed) rec.holder_name = in.to_name.empty() ? in.to : in.to_name;
   return res;
@@ -125,6 +130,84 @@ std::optional<result> refusal(outcome res, const verb& v, const alert_record& re
   return std::nullopt;
 }
 
+// The verb's transition on the stored alert, by compare-and-set; `holds` tells afterwards
+// whether the actor held the alert when the last attempt decided.
+void apply_verb(context& ctx, const std::string& channel, const std::string& id, const actor& who,
+                const verb& v, verb_input in, done_fn done, std::shared_ptr<bool> holds = nullptr) {
+  modify(
+      ctx, channel, id, who,
+      [&ctx, &v, in, holds](alert_record& rec, change& c) mutable -> std::optional<result> {
+        in.now = ctx.clock();
+        person before{rec.a.holder, rec.holder_name};
+        bool was_claimed = rec.a.status == alert_status::claimed;
+        bool changed = false;
+        auto res = v.apply(rec, in, changed);
+        if (holds) *holds = rec.a.status == alert_status::claimed && rec.a.holder == in.user;
+        if (auto err = refusal(res, v, rec)) return err;
+        if (finished(rec.a.status) && rec.closed_at == 0) {
+          rec.closed_at = to_ms(in.now);
+          rec.closed_by = in.user;
+        }
+        if (!changed) return std::nullopt;
+        c.events.emplace_back(v.event);
+        if (v.event == "alert.released") c.reason = "released";
+        if (v.event == "alert.released" || v.event == "alert.assigned")
+          c.previous = was_claimed ? before : person{};
+        return std::nullopt;
+      },
+      std::move(done));
+}
+
+result claim_limit_reached(std::size_t limit) {
+  auto n = std::to_string(limit);
+  return result::failure(errc::claim_limit,
+                         "you hold " + n + " unanswered claims, the most allowed (claim_limit " +
+                             n + "); respond to or release one first",
+                         "\"limit\":" + n);
+}
+
+// alert.claim under the per-ambassador cap: reserve a place, claim, give the place back if the
+// claim did not stick.
+void capped_claim(context& ctx, request& r, const verb& v, verb_input in, const std::string& id,
+                  done_fn done) {
+  auto item = keys::channel_item(r.channel, id);
+  auto limit = ctx.opts.claim_limit;
+  people::reserve(
+      ctx, in.user, item, limit,
+      [&ctx, &v, in, id, item, limit, channel = r.channel, who = r.who, done](bool added,
+                                                                              std::size_t) {
+        if (!added) return done(claim_limit_reached(limit));
+        auto holds = std::make_shared<bool>(false);
+        apply_verb(
+            ctx, channel, id, who, v, in,
+            [&ctx, holds, user = in.user, item, done](result res) {
+              if (!*holds || !res.ok) people::hold(ctx, user, item, false);
+              done(std::move(res));
+            },
+            holds);
+      },
+      done);
+}
+
+// alert.assign: only to someone in the directory, named as the directory knows them.
+void assign_known(context& ctx, request& r, const verb& v, verb_input in, const std::string& id,
+                  done_fn done) {
+  people::find(
+      ctx, in.to,
+      [&ctx, &v, in, id, channel = r.channel, who = r.who,
+       done](std::optional<person_record> p) mutable {
+        if (!p)
+          return done(result::failure(errc::unknown_user,
+                                      "no user " + in.to + " has connected to this server"));
+        if (p->role == auth::role_name(auth::role::bot))
+          return done(result::failure(errc::bad_request,
+                                      "to names a bot (" + in.to + "), which cannot hold alerts"));
+        in.to_name = p->name;
+        apply_verb(ctx, channel, id, who, v, in, done);
+      },
+      done);
+}
+
 void run_verb(context& ctx, request& r, const verb& v, done_fn done) {
   auto id = r.f.str("alert", true, 64);
   verb_input in;
@@ -133,29 +216,34 @@ void run_verb(context& ctx, request& r, const verb& v, done_fn done) {
   in.user = r.who.id.subject;
   in.name = r.who.id.name;
   in.lead = auth::acts_for_others(r.who.id.role);
-  modify(
-      ctx, r.channel, id, r.who,
-      [&ctx, &v, in](alert_record& rec, change& c) mutable -> std::optional<result> {
-        in.now = ctx.clock();
-        bool changed = false;
-        if (auto err = refusal(v.apply(rec, in, changed), v, rec)) return err;
-        if (finished(rec.a.status) && rec.closed_at == 0) {
-          rec.closed_at = to_ms(in.now);
-          rec.closed_by = in.user;
-        }
-        if (changed) c.events.emplace_back(v.event);
-        return std::nullopt;
-      },
-      std::move(done));
+  in.claim_ttl = [&ctx](severity s) { return ctx.opts.escalation.claim_ttl_of(s); };
+  if (v.event == "alert.assigned") return assign_known(ctx, r, v, in, id, std::move(done));
+  if (v.event == "alert.claimed" && ctx.opts.claim_limit > 0 &&
+      r.who.id.role == auth::role::ambassador)
+    return capped_claim(ctx, r, v, in, id, std::move(done));
+  apply_verb(ctx, r.channel, id, r.who, v, in, std::move(done));
 }
 
 // The shared state of one alerts::modify between its decision and its reply.
 struct modify_state {
   alert_record rec;
+  std::string held_by;  // who held an unanswered claim on it before the change
   change c;
   std::vector<event_spec> events;
   std::string json;
 };
+
+// Keeps the held claims the cap counts in step with the alert (claimed by someone new, or no
+// longer held unanswered by who held it).
+void track_held(context& ctx, const std::string& before, const alert_record& rec) {
+  if (ctx.opts.claim_limit == 0) return;
+  const auto& a = rec.a;
+  auto after = a.status == alert_status::claimed ? a.holder : std::string();
+  if (before == after) return;
+  auto item = keys::channel_item(rec.channel, a.id);
+  if (!before.empty()) people::hold(ctx, before, item, false);
+  if (!after.empty()) people::hold(ctx, after, item, true);
+}
 
 // `offset` 0: no event was appended (offsets start at 1).
 std::string changed_reply(const std::string& alert_json, bool changed, std::uint64_t offset,
@@ -182,6 +270,9 @@ std::string event_data(std::string_view alert_json, const person& by, const chan
   w.begin_object().raw_field("alert", alert_json).raw_field("by", encode(by));
   if (c.severity_raised) w.field("severity_raised", true);
   if (c.step) w.field("step", *c.step).field("reason", escalation_reason(*c.step));
+  if (!c.reason.empty()) w.field("reason", c.reason);
+  if (c.previous) w.raw_field("previous", encode(*c.previous));
+  if (!c.note.empty()) w.raw_field("note", c.note);
   return w.end_object().take();
 }
 
@@ -195,12 +286,14 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
     if (!decode(docs[0].value, state->rec))
       return plan::finish(result::failure(errc::internal, "stored alert " + id + " is unreadable"));
     state->c = change{};
+    state->held_by = state->rec.a.status == alert_status::claimed ? state->rec.a.holder : "";
     if (auto err = fn(state->rec, state->c)) return plan::finish(std::move(*err));
     if (state->c.events.empty())  // nothing changed: answer with the current state
       return plan::finish(result::success(changed_reply(docs[0].value, false, 0)));
     state->json = encode(state->rec);
     plan p;
     p.writes.push_back({docs[0].key, docs[0].version, state->json, finished(state->rec.a.status)});
+    for (auto& w : state->c.writes) p.writes.push_back(w);
     if (ctx.docs.linked_writes()) p.indexes = index_changes(ctx, state->rec);
     auto data = event_data(state->json, person{who.id.subject, who.id.name}, state->c);
     for (auto& name : state->c.events) p.events.push_back({name, data, who.info()});
@@ -208,6 +301,7 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
     p.reply = [&ctx, state, more](const commit_result& r) {
       ctx.stats.add(counter::alert_transitions);
       after_commit(ctx, state->rec, state->events);
+      track_held(ctx, state->held_by, state->rec);
       auto offset = r.offsets.empty() ? std::uint64_t{0} : r.offsets[0];
       return result::success(changed_reply(state->json, true, offset, more, state->c));
     };
@@ -325,9 +419,12 @@ index_write deadline(const context& ctx, const alert_record& rec) {
   if (a.status == alert_status::open && a.escalations < 1) {
     auto it = policy.escalate_after.find(sev);
     if (it != policy.escalate_after.end()) due = a.first_seen + it->second;
-  } else if (a.status == alert_status::claimed && a.escalations < 2) {
+  } else if (a.status == alert_status::claimed) {
     auto it = policy.respond_within.find(sev);
-    if (it != policy.respond_within.end()) due = a.claimed_at + it->second;
+    if (a.escalations < 2 && it != policy.respond_within.end()) due = a.claimed_at + it->second;
+    // The claim's expiry is the scheduler's business too (it releases the alert).
+    if (a.claim_expires_at != time_point{})
+      due = due ? std::min(*due, a.claim_expires_at) : a.claim_expires_at;
   }
   index_write w{std::string(keys::due_index), keys::channel_item(rec.channel, a.id), {}};
   if (due) w.score = to_ms(*due);
@@ -343,14 +440,45 @@ void act(context& ctx, request& r, done_fn done) {
 void get(context& ctx, request& r, done_fn done) {
   auto id = r.f.str("alert", true, 64);
   if (!fields_ok(r, done)) return;
+  auto channel = r.channel;
   ctx.st.read(
-      r.channel, {keys::alert(id)}, "",
-      [done, id](std::vector<doc> d) {
+      channel, {keys::alert(id)}, "",
+      [&ctx, done, id, channel](std::vector<doc> d) {
         if (d[0].version == 0) return done(result::failure(errc::not_found, "no alert " + id));
-        json_writer w;
-        done(result::success(w.begin_object().raw_field("alert", d[0].value).end_object().take()));
+        ctx.st.list(
+            channel, keys::notes_of(id), "",
+            [done, alert = std::move(d[0].value)](std::vector<doc> notes) {
+              json_writer w;
+              w.begin_object().raw_field("alert", alert).key("notes").begin_array();
+              for (auto& n : notes) w.raw(n.value);  // ids sort by time
+              done(result::success(w.end_array().end_object().take()));
+            },
+            done);
       },
       done);
+}
+
+void note(context& ctx, request& r, done_fn done) {
+  auto id = r.f.str("alert", true, 64);
+  auto text = r.f.str("text", true, max_note);
+  if (!fields_ok(r, done)) return;
+  note_record n{
+      new_id('n', ctx.clock()), id, text, {r.who.id.subject, r.who.id.name}, ctx.now_ms()};
+  auto json = std::make_shared<std::string>(encode(n));
+  modify(
+      ctx, r.channel, id, r.who,
+      [json, n](alert_record& rec, change& c) -> std::optional<result> {
+        if (rec.a.notes >= max_notes)
+          return result::failure(errc::invalid_state, "alert " + rec.a.id + " has " +
+                                                          std::to_string(max_notes) +
+                                                          " notes, the most it can hold");
+        ++rec.a.notes;
+        c.events.emplace_back("alert.noted");
+        c.writes.push_back({keys::notes_of(rec.a.id) + n.id, 0, *json});
+        c.note = *json;
+        return std::nullopt;
+      },
+      std::move(done), [json](json_writer& w, const change&) { w.raw_field("note", *json); });
 }
 
 void list(context& ctx, request& r, done_fn done) {

@@ -18,6 +18,10 @@ struct change {
   std::vector<std::string> events;  // event names, in order; none: nothing changed
   bool severity_raised = false;     // a folded trigger raised it: clients notify again
   std::optional<unsigned> step;     // an escalation: its step (and reason) go in the events
+  std::string_view reason;          // alert.released: "released" or "expired"
+  std::optional<person> previous;   // released, assigned: who held it before (may be nobody)
+  std::vector<doc_write> writes;    // further documents of the alert's channel (a note)
+  std::string note;                 // alert.noted: the note (JSON), also in the events
 };
 /// Changes `rec` in place (or returns an error to stop with).
 using change_fn = std::function<std::optional<result>(alert_record& rec, change& c)>;
@@ -43,7 +47,8 @@ index_write deadline(const context& ctx, const alert_record& rec);
 /// its dedup entries go once it is closed. In the alert's commit where the engine can.
 std::vector<index_write> index_changes(const context& ctx, const alert_record& rec);
 void write_index(context& ctx, index_write i, const std::string& id);
-/// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]}`
+/// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]
+/// [,"reason":"released"|"expired"][,"previous":<person>][,"note":<note>]}`
 std::string event_data(std::string_view alert_json, const person& by, const change& c);
 /// "unclaimed" (step 1) or "no_response" (step 2).
 std::string_view escalation_reason(unsigned step);
@@ -56,5 +61,7 @@ bool finished(alert_status s);
 void act(context& ctx, request& r, done_fn done);
 void get(context& ctx, request& r, done_fn done);
 void list(context& ctx, request& r, done_fn done);
+/// alert.note: an internal note on the alert, in its timeline.
+void note(context& ctx, request& r, done_fn done);
 
 }  // namespace muster::server::crisis::alerts

@@ -6,7 +6,9 @@
 #include <limits>
 
 #include "server/crisis/fan_in.hpp"
+#include "server/crisis/guidance.hpp"
 #include "server/crisis/keys.hpp"
+#include "server/crisis/people.hpp"
 #include "server/crisis/store.hpp"
 
 namespace muster::server::crisis::channels {
@@ -52,6 +54,18 @@ std::vector<std::string> apply(channel_record& rec, const channel_input& in) {
   return changed;
 }
 
+// Ambassadors who joined the channel before it became a crisis channel become its members.
+void adopt_members(context& ctx, const std::string& channel, std::int64_t since) {
+  people::joined(
+      ctx, channel,
+      [&ctx, channel, since](std::vector<person_record> found) {
+        for (auto& p : found) guidance::add_member(ctx, channel, {p.user, p.name, since});
+      },
+      [channel](result r) {
+        spdlog::warn("crisis: earlier members of {} not recorded: {}", channel, r.message);
+      });
+}
+
 void create_or_update(context& ctx, request& r, bool create, done_fn done) {
   auto in = read_input(r, create, done);
   if (!in) return;
@@ -92,11 +106,13 @@ void create_or_update(context& ctx, request& r, bool create, done_fn done) {
     p.events.push_back({create ? "channel.created" : "channel.updated", data.take(), who});
     p.reply = [&ctx, meta, channel, create,
                created_at = rec.created_at](const commit_result& applied) {
-      if (create)
+      if (create) {
         ctx.indexes.index_put(
             std::string(keys::channels_index), channel, created_at, [channel](std::error_code ec) {
               if (ec) spdlog::error("crisis: channel {} not listed: {}", channel, ec.message());
             });
+        adopt_members(ctx, channel, created_at);
+      }
       json_writer w;
       w.begin_object().raw_field("channel", meta).field("changed", true);
       return result::success(w.field("offset", applied.offsets[0]).end_object().take());

@@ -19,17 +19,26 @@ namespace {
 
 constexpr std::size_t max_scan = 256;
 
-// Raises the escalation step that is due on one alert, if any; `next` runs afterwards.
+// Releases an expired claim, or raises the escalation step that is due on one alert, if
+// either is; `next` runs afterwards.
 void escalate(context& ctx, const std::string& channel, const std::string& id,
               std::function<void()> next) {
   struct outcome_of {
-    unsigned step = 0;  // 0: nothing was due
+    unsigned step = 0;     // 0: nothing was due
+    bool expired = false;  // the claim ran out and was released
     alert_record rec;
   };
   auto out = std::make_shared<outcome_of>();
   auto decide = [&ctx, out](alert_record& rec, alerts::change& c) -> std::optional<result> {
     out->step = 0;  // a retry after a lost race decides afresh
-    if (auto due = escalation_due(rec.a, ctx.opts.escalation, ctx.clock())) {
+    person holder{rec.a.holder, rec.holder_name};
+    out->expired = expire_claim(rec.a, ctx.clock());
+    if (out->expired) {
+      rec.holder_name.clear();
+      c.events.emplace_back("alert.released");
+      c.reason = "expired";
+      c.previous = holder;
+    } else if (auto due = escalation_due(rec.a, ctx.opts.escalation, ctx.clock())) {
       out->step = *due;
       rec.a.escalations = *due;
       c.step = *due;
@@ -42,6 +51,9 @@ void escalate(context& ctx, const std::string& channel, const std::string& id,
     auto member = keys::channel_item(channel, id);
     if (!r.ok && r.code == errc::not_found) {
       ctx.indexes.index_remove(std::string(keys::due_index), member, [](std::error_code) {});
+    } else if (r.ok && out->expired) {
+      ctx.stats.add(counter::claims_expired);
+      spdlog::info("crisis: claim of alert {} in {} expired; released", id, channel);
     } else if (r.ok && out->step == 0) {
       alerts::schedule(ctx, out->rec);  // not due: the deadline moved (e.g. claimed)
     } else if (r.ok) {

@@ -220,15 +220,26 @@ void list(context& ctx, request& r, done_fn done) {
       done);
 }
 
-void note_member(context& ctx, const std::string& channel, const actor& who) {
-  if (who.id.role != auth::role::ambassador) return;
-  member_record m{who.id.subject, who.id.name, ctx.now_ms()};
+void add_member(context& ctx, const std::string& channel, const member_record& m) {
   // Conditional on absence: the first subscription records the member, later ones are no-ops.
   ctx.docs.commit(channel, {{keys::member(m.user), 0, encode(m)}}, {}, std::nullopt,
                   [channel](std::error_code ec, commit_result) {
                     if (ec)
                       spdlog::warn("crisis: member of {} not recorded: {}", channel, ec.message());
                   });
+}
+
+void note_member(context& ctx, const std::string& channel, const actor& who) {
+  if (who.id.role != auth::role::ambassador) return;
+  member_record m{who.id.subject, who.id.name, ctx.now_ms()};
+  // Only crisis channels have members: guidance in a plain channel expects no acks.
+  ctx.docs.read_docs(channel, {std::string(keys::meta)},
+                     [&ctx, channel, m](std::error_code ec, std::vector<doc> d) {
+                       if (ec)
+                         return spdlog::warn("crisis: member of {} not recorded: {}", channel,
+                                             ec.message());
+                       if (d[0].version) add_member(ctx, channel, m);
+                     });
 }
 
 void remind(context& ctx, const std::string& channel, const std::string& gid,

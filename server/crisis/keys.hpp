@@ -55,6 +55,21 @@ inline std::string idempotency(std::string_view key) {
 
 /// Dedup pointers live in a channel no client can name (not a valid channel name).
 inline constexpr std::string_view pointer_channel = "_dedup";
+/// The directory of people and their held claims: also a channel no client can name.
+inline constexpr std::string_view people_channel = "_people";
+inline constexpr std::string_view person_prefix = "person:";
+/// person:<user> in `people_channel` -> the person record.
+inline std::string person(std::string_view user) {
+  return std::string(person_prefix) + std::string(user);
+}
+/// held:<user> in `people_channel` -> the claims the person holds.
+inline std::string held(std::string_view user) {
+  return "held:" + std::string(user);
+}
+/// Notes of one alert share this prefix: note:<alert>:<note id>.
+inline std::string notes_of(std::string_view alert) {
+  return "note:" + std::string(alert) + ":";
+}
 
 // Global indexes shared by every node.
 inline constexpr std::string_view channels_index = "channels";  // member: channel, score: created

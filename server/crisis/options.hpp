@@ -20,6 +20,7 @@ struct options {
   std::vector<route_rule> routes;
   std::chrono::seconds idempotency_window{600};  // how long a push's idempotency key is kept
   std::chrono::seconds dedup_window{86400};      // how long a closed alert still catches repeats
+  std::size_t claim_limit = 10;  // unanswered claims an ambassador may hold at once (0: no cap)
 };
 
 }  // namespace muster::server::crisis

@@ -107,6 +107,12 @@ bool read(od::value v, alert_status& out) {
     }
   return false;
 }
+bool read_count(od::value v, unsigned& out) {
+  std::uint64_t n = 0;
+  if (!read(v, n) || n > 0xffffffffu) return false;
+  out = static_cast<unsigned>(n);
+  return true;
+}
 // A value kept as its JSON text (null: empty).
 bool read_raw(od::value v, std::string& out) {
   bool null = false;
@@ -160,6 +166,10 @@ std::string encode(const alert_record& r) {
   w.field("claimed_at", to_ms(a.claimed_at)).field("responded_at", to_ms(a.responded_at));
   w.field("closed_at", r.closed_at).field("closed_by", r.closed_by);
   w.field("escalations", static_cast<std::uint64_t>(a.escalations));
+  w.field("claim_expires_at", to_ms(a.claim_expires_at));
+  w.field("expired_claims", static_cast<std::uint64_t>(a.expired_claims));
+  w.field("takeovers", static_cast<std::uint64_t>(a.takeovers));
+  w.field("notes", static_cast<std::uint64_t>(a.notes));
   return w.end_object().take();
 }
 
@@ -199,12 +209,11 @@ bool decode(std::string_view json, alert_record& r) {
     if (k == "responded_at") return read(v, a.responded_at);
     if (k == "closed_at") return read(v, r.closed_at);
     if (k == "closed_by") return read(v, r.closed_by);
-    if (k == "escalations") {
-      std::uint64_t n = 0;
-      bool good = read(v, n);
-      a.escalations = static_cast<unsigned>(n);
-      return good;
-    }
+    if (k == "escalations") return read_count(v, a.escalations);
+    if (k == "claim_expires_at") return read(v, a.claim_expires_at);
+    if (k == "expired_claims") return read_count(v, a.expired_claims);
+    if (k == "takeovers") return read_count(v, a.takeovers);
+    if (k == "notes") return read_count(v, a.notes);
     return true;
   });
   a.holder = holder.user;
@@ -349,6 +358,64 @@ bool decode(std::string_view json, idempotency_record& r) {
     if (k == "reply") return read_raw(v, r.reply);
     return true;
   });
+}
+
+std::string encode(const person_record& r) {
+  json_writer w;
+  w.begin_object().field("user", r.user).field("name", r.name).field("role", r.role);
+  w.field("first_seen", r.first_seen).field("last_seen", r.last_seen);
+  w.key("channels").strings(r.channels);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, person_record& r) {
+  r = person_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "user") return read(v, r.user);
+    if (k == "name") return read(v, r.name);
+    if (k == "role") return read(v, r.role);
+    if (k == "first_seen") return read(v, r.first_seen);
+    if (k == "last_seen") return read(v, r.last_seen);
+    if (k == "channels") return read(v, r.channels);
+    return true;
+  });
+  return ok && !r.user.empty();
+}
+
+std::string encode(const held_record& r) {
+  json_writer w;
+  w.begin_object().field("user", r.user).key("alerts").strings(r.alerts);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, held_record& r) {
+  r = held_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "user") return read(v, r.user);
+    if (k == "alerts") return read(v, r.alerts);
+    return true;
+  });
+  return ok && !r.user.empty();
+}
+
+std::string encode(const note_record& r) {
+  json_writer w;
+  w.begin_object().field("id", r.id).field("alert", r.alert).field("text", r.text);
+  write_person(w.key("by"), r.by);
+  return w.field("at", r.at).end_object().take();
+}
+
+bool decode(std::string_view json, note_record& r) {
+  r = note_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "id") return read(v, r.id);
+    if (k == "alert") return read(v, r.alert);
+    if (k == "text") return read(v, r.text);
+    if (k == "by") return read(v, r.by);
+    if (k == "at") return read(v, r.at);
+    return true;
+  });
+  return ok && !r.id.empty();
 }
 
 }  // namespace muster::server::crisis

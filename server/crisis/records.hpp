@@ -73,6 +73,33 @@ struct member_record {
   std::int64_t since = 0;
 };
 
+/// Someone the server has seen connect: the directory of people (PROTOCOL.md section 21).
+struct person_record {
+  std::string user;
+  std::string name;
+  std::string role;
+  std::int64_t first_seen = 0;
+  std::int64_t last_seen = 0;
+  std::vector<std::string> channels;  // joined, oldest first, the newest max_person_channels
+};
+inline constexpr std::size_t max_person_channels = 64;
+
+/// The claims one person holds (unanswered), each a "<channel> <alert>" item: what the
+/// per-ambassador cap counts.
+struct held_record {
+  std::string user;
+  std::vector<std::string> alerts;
+};
+
+/// An internal note on an alert.
+struct note_record {
+  std::string id;
+  std::string alert;
+  std::string text;
+  person by;
+  std::int64_t at = 0;
+};
+
 /// An approved reply.
 struct template_record {
   std::string name;
@@ -97,6 +124,9 @@ std::string encode(const guidance_record& r);
 std::string encode(const ack_record& r);
 std::string encode(const member_record& r);
 std::string encode(const template_record& r);
+std::string encode(const person_record& r);
+std::string encode(const held_record& r);
+std::string encode(const note_record& r);
 
 /// Each returns false (leaving `out` partly filled) when `json` is not such a record.
 bool decode(std::string_view json, alert_record& out);
@@ -106,6 +136,9 @@ bool decode(std::string_view json, ack_record& out);
 bool decode(std::string_view json, member_record& out);
 bool decode(std::string_view json, template_record& out);
 bool decode(std::string_view json, idempotency_record& out);
+bool decode(std::string_view json, person_record& out);
+bool decode(std::string_view json, held_record& out);
+bool decode(std::string_view json, note_record& out);
 
 /// The record in `json`, or none when it does not decode.
 template <class Record>

@@ -27,12 +27,34 @@ void service::stats(std::optional<std::string> channel, const actor& who, done_f
   stats::of(ctx_, std::move(channel), who, std::move(done));
 }
 
-void service::note_member(const std::string& channel, const actor& who) {
+void service::sighting(const actor& who, std::string_view channel) {
+  if (who.id.subject.empty()) return;
+  people::sighting now;
+  if (people_.seen(who, channel, ctx_.now_ms(), now)) people::record(ctx_, now);
+}
+
+void service::seen(const actor& who) {
+  sighting(who, {});
+}
+
+void service::joined(const std::string& channel, const actor& who) {
+  sighting(who, channel);
   guidance::note_member(ctx_, channel, who);
 }
 
+namespace {
+// Writes the directory's pending sightings one after another, then `next`.
+void write_sightings(context& ctx, std::shared_ptr<std::vector<people::sighting>> all,
+                     std::size_t i, std::function<void()> next) {
+  if (i >= all->size()) return next();
+  people::record(ctx, (*all)[i], [&ctx, all, i, next] { write_sightings(ctx, all, i + 1, next); });
+}
+}  // namespace
+
 void service::scan(std::function<void(bool more)> done) {
-  escalation::scan(ctx_, std::move(done));
+  auto pending = std::make_shared<std::vector<people::sighting>>(people_.take());
+  write_sightings(ctx_, pending, 0,
+                  [this, done = std::move(done)] { escalation::scan(ctx_, done); });
 }
 
 }  // namespace muster::server::crisis

@@ -13,6 +13,7 @@
 
 #include "server/crisis/context.hpp"
 #include "server/crisis/keys.hpp"
+#include "server/crisis/people.hpp"
 #include "server/crisis/stats.hpp"
 #include "server/crisis/store.hpp"
 
@@ -39,10 +40,13 @@ class service {
   void timeline(std::string channel, stats::timeline_fn done);
   /// Stats for one channel, or for every crisis channel the actor may see.
   void stats(std::optional<std::string> channel, const actor& who, done_fn done);
-  /// An ambassador subscribed to `channel`: from now on guidance there expects their ack.
-  void note_member(const std::string& channel, const actor& who);
-  /// One pass over due escalations, reminders and expiries; `done(more)` runs when it finished,
-  /// `more` if due items were left for the next pass.
+  /// `who` connected (or disconnected): the directory of people notes them.
+  void seen(const actor& who);
+  /// `who` subscribed to `channel`: the directory notes it; an ambassador in a crisis channel
+  /// becomes a member (guidance there expects their acknowledgement).
+  void joined(const std::string& channel, const actor& who);
+  /// One pass: the directory's pending sightings, then due escalations, reminders and expiries;
+  /// `done(more)` runs when it finished, `more` if due items were left for the next pass.
   void scan(std::function<void(bool more)> done);
 
   static constexpr std::string_view channels_index = keys::channels_index;
@@ -50,9 +54,12 @@ class service {
   static constexpr std::string_view remind_index = keys::remind_index;
 
  private:
+  void sighting(const actor& who, std::string_view channel);
+
   const options& opts_;
   store store_;
   context ctx_;
+  people::tracker people_;
 };
 
 }  // namespace muster::server::crisis

@@ -47,6 +47,7 @@ struct channel_totals {
   std::string channel;
   std::map<alert_status, std::uint64_t> by_status;
   std::uint64_t total = 0, escalated = 0, guidance = 0, acks = 0, triggers = 0;
+  std::uint64_t claims_expired = 0, takeovers = 0, notes = 0;
   std::vector<std::int64_t> to_claim, to_respond, ack_delay;
   people_map people;
 
@@ -55,6 +56,9 @@ struct channel_totals {
     triggers += r.a.count;
     ++by_status[r.a.status];
     if (r.a.escalations) ++escalated;
+    claims_expired += r.a.expired_claims;
+    takeovers += r.a.takeovers;
+    notes += r.a.notes;
     auto claimed_at = to_ms(r.a.claimed_at), first = to_ms(r.a.first_seen);
     if (!r.a.holder.empty() && claimed_at > 0) {
       auto& p = people[r.a.holder];
@@ -104,7 +108,9 @@ void write_channel(json_writer& w, const channel_totals& t) {
     auto it = t.by_status.find(s);
     w.field(status_name(s), it == t.by_status.end() ? std::uint64_t{0} : it->second);
   }
-  w.field("escalated", t.escalated).field("triggers", t.triggers).end_object();
+  w.field("escalated", t.escalated).field("triggers", t.triggers);
+  w.field("claims_expired", t.claims_expired).field("takeovers", t.takeovers);
+  w.field("notes", t.notes).end_object();
   w.field("median_time_to_claim_ms", median(t.to_claim));
   w.field("median_time_to_respond_ms", median(t.to_respond));
   w.key("guidance").begin_object().field("posted", t.guidance).field("acks", t.acks);

@@ -112,6 +112,7 @@ void client_session::connect(protocol::command& cmd) {
   if (!auth.enabled())
     actor_.id = auth::authenticator::anonymous_admin(cmd.name.empty() ? client_id_ : cmd.name);
   connected_ = true;
+  node_.crisis().seen(actor_);
   const auto& cfg = node_.cfg();
   json_writer w;
   w.begin_object().field("client", client_id_).field("user", actor_.id.subject);
@@ -149,7 +150,7 @@ void client_session::subscribe(protocol::command& cmd) {
   if (thread_.registry.add(cmd.channel, this, cmd.join_leave))
     node_.attach(cmd.channel, thread_.index);
   node_.eng().presence_join(cmd.channel, {client_id_, actor_.id.name});
-  node_.crisis().note_member(cmd.channel, actor_);
+  node_.crisis().joined(cmd.channel, actor_);
   session::actions todo;
   subs_.back().fsm.start(cmd.recover, todo);
   run(subs_.back(), todo);
@@ -247,6 +248,7 @@ void client_session::drop(std::string_view channel) {
 }
 
 void client_session::release() {
+  if (connected_) node_.crisis().seen(actor_);  // last seen: now
   for (auto& s : subs_) {
     if (thread_.registry.remove(s.channel, this, s.presence_events))
       node_.detach(s.channel, thread_.index);

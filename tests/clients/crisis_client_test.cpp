@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cstdio>
+#include <thread>
 
 #include "tests/integration/server_process.hpp"
 
@@ -75,6 +76,42 @@ TEST(client_crisis, blocking_calls_push_claim_respond_resolve_and_guidance) {
   } catch (const client::command_error& e) {
     EXPECT_EQ(e.code, "forbidden");
   }
+}
+
+TEST(client_crisis, assign_notes_and_the_directory_of_people) {
+  server_process s(auth_args());
+  auto lead = as(s, "lena", "lead");
+  auto bot = as(s, "scout", "bot");
+  auto amy = as(s, "amy", "ambassador");
+  client::create_channel(*lead, "crisis.dir", "Directory", "sev2");
+  ASSERT_FALSE(amy->call("subscribe", R"("channel":"crisis.dir")").is_error);
+  auto ref = client::push_alert(*bot, post("https://x.com/someone/status/7"));
+  try {
+    client::assign_alert(*lead, ref.channel, ref.id, "Ben Okafor");
+    FAIL() << "nobody of that id has connected";
+  } catch (const client::command_error& e) {
+    EXPECT_EQ(e.code, "unknown_user");
+  }
+  client::assign_alert(*lead, ref.channel, ref.id, "amy");
+  auto note = client::note_alert(*amy, ref.channel, ref.id, "Asked for the order number");
+  EXPECT_TRUE(note.starts_with("n-")) << note;
+
+  auto people = client::list_people(*lead);
+  std::vector<std::string> users;
+  for (auto& p : people) users.push_back(p.user);
+  EXPECT_EQ(users, (std::vector<std::string>{"amy", "lena", "scout"}));
+  EXPECT_EQ(people[0].role, "ambassador");
+  EXPECT_GT(people[0].first_seen, 0);
+  std::vector<client::person_entry> members;
+  // The subscription is recorded as the member just after it is answered.
+  for (int i = 0; i < 200 && members.empty(); ++i) {
+    members = client::channel_members(*lead, "crisis.dir");
+    if (members.empty()) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].user, "amy");
+  EXPECT_GT(members[0].since, 0);
+  EXPECT_THROW(client::list_people(*amy), client::command_error);
 }
 
 TEST(client_crisis, async_calls_on_a_session) {

@@ -68,6 +68,8 @@ class crisis_drill : public ::testing::TestWithParam<std::string> {
 [crisis]
 scan_interval_ms = 200
 reminder_after_s = 2
+# The drill races 5 ambassadors for 200 alerts: no cap on how many one may win.
+claim_limit = 0
 [escalation]
 sev1_escalate_after_s = 8
 sev2_escalate_after_s = 8

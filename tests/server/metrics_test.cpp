@@ -110,6 +110,7 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::alerts_deduplicated, "muster_alerts_deduplicated_total"},
     {counter::alert_transitions, "muster_alert_transitions_total"},
     {counter::escalations, "muster_escalations_total"},
+    {counter::claims_expired, "muster_claims_expired_total"},
     {counter::guidance_posted, "muster_guidance_posted_total"},
     {counter::guidance_reminders, "muster_guidance_reminders_total"},
     {counter::crisis_conflicts, "muster_crisis_conflicts_total"},

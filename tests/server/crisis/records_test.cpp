@@ -48,6 +48,10 @@ TEST(records, alert_round_trips_every_field) {
   r.a.claimed_at = at(1500);
   r.a.responded_at = at(1800);
   r.a.escalations = 2;
+  r.a.claim_expires_at = at(3500);
+  r.a.expired_claims = 1;
+  r.a.takeovers = 2;
+  r.a.notes = 4;
   r.channel = "crisis.a";
   r.channels = {"crisis.a", "crisis.b"};
   r.occurred_at = "\"2026-01-01T08:59:00Z\"";
@@ -56,13 +60,41 @@ TEST(records, alert_round_trips_every_field) {
   auto text = round_trip(r);
   EXPECT_EQ(
       text,
-      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2})");
+      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2,"claim_expires_at":3500,"expired_claims":1,"takeovers":2,"notes":4})");
   alert_record back;
   ASSERT_TRUE(decode(text, back));
   EXPECT_EQ(back.a.holder, "amb:1");
   EXPECT_EQ(back.a.status, alert_status::claimed);
   EXPECT_EQ(back.a.input.tags, (std::vector<std::string>{"t1", "t2"}));
   EXPECT_EQ(back.responder, (person{"lead-1", "Lea"}));
+  EXPECT_EQ(back.a.claim_expires_at, at(3500));
+  EXPECT_EQ(back.a.expired_claims, 1u);
+  EXPECT_EQ(back.a.takeovers, 2u);
+  EXPECT_EQ(back.a.notes, 4u);
+}
+
+TEST(records, person_held_claims_and_note_round_trip) {
+  person_record p{"amb:1", "Ana \"A\"", "ambassador", 10, 20, {"crisis.a", "triage"}};
+  auto text = round_trip(p);
+  EXPECT_EQ(
+      text,
+      R"({"user":"amb:1","name":"Ana \"A\"","role":"ambassador","first_seen":10,"last_seen":20,"channels":["crisis.a","triage"]})");
+  auto back = decoded<person_record>(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->channels, p.channels);
+  EXPECT_EQ(back->last_seen, 20);
+
+  held_record h{"amb:1", {"crisis.a a-1", "triage a-2"}};
+  auto held = decoded<held_record>(round_trip(h));
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->alerts, h.alerts);
+
+  note_record n{"n-1", "a-1", "Called the customer", {"lead-1", "Lea"}, 99};
+  EXPECT_EQ(
+      round_trip(n),
+      R"({"id":"n-1","alert":"a-1","text":"Called the customer","by":{"user":"lead-1","name":"Lea"},"at":99})");
+  EXPECT_FALSE(decoded<person_record>(R"({"name":"x"})")) << "a person needs a user";
+  EXPECT_FALSE(decoded<note_record>(R"({"id":5})"));
 }
 
 TEST(records, a_new_alert_has_null_people_and_a_numeric_occurred_at_stays_a_number) {

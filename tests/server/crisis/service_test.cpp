@@ -163,6 +163,8 @@ class crisis_service : public ::testing::Test {
                                        {severity::sev2, 1200s},
                                        {severity::sev3, 3600s},
                                        {severity::sev4, 14400s}};
+    // Everyone has connected once: the directory knows them (assignments need it).
+    for (const auto* a : {&ana_, &ben_, &cara_, &lea_, &bot_, &admin_}) svc_.seen(*a);
   }
 
   service::clock_fn clock() {
@@ -1054,11 +1056,11 @@ TEST_F(crisis_service, guidance_ack_is_recorded_once) {
 TEST_F(crisis_service, guidance_status_lists_acknowledged_and_pending_ambassadors) {
   // Leads see who still has to read the guidance; only ambassadors are expected to ack.
   create_channel("crisis-g");
-  svc_.note_member("crisis-g", ana_);
-  svc_.note_member("crisis-g", ben_);
-  svc_.note_member("crisis-g", ben_);  // a second subscription changes nothing
-  svc_.note_member("crisis-g", lea_);
-  svc_.note_member("crisis-g", bot_);
+  svc_.joined("crisis-g", ana_);
+  svc_.joined("crisis-g", ben_);
+  svc_.joined("crisis-g", ben_);  // a second subscription changes nothing
+  svc_.joined("crisis-g", lea_);
+  svc_.joined("crisis-g", bot_);
   auto gid = post_guidance("crisis-g", "holding_statement");
   ASSERT_TRUE(
       run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
@@ -1080,7 +1082,7 @@ TEST_F(crisis_service, guidance_status_lists_acknowledged_and_pending_ambassador
 TEST_F(crisis_service, reminder_lists_exactly_the_pending_ambassadors_once) {
   // After reminder_after, one reminder names who has not acked; it is never repeated.
   create_channel("crisis-g");
-  for (const auto* a : {&ana_, &ben_, &cara_, &lea_}) svc_.note_member("crisis-g", *a);
+  for (const auto* a : {&ana_, &ben_, &cara_, &lea_}) svc_.joined("crisis-g", *a);
   auto gid = post_guidance("crisis-g", "talking_points");
   now_ = t0 + 100s;
   ASSERT_TRUE(
@@ -1109,7 +1111,7 @@ TEST_F(crisis_service, reminder_lists_exactly_the_pending_ambassadors_once) {
 TEST_F(crisis_service, no_reminder_when_everyone_acknowledged) {
   // Nothing to nag about: no event, and the reminder is not kept around.
   create_channel("crisis-g");
-  svc_.note_member("crisis-g", ana_);
+  svc_.joined("crisis-g", ana_);
   auto gid = post_guidance("crisis-g", "update");
   ASSERT_TRUE(
       run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
@@ -1515,7 +1517,7 @@ TEST_F(crisis_service, timeline_reports_the_first_offset_still_held) {
 TEST_F(crisis_service, superseded_guidance_gets_no_reminder) {
   // Only the pinned (newest) guidance of a kind is worth a reminder.
   create_channel("crisis-g");
-  svc_.note_member("crisis-g", ana_);
+  svc_.joined("crisis-g", ana_);
   post_guidance("crisis-g", "talking_points");
   now_ = t0 + 10s;
   auto newer = post_guidance("crisis-g", "talking_points");
@@ -1604,7 +1606,7 @@ TEST_F(crisis_service, the_dedup_pointer_decides_the_home_for_concurrent_first_t
 TEST_F(crisis_service, guidance_text_that_looks_like_the_reminded_flag_still_gets_its_reminder) {
   // The flag is read from the document's own field, not found anywhere in its text.
   create_channel("crisis-g");
-  svc_.note_member("crisis-g", ana_);
+  svc_.joined("crisis-g", ana_);
   auto r = run("guidance.post",
                cmd("guidance.post", {{"channel", "crisis-g"},
                                      {"kind", "update"},
@@ -1732,4 +1734,248 @@ TEST_F(crisis_service, dedup_entries_that_moved_on_to_a_newer_alert_are_kept) {
   ASSERT_TRUE(repeat.ok);
   EXPECT_EQ(json(repeat.json).flag("/deduplicated"), true) << "still folds into the open one";
   EXPECT_EQ(json(repeat.json).str("/alert/id"), second);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims that cannot rot: expiry, the per-ambassador cap, takeovers; the directory; notes
+
+TEST_F(crisis_service, an_unanswered_claim_expires_once_across_nodes) {
+  // A claim nobody answers goes back to the pool at its deadline, exactly once.
+  opts_.escalation.claim_ttl = {{severity::sev3, 120s}};
+  auto id = push_new("https://x.com/u/status/1");
+  now_ = t0 + 10s;
+  auto c = act("alert.claim", id, ana_);
+  ASSERT_TRUE(c.ok) << c.message;
+  EXPECT_EQ(json(c.json).num("/alert/claim_expires_at"), ms(t0 + 130s));
+  now_ = t0 + 129s;
+  scan();
+  EXPECT_EQ(count("triage", "alert.released"), 0u);
+  now_ = t0 + 130s;
+  metrics other_metrics(1);
+  service other_node(engine_, opts_, other_metrics, clock());
+  scan();
+  scan_with(other_node);
+  auto rel = frames("triage", "alert.released");
+  ASSERT_EQ(rel.size(), 1u);
+  json j(rel[0]);
+  EXPECT_EQ(j.str("/data/reason"), "expired");
+  EXPECT_EQ(j.str("/data/previous/user"), "amb-a");
+  EXPECT_EQ(j.str("/data/previous/name"), "Ana");
+  EXPECT_EQ(j.str("/data/by/user"), "muster");
+  EXPECT_EQ(j.str("/sender/client"), "scheduler");
+  EXPECT_EQ(j.str("/data/alert/status"), "new");
+  EXPECT_TRUE(j.is_null("/data/alert/holder"));
+  EXPECT_EQ(j.num("/data/alert/expired_claims"), 1);
+  EXPECT_EQ(j.num("/data/alert/claim_expires_at"), 0);
+  EXPECT_EQ(metrics_.total(counter::claims_expired) + other_metrics.total(counter::claims_expired),
+            1u);
+  // Free to be claimed again, by anyone.
+  EXPECT_TRUE(act("alert.claim", id, ben_).ok);
+}
+
+TEST_F(crisis_service, a_response_stops_the_claim_clock) {
+  opts_.escalation.claim_ttl = {{severity::sev3, 120s}};
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  now_ = t0 + 60s;
+  auto r =
+      run("alert.respond",
+          cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "ok"}}), ana_);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(json(r.json).num("/alert/claim_expires_at"), 0);
+  now_ = t0 + 1h;
+  scan();
+  EXPECT_EQ(count("triage", "alert.released"), 0u);
+  EXPECT_EQ(json(act("alert.get", id, ana_).json).str("/alert/status"), "responded");
+}
+
+TEST_F(crisis_service, ambassadors_hold_at_most_claim_limit_unanswered_claims) {
+  // The cap counts claims held unanswered; answering or letting go frees a place.
+  opts_.claim_limit = 2;
+  auto a1 = push_new("https://x.com/u/status/1");
+  auto a2 = push_new("https://x.com/u/status/2");
+  auto a3 = push_new("https://x.com/u/status/3");
+  ASSERT_TRUE(act("alert.claim", a1, ana_).ok);
+  ASSERT_TRUE(act("alert.claim", a2, ana_).ok);
+  EXPECT_TRUE(act("alert.claim", a2, ana_).ok) << "claiming what one holds is no new claim";
+  auto third = act("alert.claim", a3, ana_);
+  EXPECT_EQ(third.code, errc::claim_limit);
+  EXPECT_EQ(third.message,
+            "you hold 2 unanswered claims, the most allowed (claim_limit 2); respond to or "
+            "release one first");
+  EXPECT_EQ(third.extra, "\"limit\":2");
+  EXPECT_EQ(json(act("alert.get", a3, ana_).json).str("/alert/status"), "new");
+  ASSERT_TRUE(act("alert.release", a1, ana_).ok);
+  ASSERT_TRUE(act("alert.claim", a3, ana_).ok);
+  EXPECT_EQ(act("alert.claim", a1, ana_).code, errc::claim_limit);
+  ASSERT_TRUE(run("alert.respond",
+                  cmd("alert.respond", {{"channel", "triage"}, {"alert", a2}, {"reply_text", "x"}}),
+                  ana_)
+                  .ok);
+  EXPECT_TRUE(act("alert.claim", a1, ana_).ok) << "an answered claim no longer counts";
+  // Leads are not capped; and a lead may still assign work to someone at the cap.
+  auto a4 = push_new("https://x.com/u/status/4");
+  auto a5 = push_new("https://x.com/u/status/5");
+  EXPECT_TRUE(act("alert.claim", a4, lea_).ok);
+  EXPECT_TRUE(run("alert.assign",
+                  cmd("alert.assign", {{"channel", "triage"}, {"alert", a5}, {"to", "amb-a"}}),
+                  lea_)
+                  .ok);
+  EXPECT_EQ(act("alert.claim", push_new("https://x.com/u/status/6"), ana_).code, errc::claim_limit);
+}
+
+TEST_F(crisis_service, a_claim_the_cap_still_counts_but_the_alert_does_not_is_dropped_at_the_cap) {
+  // A release that was never recorded in the held claims (a crash in between) cannot lock
+  // anyone out: at the cap the alerts are checked.
+  opts_.claim_limit = 1;
+  std::optional<std::error_code> wrote;
+  namespace c = muster::server::crisis;
+  engine_.commit(
+      c::keys::people_channel,
+      {{c::keys::held("amb-a"), 0, c::encode(c::held_record{"amb-a", {"triage a-gone"}})}}, {},
+      std::nullopt, [&](std::error_code ec, commit_result) { wrote = ec; });
+  ASSERT_TRUE(wrote && !*wrote);
+  auto id = push_new("https://x.com/u/status/1");
+  auto r = act("alert.claim", id, ana_);
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST_F(crisis_service, a_lead_takes_over_a_claim_and_the_event_names_the_previous_holder) {
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  auto r = run("alert.assign",
+               cmd("alert.assign",
+                   {{"channel", "triage"}, {"alert", id}, {"to", "amb-b"}, {"to_name", "Benny"}}),
+               lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.str("/alert/holder/name"), "Ben") << "the directory names the holder";
+  EXPECT_EQ(j.num("/alert/takeovers"), 1);
+  auto ev = frames("triage", "alert.assigned");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(json(ev[0]).str("/data/previous/user"), "amb-a");
+  EXPECT_EQ(json(ev[0]).str("/data/by/user"), "lead-1");
+  // Assigning an unclaimed alert takes nothing from anyone.
+  auto other = push_new("https://x.com/u/status/2");
+  ASSERT_TRUE(run("alert.assign",
+                  cmd("alert.assign", {{"channel", "triage"}, {"alert", other}, {"to", "amb-c"}}),
+                  lea_)
+                  .ok);
+  auto ev2 = frames("triage", "alert.assigned");
+  ASSERT_EQ(ev2.size(), 2u);
+  EXPECT_TRUE(json(ev2[1]).is_null("/data/previous"));
+  EXPECT_EQ(json(ev2[1]).num("/data/alert/takeovers"), 0);
+}
+
+TEST_F(crisis_service, assigning_to_someone_the_directory_does_not_know_is_refused) {
+  auto id = push_new("https://x.com/u/status/1");
+  auto r =
+      run("alert.assign",
+          cmd("alert.assign", {{"channel", "triage"}, {"alert", id}, {"to", "Ben Okafor"}}), lea_);
+  EXPECT_EQ(r.code, errc::unknown_user);
+  EXPECT_EQ(r.message, "no user Ben Okafor has connected to this server");
+  auto bot =
+      run("alert.assign",
+          cmd("alert.assign", {{"channel", "triage"}, {"alert", id}, {"to", "bot-1"}}), lea_);
+  EXPECT_EQ(bot.code, errc::bad_request);
+  EXPECT_EQ(json(act("alert.get", id, lea_).json).str("/alert/status"), "new");
+  EXPECT_EQ(count("triage", "alert.assigned"), 0u);
+}
+
+TEST_F(crisis_service, the_directory_lists_people_with_role_times_and_channels) {
+  now_ = t0 + 5s;
+  create_channel("crisis-p");
+  svc_.joined("crisis-p", ana_);
+  svc_.joined("triage", ana_);
+  scan();  // writes what the node saw since
+  auto r = run("people.list", cmd("people.list", {}), lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.column("/people", "/user"),
+            (std::vector<std::string>{"admin-1", "amb-a", "amb-b", "amb-c", "bot-1", "lead-1"}));
+  EXPECT_EQ(j.num("/total"), 6);
+  EXPECT_EQ(j.flag("/truncated"), false);
+  EXPECT_EQ(j.str("/people/1/name"), "Ana");
+  EXPECT_EQ(j.str("/people/1/role"), "ambassador");
+  EXPECT_EQ(j.num("/people/1/first_seen"), ms(t0));
+  EXPECT_EQ(j.strs("/people/1/channels"), (std::vector<std::string>{"crisis-p", "triage"}));
+  EXPECT_EQ(run("people.list", cmd("people.list", {}), ana_).code, errc::forbidden);
+  auto one = run("people.list", "{\"id\":1,\"op\":\"people.list\",\"limit\":2}", lea_);
+  EXPECT_EQ(json(one.json).size("/people"), 2u);
+  EXPECT_EQ(json(one.json).flag("/truncated"), true);
+}
+
+TEST_F(crisis_service, a_channels_members_are_its_ambassadors_with_their_directory_records) {
+  create_channel("crisis-m");
+  svc_.joined("crisis-m", ana_);
+  svc_.joined("crisis-m", lea_);  // leads are not members
+  auto r = run("channel.members", cmd("channel.members", {{"channel", "crisis-m"}}), lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.column("/members", "/user"), std::vector<std::string>{"amb-a"});
+  EXPECT_EQ(j.str("/members/0/role"), "ambassador");
+  EXPECT_EQ(j.num("/members/0/last_seen"), ms(t0));
+  EXPECT_EQ(run("channel.members", cmd("channel.members", {{"channel", "crisis-m"}}), ana_).code,
+            errc::forbidden);
+}
+
+TEST_F(crisis_service, plain_channels_record_no_members_and_their_guidance_expects_no_acks) {
+  svc_.joined("plain-x", ana_);
+  svc_.joined("plain-x", ben_);
+  auto gid = post_guidance("plain-x", "update");
+  auto st = run("guidance.status",
+                cmd("guidance.status", {{"channel", "plain-x"}, {"guidance", gid}}), lea_);
+  ASSERT_TRUE(st.ok) << st.message;
+  EXPECT_EQ(json(st.json).size("/pending"), 0u);
+  now_ = t0 + 1h;
+  scan();
+  EXPECT_EQ(count("plain-x", "guidance.reminder"), 0u);
+}
+
+TEST_F(crisis_service, ambassadors_who_joined_before_channel_create_become_members) {
+  svc_.joined("later", ana_);
+  scan();  // the directory now lists the channel for Ana
+  create_channel("later");
+  auto gid = post_guidance("later", "holding_statement");
+  auto st = run("guidance.status",
+                cmd("guidance.status", {{"channel", "later"}, {"guidance", gid}}), lea_);
+  ASSERT_TRUE(st.ok) << st.message;
+  EXPECT_EQ(json(st.json).column("/pending", "/user"), std::vector<std::string>{"amb-a"});
+}
+
+TEST_F(crisis_service, notes_are_kept_with_the_alert_and_in_its_timeline) {
+  auto id = push_new("https://x.com/u/status/1");
+  now_ = t0 + 7s;
+  auto r = run("alert.note",
+               cmd("alert.note", {{"channel", "triage"}, {"alert", id}, {"text", "Customer DM'd"}}),
+               ana_);
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.num("/alert/notes"), 1);
+  EXPECT_EQ(j.str("/note/text"), "Customer DM'd");
+  EXPECT_EQ(j.str("/note/by/user"), "amb-a");
+  EXPECT_EQ(j.num("/note/at"), ms(t0 + 7s));
+  EXPECT_TRUE(j.str("/note/id").starts_with("n-"));
+  auto ev = frames("triage", "alert.noted");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(json(ev[0]).str("/data/note/text"), "Customer DM'd");
+  EXPECT_EQ(json(ev[0]).num("/offset"), j.num("/offset"));
+  now_ = t0 + 8s;
+  ASSERT_TRUE(run("alert.note",
+                  cmd("alert.note", {{"channel", "triage"}, {"alert", id}, {"text", "Second"}}),
+                  lea_)
+                  .ok);
+  auto got = json(act("alert.get", id, ana_).json);
+  EXPECT_EQ(got.column("/notes", "/text"), (std::vector<std::string>{"Customer DM'd", "Second"}));
+  EXPECT_EQ(run("alert.note", cmd("alert.note", {{"channel", "triage"}, {"alert", id}}), ana_).code,
+            errc::bad_request);
+  EXPECT_EQ(run("alert.note",
+                cmd("alert.note", {{"channel", "triage"}, {"alert", id}, {"text", "x"}}), bot_)
+                .code,
+            errc::forbidden);
+  EXPECT_EQ(
+      run("alert.note",
+          cmd("alert.note", {{"channel", "triage"}, {"alert", "a-none"}, {"text", "x"}}), ana_)
+          .code,
+      errc::not_found);
 }
