@@ -78,50 +78,10 @@ std::string lower(std::string_view s) {
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
-bool tracking_param(std::string_view kv) {
-  auto key = lower(kv.substr(0, kv.find('=')));
-  return key.rfind("utm_", 0) == 0 || key == "fbclid" || key == "gclid" || key == "ref_src" ||
-         key == "si";
-}
 bool finished(alert_status s) {
   return s == alert_status::resolved || s == alert_status::dismissed;
 }
 }  // namespace
-
-std::string canonical_url(std::string_view url) {
-  auto hash = url.find('#');
-  if (hash != std::string_view::npos) url = url.substr(0, hash);
-  std::string out;
-  auto scheme_end = url.find("://");
-  std::string_view rest = url;
-  if (scheme_end != std::string_view::npos) {
-    out = lower(url.substr(0, scheme_end + 3));
-    rest = url.substr(scheme_end + 3);
-  }
-  auto path_start = rest.find_first_of("/?");
-  out += lower(rest.substr(0, path_start));
-  if (path_start == std::string_view::npos) return out;
-  rest = rest.substr(path_start);
-  auto q = rest.find('?');
-  std::string path(rest.substr(0, q));
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  if (path == "/") path.clear();
-  out += path;
-  if (q != std::string_view::npos) {
-    std::string_view query = rest.substr(q + 1);
-    std::vector<std::string> kept;
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      auto kv = query.substr(0, amp);
-      if (!kv.empty() && !tracking_param(kv)) kept.emplace_back(kv);
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-    std::sort(kept.begin(), kept.end());  // parameter order does not make another post
-    for (std::size_t i = 0; i < kept.size(); ++i) out += (i ? "&" : "?") + kept[i];
-  }
-  return out;
-}
 
 bool is_web_url(std::string_view url) {
   auto scheme_end = url.find("://");

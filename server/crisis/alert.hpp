@@ -1,6 +1,6 @@
 #pragma once
-// The alert domain without I/O: dedup keys, the claim/respond/resolve state machine, routing
-// rules and escalation deadlines, all with the time passed in. Plain values; callers own the
+// The alert domain without I/O: the claim/respond/resolve state machine, routing rules and
+// escalation deadlines, all with the time passed in. Plain values; callers own the
 // synchronisation (one engine holds each alert's authoritative copy).
 #include <chrono>
 #include <cstdint>
@@ -40,7 +40,7 @@ struct alert_input {
   std::string author;
   std::string text;
   crisis::severity severity = severity::sev3;
-  std::string dedup_key;  // empty: the canonical URL
+  std::string dedup_key;  // empty: the canonical URL (canonical_url.hpp)
   std::vector<std::string> tags;
   std::uint64_t reach = 0;
   std::uint64_t engagement = 0;
@@ -71,9 +71,6 @@ struct alert {
   unsigned notes = 0;           // internal notes written on it
 };
 
-/// Lower-cased scheme and host, no fragment, no utm_* / fbclid / gclid parameters, no trailing
-/// slash: the same post reached through different links gets one key.
-std::string canonical_url(std::string_view url);
 /// An `http://` or `https://` URL (scheme in any case) with a host, and no space or control
 /// character: what a client may open. Everything else (`javascript:`, `data:`, ...) is not.
 bool is_web_url(std::string_view url);

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "server/crisis/alerts.hpp"
+#include "server/crisis/canonical_url.hpp"
 #include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/store.hpp"

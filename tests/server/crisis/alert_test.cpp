@@ -21,18 +21,6 @@ alert make_alert(severity s = severity::sev2) {
 }
 }  // namespace
 
-TEST(alert, canonical_url_folds_links_to_the_same_post) {
-  EXPECT_EQ(canonical_url("HTTPS://X.com/u/status/1/?utm_source=a&s=2#frag"),
-            "https://x.com/u/status/1?s=2");
-  EXPECT_EQ(canonical_url("https://x.com/u/status/1"), canonical_url("https://X.COM/u/status/1/"));
-  EXPECT_EQ(canonical_url("https://news.example/a?b=2&a=1"),
-            canonical_url("https://news.example/a?a=1&b=2&fbclid=zz"));
-  EXPECT_NE(canonical_url("https://x.com/u/status/1"), canonical_url("https://x.com/u/status/2"));
-  EXPECT_NE(canonical_url("https://x.com/U/status/1"), canonical_url("https://x.com/u/status/1"))
-      << "paths keep case";
-  EXPECT_EQ(canonical_url("https://example.org/"), "https://example.org");
-}
-
 TEST(alert, claim_is_exclusive_and_idempotent_for_the_holder) {
   auto a = make_alert();
   EXPECT_EQ(claim(a, "amb1", t0 + 5s), outcome::ok);
