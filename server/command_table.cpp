@@ -3,6 +3,7 @@
 #include <array>
 
 #include "server/crisis/alerts.hpp"
+#include "server/crisis/audience.hpp"
 #include "server/crisis/channels.hpp"
 #include "server/crisis/guidance.hpp"
 #include "server/crisis/ingestion.hpp"
@@ -71,8 +72,10 @@ const std::array rows{
     crisis_op("channel.members", cr, leads, c::people::members),
     crisis_op("people.list", channel_use::crisis_unused, leads, c::people::list, {1, 10000}),
     crisis_op("guidance.post", channel_use::crisis_or_all, leads, c::guidance::post),
-    crisis_op("guidance.ack", cr, people, c::guidance::ack),
-    crisis_op("guidance.status", cr, leads, c::guidance::status),
+    crisis_op("guidance.revise", cr, leads, c::guidance::revise),
+    crisis_op("guidance.ack", cr, people, c::audience::ack),
+    crisis_op("guidance.read", cr, people, c::audience::read_receipt),
+    crisis_op("guidance.status", cr, leads, c::audience::status),
     crisis_op("guidance.list", cr, everyone, c::guidance::list),
     crisis_op("template.put", cr, leads, c::templates::put),
     crisis_op("template.delete", cr, leads, c::templates::remove),

@@ -34,6 +34,7 @@ constexpr counter_info infos[] = {
     {"muster_claims_expired_total", "Claims this node released because they expired unanswered"},
     {"muster_guidance_posted_total", "Guidance posts"},
     {"muster_guidance_reminders_total", "guidance.reminder events raised by this node"},
+    {"muster_guidance_overdue_total", "guidance.overdue escalations raised by this node"},
     {"muster_crisis_conflicts_total",
      "Crisis updates retried because another node or client changed the object first"},
     {"muster_crisis_mirror_failures_total",

@@ -32,6 +32,7 @@ enum class counter : std::size_t {
   claims_expired,  // claims released by the scheduler because they ran out of time
   guidance_posted,
   guidance_reminders,
+  guidance_overdue,        // guidance.overdue escalations raised
   crisis_conflicts,        // compare-and-set retries that lost a race
   crisis_mirror_failures,  // events that could not be copied to an alert's other channels
   auth_failures,           // bad, expired or missing tokens

@@ -125,13 +125,40 @@ void resolve_alert(blocking_client& c, const std::string& channel, const std::st
 }
 
 std::string post_guidance(blocking_client& c, const std::string& channel, const std::string& kind,
-                          const std::string& title, const std::string& body) {
+                          const std::string& title, const std::string& body,
+                          std::int64_t ack_within_s) {
   std::string f;
   field(f, "channel", channel);
   field(f, "kind", kind);
   field(f, "title", title);
   field(f, "body", body);
+  if (ack_within_s > 0) f += ",\"ack_within_s\":" + std::to_string(ack_within_s);
   return string_at(checked(c.call("guidance.post", f)), "/guidance/id", "guidance.post");
+}
+
+std::int64_t revise_guidance(blocking_client& c, const std::string& channel, const std::string& gid,
+                             const std::string& body, const std::string& changes) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "guidance", gid);
+  field(f, "body", body);
+  field(f, "changes", changes);
+  auto result = checked(c.call("guidance.revise", f));
+  dom::parser p;
+  dom::element e;
+  std::int64_t version = 0;
+  if (p.parse(result).get(e) || e.at_pointer("/guidance/version").get_int64().get(version))
+    throw client_error("guidance.revise: unexpected reply " + result);
+  return version;
+}
+
+void read_guidance(blocking_client& c, const std::string& channel, const std::string& gid,
+                   bool read) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "guidance", gid);
+  field(f, "state", read ? "read" : "delivered");
+  checked(c.call("guidance.read", f));
 }
 
 bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& gid) {

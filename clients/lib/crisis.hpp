@@ -57,8 +57,17 @@ void respond_alert(blocking_client& c, const std::string& channel, const std::st
                    const std::string& reply_url, const std::string& reply_text = {});
 void resolve_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
 /// Posts guidance (kind: holding_statement, talking_points, do_dont, update); returns its id.
+/// `ack_within_s` > 0: members still pending that long after are escalated to the leads.
 std::string post_guidance(blocking_client& c, const std::string& channel, const std::string& kind,
-                          const std::string& title, const std::string& body);
+                          const std::string& title, const std::string& body,
+                          std::int64_t ack_within_s = 0);
+/// Revises a pinned post (leads): returns its new version; everyone acknowledges again.
+std::int64_t revise_guidance(blocking_client& c, const std::string& channel,
+                             const std::string& guidance_id, const std::string& body,
+                             const std::string& changes);
+/// Tells the server the post reached the user (`read` false) or was shown to them.
+void read_guidance(blocking_client& c, const std::string& channel, const std::string& guidance_id,
+                   bool read = true);
 /// Acknowledges guidance; returns false when it was already acknowledged.
 bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& guidance_id);
 /// Creates a crisis channel (leads).

@@ -8,6 +8,7 @@
 
 #include "protocol/json_writer.hpp"
 #include "server/auth/roles.hpp"
+#include "server/crisis/guidance.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
 #include "server/crisis/store.hpp"
@@ -30,6 +31,7 @@ struct verb_input {
   std::string to, to_name;                                  // assign
   std::string reply_url, reply_text;                        // respond
   std::function<std::chrono::seconds(severity)> claim_ttl;  // how long a new claim lives
+  std::vector<pinned_version> pinned;                       // respond: the guidance in force
 };
 
 // One alert verb: the command, its event, its own fields, and its transition of the state
@@ -84,7 +86,10 @@ outcome apply_assign(alert_record& rec, const verb_input& in, bool& changed) {
 outcome apply_respond(alert_record& rec, const verb_input& in, bool& changed) {
   auto res = crisis::respond(rec.a, in.user, in.reply_url, in.reply_text, in.lead, in.now);
   changed = res == outcome::ok;
-  if (changed) rec.responder = {in.user, in.name};
+  if (changed) {
+    rec.responder = {in.user, in.name};
+    rec.guidance = in.pinned;  // what the answer was written under
+  }
   return res;
 }
 
@@ -218,6 +223,16 @@ void run_verb(context& ctx, request& r, const verb& v, done_fn done) {
   in.lead = auth::acts_for_others(r.who.id.role);
   in.claim_ttl = [&ctx](severity s) { return ctx.opts.escalation.claim_ttl_of(s); };
   if (v.event == "alert.assigned") return assign_known(ctx, r, v, in, id, std::move(done));
+  if (v.event == "alert.responded") {
+    return guidance::pinned_versions(
+        ctx, r.channel,
+        [&ctx, &v, in, id, channel = r.channel, who = r.who,
+         done](std::vector<pinned_version> pins) mutable {
+          in.pinned = std::move(pins);
+          apply_verb(ctx, channel, id, who, v, std::move(in), done);
+        },
+        done);
+  }
   if (v.event == "alert.claimed" && ctx.opts.claim_limit > 0 &&
       r.who.id.role == auth::role::ambassador)
     return capped_claim(ctx, r, v, in, id, std::move(done));

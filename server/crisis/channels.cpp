@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "server/crisis/audience.hpp"
 #include "server/crisis/fan_in.hpp"
-#include "server/crisis/guidance.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
 #include "server/crisis/store.hpp"
@@ -59,7 +59,7 @@ void adopt_members(context& ctx, const std::string& channel, std::int64_t since)
   people::joined(
       ctx, channel,
       [&ctx, channel, since](std::vector<person_record> found) {
-        for (auto& p : found) guidance::add_member(ctx, channel, {p.user, p.name, since});
+        for (auto& p : found) audience::add_member(ctx, channel, {p.user, p.name, since});
       },
       [channel](result r) {
         spdlog::warn("crisis: earlier members of {} not recorded: {}", channel, r.message);

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "server/crisis/alerts.hpp"
-#include "server/crisis/guidance.hpp"
+#include "server/crisis/audience.hpp"
 #include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/store.hpp"
@@ -100,13 +100,14 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
  private:
   struct item {
     // forget: an expired idempotency key; undedup: a closed alert's dedup entries
-    enum kind_t { escalation, reminder, forget, undedup } kind;
+    enum kind_t { escalation, reminder, overdue, forget, undedup } kind;
     std::string member;
   };
 
   // The indexes a pass takes due items from after the due index, in this order.
   static constexpr std::pair<std::string_view, item::kind_t> other_indexes[] = {
       {keys::remind_index, item::reminder},
+      {keys::overdue_index, item::overdue},
       {keys::idempotency_index, item::forget},
       {keys::forget_index, item::undedup}};
 
@@ -132,7 +133,9 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
       case item::escalation:
         return escalate(ctx_, target->first, target->second, next);
       case item::reminder:
-        return guidance::remind(ctx_, target->first, target->second, next);
+        return audience::remind(ctx_, target->first, target->second, next);
+      case item::overdue:
+        return audience::overdue(ctx_, target->first, target->second, next);
       default:
         return alerts::forget_dedup(ctx_, target->first, target->second, next);
     }

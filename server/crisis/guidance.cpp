@@ -20,20 +20,46 @@ using protocol::json_writer;
 namespace {
 
 constexpr std::string_view kinds[] = {"holding_statement", "talking_points", "do_dont", "update"};
+constexpr std::size_t max_body = 32 * 1024;
 
 struct post_input {
   std::string kind, title, body;
+  std::int64_t ack_within_s = 0;
 };
+
+constexpr std::int64_t max_ack_within_s = 7LL * 86400;
 
 std::optional<post_input> read_post(request& r, const done_fn& done) {
   post_input in;
   in.kind = r.f.str("kind", true, 32);
   in.title = r.f.str("title", true, 256);
-  in.body = r.f.str("body", true, 32 * 1024);
+  in.body = r.f.str("body", true, max_body);
   if (!r.f.error() && std::find(std::begin(kinds), std::end(kinds), in.kind) == std::end(kinds))
     r.f.fail("kind", "must be one of holding_statement talking_points do_dont update");
+  auto within = r.f.uint("ack_within_s");
+  if (!r.f.error() && within && (*within < 1 || *within > max_ack_within_s))
+    r.f.fail("ack_within_s", "must be between 1 and 604800");
+  in.ack_within_s = static_cast<std::int64_t>(within.value_or(0));
   if (!fields_ok(r, done)) return std::nullopt;
   return in;
+}
+
+void log_unscheduled(std::string_view what, const std::string& gid, std::error_code ec) {
+  if (ec) spdlog::error("crisis: {} of guidance {} not scheduled: {}", what, gid, ec.message());
+}
+
+// After a version is stored: its reminder and, with a deadline, its overdue check.
+void schedule(context& ctx, const guidance_record& g) {
+  auto item = keys::channel_item(g.channel, g.id);
+  auto remind_at =
+      g.version_at() +
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx.opts.reminder_after).count();
+  ctx.indexes.index_put(std::string(keys::remind_index), item, remind_at,
+                        [gid = g.id](std::error_code ec) { log_unscheduled("reminder", gid, ec); });
+  if (g.ack_deadline)
+    ctx.indexes.index_put(
+        std::string(keys::overdue_index), item, g.ack_deadline,
+        [gid = g.id](std::error_code ec) { log_unscheduled("deadline", gid, ec); });
 }
 
 // Posts to one channel: the new post is pinned for its kind, replacing the previous one.
@@ -47,6 +73,8 @@ void post_to(context& ctx, const std::string& channel, const post_input& in, con
   g.body = in.body;
   g.by = {who.id.subject, who.id.name};
   g.posted_at = ctx.now_ms();
+  g.ack_within_s = in.ack_within_s;
+  if (in.ack_within_s) g.ack_deadline = g.posted_at + in.ack_within_s * 1000;
   auto decide = [&ctx, g, by = who.info()](const std::vector<doc>& d) mutable {
     plan p;
     g.supersedes.reset();
@@ -59,15 +87,7 @@ void post_to(context& ctx, const std::string& channel, const post_input& in, con
     p.events.push_back({"guidance.posted", data.take(), by});
     p.reply = [&ctx, g, json](const commit_result& r) {
       ctx.stats.add(counter::guidance_posted);
-      auto due =
-          g.posted_at +
-          std::chrono::duration_cast<std::chrono::milliseconds>(ctx.opts.reminder_after).count();
-      ctx.indexes.index_put(std::string(keys::remind_index), keys::channel_item(g.channel, g.id),
-                            due, [gid = g.id](std::error_code ec) {
-                              if (ec)
-                                spdlog::error("crisis: reminder for guidance {} not scheduled: {}",
-                                              gid, ec.message());
-                            });
+      schedule(ctx, g);
       json_writer w;
       w.begin_object().raw_field("guidance", json).field("offset", r.offsets[0]);
       return result::success(w.end_object().take());
@@ -75,6 +95,61 @@ void post_to(context& ctx, const std::string& channel, const post_input& in, con
     return p;
   };
   ctx.st.modify(channel, {keys::pinned(in.kind)}, std::move(decide), std::move(done));
+}
+
+struct revise_input {
+  std::string gid, title, body, changes;
+};
+
+// The next version of `g` (which the caller checked is pinned), made by `by` at `now`.
+void next_version(guidance_record& g, const revise_input& in, const person& by, std::int64_t now) {
+  g.history.push_back(
+      {g.version, g.version_at(), g.revised_by.empty() ? g.by : g.revised_by, g.changes});
+  if (g.history.size() > max_guidance_history) g.history.erase(g.history.begin());
+  ++g.version;
+  if (!in.title.empty()) g.title = in.title;
+  g.body = in.body;
+  g.changes = in.changes;
+  g.revised_at = now;
+  g.revised_by = by;
+  g.reminded = false;  // everyone must acknowledge the new text: reminded and chased afresh
+  g.overdue = false;
+  g.ack_deadline = g.ack_within_s ? now + g.ack_within_s * 1000 : 0;
+}
+
+// Revises the post `in.gid` of `kind` if it is still the pinned one: one compare-and-set over
+// the post and the pin.
+void revise_pinned(context& ctx, const std::string& channel, const std::string& kind,
+                   const revise_input& in, const actor& who, done_fn done) {
+  auto decide = [&ctx, in, who](const std::vector<doc>& d) {
+    auto g = d[0].version ? decoded<guidance_record>(d[0].value) : std::nullopt;
+    if (!g) return plan::finish(result::failure(errc::not_found, "no guidance " + in.gid));
+    if (d[1].value != in.gid)
+      return plan::finish(result::failure(
+          errc::invalid_state, "guidance " + in.gid + " was superseded by " + d[1].value));
+    if (g->body == in.body && (in.title.empty() || in.title == g->title)) {
+      json_writer w;
+      w.begin_object().raw_field("guidance", d[0].value).field("changed", false).end_object();
+      return plan::finish(result::success(w.take()));
+    }
+    person by{who.id.subject, who.id.name};
+    next_version(*g, in, by, ctx.now_ms());
+    auto json = encode(*g);
+    plan p;
+    p.writes.push_back({d[0].key, d[0].version, json});
+    json_writer data;
+    data.begin_object().raw_field("guidance", json).raw_field("by", encode(by)).end_object();
+    p.events.push_back({"guidance.revised", data.take(), who.info()});
+    p.reply = [&ctx, g = *g, json](const commit_result& r) {
+      schedule(ctx, g);
+      json_writer w;
+      w.begin_object().raw_field("guidance", json).field("changed", true);
+      return result::success(w.field("offset", r.offsets[0]).end_object().take());
+    };
+    return p;
+  };
+  ctx.st.modify(channel, {keys::guidance(in.gid), keys::pinned(kind)}, std::move(decide),
+                std::move(done));
 }
 
 // To everyone: posted in every crisis channel that is not resolved, each with its own acks.
@@ -109,36 +184,6 @@ void post_to_all(context& ctx, const post_input& in, const actor& who, done_fn d
       done);
 }
 
-// The acknowledgers of a post and the members still pending.
-struct audience {
-  std::vector<doc> acks;
-  std::vector<std::string> pending;  // member records (JSON) without an ack
-};
-
-void read_audience(context& ctx, const std::string& channel, const std::string& gid,
-                   std::function<void(audience)> then, done_fn done) {
-  ctx.st.list(
-      channel, keys::acks_of(gid), "",
-      [&ctx, channel, then, done](std::vector<doc> acks) {
-        ctx.st.list(
-            channel, std::string(keys::member_prefix), "",
-            [acks = std::move(acks), then](std::vector<doc> members) mutable {
-              std::set<std::string> acked;
-              for (auto& a : acks)
-                if (auto rec = decoded<ack_record>(a.value)) acked.insert(rec->user);
-              audience out;
-              for (auto& m : members) {
-                auto rec = decoded<member_record>(m.value);
-                if (rec && !acked.count(rec->user)) out.pending.push_back(m.value);
-              }
-              out.acks = std::move(acks);
-              then(std::move(out));
-            },
-            done);
-      },
-      done);
-}
-
 }  // namespace
 
 void post(context& ctx, request& r, done_fn done) {
@@ -148,52 +193,21 @@ void post(context& ctx, request& r, done_fn done) {
   post_to(ctx, r.channel, *in, r.who, std::move(done));
 }
 
-void ack(context& ctx, request& r, done_fn done) {
-  auto gid = r.f.str("guidance", true, 64);
-  if (!fields_ok(r, done)) return;
-  auto channel = r.channel;
-  auto who = r.who;
-  ctx.st.read(
-      channel, {keys::guidance(gid)}, "",
-      [&ctx, channel, gid, who, done](std::vector<doc> d) {
-        if (d[0].version == 0)
-          return done(result::failure(errc::not_found, "no guidance " + gid + " in " + channel));
-        auto g = decoded<guidance_record>(d[0].value).value_or(guidance_record{});
-        ack_record a{gid, g.kind, who.id.subject, who.id.name, ctx.now_ms(), 0};
-        a.delay_ms = std::max<std::int64_t>(0, a.at - g.posted_at);
-        auto json = encode(a);
-        ctx.docs.commit(channel, {{keys::ack(gid, a.user), 0, json}},
-                        {{"guidance.acked", json, who.info()}}, std::nullopt,
-                        [done, json](std::error_code ec, commit_result c) {
-                          if (ec) return done(engine_failure("", ec, true));
-                          json_writer w;
-                          w.begin_object().raw_field("ack", c.applied ? json : c.current[0].value);
-                          done(result::success(w.field("already", !c.applied).end_object().take()));
-                        });
-      },
-      done);
-}
-
-void status(context& ctx, request& r, done_fn done) {
-  auto gid = r.f.str("guidance", true, 64);
+void revise(context& ctx, request& r, done_fn done) {
+  revise_input in;
+  in.gid = r.f.str("guidance", true, 64);
+  in.body = r.f.str("body", true, max_body);
+  in.changes = r.f.str("changes", true, 1024);
+  in.title = r.f.str("title", false, 256);
   if (!fields_ok(r, done)) return;
   auto channel = r.channel;
   ctx.st.read(
-      channel, {keys::guidance(gid)}, "",
-      [&ctx, channel, gid, done](std::vector<doc> g) {
-        if (g[0].version == 0)
-          return done(result::failure(errc::not_found, "no guidance " + gid + " in " + channel));
-        read_audience(
-            ctx, channel, gid,
-            [done, post = g[0].value](audience a) {
-              json_writer w;
-              w.begin_object().raw_field("guidance", post).key("acknowledged").begin_array();
-              for (auto& x : a.acks) w.raw(x.value);
-              w.end_array().key("pending").begin_array();
-              for (auto& m : a.pending) w.raw(m);
-              done(result::success(w.end_array().end_object().take()));
-            },
-            done);
+      channel, {keys::guidance(in.gid)}, "",
+      [&ctx, in, channel, who = r.who, done](std::vector<doc> d) {
+        auto g = d[0].version ? decoded<guidance_record>(d[0].value) : std::nullopt;
+        if (!g)
+          return done(result::failure(errc::not_found, "no guidance " + in.gid + " in " + channel));
+        revise_pinned(ctx, channel, g->kind, in, who, done);
       },
       done);
 }
@@ -220,80 +234,26 @@ void list(context& ctx, request& r, done_fn done) {
       done);
 }
 
-void add_member(context& ctx, const std::string& channel, const member_record& m) {
-  // Conditional on absence: the first subscription records the member, later ones are no-ops.
-  ctx.docs.commit(channel, {{keys::member(m.user), 0, encode(m)}}, {}, std::nullopt,
-                  [channel](std::error_code ec, commit_result) {
-                    if (ec)
-                      spdlog::warn("crisis: member of {} not recorded: {}", channel, ec.message());
-                  });
-}
-
-void note_member(context& ctx, const std::string& channel, const actor& who) {
-  if (who.id.role != auth::role::ambassador) return;
-  member_record m{who.id.subject, who.id.name, ctx.now_ms()};
-  // Only crisis channels have members: guidance in a plain channel expects no acks.
-  ctx.docs.read_docs(channel, {std::string(keys::meta)},
-                     [&ctx, channel, m](std::error_code ec, std::vector<doc> d) {
-                       if (ec)
-                         return spdlog::warn("crisis: member of {} not recorded: {}", channel,
-                                             ec.message());
-                       if (d[0].version) add_member(ctx, channel, m);
-                     });
-}
-
-void remind(context& ctx, const std::string& channel, const std::string& gid,
-            std::function<void()> next) {
-  auto finish = [&ctx, channel, gid, next] {
-    ctx.indexes.index_remove(std::string(keys::remind_index), keys::channel_item(channel, gid),
-                             [](std::error_code) {});
-    next();
-  };
-  // Kept in the index on an engine failure: the next scan tries again.
-  auto retry_later = [next, gid](result r) {
-    spdlog::warn("crisis: reminder for guidance {} failed: {}", gid, r.message);
-    next();
-  };
-  auto send = [&ctx, channel, gid, finish, retry_later](audience a) {
-    auto reminded = std::make_shared<bool>(false);
-    auto decide = [pending = std::move(a.pending), reminded](const std::vector<doc>& d) {
-      auto g = d[0].version ? decoded<guidance_record>(d[0].value) : std::nullopt;
-      // Gone, or another node reminded already.
-      if (!g || g->reminded) return plan::finish(result::success("{}"));
-      g->reminded = true;
-      plan p;
-      auto json = encode(*g);
-      p.writes.push_back({d[0].key, d[0].version, json});
-      if (!pending.empty()) {
-        json_writer data;
-        data.begin_object().raw_field("guidance", json).key("pending").begin_array();
-        for (auto& m : pending) data.raw(m);
-        data.end_array().end_object();
-        p.events.push_back({"guidance.reminder", data.take(), scheduler().info()});
-      }
-      p.reply = [reminded, sent = !pending.empty()](const commit_result&) {
-        *reminded = sent;
-        return result::success("{}");
-      };
-      return p;
-    };
-    ctx.st.modify(channel, {keys::guidance(gid)}, std::move(decide),
-                  [&ctx, reminded, finish, retry_later](result r) {
-                    if (!r.ok) return retry_later(std::move(r));
-                    if (*reminded) ctx.stats.add(counter::guidance_reminders);
-                    finish();
-                  });
-  };
+void pinned_versions(context& ctx, const std::string& channel,
+                     std::function<void(std::vector<pinned_version>)> then, done_fn done) {
   ctx.st.list(
       channel, std::string(keys::pinned_prefix), "",
-      [&ctx, channel, gid, finish, send, retry_later](std::vector<doc> pins) {
-        // Superseded by a newer post of its kind: nobody is reminded of outdated
-        // guidance.
-        if (std::none_of(pins.begin(), pins.end(), [&](const doc& p) { return p.value == gid; }))
-          return finish();
-        read_audience(ctx, channel, gid, send, retry_later);
+      [&ctx, channel, then, done](std::vector<doc> pins) {
+        std::vector<std::string> ids;
+        for (auto& p : pins) ids.push_back(keys::guidance(p.value));
+        if (ids.empty()) return then({});
+        ctx.st.read(
+            channel, std::move(ids), "",
+            [then](std::vector<doc> posts) {
+              std::vector<pinned_version> out;
+              for (auto& d : posts)
+                if (auto g = d.version ? decoded<guidance_record>(d.value) : std::nullopt)
+                  out.push_back({g->id, g->kind, g->version});
+              then(std::move(out));
+            },
+            done);
       },
-      retry_later);
+      done);
 }
 
 }  // namespace muster::server::crisis::guidance

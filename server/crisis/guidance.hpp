@@ -1,7 +1,7 @@
 #pragma once
 // Guidance from leads: posts (to one channel or to every open crisis channel), the newest of
-// each kind pinned, acknowledgements, who has not acknowledged, and the one reminder per post.
-// Callable from any thread.
+// each kind pinned, and its versions (who has acknowledged which: audience.hpp). Callable from
+// any thread.
 #include <functional>
 #include <string>
 
@@ -12,17 +12,12 @@ namespace muster::server::crisis::guidance {
 
 // Commands: rows of the command table.
 void post(context& ctx, request& r, done_fn done);
-void ack(context& ctx, request& r, done_fn done);
-void status(context& ctx, request& r, done_fn done);
+/// guidance.revise: the next version of a pinned post (acks of earlier versions stop counting).
+void revise(context& ctx, request& r, done_fn done);
 void list(context& ctx, request& r, done_fn done);
 
-/// An ambassador subscribed to `channel`: if it is a crisis channel, guidance there expects
-/// their ack from now on.
-void note_member(context& ctx, const std::string& channel, const actor& who);
-/// Records `m` as a member of crisis channel `channel` unless they are one (logged on failure).
-void add_member(context& ctx, const std::string& channel, const member_record& m);
-/// Sends the reminder of guidance `gid` if it is still pinned (scheduler); `next` afterwards.
-void remind(context& ctx, const std::string& channel, const std::string& gid,
-            std::function<void()> next);
+/// The guidance pinned in `channel` now, with versions, ordered by kind.
+void pinned_versions(context& ctx, const std::string& channel,
+                     std::function<void(std::vector<pinned_version>)> then, done_fn done);
 
 }  // namespace muster::server::crisis::guidance

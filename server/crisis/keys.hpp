@@ -41,6 +41,13 @@ inline std::string acks_of(std::string_view gid) {
 inline std::string ack(std::string_view gid, std::string_view user) {
   return acks_of(gid) + std::string(user);
 }
+/// Receipts (delivered, read) of one guidance post share this prefix; the user follows.
+inline std::string receipts_of(std::string_view gid) {
+  return "receipt:" + std::string(gid) + ":";
+}
+inline std::string receipt(std::string_view gid, std::string_view user) {
+  return receipts_of(gid) + std::string(user);
+}
 inline std::string member(std::string_view user) {
   return std::string(member_prefix) + std::string(user);
 }
@@ -76,6 +83,8 @@ inline constexpr std::string_view channels_index = "channels";  // member: chann
 inline constexpr std::string_view due_index = "due";        // member: "<channel> <alert>", deadline
 inline constexpr std::string_view remind_index = "remind";  // member: "<channel> <guidance>", due
 inline constexpr std::string_view idempotency_index = "idem";  // member: key, score: forget at
+/// member: "<channel> <guidance>", score: the ack deadline of its current version.
+inline constexpr std::string_view overdue_index = "overdue";
 /// member: "<channel> <alert>" of a closed alert, score: when its dedup entries are dropped.
 inline constexpr std::string_view forget_index = "forget";
 

@@ -113,6 +113,41 @@ bool read_count(od::value v, unsigned& out) {
   out = static_cast<unsigned>(n);
   return true;
 }
+// An array of objects, each read field by field by `on_field(item, key, value)`.
+template <class Item, class OnField>
+bool read_items(od::value v, std::vector<Item>& out, OnField&& on_field) {
+  od::array a;
+  if (v.get_array().get(a)) return false;
+  out.clear();
+  for (auto element : a) {
+    od::object o;
+    if (element.get_object().get(o)) return false;
+    Item item;
+    for (auto f : o) {
+      std::string_view key;
+      if (f.unescaped_key().get(key) || !on_field(item, key, f.value())) return false;
+    }
+    out.push_back(std::move(item));
+  }
+  return true;
+}
+bool read_history(od::value v, std::vector<guidance_version>& out) {
+  return read_items(v, out, [](guidance_version& g, std::string_view k, od::value x) {
+    if (k == "version") return read_count(x, g.version);
+    if (k == "at") return read(x, g.at);
+    if (k == "by") return read(x, g.by);
+    if (k == "changes") return read(x, g.changes);
+    return true;
+  });
+}
+bool read_pinned(od::value v, std::vector<pinned_version>& out) {
+  return read_items(v, out, [](pinned_version& p, std::string_view k, od::value x) {
+    if (k == "id") return read(x, p.id);
+    if (k == "kind") return read(x, p.kind);
+    if (k == "version") return read_count(x, p.version);
+    return true;
+  });
+}
 // A value kept as its JSON text (null: empty).
 bool read_raw(od::value v, std::string& out) {
   bool null = false;
@@ -170,6 +205,12 @@ std::string encode(const alert_record& r) {
   w.field("expired_claims", static_cast<std::uint64_t>(a.expired_claims));
   w.field("takeovers", static_cast<std::uint64_t>(a.takeovers));
   w.field("notes", static_cast<std::uint64_t>(a.notes));
+  w.key("guidance").begin_array();
+  for (const auto& g : r.guidance) {
+    w.begin_object().field("id", g.id).field("kind", g.kind);
+    w.field("version", static_cast<std::uint64_t>(g.version)).end_object();
+  }
+  w.end_array();
   return w.end_object().take();
 }
 
@@ -214,6 +255,7 @@ bool decode(std::string_view json, alert_record& r) {
     if (k == "expired_claims") return read_count(v, a.expired_claims);
     if (k == "takeovers") return read_count(v, a.takeovers);
     if (k == "notes") return read_count(v, a.notes);
+    if (k == "guidance") return read_pinned(v, r.guidance);
     return true;
   });
   a.holder = holder.user;
@@ -257,6 +299,16 @@ std::string encode(const guidance_record& r) {
   else
     w.null();
   w.field("reminded", r.reminded);
+  w.field("version", static_cast<std::uint64_t>(r.version)).field("revised_at", r.revised_at);
+  write_person(w.key("revised_by"), r.revised_by);
+  w.field("changes", r.changes).key("history").begin_array();
+  for (const auto& v : r.history) {
+    w.begin_object().field("version", static_cast<std::uint64_t>(v.version)).field("at", v.at);
+    write_person(w.key("by"), v.by);
+    w.field("changes", v.changes).end_object();
+  }
+  w.end_array().field("ack_within_s", r.ack_within_s).field("ack_deadline", r.ack_deadline);
+  w.field("overdue", r.overdue);
   return w.end_object().take();
 }
 
@@ -279,15 +331,24 @@ bool decode(std::string_view json, guidance_record& r) {
       return true;
     }
     if (k == "reminded") return read(v, r.reminded);
+    if (k == "version") return read_count(v, r.version);
+    if (k == "revised_at") return read(v, r.revised_at);
+    if (k == "revised_by") return read(v, r.revised_by);
+    if (k == "changes") return read(v, r.changes);
+    if (k == "history") return read_history(v, r.history);
+    if (k == "ack_within_s") return read(v, r.ack_within_s);
+    if (k == "ack_deadline") return read(v, r.ack_deadline);
+    if (k == "overdue") return read(v, r.overdue);
     return true;
   });
-  return ok && !r.id.empty();
+  return ok && !r.id.empty() && r.version > 0;
 }
 
 std::string encode(const ack_record& r) {
   json_writer w;
   w.begin_object().field("guidance", r.guidance).field("kind", r.kind);
   w.field("user", r.user).field("name", r.name).field("at", r.at).field("delay_ms", r.delay_ms);
+  w.field("version", static_cast<std::uint64_t>(r.version));
   return w.end_object().take();
 }
 
@@ -300,6 +361,7 @@ bool decode(std::string_view json, ack_record& r) {
     if (k == "name") return read(v, r.name);
     if (k == "at") return read(v, r.at);
     if (k == "delay_ms") return read(v, r.delay_ms);
+    if (k == "version") return read_count(v, r.version);
     return true;
   });
   return ok && !r.user.empty();
@@ -377,6 +439,28 @@ bool decode(std::string_view json, person_record& r) {
     if (k == "first_seen") return read(v, r.first_seen);
     if (k == "last_seen") return read(v, r.last_seen);
     if (k == "channels") return read(v, r.channels);
+    return true;
+  });
+  return ok && !r.user.empty();
+}
+
+std::string encode(const receipt_record& r) {
+  json_writer w;
+  w.begin_object().field("guidance", r.guidance).field("user", r.user).field("name", r.name);
+  w.field("version", static_cast<std::uint64_t>(r.version));
+  w.field("delivered_at", r.delivered_at).field("read_at", r.read_at);
+  return w.end_object().take();
+}
+
+bool decode(std::string_view json, receipt_record& r) {
+  r = receipt_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "guidance") return read(v, r.guidance);
+    if (k == "user") return read(v, r.user);
+    if (k == "name") return read(v, r.name);
+    if (k == "version") return read_count(v, r.version);
+    if (k == "delivered_at") return read(v, r.delivered_at);
+    if (k == "read_at") return read(v, r.read_at);
     return true;
   });
   return ok && !r.user.empty();

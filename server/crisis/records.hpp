@@ -20,6 +20,14 @@ struct person {
   friend bool operator==(const person&, const person&) = default;
 };
 
+/// The guidance pinned in a channel when an alert was answered: which post, which version.
+struct pinned_version {
+  std::string id;
+  std::string kind;
+  unsigned version = 1;
+  friend bool operator==(const pinned_version&, const pinned_version&) = default;
+};
+
 /// An alert's document in its home channel.
 struct alert_record {
   alert a;
@@ -30,6 +38,8 @@ struct alert_record {
   std::string occurred_at;  // as given: JSON text (a string or a number), empty when unknown
   std::int64_t closed_at = 0;
   std::string closed_by;
+  /// The guidance pinned in its home channel when it was answered (empty before).
+  std::vector<pinned_version> guidance;
 };
 
 /// A crisis channel's description (`meta`).
@@ -43,6 +53,15 @@ struct channel_record {
   std::int64_t updated_at = 0;
 };
 
+/// An earlier version of a guidance post (its text is in the timeline's events).
+struct guidance_version {
+  unsigned version = 1;
+  std::int64_t at = 0;  // when it was posted or revised
+  person by;
+  std::string changes;  // what its revision said it changed ("" for the first)
+  friend bool operator==(const guidance_version&, const guidance_version&) = default;
+};
+
 /// One guidance post.
 struct guidance_record {
   std::string id;
@@ -54,7 +73,18 @@ struct guidance_record {
   std::int64_t posted_at = 0;
   std::optional<std::string> supersedes;  // the post of this kind it replaced as pinned
   bool reminded = false;                  // the reminder went out (or was not needed)
+  unsigned version = 1;                   // guidance.revise adds one
+  std::int64_t revised_at = 0;            // when the current version was made (0: never revised)
+  person revised_by;                      // who made it (nobody: never revised)
+  std::string changes;                    // what the current version changed
+  std::vector<guidance_version> history;  // earlier versions, oldest first (bounded)
+  std::int64_t ack_within_s = 0;          // acks expected within this (0: no deadline)
+  std::int64_t ack_deadline = 0;          // ms, for the current version (0: none)
+  bool overdue = false;                   // guidance.overdue went out for the current version
+  /// When the current version was made.
+  std::int64_t version_at() const { return revised_at ? revised_at : posted_at; }
 };
+inline constexpr std::size_t max_guidance_history = 50;
 
 /// One person's acknowledgement of a guidance post.
 struct ack_record {
@@ -63,7 +93,19 @@ struct ack_record {
   std::string user;
   std::string name;
   std::int64_t at = 0;
-  std::int64_t delay_ms = 0;  // since the post
+  std::int64_t delay_ms = 0;  // since the version it acknowledges was made
+  unsigned version = 1;       // of the guidance
+};
+
+/// How far one person got with one guidance post: delivered, then read (an ack is stored
+/// apart, as an ack_record). Per version: a revision starts everyone again.
+struct receipt_record {
+  std::string guidance;
+  std::string user;
+  std::string name;
+  unsigned version = 1;
+  std::int64_t delivered_at = 0;
+  std::int64_t read_at = 0;  // 0: not read (yet)
 };
 
 /// An ambassador who subscribed to a crisis channel: the audience guidance expects acks from.
@@ -125,6 +167,7 @@ std::string encode(const ack_record& r);
 std::string encode(const member_record& r);
 std::string encode(const template_record& r);
 std::string encode(const person_record& r);
+std::string encode(const receipt_record& r);
 std::string encode(const held_record& r);
 std::string encode(const note_record& r);
 
@@ -137,6 +180,7 @@ bool decode(std::string_view json, member_record& out);
 bool decode(std::string_view json, template_record& out);
 bool decode(std::string_view json, idempotency_record& out);
 bool decode(std::string_view json, person_record& out);
+bool decode(std::string_view json, receipt_record& out);
 bool decode(std::string_view json, held_record& out);
 bool decode(std::string_view json, note_record& out);
 

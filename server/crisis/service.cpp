@@ -1,5 +1,6 @@
 #include "server/crisis/service.hpp"
 
+#include "server/crisis/audience.hpp"
 #include "server/crisis/channels.hpp"
 #include "server/crisis/escalation.hpp"
 #include "server/crisis/guidance.hpp"
@@ -39,7 +40,7 @@ void service::seen(const actor& who) {
 
 void service::joined(const std::string& channel, const actor& who) {
   sighting(who, channel);
-  guidance::note_member(ctx_, channel, who);
+  audience::note_member(ctx_, channel, who);
 }
 
 namespace {

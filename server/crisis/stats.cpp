@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "server/crisis/channels.hpp"
 #include "server/crisis/fan_in.hpp"
@@ -16,6 +17,8 @@ using protocol::errc;
 using protocol::json_writer;
 
 namespace {
+
+constexpr std::size_t max_listed = 100;  // alert ids listed per channel
 
 std::int64_t median(std::vector<std::int64_t> v) {
   if (v.empty()) return -1;
@@ -50,6 +53,24 @@ struct channel_totals {
   std::uint64_t claims_expired = 0, takeovers = 0, notes = 0;
   std::vector<std::int64_t> to_claim, to_respond, ack_delay;
   people_map people;
+  // For responses written under guidance that has since been revised or replaced:
+  std::map<std::string, unsigned> versions;  // guidance id -> its current version
+  std::set<std::string> pinned;              // guidance ids pinned now
+  std::vector<alert_record> alerts;
+
+  // Alerts answered under a version of guidance that is no longer the one in force.
+  std::vector<std::string> under_superseded() const {
+    std::vector<std::string> out;
+    for (const auto& r : alerts) {
+      if (r.responder.empty()) continue;
+      bool outdated = std::any_of(r.guidance.begin(), r.guidance.end(), [&](const auto& g) {
+        auto it = versions.find(g.id);
+        return !pinned.count(g.id) || (it != versions.end() && it->second > g.version);
+      });
+      if (outdated) out.push_back(r.a.id);
+    }
+    return out;
+  }
 
   void add_alert(const alert_record& r) {
     ++total;
@@ -114,7 +135,11 @@ void write_channel(json_writer& w, const channel_totals& t) {
   w.field("median_time_to_claim_ms", median(t.to_claim));
   w.field("median_time_to_respond_ms", median(t.to_respond));
   w.key("guidance").begin_object().field("posted", t.guidance).field("acks", t.acks);
-  w.field("median_ack_delay_ms", median(t.ack_delay)).end_object();
+  w.field("median_ack_delay_ms", median(t.ack_delay));
+  auto outdated = t.under_superseded();
+  w.field("responses_under_superseded", static_cast<std::uint64_t>(outdated.size()));
+  if (outdated.size() > max_listed) outdated.resize(max_listed);
+  w.key("superseded_responses").strings(outdated).end_object();
   write_people(w.key("people"), t.people);
   w.end_object();
 }
@@ -128,13 +153,17 @@ void channel_stats(context& ctx, const std::string& channel, totals_fn done) {
     t.channel = channel;
     for (auto& d : all) {
       if (d.key.starts_with(keys::alert_prefix)) {
-        if (auto r = decoded<alert_record>(d.value)) t.add_alert(*r);
+        if (auto r = decoded<alert_record>(d.value)) t.alerts.push_back(std::move(*r));
       } else if (d.key.starts_with(keys::guidance_prefix)) {
         ++t.guidance;
+        if (auto g = decoded<guidance_record>(d.value)) t.versions[g->id] = g->version;
+      } else if (d.key.starts_with(keys::pinned_prefix)) {
+        t.pinned.insert(d.value);
       } else if (d.key.starts_with(keys::ack_prefix)) {
         if (auto a = decoded<ack_record>(d.value)) t.add_ack(*a);
       }
     }
+    for (const auto& r : t.alerts) t.add_alert(r);
     done(std::move(t));
   });
 }

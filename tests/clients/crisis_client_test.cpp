@@ -70,6 +70,10 @@ TEST(client_crisis, blocking_calls_push_claim_respond_resolve_and_guidance) {
   auto gid = client::post_guidance(*lead, "triage", "holding_statement", "Hold", "We are on it.");
   EXPECT_TRUE(client::ack_guidance(*amy, "triage", gid));
   EXPECT_FALSE(client::ack_guidance(*amy, "triage", gid));  // already acknowledged
+  client::read_guidance(*amy, "triage", gid, false);
+  EXPECT_EQ(client::revise_guidance(*lead, "triage", gid, "We recalled it.", "recall"), 2);
+  client::read_guidance(*amy, "triage", gid);
+  EXPECT_TRUE(client::ack_guidance(*amy, "triage", gid)) << "a new version is acknowledged again";
   try {
     client::post_guidance(*amy, "triage", "update", "x", "y");
     FAIL() << "ambassadors may not post guidance";

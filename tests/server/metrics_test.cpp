@@ -113,6 +113,7 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::claims_expired, "muster_claims_expired_total"},
     {counter::guidance_posted, "muster_guidance_posted_total"},
     {counter::guidance_reminders, "muster_guidance_reminders_total"},
+    {counter::guidance_overdue, "muster_guidance_overdue_total"},
     {counter::crisis_conflicts, "muster_crisis_conflicts_total"},
     {counter::crisis_mirror_failures, "muster_crisis_mirror_failures_total"},
     {counter::auth_failures, "muster_auth_failures_total"},

@@ -1979,3 +1979,274 @@ TEST_F(crisis_service, notes_are_kept_with_the_alert_and_in_its_timeline) {
           .code,
       errc::not_found);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guidance that is versioned and provably read
+
+namespace {
+std::string guidance_cmd(
+    std::string_view op, std::string_view gid,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> more = {}) {
+  std::string out = cmd(op, {{"channel", "crisis-v"}, {"guidance", gid}});
+  out.pop_back();
+  for (auto& [k, v] : more) {
+    out += ',';
+    muster::protocol::append_json_string(out, k);
+    out += ':';
+    if (k == "version" || k == "ack_within_s")
+      out += v;
+    else
+      muster::protocol::append_json_string(out, v);
+  }
+  return out + "}";
+}
+}  // namespace
+
+class guidance_versions : public crisis_service {
+ protected:
+  guidance_versions() {
+    create_channel("crisis-v");
+    for (const auto* a : {&ana_, &ben_, &cara_}) svc_.joined("crisis-v", *a);
+  }
+  result revise(const std::string& gid, std::string_view body, std::string_view changes = "why") {
+    return run("guidance.revise",
+               guidance_cmd("guidance.revise", gid, {{"body", body}, {"changes", changes}}), lea_);
+  }
+  result ack(const std::string& gid, const actor& who) {
+    return run("guidance.ack", guidance_cmd("guidance.ack", gid), who);
+  }
+  json status(const std::string& gid) {
+    auto r = run("guidance.status", guidance_cmd("guidance.status", gid), lea_);
+    EXPECT_TRUE(r.ok) << r.message;
+    return json(r.json);
+  }
+  // user -> state, from guidance.status
+  std::map<std::string, std::string> states(const std::string& gid) {
+    auto j = status(gid);
+    auto users = j.column("/people", "/user");
+    auto st = j.column("/people", "/state");
+    std::map<std::string, std::string> out;
+    for (std::size_t i = 0; i < users.size() && i < st.size(); ++i) out[users[i]] = st[i];
+    return out;
+  }
+};
+
+TEST_F(guidance_versions, a_revision_resets_acks_and_status_shows_who_acked_which_version) {
+  auto gid = post_guidance("crisis-v", "holding_statement");
+  ASSERT_TRUE(ack(gid, ana_).ok);
+  ASSERT_TRUE(ack(gid, ben_).ok);
+  now_ = t0 + 60s;
+  auto r = revise(gid, "The recall is official.", "recall confirmed");
+  ASSERT_TRUE(r.ok) << r.message;
+  json j(r.json);
+  EXPECT_EQ(j.num("/guidance/version"), 2);
+  EXPECT_EQ(j.str("/guidance/changes"), "recall confirmed");
+  EXPECT_EQ(j.num("/guidance/revised_at"), ms(t0 + 60s));
+  EXPECT_EQ(j.str("/guidance/revised_by/user"), "lead-1");
+  EXPECT_EQ(j.num("/guidance/history/0/version"), 1);
+  EXPECT_EQ(j.str("/guidance/body"), "The recall is official.");
+  auto ev = frames("crisis-v", "guidance.revised");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(json(ev[0]).num("/offset"), j.num("/offset"));
+  EXPECT_EQ(json(ev[0]).num("/data/guidance/version"), 2);
+
+  auto s = status(gid);
+  EXPECT_EQ(s.size("/acknowledged"), 0u) << "acks of version 1 no longer count";
+  EXPECT_EQ(s.column("/pending", "/user"), (std::vector<std::string>{"amb-a", "amb-b", "amb-c"}));
+  now_ = t0 + 90s;
+  auto again = ack(gid, ana_);
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_EQ(json(again.json).flag("/already"), false);
+  EXPECT_EQ(json(again.json).num("/ack/version"), 2);
+  EXPECT_EQ(json(again.json).num("/ack/delay_ms"), 30000) << "measured from the revision";
+  EXPECT_EQ(json(ack(gid, ana_).json).flag("/already"), true);
+  auto v2 = status(gid);
+  EXPECT_EQ(v2.column("/acknowledged", "/user"), std::vector<std::string>{"amb-a"});
+  EXPECT_EQ(v2.column("/pending", "/user"), (std::vector<std::string>{"amb-b", "amb-c"}));
+  EXPECT_EQ(v2.column("/people", "/user"), (std::vector<std::string>{"amb-a", "amb-b", "amb-c"}));
+  EXPECT_EQ(v2.num("/people/0/acked_version"), 2);
+  EXPECT_EQ(v2.num("/people/1/acked_version"), 1) << "Ben acked the old text only";
+  EXPECT_EQ(v2.num("/people/2/acked_version"), 0);
+  // An ack that names the version it was shown must name the current one.
+  auto stale = run("guidance.ack", guidance_cmd("guidance.ack", gid, {{"version", "1"}}), ben_);
+  EXPECT_EQ(stale.code, errc::invalid_state);
+  EXPECT_EQ(stale.message, "guidance " + gid + " is at version 2, not 1; show it again");
+  EXPECT_TRUE(run("guidance.ack", guidance_cmd("guidance.ack", gid, {{"version", "2"}}), ben_).ok);
+}
+
+TEST_F(guidance_versions, revise_refusals) {
+  auto old = post_guidance("crisis-v", "holding_statement");
+  now_ = t0 + 1s;
+  auto pinned = post_guidance("crisis-v", "holding_statement");
+  EXPECT_EQ(revise(old, "x").code, errc::invalid_state);
+  EXPECT_EQ(revise(old, "x").message, "guidance " + old + " was superseded by " + pinned);
+  EXPECT_EQ(revise("g-none", "x").code, errc::not_found);
+  auto same = revise(pinned, "Say this.");
+  ASSERT_TRUE(same.ok) << same.message;
+  EXPECT_EQ(json(same.json).flag("/changed"), false);
+  EXPECT_EQ(json(same.json).num("/guidance/version"), 1);
+  auto no_changes =
+      run("guidance.revise", guidance_cmd("guidance.revise", pinned, {{"body", "new"}}), lea_);
+  EXPECT_EQ(no_changes.message, "changes is required");
+  EXPECT_EQ(run("guidance.revise",
+                guidance_cmd("guidance.revise", pinned, {{"body", "new"}, {"changes", "c"}}), ana_)
+                .code,
+            errc::forbidden);
+  EXPECT_EQ(count("crisis-v", "guidance.revised"), 0u);
+}
+
+TEST_F(guidance_versions, delivered_read_and_acknowledged_states_per_version) {
+  auto gid = post_guidance("crisis-v", "talking_points");
+  auto delivered =
+      run("guidance.read", guidance_cmd("guidance.read", gid, {{"state", "delivered"}}), ben_);
+  ASSERT_TRUE(delivered.ok) << delivered.message;
+  EXPECT_EQ(json(delivered.json).num("/receipt/read_at"), 0);
+  now_ = t0 + 5s;
+  ASSERT_TRUE(run("guidance.read", guidance_cmd("guidance.read", gid), cara_).ok);
+  ASSERT_TRUE(ack(gid, ana_).ok);
+  EXPECT_EQ(states(gid),
+            (std::map<std::string, std::string>{
+                {"amb-a", "acknowledged"}, {"amb-b", "delivered"}, {"amb-c", "read"}}));
+  auto s = status(gid);
+  EXPECT_EQ(s.num("/people/2/read_at"), ms(t0 + 5s));
+  EXPECT_EQ(s.num("/people/2/delivered_at"), ms(t0 + 5s)) << "read implies delivered";
+  auto repeat = run("guidance.read", guidance_cmd("guidance.read", gid), cara_);
+  EXPECT_EQ(json(repeat.json).flag("/changed"), false);
+  EXPECT_EQ(
+      run("guidance.read", guidance_cmd("guidance.read", gid, {{"state", "seen"}}), cara_).message,
+      "state must be one of delivered read");
+  ASSERT_TRUE(revise(gid, "New points").ok);
+  EXPECT_EQ(states(gid), (std::map<std::string, std::string>{
+                             {"amb-a", "pending"}, {"amb-b", "pending"}, {"amb-c", "pending"}}));
+  EXPECT_EQ(status(gid).num("/people/2/read_at"), 0);
+}
+
+TEST_F(guidance_versions, an_ack_deadline_escalates_once_naming_exactly_the_pending_people) {
+  auto r = run("guidance.post",
+               guidance_cmd("guidance.post", "",
+                            {{"kind", "holding_statement"},
+                             {"title", "Hold"},
+                             {"body", "Say this"},
+                             {"ack_within_s", "300"}}),
+               lea_);
+  ASSERT_TRUE(r.ok) << r.message;
+  auto gid = json(r.json).str("/guidance/id");
+  EXPECT_EQ(json(r.json).num("/guidance/ack_deadline"), ms(t0 + 300s));
+  ASSERT_TRUE(ack(gid, ana_).ok);
+  now_ = t0 + 299s;
+  scan();
+  EXPECT_EQ(count("crisis-v", "guidance.overdue"), 0u);
+  now_ = t0 + 300s;
+  metrics other_metrics(1);
+  service other_node(engine_, opts_, other_metrics, clock());
+  scan();
+  scan_with(other_node);
+  auto over = frames("crisis-v", "guidance.overdue");
+  ASSERT_EQ(over.size(), 1u);
+  json j(over[0]);
+  EXPECT_EQ(j.column("/data/pending", "/user"), (std::vector<std::string>{"amb-b", "amb-c"}));
+  EXPECT_EQ(j.flag("/data/guidance/overdue"), true);
+  EXPECT_EQ(j.str("/sender/client"), "scheduler");
+  EXPECT_EQ(count("leads", "guidance.overdue"), 1u) << "the leads hear of it too";
+  EXPECT_EQ(
+      metrics_.total(counter::guidance_overdue) + other_metrics.total(counter::guidance_overdue),
+      1u);
+  now_ = t0 + 2h;
+  scan();
+  EXPECT_EQ(count("crisis-v", "guidance.overdue"), 1u);
+  // A revision asks everyone again, with a new deadline.
+  ASSERT_TRUE(revise(gid, "Say that").ok);
+  ASSERT_TRUE(ack(gid, ben_).ok);
+  now_ = t0 + 2h + 300s;
+  scan();
+  over = frames("crisis-v", "guidance.overdue");
+  ASSERT_EQ(over.size(), 2u);
+  EXPECT_EQ(json(over[1]).column("/data/pending", "/user"),
+            (std::vector<std::string>{"amb-a", "amb-c"}));
+  EXPECT_EQ(
+      run("guidance.post",
+          guidance_cmd("guidance.post", "",
+                       {{"kind", "update"}, {"title", "t"}, {"body", "b"}, {"ack_within_s", "0"}}),
+          lea_)
+          .message,
+      "ack_within_s must be between 1 and 604800");
+}
+
+TEST_F(guidance_versions, nobody_overdue_means_no_escalation) {
+  auto r = run(
+      "guidance.post",
+      guidance_cmd(
+          "guidance.post", "",
+          {{"kind", "update"}, {"title", "Hold"}, {"body", "Say this"}, {"ack_within_s", "60"}}),
+      lea_);
+  auto gid = json(r.json).str("/guidance/id");
+  for (const auto* a : {&ana_, &ben_, &cara_}) ASSERT_TRUE(ack(gid, *a).ok);
+  now_ = t0 + 1h;
+  scan();
+  EXPECT_EQ(count("crisis-v", "guidance.overdue"), 0u);
+  EXPECT_EQ(index_size(muster::server::crisis::keys::overdue_index), 0u);
+}
+
+TEST_F(guidance_versions, a_revision_brings_a_new_reminder) {
+  auto gid = post_guidance("crisis-v", "do_dont");
+  now_ = t0 + 600s;
+  scan();
+  ASSERT_EQ(count("crisis-v", "guidance.reminder"), 1u);
+  now_ = t0 + 700s;
+  ASSERT_TRUE(revise(gid, "Don't speculate").ok);
+  now_ = t0 + 1299s;
+  scan();
+  EXPECT_EQ(count("crisis-v", "guidance.reminder"), 1u);
+  now_ = t0 + 1300s;
+  scan();
+  auto rem = frames("crisis-v", "guidance.reminder");
+  ASSERT_EQ(rem.size(), 2u);
+  EXPECT_EQ(json(rem[1]).num("/data/guidance/version"), 2);
+}
+
+TEST_F(guidance_versions, responses_record_the_guidance_in_force_and_stats_flag_superseded_ones) {
+  auto hold = post_guidance("crisis-v", "holding_statement");
+  auto tips = post_guidance("crisis-v", "talking_points");
+  auto answer = [&](std::string_view url) {
+    auto id = push_new(url);
+    auto moved =
+        run("alert.assign",
+            cmd("alert.assign", {{"channel", "triage"}, {"alert", id}, {"to", "amb-a"}}), lea_);
+    EXPECT_TRUE(moved.ok) << moved.message;
+    auto r = run("alert.respond",
+                 cmd("alert.respond", {{"channel", "triage"}, {"alert", id}, {"reply_text", "ok"}}),
+                 ana_);
+    EXPECT_TRUE(r.ok) << r.message;
+    return std::pair{id, r.json};
+  };
+  // Alerts are answered in their home channel: here the guidance lives in triage too.
+  auto g1 = run("guidance.post",
+                cmd("guidance.post", {{"channel", "triage"},
+                                      {"kind", "holding_statement"},
+                                      {"title", "Hold"},
+                                      {"body", "v1"}}),
+                lea_);
+  auto triage_hold = json(g1.json).str("/guidance/id");
+  auto [first, reply1] = answer("https://x.com/u/status/1");
+  json j1(reply1);
+  EXPECT_EQ(j1.str("/alert/guidance/0/id"), triage_hold);
+  EXPECT_EQ(j1.num("/alert/guidance/0/version"), 1);
+  EXPECT_EQ(j1.str("/alert/guidance/0/kind"), "holding_statement");
+  auto rv =
+      run("guidance.revise",
+          cmd("guidance.revise",
+              {{"channel", "triage"}, {"guidance", triage_hold}, {"body", "v2"}, {"changes", "c"}}),
+          lea_);
+  ASSERT_TRUE(rv.ok) << rv.message;
+  auto [second, reply2] = answer("https://x.com/u/status/2");
+  EXPECT_EQ(json(reply2).num("/alert/guidance/0/version"), 2);
+  auto st = run("stats", cmd("stats", {{"channel", "triage"}}), lea_);
+  ASSERT_TRUE(st.ok) << st.message;
+  json s(st.json);
+  EXPECT_EQ(s.num("/channels/0/guidance/responses_under_superseded"), 1);
+  EXPECT_EQ(s.strs("/channels/0/guidance/superseded_responses"),
+            std::vector<std::string>{std::string(first)});
+  (void)hold;
+  (void)tips;
+  (void)second;
+}
