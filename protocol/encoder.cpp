@@ -37,6 +37,16 @@ std::string encode_presence_event(bool join, std::string_view channel, std::stri
   return w.take();
 }
 
+std::string encode_ephemeral_event(std::string_view channel, std::string_view event,
+                                   std::int64_t ts_ms, std::string_view sender_client,
+                                   std::string_view sender_name, std::string_view data) {
+  json_writer w;
+  w.begin_object().field("event", event).field("channel", channel).field("ts", ts_ms);
+  w.key("sender").begin_object().field("client", sender_client).field("name", sender_name);
+  w.end_object().raw_field("data", data).end_object();
+  return w.take();
+}
+
 std::string encode_unsubscribed_event(std::string_view channel, std::string_view reason) {
   json_writer w;
   w.begin_object().field("event", "unsubscribed").field("channel", channel);

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "server/crisis/activity.hpp"
 #include "server/crisis/alerts.hpp"
 #include "server/crisis/audience.hpp"
 #include "server/crisis/channels.hpp"
@@ -69,6 +70,8 @@ const std::array rows{
     crisis_op("alert.get", cr, everyone, c::alerts::get),
     crisis_op("alert.list", cr, everyone, c::alerts::list, {1, 10000}),
     crisis_op("alert.note", cr, people, c::alerts::note),
+    crisis_op("alert.view", cr, people, c::activity::signal),
+    crisis_op("alert.draft", cr, people, c::activity::signal),
     crisis_op("channel.members", cr, leads, c::people::members),
     crisis_op("people.list", channel_use::crisis_unused, leads, c::people::list, {1, 10000}),
     crisis_op("guidance.post", channel_use::crisis_or_all, leads, c::guidance::post),

@@ -206,6 +206,7 @@ const std::vector<key_spec>& schema() {
       {"crisis", "scan_interval_ms", duration_key(&config::scan_interval, 50, 60000)},
       {"crisis", "dedup_window_s", duration_key(&config::dedup_window, 1, 365LL * 86400)},
       {"crisis", "claim_limit", integer_key(&config::claim_limit, 0, 10000)},
+      {"crisis", "activity_ttl_ms", duration_key(&config::activity_ttl, 500, 300000)},
       {"escalation", "sev1_escalate_after_s", escalation_key(crisis::severity::sev1, false)},
       {"escalation", "sev2_escalate_after_s", escalation_key(crisis::severity::sev2, false)},
       {"escalation", "sev3_escalate_after_s", escalation_key(crisis::severity::sev3, false)},
@@ -413,6 +414,7 @@ crisis::options config::crisis_options() const {
   o.idempotency_window = idempotency_window;
   o.dedup_window = dedup_window;
   o.claim_limit = claim_limit;
+  o.activity_ttl = activity_ttl;
   return o;
 }
 

@@ -62,6 +62,7 @@ struct config {
   std::chrono::milliseconds scan_interval{1000};
   std::chrono::seconds dedup_window{86400};
   std::size_t claim_limit = 10;
+  std::chrono::milliseconds activity_ttl{15000};
   // [escalation]
   crisis::escalation_policy escalation = default_escalation();
   // [[route]]

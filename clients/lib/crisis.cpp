@@ -184,6 +184,13 @@ void assign_alert(blocking_client& c, const std::string& channel, const std::str
   checked(c.call("alert.assign", f));
 }
 
+void view_alert(blocking_client& c, const std::string& channel, const std::string& id,
+                bool drafting, bool active) {
+  auto f = alert_fields(channel, id);
+  if (!active) f += ",\"active\":false";
+  checked(c.call(drafting ? "alert.draft" : "alert.view", f));
+}
+
 std::string note_alert(blocking_client& c, const std::string& channel, const std::string& id,
                        const std::string& text) {
   auto f = alert_fields(channel, id);

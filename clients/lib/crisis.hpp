@@ -77,6 +77,10 @@ void create_channel(blocking_client& c, const std::string& channel, const std::s
 /// know them.
 void assign_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
                   const std::string& to);
+/// Tells everyone in the alert's channel that this connection has it open (`drafting`: is typing
+/// a reply); `active` false: no longer. Repeat before crisis.activity_ttl_ms to stay listed.
+void view_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                bool drafting = false, bool active = true);
 /// Writes an internal note on an alert; returns the note's id.
 std::string note_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
                        const std::string& text);

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "protocol/json_writer.hpp"
 #include "server/auth/roles.hpp"
+#include "server/crisis/activity.hpp"
 #include "server/crisis/guidance.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
@@ -138,7 +141,8 @@ std::optional<result> refusal(outcome res, const verb& v, const alert_record& re
 // The verb's transition on the stored alert, by compare-and-set; `holds` tells afterwards
 // whether the actor held the alert when the last attempt decided.
 void apply_verb(context& ctx, const std::string& channel, const std::string& id, const actor& who,
-                const verb& v, verb_input in, done_fn done, std::shared_ptr<bool> holds = nullptr) {
+                const verb& v, verb_input in, done_fn done, std::shared_ptr<bool> holds = nullptr,
+                reply_members_fn more = nullptr) {
   modify(
       ctx, channel, id, who,
       [&ctx, &v, in, holds](alert_record& rec, change& c) mutable -> std::optional<result> {
@@ -160,7 +164,7 @@ void apply_verb(context& ctx, const std::string& channel, const std::string& id,
           c.previous = was_claimed ? before : person{};
         return std::nullopt;
       },
-      std::move(done));
+      std::move(done), std::move(more));
 }
 
 result claim_limit_reached(std::size_t limit) {
@@ -173,14 +177,13 @@ result claim_limit_reached(std::size_t limit) {
 
 // alert.claim under the per-ambassador cap: reserve a place, claim, give the place back if the
 // claim did not stick.
-void capped_claim(context& ctx, request& r, const verb& v, verb_input in, const std::string& id,
-                  done_fn done) {
-  auto item = keys::channel_item(r.channel, id);
+void capped_claim(context& ctx, const std::string& channel, const actor& who, const verb& v,
+                  verb_input in, const std::string& id, done_fn done, reply_members_fn more) {
+  auto item = keys::channel_item(channel, id);
   auto limit = ctx.opts.claim_limit;
   people::reserve(
       ctx, in.user, item, limit,
-      [&ctx, &v, in, id, item, limit, channel = r.channel, who = r.who, done](bool added,
-                                                                              std::size_t) {
+      [&ctx, &v, in, id, item, limit, channel, who, done, more](bool added, std::size_t) {
         if (!added) return done(claim_limit_reached(limit));
         auto holds = std::make_shared<bool>(false);
         apply_verb(
@@ -189,9 +192,36 @@ void capped_claim(context& ctx, request& r, const verb& v, verb_input in, const 
               if (!*holds || !res.ok) people::hold(ctx, user, item, false);
               done(std::move(res));
             },
-            holds);
+            holds, more);
       },
       done);
+}
+
+// alert.claim: as the verb says, and the reply (or the already_claimed error) names who else
+// is drafting a reply to the alert right now.
+void claim_seeing_drafts(context& ctx, const std::string& channel, const actor& who, const verb& v,
+                         verb_input in, const std::string& id, done_fn done) {
+  activity::read(ctx, channel, keys::activity_of(id),
+                 [&ctx, &v, channel, who, in, id, done](std::vector<activity_record> entries) {
+                   std::vector<activity_record> drafting;
+                   for (auto& e : activity::per_person(std::move(entries)))
+                     if (e.state == "drafting" && e.user != who.id.subject)
+                       drafting.push_back(std::move(e));
+                   json_writer names;
+                   activity::write_people(names, drafting);
+                   auto list = names.take();
+                   auto told = [done, list](result r) {
+                     if (!r.ok && r.code == errc::already_claimed)
+                       r.extra += ",\"drafting\":" + list;
+                     done(std::move(r));
+                   };
+                   reply_members_fn more = [list](json_writer& w, const change&) {
+                     w.raw_field("drafting", list);
+                   };
+                   if (ctx.opts.claim_limit > 0 && who.id.role == auth::role::ambassador)
+                     return capped_claim(ctx, channel, who, v, in, id, told, more);
+                   apply_verb(ctx, channel, id, who, v, in, told, nullptr, more);
+                 });
 }
 
 // alert.assign: only to someone in the directory, named as the directory knows them.
@@ -233,9 +263,8 @@ void run_verb(context& ctx, request& r, const verb& v, done_fn done) {
         },
         done);
   }
-  if (v.event == "alert.claimed" && ctx.opts.claim_limit > 0 &&
-      r.who.id.role == auth::role::ambassador)
-    return capped_claim(ctx, r, v, in, id, std::move(done));
+  if (v.event == "alert.claimed")
+    return claim_seeing_drafts(ctx, r.channel, r.who, v, in, id, std::move(done));
   apply_verb(ctx, r.channel, id, r.who, v, in, std::move(done));
 }
 
@@ -304,12 +333,12 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
     state->held_by = state->rec.a.status == alert_status::claimed ? state->rec.a.holder : "";
     if (auto err = fn(state->rec, state->c)) return plan::finish(std::move(*err));
     if (state->c.events.empty())  // nothing changed: answer with the current state
-      return plan::finish(result::success(changed_reply(docs[0].value, false, 0)));
+      return plan::finish(result::success(changed_reply(docs[0].value, false, 0, more)));
     state->json = encode(state->rec);
     plan p;
     p.writes.push_back({docs[0].key, docs[0].version, state->json, finished(state->rec.a.status)});
     for (auto& w : state->c.writes) p.writes.push_back(w);
-    if (ctx.docs.linked_writes()) p.indexes = index_changes(ctx, state->rec);
+    p.indexes = index_changes(ctx, state->rec);
     auto data = event_data(state->json, person{who.id.subject, who.id.name}, state->c);
     for (auto& name : state->c.events) p.events.push_back({name, data, who.info()});
     state->events = p.events;
@@ -326,9 +355,6 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
 }
 
 void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events) {
-  // Engines that cannot put them in the alert's own commit get them right after it.
-  if (!ctx.docs.linked_writes())
-    for (auto& i : index_changes(ctx, rec)) write_index(ctx, std::move(i), rec.a.id);
   // Copies for the alert's other channels: each keeps its own ordered, recoverable stream.
   for (std::size_t i = 1; i < rec.channels.size(); ++i)
     ctx.st.copy_events(rec.channels[i], events, "alert " + rec.a.id + " event");
@@ -462,11 +488,17 @@ void get(context& ctx, request& r, done_fn done) {
         if (d[0].version == 0) return done(result::failure(errc::not_found, "no alert " + id));
         ctx.st.list(
             channel, keys::notes_of(id), "",
-            [done, alert = std::move(d[0].value)](std::vector<doc> notes) {
-              json_writer w;
-              w.begin_object().raw_field("alert", alert).key("notes").begin_array();
-              for (auto& n : notes) w.raw(n.value);  // ids sort by time
-              done(result::success(w.end_array().end_object().take()));
+            [&ctx, done, id, channel, alert = std::move(d[0].value)](std::vector<doc> notes) {
+              activity::read(
+                  ctx, channel, keys::activity_of(id),
+                  [done, alert, notes](std::vector<activity_record> on) {
+                    json_writer w;
+                    w.begin_object().raw_field("alert", alert).key("notes").begin_array();
+                    for (auto& n : notes) w.raw(n.value);  // ids sort by time
+                    w.end_array();
+                    activity::write_people(w.key("activity"), activity::per_person(std::move(on)));
+                    done(result::success(w.end_object().take()));
+                  });
             },
             done);
       },
@@ -496,35 +528,64 @@ void note(context& ctx, request& r, done_fn done) {
       std::move(done), [json](json_writer& w, const change&) { w.raw_field("note", *json); });
 }
 
+namespace {
+
+// `{"<alert id>":[<person on it>,…],…}` for the listed alerts someone is on.
+void write_activity(json_writer& w, const std::vector<activity_record>& on,
+                    const std::set<std::string>& listed) {
+  std::map<std::string, std::vector<activity_record>> by_alert;
+  for (auto& e : on)
+    if (listed.count(e.alert)) by_alert[e.alert].push_back(e);
+  w.begin_object();
+  for (auto& [id, entries] : by_alert)
+    activity::write_people(w.key(id), activity::per_person(entries));
+  w.end_object();
+}
+
+}  // namespace
+
 void list(context& ctx, request& r, done_fn done) {
   auto status = r.f.str("status", false, 16);
   if (!fields_ok(r, done)) return;
   auto limit = r.cmd.limit.value_or(1000);
   auto channel = r.channel;
-  ctx.st.list(
-      channel, std::string(keys::alert_prefix), "",
-      [done, status, limit, channel](std::vector<doc> d) {
-        std::vector<std::pair<time_point, const std::string*>> rows;
-        for (auto& x : d) {
-          alert_record rec;
-          if (!decode(x.value, rec)) {
-            spdlog::error("crisis: stored {} in {} is unreadable; left out", x.key, channel);
-            continue;
+  activity::read(ctx, channel, "", [&ctx, done, status, limit, channel](auto on) {
+    ctx.st.list(
+        channel, std::string(keys::alert_prefix), "",
+        [done, status, limit, channel, on = std::move(on)](std::vector<doc> d) {
+          struct row {
+            time_point first_seen;
+            std::string id;
+            const std::string* json;
+          };
+          std::vector<row> rows;
+          for (auto& x : d) {
+            alert_record rec;
+            if (!decode(x.value, rec)) {
+              spdlog::error("crisis: stored {} in {} is unreadable; left out", x.key, channel);
+              continue;
+            }
+            if (!status.empty() && status_name(rec.a.status) != status) continue;
+            rows.push_back({rec.a.first_seen, rec.a.id, &x.value});
           }
-          if (!status.empty() && status_name(rec.a.status) != status) continue;
-          rows.emplace_back(rec.a.first_seen, &x.value);
-        }
-        std::stable_sort(rows.begin(), rows.end(),
-                         [](const auto& a, const auto& b) { return a.first < b.first; });
-        // The newest `limit`, oldest first.
-        std::size_t from = rows.size() > limit ? rows.size() - limit : 0;
-        json_writer w;
-        w.begin_object().key("alerts").begin_array();
-        for (std::size_t i = from; i < rows.size(); ++i) w.raw(*rows[i].second);
-        w.end_array().field("total", static_cast<std::uint64_t>(rows.size()));
-        done(result::success(w.field("truncated", from > 0).end_object().take()));
-      },
-      done);
+          std::stable_sort(rows.begin(), rows.end(),
+                           [](const row& a, const row& b) { return a.first_seen < b.first_seen; });
+          // The newest `limit`, oldest first.
+          std::size_t from = rows.size() > limit ? rows.size() - limit : 0;
+          json_writer w;
+          std::set<std::string> listed;
+          w.begin_object().key("alerts").begin_array();
+          for (std::size_t i = from; i < rows.size(); ++i) {
+            w.raw(*rows[i].json);
+            listed.insert(rows[i].id);
+          }
+          w.end_array().field("total", static_cast<std::uint64_t>(rows.size()));
+          w.field("truncated", from > 0);
+          write_activity(w.key("activity"), on, listed);
+          done(result::success(w.end_object().take()));
+        },
+        done);
+  });
 }
 
 }  // namespace muster::server::crisis::alerts

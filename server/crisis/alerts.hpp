@@ -32,8 +32,8 @@ using reply_members_fn = std::function<void(protocol::json_writer& w, const chan
 /// `{"alert":...,"changed":...,"offset":...}` (+ `more` when a change was committed).
 void modify(context& ctx, const std::string& channel, const std::string& id, const actor& who,
             change_fn fn, done_fn done, reply_members_fn more = nullptr);
-/// After a committed change: file the escalation deadline, copy the events to the other
-/// routed channels.
+/// After a committed change: copies of its events for the other routed channels (its index
+/// changes went with the commit, or were written before the reply: store::modify).
 void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events);
 /// Drops the dedup entries of closed alert `id` once its dedup window passed (scheduler);
 /// `next` runs afterwards.

@@ -42,6 +42,9 @@ using done_fn = std::function<void(result)>;
 result engine_failure(std::string_view what, std::error_code ec, bool changes);
 
 class store;
+namespace activity {
+class tracker;
+}
 
 struct context {
   using clock_fn = std::function<std::chrono::system_clock::time_point()>;
@@ -49,6 +52,8 @@ struct context {
   stream_store& streams;
   document_store& docs;
   index_store& indexes;
+  ephemeral_store& ephemeral;
+  activity::tracker& activity;  // this node's connections on alerts
   const options& opts;
   metrics& stats;
   clock_fn clock;

@@ -59,6 +59,17 @@ std::optional<std::uint64_t> fields::uint(std::string_view key) {
   return v;
 }
 
+std::optional<bool> fields::flag(std::string_view key) {
+  auto e = element(key);
+  if (!e) return std::nullopt;
+  bool v = false;
+  if (e->get_bool().get(v)) {
+    fail(key, "must be true or false");
+    return std::nullopt;
+  }
+  return v;
+}
+
 std::vector<std::string> fields::strs(std::string_view key, std::size_t max_items) {
   std::vector<std::string> out;
   auto e = element(key);

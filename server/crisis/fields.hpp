@@ -37,6 +37,7 @@ class fields {
   /// A string; "" when absent. `required`: absent or empty is an error.
   std::string str(std::string_view key, bool required, std::size_t max = max_field);
   std::optional<std::uint64_t> uint(std::string_view key);
+  std::optional<bool> flag(std::string_view key);
   /// An array of non-empty strings of at most 128 bytes, at most `max_items` of them.
   std::vector<std::string> strs(std::string_view key, std::size_t max_items = 32);
   std::optional<simdjson::dom::object> object(std::string_view key);

@@ -241,7 +241,11 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     alerts::after_commit(ctx_, rec, events);
     protocol::json_writer w;
     w.begin_object().raw_field("alert", json).field("deduplicated", false);
-    done_(result::success(w.field("offset", r.offsets[0]).end_object().take()));
+    auto reply = result::success(w.field("offset", r.offsets[0]).end_object().take());
+    if (ctx_.docs.linked_writes()) return done_(std::move(reply));
+    // Filed before the reply: the pusher's next command (a claim) must not be overtaken.
+    ctx_.st.write_indexes(ctx_.indexes, alerts::index_changes(ctx_, rec),
+                          [self = shared_from_this(), reply]() mutable { self->done_(reply); });
   }
 
   void repoint() {

@@ -73,6 +73,13 @@ inline std::string person(std::string_view user) {
 inline std::string held(std::string_view user) {
   return "held:" + std::string(user);
 }
+/// Ephemeral entries of one alert (who is on it) share this prefix: <alert> <client>.
+inline std::string activity_of(std::string_view alert) {
+  return std::string(alert) + " ";
+}
+inline std::string activity(std::string_view alert, std::string_view client) {
+  return activity_of(alert) + std::string(client);
+}
 /// Notes of one alert share this prefix: note:<alert>:<note id>.
 inline std::string notes_of(std::string_view alert) {
   return "note:" + std::string(alert) + ":";

@@ -3,6 +3,7 @@
 // that this layer does not depend on the server's config). Plain values.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct options {
   std::chrono::seconds idempotency_window{600};  // how long a push's idempotency key is kept
   std::chrono::seconds dedup_window{86400};      // how long a closed alert still catches repeats
   std::size_t claim_limit = 10;  // unanswered claims an ambassador may hold at once (0: no cap)
+  std::chrono::milliseconds activity_ttl{15000};  // how long alert.view / alert.draft last
 };
 
 }  // namespace muster::server::crisis

@@ -466,6 +466,28 @@ bool decode(std::string_view json, receipt_record& r) {
   return ok && !r.user.empty();
 }
 
+std::string encode(const activity_record& r) {
+  json_writer w;
+  w.begin_object().field("alert", r.alert).field("user", r.user).field("name", r.name);
+  w.field("client", r.client).field("state", r.state).field("since", r.since);
+  return w.field("expires_at", r.expires_at).end_object().take();
+}
+
+bool decode(std::string_view json, activity_record& r) {
+  r = activity_record{};
+  bool ok = read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "alert") return read(v, r.alert);
+    if (k == "user") return read(v, r.user);
+    if (k == "name") return read(v, r.name);
+    if (k == "client") return read(v, r.client);
+    if (k == "state") return read(v, r.state);
+    if (k == "since") return read(v, r.since);
+    if (k == "expires_at") return read(v, r.expires_at);
+    return true;
+  });
+  return ok && !r.alert.empty() && !r.client.empty();
+}
+
 std::string encode(const held_record& r) {
   json_writer w;
   w.begin_object().field("user", r.user).key("alerts").strings(r.alerts);

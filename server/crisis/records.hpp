@@ -133,6 +133,17 @@ struct held_record {
   std::vector<std::string> alerts;
 };
 
+/// One connection on an alert right now (short-lived: the engine's ephemeral store).
+struct activity_record {
+  std::string alert;
+  std::string user;
+  std::string name;
+  std::string client;
+  std::string state;            // viewing, drafting
+  std::int64_t since = 0;       // when it entered this state
+  std::int64_t expires_at = 0;  // unless refreshed
+};
+
 /// An internal note on an alert.
 struct note_record {
   std::string id;
@@ -168,6 +179,7 @@ std::string encode(const member_record& r);
 std::string encode(const template_record& r);
 std::string encode(const person_record& r);
 std::string encode(const receipt_record& r);
+std::string encode(const activity_record& r);
 std::string encode(const held_record& r);
 std::string encode(const note_record& r);
 
@@ -181,6 +193,7 @@ bool decode(std::string_view json, template_record& out);
 bool decode(std::string_view json, idempotency_record& out);
 bool decode(std::string_view json, person_record& out);
 bool decode(std::string_view json, receipt_record& out);
+bool decode(std::string_view json, activity_record& out);
 bool decode(std::string_view json, held_record& out);
 bool decode(std::string_view json, note_record& out);
 

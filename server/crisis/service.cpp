@@ -1,5 +1,6 @@
 #include "server/crisis/service.hpp"
 
+#include "server/crisis/activity.hpp"
 #include "server/crisis/audience.hpp"
 #include "server/crisis/channels.hpp"
 #include "server/crisis/escalation.hpp"
@@ -9,7 +10,9 @@
 namespace muster::server::crisis {
 
 service::service(engine& eng, const options& opts, metrics& m, clock_fn clock)
-    : opts_(opts), store_(eng, m), ctx_{store_, eng, eng, eng, opts_, m, std::move(clock)} {}
+    : opts_(opts), store_(eng, eng, m), ctx_{store_, eng, eng,
+                                             eng,    eng, activity_,
+                                             opts_,  m,   std::move(clock)} {}
 
 void service::push_http(std::string_view body, const std::string& idempotency_key, const actor& who,
                         done_fn done) {
@@ -36,6 +39,15 @@ void service::sighting(const actor& who, std::string_view channel) {
 
 void service::seen(const actor& who) {
   sighting(who, {});
+}
+
+void service::left(const std::string& channel, const actor& who) {
+  activity::left(ctx_, who, channel);
+}
+
+void service::disconnected(const actor& who) {
+  sighting(who, {});
+  activity::left(ctx_, who, {});
 }
 
 void service::joined(const std::string& channel, const actor& who) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/crisis/activity.hpp"
 #include "server/crisis/context.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
@@ -40,8 +41,12 @@ class service {
   void timeline(std::string channel, stats::timeline_fn done);
   /// Stats for one channel, or for every crisis channel the actor may see.
   void stats(std::optional<std::string> channel, const actor& who, done_fn done);
-  /// `who` connected (or disconnected): the directory of people notes them.
+  /// `who` connected: the directory of people notes them.
   void seen(const actor& who);
+  /// `who`'s connection closed: last seen now; what it was on (alert.view, alert.draft) ends.
+  void disconnected(const actor& who);
+  /// `who`'s connection unsubscribed from `channel`: what it was on there ends.
+  void left(const std::string& channel, const actor& who);
   /// `who` subscribed to `channel`: the directory notes it; an ambassador in a crisis channel
   /// becomes a member (guidance there expects their acknowledgement).
   void joined(const std::string& channel, const actor& who);
@@ -58,6 +63,7 @@ class service {
 
   const options& opts_;
   store store_;
+  activity::tracker activity_;  // before ctx_, which refers to it
   context ctx_;
   people::tracker people_;
 };

@@ -30,9 +30,12 @@ namespace {
 // One modify: read, decide, commit; a lost race starts again from the read.
 class modify_op : public std::enable_shared_from_this<modify_op> {
  public:
-  modify_op(document_store& docs, metrics& m, std::string channel, std::vector<std::string> keys,
-            store::decide_fn decide, done_fn done, std::optional<retention> keep)
-      : docs_(docs),
+  modify_op(store& st, document_store& docs, index_store& indexes, metrics& m, std::string channel,
+            std::vector<std::string> keys, store::decide_fn decide, done_fn done,
+            std::optional<retention> keep)
+      : st_(st),
+        docs_(docs),
+        indexes_(indexes),
         metrics_(m),
         channel_(std::move(channel)),
         keys_(std::move(keys)),
@@ -53,7 +56,8 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
     plan_ = decide_(docs);
     if (plan_.stop) return done_(std::move(*plan_.stop));
     // Copies: a lost race needs the plan's inputs again, so the plan itself is kept intact.
-    docs_.commit_with_indexes(channel_, plan_.writes, plan_.events, keep_, plan_.indexes,
+    auto linked = docs_.linked_writes() ? plan_.indexes : std::vector<index_write>{};
+    docs_.commit_with_indexes(channel_, plan_.writes, plan_.events, keep_, std::move(linked),
                               [self = shared_from_this()](std::error_code cec, commit_result r) {
                                 self->on_commit(cec, r);
                               });
@@ -61,6 +65,10 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
 
   void on_commit(std::error_code ec, const commit_result& r) {
     if (ec) return done_(engine_failure("cannot store crisis state", ec, true));
+    if (r.applied && !docs_.linked_writes() && !plan_.indexes.empty())
+      return st_.write_indexes(indexes_, plan_.indexes, [self = shared_from_this(), r] {
+        self->done_(self->plan_.reply(r));
+      });
     if (r.applied) return done_(plan_.reply(r));
     metrics_.add(counter::crisis_conflicts);
     if (++attempt_ >= max_attempts)
@@ -68,7 +76,9 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
     do_read();
   }
 
+  store& st_;
   document_store& docs_;
+  index_store& indexes_;
   metrics& metrics_;
   std::string channel_;
   std::vector<std::string> keys_;
@@ -83,9 +93,33 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
 
 void store::modify(std::string channel, std::vector<std::string> keys, decide_fn decide,
                    done_fn done, std::optional<retention> keep) {
-  std::make_shared<modify_op>(docs_, metrics_, std::move(channel), std::move(keys),
+  std::make_shared<modify_op>(*this, docs_, indexes_, metrics_, std::move(channel), std::move(keys),
                               std::move(decide), std::move(done), keep)
       ->do_read();
+}
+
+namespace {
+void write_from(index_store& indexes, std::shared_ptr<std::vector<index_write>> changes,
+                std::size_t i, std::function<void()> then) {
+  if (i >= changes->size()) return then();
+  auto& c = (*changes)[i];
+  auto next = [&indexes, changes, i, then](std::error_code ec) {
+    if (ec)
+      spdlog::error("crisis: {} index entry {} not saved: {}", (*changes)[i].index,
+                    (*changes)[i].member, ec.message());
+    write_from(indexes, changes, i + 1, then);
+  };
+  if (c.score)
+    indexes.index_put(c.index, c.member, *c.score, next);
+  else
+    indexes.index_remove(c.index, c.member, next);
+}
+}  // namespace
+
+void store::write_indexes(index_store& indexes, std::vector<index_write> changes,
+                          std::function<void()> then) {
+  write_from(indexes, std::make_shared<std::vector<index_write>>(std::move(changes)), 0,
+             std::move(then));
 }
 
 void store::read(std::string channel, std::vector<std::string> keys, std::string_view what,

@@ -18,7 +18,9 @@ struct plan {
   std::optional<result> stop;  // finish now with this (an error, or nothing to change)
   std::vector<doc_write> writes;
   std::vector<event_spec> events;
-  std::vector<index_write> indexes;  // changed in the same commit (linked_writes() engines)
+  /// Index changes: in the same commit on linked_writes() engines; on the others written right
+  /// after it, before the reply (so a client's next command finds them in place).
+  std::vector<index_write> indexes;
   std::function<result(const commit_result&)> reply;  // once applied
 
   static plan finish(result r) {
@@ -36,7 +38,8 @@ class store {
   using decide_fn = std::function<plan(const std::vector<doc>&)>;
   using docs_fn = std::function<void(std::vector<doc>)>;
 
-  store(document_store& docs, metrics& m) : docs_(docs), metrics_(m) {}
+  store(document_store& docs, index_store& indexes, metrics& m)
+      : docs_(docs), indexes_(indexes), metrics_(m) {}
 
   /// Read `keys` of `channel`, decide, commit if unchanged, retry on a lost race.
   void modify(std::string channel, std::vector<std::string> keys, decide_fn decide, done_fn done,
@@ -47,12 +50,16 @@ class store {
   /// Every document under `prefix`; failures as for read.
   void list(std::string channel, std::string prefix, std::string_view what, docs_fn then,
             done_fn done);
+  /// Writes index changes one after another (failures logged), then `then`.
+  void write_indexes(index_store& indexes, std::vector<index_write> changes,
+                     std::function<void()> then);
   /// Appends events to another channel's stream (copies): failures are logged and counted.
   void copy_events(const std::string& channel, std::vector<event_spec> events,
                    const std::string& about);
 
  private:
   document_store& docs_;
+  index_store& indexes_;
   metrics& metrics_;
 };
 

@@ -156,6 +156,23 @@ class presence_store {
   virtual void presence_leave(std::string_view channel, const client_info& who) = 0;
 };
 
+/// Short-lived state beside a channel, shared by every node (who has an alert open, who is
+/// typing a reply): entries that live until their deadline unless set again, never stored past
+/// it. Every change is delivered, outside the stream, to the channel's subscribers on every node.
+class ephemeral_store {
+ public:
+  using entries_handler =
+      std::function<void(std::error_code, std::vector<std::pair<std::string, std::string>>)>;
+  using set_handler = std::function<void(std::error_code)>;
+  virtual ~ephemeral_store() = default;
+  /// Sets `key` to `value` for `ttl` (an empty `value` removes it), then delivers `event` (an
+  /// event frame outside the stream) to the channel's subscribers on every node.
+  virtual void ephemeral_set(std::string_view channel, std::string key, std::string value,
+                             std::chrono::milliseconds ttl, std::string event, set_handler h) = 0;
+  /// The live entries of `channel` whose key starts with `prefix`, in key order.
+  virtual void ephemeral_list(std::string_view channel, std::string prefix, entries_handler h) = 0;
+};
+
 /// Documents beside a channel, and atomic commits (every write's expectation holds, then all
 /// writes apply and all events are appended and published) — what makes exactly one claim win
 /// across nodes.
@@ -198,9 +215,10 @@ class index_store {
                            index_handler h) = 0;
 };
 
-/// A whole engine: the four concerns and its lifecycle.
+/// A whole engine: the five concerns and its lifecycle.
 class engine : public stream_store,
                public presence_store,
+               public ephemeral_store,
                public document_store,
                public index_store {
  public:

@@ -13,6 +13,7 @@ memory_engine::memory_engine(options opts, clock_fn clock)
 void memory_engine::start(engine_sink& sink) {
   sink_ = &sink;
   presence_.set_sink(&sink);
+  ephemeral_.set_sink(&sink);
 }
 void memory_engine::stop() {}
 
@@ -254,7 +255,19 @@ void memory_engine::presence_leave(std::string_view channel, const client_info& 
   presence_.leave(channel, who);
 }
 
+void memory_engine::ephemeral_set(std::string_view channel, std::string key, std::string value,
+                                  std::chrono::milliseconds ttl, std::string event, set_handler h) {
+  ephemeral_.set(channel, std::move(key), std::move(value), ttl, std::move(event));
+  h({});
+}
+
+void memory_engine::ephemeral_list(std::string_view channel, std::string prefix,
+                                   entries_handler h) {
+  h({}, ephemeral_.list(channel, prefix));
+}
+
 void memory_engine::sweep() {
+  ephemeral_.sweep();
   auto now = now_ms();
   auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.history_ttl).count();
   constexpr std::int64_t unused_ms = 60'000;

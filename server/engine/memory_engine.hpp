@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "server/engine/engine.hpp"
+#include "server/engine/ephemeral_table.hpp"
 #include "server/engine/presence_table.hpp"
 
 namespace muster::server {
@@ -44,6 +45,9 @@ class memory_engine final : public engine {
   void unsubscribe(std::string_view) override {}
   void presence_join(std::string_view channel, const client_info& who) override;
   void presence_leave(std::string_view channel, const client_info& who) override;
+  void ephemeral_set(std::string_view channel, std::string key, std::string value,
+                     std::chrono::milliseconds ttl, std::string event, set_handler h) override;
+  void ephemeral_list(std::string_view channel, std::string prefix, entries_handler h) override;
   /// Expires history past its TTL, and forgets channels nobody uses: no history, no presence,
   /// untouched for the TTL (or for a minute if nothing was ever published), so that reads of
   /// random channel names cannot grow memory for ever.
@@ -92,6 +96,7 @@ class memory_engine final : public engine {
   clock_fn clock_;
   engine_sink* sink_ = nullptr;
   presence_table presence_;
+  ephemeral_table ephemeral_{clock_};
   std::array<shard, 16> shards_;
   std::mutex index_mutex_;
   std::map<std::string, std::map<std::string, std::int64_t>> indexes_;  // under index_mutex_

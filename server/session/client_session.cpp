@@ -244,11 +244,12 @@ void client_session::drop(std::string_view channel) {
   net::post(thread_.ioc, [this, keep = link_.hold(), ch = std::move(ch), presence] {
     if (thread_.registry.remove(ch, this, presence)) node_.detach(ch, thread_.index);
     node_.eng().presence_leave(ch, {client_id_, actor_.id.name});
+    node_.crisis().left(ch, actor_);
   });
 }
 
 void client_session::release() {
-  if (connected_) node_.crisis().seen(actor_);  // last seen: now
+  if (connected_) node_.crisis().disconnected(actor_);
   for (auto& s : subs_) {
     if (thread_.registry.remove(s.channel, this, s.presence_events))
       node_.detach(s.channel, thread_.index);

@@ -97,6 +97,8 @@ TEST(client_crisis, assign_notes_and_the_directory_of_people) {
     EXPECT_EQ(e.code, "unknown_user");
   }
   client::assign_alert(*lead, ref.channel, ref.id, "amy");
+  client::view_alert(*amy, ref.channel, ref.id, true);
+  client::view_alert(*amy, ref.channel, ref.id, false, false);
   auto note = client::note_alert(*amy, ref.channel, ref.id, "Asked for the order number");
   EXPECT_TRUE(note.starts_with("n-")) << note;
 

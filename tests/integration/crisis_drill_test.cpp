@@ -15,8 +15,7 @@
 #include <thread>
 
 #include "clients/lib/blocking_client.hpp"
-#include "tests/integration/redis_process.hpp"
-#include "tests/integration/server_process.hpp"
+#include "tests/integration/node_set.hpp"
 
 using namespace muster;
 using namespace muster::test;
@@ -91,49 +90,23 @@ channels = ["crisis.drill"]
 min_severity = "sev1"
 channels = ["crisis.exec"]
 )";
-    auto args = auth_args();
-    args.insert(args.end(), {"--config", conf.string()});
-    if (GetParam() == "redis") {
-      redis_ = std::make_unique<redis_process>();
-      args.insert(args.end(),
-                  {"--set", "engine.type=\"redis\"", "--set",
-                   "redis.address=\"127.0.0.1:" + std::to_string(redis_->port()) + "\""});
-      for (int i = 0; i < 2; ++i) nodes_.push_back(std::make_unique<server_process>(args));
-    } else {
-      // embedded is what server_process runs by default.
-      if (GetParam() == "memory") args.insert(args.end(), {"--set", "engine.type=\"memory\""});
-      nodes_.push_back(std::make_unique<server_process>(args));
-    }
-    for (auto& n : nodes_)
-      ASSERT_TRUE(eventually([&] {
-        try {
-          return http_get(n->port(), "/readyz").first == 200;
-        } catch (const std::exception&) {
-          return false;
-        }
-      })) << n->log();
+    nodes_ =
+        std::make_unique<node_set>(GetParam(), std::vector<std::string>{"--config", conf.string()});
+    ASSERT_TRUE(nodes_->ready()) << nodes_->logs();
   }
   void TearDown() override {
-    nodes_.clear();
-    redis_.reset();
+    nodes_.reset();
     std::filesystem::remove_all(dir_);
   }
-  server_process& node(int i) { return *nodes_[static_cast<std::size_t>(i) % nodes_.size()]; }
+  server_process& node(int i) { return nodes_->node(i); }
   std::unique_ptr<client::blocking_client> connect(int on, const std::string& sub,
                                                    const std::string& role) {
-    auto c = std::make_unique<client::blocking_client>(node(on).endpoint());
-    c->connect(sub, test_token(sub, role));
-    return c;
+    return nodes_->connect(on, sub, role);
   }
-  std::string logs() {
-    std::string all;
-    for (auto& n : nodes_) all += n->log();
-    return all;
-  }
+  std::string logs() { return nodes_->logs(); }
 
   std::filesystem::path dir_;
-  std::unique_ptr<redis_process> redis_;
-  std::vector<std::unique_ptr<server_process>> nodes_;
+  std::unique_ptr<node_set> nodes_;
 };
 
 }  // namespace
@@ -373,7 +346,7 @@ TEST_P(crisis_drill, two_hundred_alerts_five_ambassadors_escalation_guidance_tim
   EXPECT_EQ(reminders, 1);
 
   // The timeline export (from the other node) is exactly what the observer saw, in order.
-  auto tl = http_request(node(nodes_.size() - 1).port(), "GET",
+  auto tl = http_request(node(static_cast<int>(nodes_->size()) - 1).port(), "GET",
                          "/api/v1/channels/crisis.drill/timeline", "", test_token("lena", "lead"));
   ASSERT_EQ(tl.status, 200) << tl.body;
   EXPECT_EQ(tl.headers["x-muster-first-offset"], "1");

@@ -159,6 +159,7 @@ void embedded_engine::load() {
 void embedded_engine::start(engine_sink& sink) {
   sink_ = &sink;
   presence_.set_sink(&sink);
+  ephemeral_.set_sink(&sink);
   writer_ = std::thread([this] { write_loop(); });
   reader_ = std::thread([this] { read_loop(); });
 }
@@ -555,7 +556,20 @@ void embedded_engine::presence_leave(std::string_view channel, const client_info
   presence_.leave(channel, who);
 }
 
+void embedded_engine::ephemeral_set(std::string_view channel, std::string key, std::string value,
+                                    std::chrono::milliseconds ttl, std::string event,
+                                    set_handler h) {
+  ephemeral_.set(channel, std::move(key), std::move(value), ttl, std::move(event));
+  h({});
+}
+
+void embedded_engine::ephemeral_list(std::string_view channel, std::string prefix,
+                                     entries_handler h) {
+  h({}, ephemeral_.list(channel, prefix));
+}
+
 void embedded_engine::sweep() {
+  ephemeral_.sweep();
   auto now = now_ms();
   constexpr std::int64_t unused_ms = 60'000;
   for (auto& sh : shards_) {

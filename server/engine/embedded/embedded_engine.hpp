@@ -23,6 +23,7 @@
 
 #include "server/engine/embedded/cold_keys.hpp"
 #include "server/engine/engine.hpp"
+#include "server/engine/ephemeral_table.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/engine/presence_table.hpp"
 
@@ -64,6 +65,9 @@ class embedded_engine final : public engine {
   void presence(std::string_view channel, presence_handler h) override;
   void presence_join(std::string_view channel, const client_info& who) override;
   void presence_leave(std::string_view channel, const client_info& who) override;
+  void ephemeral_set(std::string_view channel, std::string key, std::string value,
+                     std::chrono::milliseconds ttl, std::string event, set_handler h) override;
+  void ephemeral_list(std::string_view channel, std::string prefix, entries_handler h) override;
   void read_docs(std::string_view channel, std::vector<std::string> keys, docs_handler h) override;
   void list_docs(std::string_view channel, std::string prefix, docs_handler h) override;
   void commit(std::string_view channel, std::vector<doc_write> writes,
@@ -206,6 +210,7 @@ class embedded_engine final : public engine {
   std::shared_ptr<statements> sql_;  // writer thread only (shared_ptr: an incomplete type here)
   engine_sink* sink_ = nullptr;
   presence_table presence_;
+  ephemeral_table ephemeral_{clock_};
   std::array<shard, 16> shards_;
   std::mutex index_mutex_;
   std::map<std::string, std::map<std::string, std::int64_t>, std::less<>> indexes_;

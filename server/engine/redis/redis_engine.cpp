@@ -50,6 +50,8 @@ const lua_script index_range_script = make_script(lua::index_range_lua, false);
 const lua_script join_script = make_script(lua::presence_join_lua, false);
 const lua_script leave_script = make_script(lua::presence_leave_lua, false);
 const lua_script presence_script = make_script(lua::presence_lua, false);
+const lua_script ephemeral_set_script = make_script(lua::ephemeral_set_lua, false);
+const lua_script ephemeral_list_script = make_script(lua::ephemeral_list_lua, false);
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -474,6 +476,40 @@ void redis_engine::presence_leave(std::string_view channel, const client_info& w
   });
 }
 
+void redis_engine::ephemeral_set(std::string_view channel, std::string entry, std::string value,
+                                 std::chrono::milliseconds ttl, std::string event, set_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable));
+  net::post(ioc_,
+            [this, ch = std::string(channel), entry = std::move(entry), value = std::move(value),
+             ttl, event = std::move(event), h = std::move(h)]() mutable {
+              // The keys outlive the newest entry a little, so that Redis drops what nobody
+              // refreshes.
+              eval(ch, ephemeral_set_script, {key(ch, "e"), key(ch, "ez")},
+                   {std::move(entry), std::move(value), std::to_string(now_ms() + ttl.count()),
+                    ms(ttl * 2), pubsub_name(ch), std::move(event), publish_command()},
+                   [h = std::move(h)](std::error_code ec, reply_ptr) { h(ec); });
+            });
+}
+
+void redis_engine::ephemeral_list(std::string_view channel, std::string prefix, entries_handler h) {
+  if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
+  net::post(ioc_, [this, ch = std::string(channel), prefix = std::move(prefix),
+                   h = std::move(h)]() mutable {
+    eval(ch, ephemeral_list_script, {key(ch, "e"), key(ch, "ez")},
+         {std::to_string(now_ms()), std::move(prefix)},
+         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+           if (ec) return h(ec, {});
+           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2)
+             return h(make_error_code(engine_errc::bad_reply), {});
+           std::vector<std::pair<std::string, std::string>> out;
+           for (std::size_t i = 0; i + 1 < r->elements; i += 2)
+             out.emplace_back(text(*r->element[i]), text(*r->element[i + 1]));
+           std::sort(out.begin(), out.end());
+           h({}, std::move(out));
+         });
+  });
+}
+
 void redis_engine::heartbeat() {
   if (stopped_) return;
   // Refresh this node's presence entries; a node that dies stops doing this and its
@@ -641,7 +677,7 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
   if (!payload || !sink_) return;
   channel_event ev;
   ev.offset = payload->offset;
-  ev.presence = payload->offset == 0;
+  ev.presence = payload->presence;
   ev.epoch = std::string(payload->epoch);
   ev.frame = std::make_shared<const std::string>(payload->frame);
   sink_->on_event(channel, ev);

@@ -55,6 +55,9 @@ class redis_engine final : public engine {
   void unsubscribe(std::string_view channel) override;
   void presence_join(std::string_view channel, const client_info& who) override;
   void presence_leave(std::string_view channel, const client_info& who) override;
+  void ephemeral_set(std::string_view channel, std::string entry, std::string value,
+                     std::chrono::milliseconds ttl, std::string event, set_handler h) override;
+  void ephemeral_list(std::string_view channel, std::string prefix, entries_handler h) override;
   void sweep() override {}
   void read_docs(std::string_view channel, std::vector<std::string> keys, docs_handler h) override;
   void list_docs(std::string_view channel, std::string prefix, docs_handler h) override;

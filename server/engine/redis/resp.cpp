@@ -95,7 +95,8 @@ std::optional<channel_payload> parse_channel_payload(std::string_view payload) n
   if (colon == std::string_view::npos) return std::nullopt;
   channel_payload out;
   auto head = payload.substr(0, colon);
-  if (head == "p") {
+  if (head == "p" || head == "e") {  // presence, or another event outside the stream
+    out.presence = head == "p";
     out.frame = payload.substr(colon + 1);
     return out;
   }

@@ -53,7 +53,8 @@ std::string_view subscription_notice(const redisReply& r) noexcept;
 /// What the engine's scripts publish on a channel: "<offset>:<epoch>:<frame>" for a stream
 /// event, "p:<frame>" for a join or leave (offset 0, no epoch).
 struct channel_payload {
-  std::uint64_t offset = 0;
+  std::uint64_t offset = 0;  // 0: an event outside the stream
+  bool presence = false;     // a join/leave (only for subscribers that asked for them)
   std::string_view epoch;
   std::string_view frame;
 };

@@ -2250,3 +2250,110 @@ TEST_F(guidance_versions, responses_record_the_guidance_in_force_and_stats_flag_
   (void)tips;
   (void)second;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Who is on an alert: alert.view / alert.draft
+
+namespace {
+std::string on_alert(std::string_view op, std::string_view id, bool active = true) {
+  std::string out = cmd(op, {{"channel", "triage"}, {"alert", id}});
+  if (!active) out.insert(out.size() - 1, ",\"active\":false");
+  return out;
+}
+}  // namespace
+
+TEST_F(crisis_service, viewers_and_drafters_show_with_the_alert_until_their_entry_expires) {
+  opts_.activity_ttl = 10s;
+  auto id = push_new("https://x.com/u/status/1");
+  auto v = run("alert.view", on_alert("alert.view", id), ana_);
+  ASSERT_TRUE(v.ok) << v.message;
+  EXPECT_EQ(json(v.json).str("/activity/state"), "viewing");
+  EXPECT_EQ(json(v.json).num("/activity/expires_at"), ms(t0 + 10s));
+  now_ = t0 + 2s;
+  ASSERT_TRUE(run("alert.draft", on_alert("alert.draft", id), ben_).ok);
+  auto ben_tab = make_actor("amb-b", "Ben", auth::role::ambassador, "c-ben-2");
+  ASSERT_TRUE(run("alert.view", on_alert("alert.view", id), ben_tab).ok) << "a second tab";
+  json got(act("alert.get", id, cara_).json);
+  EXPECT_EQ(got.column("/activity", "/user"), (std::vector<std::string>{"amb-a", "amb-b"}));
+  EXPECT_EQ(got.column("/activity", "/state"), (std::vector<std::string>{"viewing", "drafting"}))
+      << "drafting in one tab beats viewing in another";
+  json listed(run("alert.list", cmd("alert.list", {{"channel", "triage"}}), cara_).json);
+  EXPECT_EQ(listed.column("/activity/" + id, "/user"),
+            (std::vector<std::string>{"amb-a", "amb-b"}));
+  EXPECT_TRUE(events("triage").size() == 1u) << "activity is not in the timeline";
+  now_ = t0 + 10s;
+  EXPECT_EQ(json(act("alert.get", id, cara_).json).column("/activity", "/user"),
+            std::vector<std::string>{"amb-b"})
+      << "Ana's entry expired; Ben's came later";
+  now_ = t0 + 13s;
+  EXPECT_EQ(json(act("alert.get", id, cara_).json).size("/activity"), 0u);
+}
+
+TEST_F(crisis_service, a_claim_says_who_else_is_drafting_a_reply) {
+  auto id = push_new("https://x.com/u/status/1");
+  ASSERT_TRUE(run("alert.draft", on_alert("alert.draft", id), ben_).ok);
+  ASSERT_TRUE(run("alert.draft", on_alert("alert.draft", id), ana_).ok);
+  auto won = act("alert.claim", id, ana_);
+  ASSERT_TRUE(won.ok) << won.message;
+  EXPECT_EQ(json(won.json).column("/drafting", "/user"), std::vector<std::string>{"amb-b"})
+      << "not the claimer herself";
+  auto lost = act("alert.claim", id, cara_);
+  EXPECT_EQ(lost.code, errc::already_claimed);
+  EXPECT_EQ(lost.extra.find("\"drafting\":[{\"user\":\"amb-a\""), lost.extra.find("\"drafting\""))
+      << lost.extra;
+  EXPECT_NE(lost.extra.find("amb-b"), std::string::npos) << lost.extra;
+  auto plain = act("alert.claim", push_new("https://x.com/u/status/2"), cara_);
+  EXPECT_EQ(json(plain.json).size("/drafting"), 0u);
+}
+
+TEST_F(crisis_service, leaving_ends_what_a_connection_was_on) {
+  auto a1 = push_new("https://x.com/u/status/1");
+  auto a2 = push_new("https://x.com/u/status/2");
+  ASSERT_TRUE(run("alert.view", on_alert("alert.view", a1), ana_).ok);
+  ASSERT_TRUE(run("alert.draft", on_alert("alert.draft", a2), ana_).ok);
+  ASSERT_TRUE(run("alert.view", on_alert("alert.view", a1), ben_).ok);
+  auto off = run("alert.view", on_alert("alert.view", a1, false), ben_);
+  ASSERT_TRUE(off.ok) << off.message;
+  EXPECT_EQ(json(off.json).str("/activity/state"), "none");
+  EXPECT_EQ(json(act("alert.get", a1, lea_).json).column("/activity", "/user"),
+            std::vector<std::string>{"amb-a"});
+  svc_.left("elsewhere", ana_);
+  EXPECT_EQ(json(act("alert.get", a1, lea_).json).size("/activity"), 1u);
+  svc_.left("triage", ana_);
+  EXPECT_EQ(json(act("alert.get", a1, lea_).json).size("/activity"), 0u);
+  EXPECT_EQ(json(act("alert.get", a2, lea_).json).size("/activity"), 0u);
+  ASSERT_TRUE(run("alert.view", on_alert("alert.view", a1), ana_).ok);
+  svc_.disconnected(ana_);
+  EXPECT_EQ(json(act("alert.get", a1, lea_).json).size("/activity"), 0u);
+}
+
+TEST_F(crisis_service, activity_signals_are_rate_limited_and_bounded_per_connection) {
+  auto id = push_new("https://x.com/u/status/1");
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(run("alert.view", on_alert("alert.view", id), ana_).ok);
+  auto over = run("alert.view", on_alert("alert.view", id), ana_);
+  EXPECT_EQ(over.code, errc::rate_limited);
+  EXPECT_TRUE(over.message.starts_with("too many activity signals; retry after")) << over.message;
+  EXPECT_TRUE(run("alert.view", on_alert("alert.view", id), ben_).ok) << "others are not slowed";
+  now_ = t0 + 10s;  // tokens come back; and one connection is on at most 16 alerts
+  std::vector<std::string> ids;
+  for (int i = 0; i < 17; ++i) {
+    ids.push_back(push_new("https://x.com/u/status/" + std::to_string(100 + i)));
+    ASSERT_TRUE(run("alert.view", on_alert("alert.view", ids.back()), cara_).ok) << i;
+  }
+  EXPECT_EQ(json(act("alert.get", ids.front(), lea_).json).size("/activity"), 0u);
+  EXPECT_EQ(json(act("alert.get", ids.back(), lea_).json).size("/activity"), 1u);
+}
+
+TEST_F(crisis_service, activity_refusals) {
+  auto id = push_new("https://x.com/u/status/1");
+  EXPECT_EQ(run("alert.view", on_alert("alert.view", id), admin_).message,
+            "alert.view needs a WebSocket connection");
+  EXPECT_EQ(run("alert.view", on_alert("alert.view", "a-none"), ana_).code, errc::not_found);
+  EXPECT_EQ(run("alert.draft", on_alert("alert.draft", id), bot_).code, errc::forbidden);
+  EXPECT_EQ(
+      run("alert.view",
+          R"({"id":1,"op":"alert.view","channel":"triage","alert":")" + id + R"(","active":"no"})",
+          ana_)
+          .message,
+      "active must be true or false");
+}
