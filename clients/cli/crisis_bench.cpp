@@ -178,7 +178,7 @@ int run_crisis_bench(const crisis_bench_options& o) {
     if (failures) return 1;
 
     std::map<std::string, int> wins;
-    std::size_t attempts = 0, lost = 0, other_errors = 0;
+    std::size_t attempts = 0, lost = 0, capped = 0, other_errors = 0;
     std::vector<double> claim_latency;
     for (std::size_t a = 0; a < o.ambassadors; ++a)
       for (std::size_t i = 0; i < claims[a].replies.size(); ++i) {
@@ -189,6 +189,8 @@ int run_crisis_bench(const crisis_bench_options& o) {
           ++wins[order[a][i]];
         else if (r.error_code == "already_claimed")
           ++lost;
+        else if (r.error_code == "claim_limit")
+          ++capped;
         else
           ++other_errors;
       }
@@ -210,8 +212,14 @@ int run_crisis_bench(const crisis_bench_options& o) {
         "outcome: %zu alerts won exactly once, %zu won more than once, %zu unclaimed, %zu "
         "already_claimed, %zu other errors\n",
         won_once, won_twice, home_of.size() - wins.size(), lost, other_errors);
+    if (capped)
+      std::printf(
+          "%zu claims refused with claim_limit: the server caps an ambassador's unanswered claims; "
+          "run it with --set crisis.claim_limit=0 for this race\n",
+          capped);
     if (o.resolve) other_errors += resolve_won(amb, claims, order, home_of, o.window);
-    return won_twice == 0 && won_once == home_of.size() && other_errors == 0 && push_errors == 0
+    return won_twice == 0 && won_once == home_of.size() && other_errors == 0 && capped == 0 &&
+                   push_errors == 0
                ? 0
                : 1;
   } catch (const std::exception& e) {

@@ -1,0 +1,138 @@
+#include "tests/fuzz/targets.hpp"
+
+#include <chrono>
+#include <string>
+
+#include "protocol/codec.hpp"
+#include "server/auth/jwt.hpp"
+#include "server/command_table.hpp"
+#include "server/config.hpp"
+#include "server/crisis/canonical_url.hpp"
+#include "server/crisis/records.hpp"
+#include "server/crisis/service.hpp"
+#include "server/engine/memory_engine.hpp"
+#include "server/engine/redis/resp.hpp"
+#include "server/ws_framing.hpp"
+
+namespace muster::fuzz {
+
+namespace c = server::crisis;
+
+namespace {
+
+// A WebSocket command frame, as a client sends it.
+void command_frame(std::string_view in) {
+  thread_local protocol::decoder decoder(&server::lookup_op);
+  protocol::command cmd;
+  protocol::decode_failure failure;
+  decoder.decode(in, cmd, failure);
+}
+
+// A crisis command run end to end on a fresh memory engine: the fields reader, every
+// handler's checks, ingestion (URLs, PagerDuty bodies), the stored records it writes.
+void crisis_command(std::string_view in) {
+  server::memory_engine eng(server::memory_engine::options{});
+  c::options opts;
+  server::metrics m(1);
+  c::service svc(eng, opts, m);
+  c::actor lead;
+  lead.id.subject = "lead";
+  lead.id.name = "Lea";
+  lead.id.role = server::auth::role::lead;
+  lead.client = "c-1";
+  server::run_crisis_frame(svc, in, lead, [](c::result) {});
+  svc.push_http(in, "k", lead, [](c::result) {});
+}
+
+// Stored documents read back (a damaged or foreign document must not crash a reader).
+void stored_records(std::string_view in) {
+  c::decoded<c::alert_record>(in);
+  c::decoded<c::channel_record>(in);
+  c::decoded<c::guidance_record>(in);
+  c::decoded<c::ack_record>(in);
+  c::decoded<c::member_record>(in);
+  c::decoded<c::template_record>(in);
+  c::decoded<c::idempotency_record>(in);
+  c::decoded<c::person_record>(in);
+  c::decoded<c::held_record>(in);
+  c::decoded<c::note_record>(in);
+  c::decoded<c::receipt_record>(in);
+  c::decoded<c::activity_record>(in);
+}
+
+void urls(std::string_view in) {
+  c::canonical_url(in);
+  c::is_web_url(in);
+}
+
+// Client bytes as the socket delivers them, split at an arbitrary point.
+void websocket_bytes(std::string_view in) {
+  server::ws::parser p(4096);
+  auto half = in.size() / 2;
+  p.feed(in.substr(0, half));
+  for (int i = 0; i < 64; ++i)
+    if (p.next().kind == server::ws::event::need_more) break;
+  p.feed(in.substr(half));
+  for (int i = 0; i < 256 && !p.failed(); ++i) {
+    auto ev = p.next();
+    if (ev.kind == server::ws::event::need_more || ev.kind == server::ws::event::error) break;
+  }
+}
+
+void tokens(std::string_view in) {
+  server::auth::identity who;
+  server::auth::verify(in, "fuzz-secret-0123456789", who,
+                       std::chrono::system_clock::time_point(std::chrono::seconds(1800000000)));
+}
+
+// `--set section.key=value` overrides: every key's value parser.
+void config_overrides(std::string_view in) {
+  server::config cfg;
+  try {
+    server::apply_overrides(cfg, {std::string(in)});
+  } catch (const server::config_error&) {
+  }
+}
+
+void redis_payload(std::string_view in) {
+  server::redis::parse_channel_payload(in);
+}
+
+const target all[] = {
+    {"command_frame",
+     command_frame,
+     {R"({"id":1,"op":"connect","name":"a","token":"x"})",
+      R"({"id":2,"op":"subscribe","channel":"crisis.a","recover":{"offset":3,"epoch":"ab"}})",
+      R"({"id":3,"op":"publish","channel":"c","data":{"text":"hi"},"idempotency_key":"k"})"}},
+    {"crisis_command",
+     crisis_command,
+     {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/a/status/1","severity":"sev2","metrics":{"reach":5}})",
+      R"({"id":2,"op":"guidance.post","channel":"c","kind":"update","title":"t","body":"b","ack_within_s":60})",
+      R"({"id":3,"op":"alert.assign","channel":"triage","alert":"a-1","to":"amy"})",
+      R"({"event_action":"trigger","dedup_key":"k","payload":{"summary":"s","source":"src","severity":"critical"}})"}},
+    {"stored_records",
+     stored_records,
+     {R"({"id":"a-1","channel":"c","channels":["c"],"status":"claimed","holder":{"user":"u","name":"n"},"guidance":[{"id":"g","kind":"k","version":2}]})",
+      R"({"id":"g-1","channel":"c","version":3,"history":[{"version":1,"at":1,"by":null,"changes":""}]})"}},
+    {"urls",
+     urls,
+     {"https://twitter.com/sarah_k/status/1001?s=20", "https://youtu.be/dQw4w9WgXcQ?si=x",
+      "https://old.reddit.com/r/a/comments/b1/c/?utm_source=share"}},
+    {"websocket_bytes",
+     websocket_bytes,
+     {std::string_view("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11),
+      std::string_view("\x01\x82\x00\x00\x00\x00hi\x80\x81\x00\x00\x00\x00!", 16)}},
+    {"tokens", tokens, {"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhIn0.c2ln", "a.b.c"}},
+    {"config_overrides",
+     config_overrides,
+     {"server.listen=\"127.0.0.1:8080\"", "crisis.claim_limit=5", "escalation.sev1_claim_ttl_s=0"}},
+    {"redis_payload", redis_payload, {"12:ab12cd34:{\"event\":\"message\"}", "p:{}", "e:{}"}},
+};
+
+}  // namespace
+
+std::span<const target> targets() {
+  return all;
+}
+
+}  // namespace muster::fuzz
