@@ -29,24 +29,27 @@ bool tracker::admit(const std::string& client, std::int64_t now_ms, long& retry_
   return false;
 }
 
-std::optional<target> tracker::note(const std::string& client, const target& t,
-                                    const std::string& state, std::int64_t now_ms,
-                                    std::int64_t& since) {
+bool tracker::note(const std::string& client, const target& t, const std::string& state,
+                   std::int64_t now_ms, std::int64_t ttl_ms, std::int64_t& since,
+                   std::optional<target>& evicted) {
   std::lock_guard lock(mutex_);
   since = now_ms;
+  evicted.reset();
   auto it = clients_.find(client);
-  if (it == clients_.end()) return std::nullopt;  // not admitted: cannot be
+  if (it == clients_.end()) return false;
   auto& targets = it->second.targets;
   auto same = std::find_if(targets.begin(), targets.end(), [&](auto& o) { return o.t == t; });
   if (same != targets.end()) {
-    if (same->state == state) since = same->since;
+    // Still the same state, and not lapsed in between: it keeps its start.
+    if (same->state == state && now_ms - same->last <= ttl_ms) since = same->since;
     targets.erase(same);
   }
-  targets.push_back({t, state, since});
-  if (targets.size() <= max_targets) return std::nullopt;
-  auto oldest = targets.front().t;
-  targets.erase(targets.begin());
-  return oldest;
+  targets.push_back({t, state, since, now_ms});
+  if (targets.size() > max_targets) {
+    evicted = targets.front().t;
+    targets.erase(targets.begin());
+  }
+  return true;
 }
 
 void tracker::forget(const std::string& client, const target& t) {
@@ -132,8 +135,8 @@ void announce(context& ctx, const std::string& channel, activity_record rec,
                               });
 }
 
-activity_record cleared(const actor& who, const target& t) {
-  return {t.second, who.id.subject, who.id.name, who.client, "none", 0, 0};
+activity_record cleared(const context& ctx, const actor& who, const target& t) {
+  return {t.second, who.id.subject, who.id.name, who.client, "none", ctx.now_ms(), 0};
 }
 
 void log_failure(std::error_code ec, const std::string&) {
@@ -172,11 +175,14 @@ void signal(context& ctx, request& r, done_fn done) {
               result::failure(errc::not_found, "no alert " + t.second + " in this channel"));
         // Noted first, so that the entry announced says since when.
         std::optional<target> out;
-        if (rec.state == "none")
+        if (rec.state == "none") {
           ctx.activity.forget(who.client, t);
-        else
-          out = ctx.activity.note(who.client, t, rec.state, std::int64_t{rec.since}, rec.since);
-        if (out) announce(ctx, out->first, cleared(who, *out), log_failure);
+        } else if (!ctx.activity.note(who.client, t, rec.state, std::int64_t{rec.since},
+                                      ctx.opts.activity_ttl.count(), rec.since, out)) {
+          // The connection left while the alert was read: nothing to announce.
+          return done(result::failure(errc::unavailable, "the connection closed"));
+        }
+        if (out) announce(ctx, out->first, cleared(ctx, who, *out), log_failure);
         announce(ctx, t.first, rec, [done](std::error_code ec, const std::string& json) {
           if (ec) return done(engine_failure("cannot announce activity", ec, false));
           json_writer w;
@@ -188,7 +194,7 @@ void signal(context& ctx, request& r, done_fn done) {
 
 void left(context& ctx, const actor& who, std::string_view channel) {
   for (auto& t : ctx.activity.leave(who.client, channel))
-    announce(ctx, t.first, cleared(who, t), log_failure);
+    announce(ctx, t.first, cleared(ctx, who, t), log_failure);
 }
 
 }  // namespace muster::server::crisis::activity

@@ -33,10 +33,12 @@ class tracker {
 
   /// Takes a signal token for `client` at `now_ms`; false, with the wait, when none is left.
   bool admit(const std::string& client, std::int64_t now_ms, long& retry_ms);
-  /// `client` is on `t` in `state` at `now_ms`; `since` becomes when it entered that state.
-  /// Returns the target it pushed out (the oldest) when over the cap.
-  std::optional<target> note(const std::string& client, const target& t, const std::string& state,
-                             std::int64_t now_ms, std::int64_t& since);
+  /// `client` is on `t` in `state` at `now_ms`; `since` becomes when it entered that state (a
+  /// refresh within `ttl_ms` keeps it); `evicted` the target pushed out (the oldest) when over
+  /// the cap. False when the client is not known (it left meanwhile): nothing noted.
+  bool note(const std::string& client, const target& t, const std::string& state,
+            std::int64_t now_ms, std::int64_t ttl_ms, std::int64_t& since,
+            std::optional<target>& evicted);
   /// `client` left `t`.
   void forget(const std::string& client, const target& t);
   /// `client`'s targets in `channel`, taken off; with `channel` empty, all of them, and the
@@ -49,6 +51,7 @@ class tracker {
     target t;
     std::string state;
     std::int64_t since = 0;
+    std::int64_t last = 0;  // the latest signal
   };
   struct client_state {
     rate_limiter signals;

@@ -167,11 +167,12 @@ void apply_verb(context& ctx, const std::string& channel, const std::string& id,
       std::move(done), std::move(more));
 }
 
-result claim_limit_reached(std::size_t limit) {
+result claim_limit_reached(std::size_t held, std::size_t limit) {
   auto n = std::to_string(limit);
   return result::failure(errc::claim_limit,
-                         "you hold " + n + " unanswered claims, the most allowed (claim_limit " +
-                             n + "); respond to or release one first",
+                         "you hold " + std::to_string(held) +
+                             " unanswered claims, the most allowed (claim_limit " + n +
+                             "); respond to or release one first",
                          "\"limit\":" + n);
 }
 
@@ -183,13 +184,15 @@ void capped_claim(context& ctx, const std::string& channel, const actor& who, co
   auto limit = ctx.opts.claim_limit;
   people::reserve(
       ctx, in.user, item, limit,
-      [&ctx, &v, in, id, item, limit, channel, who, done, more](bool added, std::size_t) {
-        if (!added) return done(claim_limit_reached(limit));
+      [&ctx, &v, in, id, item, limit, channel, who, done, more](bool added, std::size_t held) {
+        if (!added) return done(claim_limit_reached(held, limit));
         auto holds = std::make_shared<bool>(false);
         apply_verb(
             ctx, channel, id, who, v, in,
             [&ctx, holds, user = in.user, item, done](result res) {
-              if (!*holds || !res.ok) people::hold(ctx, user, item, false);
+              // A claim that may have been applied keeps its place (the cap errs on the safe side).
+              bool maybe = !res.ok && res.code == errc::outcome_unknown;
+              if ((!*holds || !res.ok) && !maybe) people::hold(ctx, user, item, false);
               done(std::move(res));
             },
             holds, more);
@@ -437,19 +440,12 @@ std::vector<index_write> index_changes(const context& ctx, const alert_record& r
   return out;
 }
 
-void write_index(context& ctx, index_write i, const std::string& id) {
-  auto log = [id, index = i.index](std::error_code ec) {
-    if (ec)
-      spdlog::error("crisis: {} index entry of alert {} not saved: {}", index, id, ec.message());
-  };
-  if (i.score)
-    ctx.indexes.index_put(std::move(i.index), std::move(i.member), *i.score, log);
-  else
-    ctx.indexes.index_remove(std::move(i.index), std::move(i.member), log);
-}
-
-void schedule(context& ctx, const alert_record& rec) {
-  write_index(ctx, deadline(ctx, rec), rec.a.id);
+void refile(context& ctx, const alert_record& rec, std::int64_t seen) {
+  auto next = deadline(ctx, rec);
+  ctx.indexes.index_replace(
+      next.index, next.member, seen, next.score, [id = rec.a.id](std::error_code ec) {
+        if (ec) spdlog::error("crisis: deadline of alert {} not refiled: {}", id, ec.message());
+      });
 }
 
 index_write deadline(const context& ctx, const alert_record& rec) {
@@ -486,8 +482,14 @@ void get(context& ctx, request& r, done_fn done) {
       channel, {keys::alert(id)}, "",
       [&ctx, done, id, channel](std::vector<doc> d) {
         if (d[0].version == 0) return done(result::failure(errc::not_found, "no alert " + id));
-        ctx.st.list(
-            channel, keys::notes_of(id), "",
+        auto rec = decoded<alert_record>(d[0].value);
+        // Listing notes reads the channel's documents: only for an alert that has some.
+        auto prefix = rec && rec->a.notes ? keys::notes_of(id) : std::string();
+        auto list = [&ctx, channel, prefix](store::docs_fn then, done_fn failed) {
+          if (prefix.empty()) return then({});
+          ctx.st.list(channel, prefix, "", std::move(then), std::move(failed));
+        };
+        list(
             [&ctx, done, id, channel, alert = std::move(d[0].value)](std::vector<doc> notes) {
               activity::read(
                   ctx, channel, keys::activity_of(id),

@@ -39,14 +39,14 @@ void after_commit(context& ctx, const alert_record& rec, const std::vector<event
 /// `next` runs afterwards.
 void forget_dedup(context& ctx, const std::string& channel, const std::string& id,
                   std::function<void()> next);
-/// Files (or clears) the alert's next escalation deadline in the due index.
-void schedule(context& ctx, const alert_record& rec);
+/// Moves the alert's due entry from `seen` (what the scheduler found) to its next deadline, or
+/// removes it when none is left: only if the entry still says `seen`.
+void refile(context& ctx, const alert_record& rec, std::int64_t seen);
 /// The alert's next deadline in the due index (set, or removed when none is due).
 index_write deadline(const context& ctx, const alert_record& rec);
 /// What the indexes must say after this state of the alert is stored: its deadline, and when
 /// its dedup entries go once it is closed. In the alert's commit where the engine can.
 std::vector<index_write> index_changes(const context& ctx, const alert_record& rec);
-void write_index(context& ctx, index_write i, const std::string& id);
 /// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]
 /// [,"reason":"released"|"expired"][,"previous":<person>][,"note":<note>]}`
 std::string event_data(std::string_view alert_json, const person& by, const change& c);

@@ -306,11 +306,12 @@ constexpr notice overdue_notice{"guidance.overdue",
 class notice_pass : public std::enable_shared_from_this<notice_pass> {
  public:
   notice_pass(context& ctx, const notice& n, std::string channel, std::string gid,
-              std::function<void()> next)
+              std::int64_t seen, std::function<void()> next)
       : ctx_(ctx),
         n_(n),
         channel_(std::move(channel)),
         gid_(std::move(gid)),
+        seen_(seen),
         next_(std::move(next)) {}
 
   void start() {
@@ -371,12 +372,10 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
   }
 
   // Done with this item: its index entry goes, or moves to when it is due now.
+  // Only while the entry is still the one this pass found: a revision filed its own.
   void finish(std::optional<std::int64_t> due) {
-    auto member = keys::channel_item(channel_, gid_);
-    if (due)
-      ctx_.indexes.index_put(std::string(n_.index), member, *due, [](std::error_code) {});
-    else
-      ctx_.indexes.index_remove(std::string(n_.index), member, [](std::error_code) {});
+    ctx_.indexes.index_replace(std::string(n_.index), keys::channel_item(channel_, gid_), seen_,
+                               due, [](std::error_code) {});
     next_();
   }
 
@@ -391,6 +390,7 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
   context& ctx_;
   const notice& n_;
   std::string channel_, gid_;
+  std::int64_t seen_;  // the entry's score when this pass found it due
   std::function<void()> next_;
   std::optional<std::int64_t> due_;
   std::string sent_;  // the event's data, when one was appended
@@ -398,14 +398,14 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
 
 }  // namespace
 
-void remind(context& ctx, const std::string& channel, const std::string& gid,
+void remind(context& ctx, const std::string& channel, const std::string& gid, std::int64_t seen,
             std::function<void()> next) {
-  std::make_shared<notice_pass>(ctx, reminder, channel, gid, std::move(next))->start();
+  std::make_shared<notice_pass>(ctx, reminder, channel, gid, seen, std::move(next))->start();
 }
 
-void overdue(context& ctx, const std::string& channel, const std::string& gid,
+void overdue(context& ctx, const std::string& channel, const std::string& gid, std::int64_t seen,
              std::function<void()> next) {
-  std::make_shared<notice_pass>(ctx, overdue_notice, channel, gid, std::move(next))->start();
+  std::make_shared<notice_pass>(ctx, overdue_notice, channel, gid, seen, std::move(next))->start();
 }
 
 }  // namespace muster::server::crisis::audience

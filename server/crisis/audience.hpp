@@ -50,12 +50,13 @@ void note_member(context& ctx, const std::string& channel, const actor& who);
 /// Records `m` as a member of crisis channel `channel` unless they are one (logged on failure).
 void add_member(context& ctx, const std::string& channel, const member_record& m);
 
-/// Scheduler: the reminder of post `gid`, if it is still pinned; `next` afterwards.
-void remind(context& ctx, const std::string& channel, const std::string& gid,
+/// Scheduler: the reminder of post `gid` (its entry found due at `seen`), if it is still
+/// pinned; `next` afterwards.
+void remind(context& ctx, const std::string& channel, const std::string& gid, std::int64_t seen,
             std::function<void()> next);
 /// Scheduler: the overdue escalation of post `gid` once its ack deadline passed; `next`
 /// afterwards.
-void overdue(context& ctx, const std::string& channel, const std::string& gid,
+void overdue(context& ctx, const std::string& channel, const std::string& gid, std::int64_t seen,
              std::function<void()> next);
 
 }  // namespace muster::server::crisis::audience

@@ -20,8 +20,9 @@ namespace {
 constexpr std::size_t max_scan = 256;
 
 // Releases an expired claim, or raises the escalation step that is due on one alert, if
-// either is; `next` runs afterwards.
-void escalate(context& ctx, const std::string& channel, const std::string& id,
+// either is; then moves its due entry (found at `seen`) to what the alert says now. `next`
+// runs afterwards.
+void escalate(context& ctx, const std::string& channel, const std::string& id, std::int64_t seen,
               std::function<void()> next) {
   struct outcome_of {
     unsigned step = 0;     // 0: nothing was due
@@ -47,15 +48,20 @@ void escalate(context& ctx, const std::string& channel, const std::string& id,
     out->rec = rec;
     return std::nullopt;
   };
-  auto finish = [&ctx, out, channel, id, next](result r) {
+  auto finish = [&ctx, out, channel, id, seen, next](result r) {
     auto member = keys::channel_item(channel, id);
     if (!r.ok && r.code == errc::not_found) {
-      ctx.indexes.index_remove(std::string(keys::due_index), member, [](std::error_code) {});
-    } else if (r.ok && out->expired) {
+      ctx.indexes.index_replace(std::string(keys::due_index), member, seen, std::nullopt,
+                                [](std::error_code) {});
+      return next();
+    }
+    // Only while the entry is still what this pass found: a change made meanwhile filed its own.
+    if (r.ok) alerts::refile(ctx, out->rec, seen);
+    if (r.ok && out->expired) {
       ctx.stats.add(counter::claims_expired);
       spdlog::info("crisis: claim of alert {} in {} expired; released", id, channel);
     } else if (r.ok && out->step == 0) {
-      alerts::schedule(ctx, out->rec);  // not due: the deadline moved (e.g. claimed)
+      // Not due: the deadline moved (e.g. claimed), refiled above.
     } else if (r.ok) {
       ctx.stats.add(counter::escalations);
       spdlog::info("crisis: alert {} in {} escalated (step {})", id, channel, out->step);
@@ -92,7 +98,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                                }
                                self->more_ |= due.size() >= max_scan;
                                for (auto& [m, s] : due)
-                                 self->items_.push_back({item::escalation, m});
+                                 self->items_.push_back({item::escalation, m, s});
                                self->read_index(0);
                              });
   }
@@ -102,6 +108,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
     // forget: an expired idempotency key; undedup: a closed alert's dedup entries
     enum kind_t { escalation, reminder, overdue, forget, undedup } kind;
     std::string member;
+    std::int64_t score = 0;  // when it was due
   };
 
   // The indexes a pass takes due items from after the due index, in this order.
@@ -118,7 +125,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                              [self = shared_from_this(), i, kind](std::error_code ec, auto found) {
                                self->more_ |= found.size() >= max_scan;
                                if (!ec)
-                                 for (auto& [m, s] : found) self->items_.push_back({kind, m});
+                                 for (auto& [m, s] : found) self->items_.push_back({kind, m, s});
                                self->read_index(i + 1);
                              });
   }
@@ -131,11 +138,11 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
     if (!target) return next();
     switch (items_[i].kind) {
       case item::escalation:
-        return escalate(ctx_, target->first, target->second, next);
+        return escalate(ctx_, target->first, target->second, items_[i].score, next);
       case item::reminder:
-        return audience::remind(ctx_, target->first, target->second, next);
+        return audience::remind(ctx_, target->first, target->second, items_[i].score, next);
       case item::overdue:
-        return audience::overdue(ctx_, target->first, target->second, next);
+        return audience::overdue(ctx_, target->first, target->second, items_[i].score, next);
       default:
         return alerts::forget_dedup(ctx_, target->first, target->second, next);
     }

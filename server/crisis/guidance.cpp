@@ -44,22 +44,16 @@ std::optional<post_input> read_post(request& r, const done_fn& done) {
   return in;
 }
 
-void log_unscheduled(std::string_view what, const std::string& gid, std::error_code ec) {
-  if (ec) spdlog::error("crisis: {} of guidance {} not scheduled: {}", what, gid, ec.message());
-}
-
-// After a version is stored: its reminder and, with a deadline, its overdue check.
-void schedule(context& ctx, const guidance_record& g) {
+// What a stored version files: its reminder and, with a deadline, its overdue check; in the
+// version's own commit (store::modify).
+std::vector<index_write> schedule(const context& ctx, const guidance_record& g) {
   auto item = keys::channel_item(g.channel, g.id);
   auto remind_at =
       g.version_at() +
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.opts.reminder_after).count();
-  ctx.indexes.index_put(std::string(keys::remind_index), item, remind_at,
-                        [gid = g.id](std::error_code ec) { log_unscheduled("reminder", gid, ec); });
-  if (g.ack_deadline)
-    ctx.indexes.index_put(
-        std::string(keys::overdue_index), item, g.ack_deadline,
-        [gid = g.id](std::error_code ec) { log_unscheduled("deadline", gid, ec); });
+  std::vector<index_write> out{{std::string(keys::remind_index), item, remind_at}};
+  if (g.ack_deadline) out.push_back({std::string(keys::overdue_index), item, g.ack_deadline});
+  return out;
 }
 
 // Posts to one channel: the new post is pinned for its kind, replacing the previous one.
@@ -85,9 +79,9 @@ void post_to(context& ctx, const std::string& channel, const post_input& in, con
     json_writer data;
     data.begin_object().raw_field("guidance", json).end_object();
     p.events.push_back({"guidance.posted", data.take(), by});
-    p.reply = [&ctx, g, json](const commit_result& r) {
+    p.indexes = schedule(ctx, g);
+    p.reply = [&ctx, json](const commit_result& r) {
       ctx.stats.add(counter::guidance_posted);
-      schedule(ctx, g);
       json_writer w;
       w.begin_object().raw_field("guidance", json).field("offset", r.offsets[0]);
       return result::success(w.end_object().take());
@@ -140,8 +134,8 @@ void revise_pinned(context& ctx, const std::string& channel, const std::string& 
     json_writer data;
     data.begin_object().raw_field("guidance", json).raw_field("by", encode(by)).end_object();
     p.events.push_back({"guidance.revised", data.take(), who.info()});
-    p.reply = [&ctx, g = *g, json](const commit_result& r) {
-      schedule(ctx, g);
+    p.indexes = schedule(ctx, *g);
+    p.reply = [json](const commit_result& r) {
       json_writer w;
       w.begin_object().raw_field("guidance", json).field("changed", true);
       return result::success(w.field("offset", r.offsets[0]).end_object().take());

@@ -240,13 +240,16 @@ void list(context& ctx, request& r, done_fn done) {
   auto limit = r.cmd.limit.value_or(1000);
   ctx.st.list(
       people_channel(), std::string(keys::person_prefix), "cannot read the directory",
-      [done, limit](std::vector<doc> all) {
+      [done, limit, who = r.who](std::vector<doc> all) {
         json_writer w;
         w.begin_object().key("people").begin_array();
         std::size_t n = 0;
         for (auto& d : all) {
-          if (!decoded<person_record>(d.value)) continue;
-          if (n++ < limit) w.raw(d.value);
+          auto rec = decoded<person_record>(d.value);
+          if (!rec || n++ >= limit) continue;
+          // Only the channels the asking lead may see.
+          std::erase_if(rec->channels, [&](const std::string& c) { return !who.id.may_access(c); });
+          w.raw(encode(*rec));
         }
         w.end_array().field("total", static_cast<std::uint64_t>(n));
         done(result::success(w.field("truncated", n > limit).end_object().take()));

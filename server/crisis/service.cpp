@@ -32,7 +32,8 @@ void service::stats(std::optional<std::string> channel, const actor& who, done_f
 }
 
 void service::sighting(const actor& who, std::string_view channel) {
-  if (who.id.subject.empty()) return;
+  // Nobody to know: no user, or (auth disabled, no name given) just a connection id.
+  if (who.id.subject.empty() || who.id.subject == who.client) return;
   people::sighting now;
   if (people_.seen(who, channel, ctx_.now_ms(), now)) people::record(ctx_, now);
 }
@@ -65,9 +66,13 @@ void write_sightings(context& ctx, std::shared_ptr<std::vector<people::sighting>
 }  // namespace
 
 void service::scan(std::function<void(bool more)> done) {
-  auto pending = std::make_shared<std::vector<people::sighting>>(people_.take());
-  write_sightings(ctx_, pending, 0,
-                  [this, done = std::move(done)] { escalation::scan(ctx_, done); });
+  // The directory's writes run beside the pass (one batch at a time), never ahead of it:
+  // a burst of sightings must not hold up expiries and escalations.
+  if (!writing_people_.exchange(true)) {
+    auto pending = std::make_shared<std::vector<people::sighting>>(people_.take());
+    write_sightings(ctx_, pending, 0, [this] { writing_people_ = false; });
+  }
+  escalation::scan(ctx_, std::move(done));
 }
 
 }  // namespace muster::server::crisis

@@ -5,6 +5,7 @@
 // compare-and-set commits, so every node may serve any request and exactly one of several
 // racing updates wins. No sockets: callable from any thread; completion handlers run on
 // whatever thread the engine answers on.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -66,6 +67,7 @@ class service {
   activity::tracker activity_;  // before ctx_, which refers to it
   context ctx_;
   people::tracker people_;
+  std::atomic<bool> writing_people_{false};  // a batch of directory writes is under way
 };
 
 }  // namespace muster::server::crisis

@@ -55,6 +55,11 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
     if (ec) return done_(engine_failure("cannot read crisis state", ec, false));
     plan_ = decide_(docs);
     if (plan_.stop) return done_(std::move(*plan_.stop));
+    if (docs_.linked_writes() || plan_.indexes.empty()) return commit();
+    st_.file_early(indexes_, plan_.indexes, [self = shared_from_this()] { self->commit(); });
+  }
+
+  void commit() {
     // Copies: a lost race needs the plan's inputs again, so the plan itself is kept intact.
     auto linked = docs_.linked_writes() ? plan_.indexes : std::vector<index_write>{};
     docs_.commit_with_indexes(channel_, plan_.writes, plan_.events, keep_, std::move(linked),
@@ -65,10 +70,6 @@ class modify_op : public std::enable_shared_from_this<modify_op> {
 
   void on_commit(std::error_code ec, const commit_result& r) {
     if (ec) return done_(engine_failure("cannot store crisis state", ec, true));
-    if (r.applied && !docs_.linked_writes() && !plan_.indexes.empty())
-      return st_.write_indexes(indexes_, plan_.indexes, [self = shared_from_this(), r] {
-        self->done_(self->plan_.reply(r));
-      });
     if (r.applied) return done_(plan_.reply(r));
     metrics_.add(counter::crisis_conflicts);
     if (++attempt_ >= max_attempts)
@@ -99,27 +100,25 @@ void store::modify(std::string channel, std::vector<std::string> keys, decide_fn
 }
 
 namespace {
-void write_from(index_store& indexes, std::shared_ptr<std::vector<index_write>> changes,
-                std::size_t i, std::function<void()> then) {
+void file_from(index_store& indexes, std::shared_ptr<std::vector<index_write>> changes,
+               std::size_t i, std::function<void()> then) {
+  while (i < changes->size() && !(*changes)[i].score) ++i;
   if (i >= changes->size()) return then();
   auto& c = (*changes)[i];
-  auto next = [&indexes, changes, i, then](std::error_code ec) {
-    if (ec)
-      spdlog::error("crisis: {} index entry {} not saved: {}", (*changes)[i].index,
-                    (*changes)[i].member, ec.message());
-    write_from(indexes, changes, i + 1, then);
-  };
-  if (c.score)
-    indexes.index_put(c.index, c.member, *c.score, next);
-  else
-    indexes.index_remove(c.index, c.member, next);
+  indexes.index_put_earlier(
+      c.index, c.member, *c.score, [&indexes, changes, i, then](std::error_code ec) {
+        if (ec)
+          spdlog::error("crisis: {} index entry {} not filed: {}", (*changes)[i].index,
+                        (*changes)[i].member, ec.message());
+        file_from(indexes, changes, i + 1, then);
+      });
 }
 }  // namespace
 
-void store::write_indexes(index_store& indexes, std::vector<index_write> changes,
-                          std::function<void()> then) {
-  write_from(indexes, std::make_shared<std::vector<index_write>>(std::move(changes)), 0,
-             std::move(then));
+void store::file_early(index_store& indexes, std::vector<index_write> changes,
+                       std::function<void()> then) {
+  file_from(indexes, std::make_shared<std::vector<index_write>>(std::move(changes)), 0,
+            std::move(then));
 }
 
 void store::read(std::string channel, std::vector<std::string> keys, std::string_view what,

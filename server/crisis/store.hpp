@@ -18,8 +18,9 @@ struct plan {
   std::optional<result> stop;  // finish now with this (an error, or nothing to change)
   std::vector<doc_write> writes;
   std::vector<event_spec> events;
-  /// Index changes: in the same commit on linked_writes() engines; on the others written right
-  /// after it, before the reply (so a client's next command finds them in place).
+  /// Index changes: in the same commit on linked_writes() engines. The others file the new
+  /// scores before the commit, never later than a score already there (file_early), and leave
+  /// removals to the scheduler, which re-files what it finds not due (index_replace).
   std::vector<index_write> indexes;
   std::function<result(const commit_result&)> reply;  // once applied
 
@@ -50,9 +51,10 @@ class store {
   /// Every document under `prefix`; failures as for read.
   void list(std::string channel, std::string prefix, std::string_view what, docs_fn then,
             done_fn done);
-  /// Writes index changes one after another (failures logged), then `then`.
-  void write_indexes(index_store& indexes, std::vector<index_write> changes,
-                     std::function<void()> then);
+  /// Files the scores of `changes` with index_put_earlier, one after another, then `then`
+  /// (removals are skipped; a failure is logged and goes on: the commit still decides).
+  void file_early(index_store& indexes, std::vector<index_write> changes,
+                  std::function<void()> then);
   /// Appends events to another channel's stream (copies): failures are logged and counted.
   void copy_events(const std::string& channel, std::vector<event_spec> events,
                    const std::string& about);

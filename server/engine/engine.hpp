@@ -210,6 +210,15 @@ class index_store {
   virtual void index_put(std::string index, std::string member, std::int64_t score,
                          done_handler h) = 0;
   virtual void index_remove(std::string index, std::string member, done_handler h) = 0;
+  /// Sets a member's score unless it already has an earlier one (an absent member is added):
+  /// what a command files before its commit where it cannot commit indexes with it. An early
+  /// entry costs the scheduler one look; a late one would hide a deadline.
+  virtual void index_put_earlier(std::string index, std::string member, std::int64_t score,
+                                 done_handler h) = 0;
+  /// Changes a member only while its score is still `expect`: to `score`, or (none) removed.
+  /// The scheduler re-files what it found due without undoing a change made meanwhile.
+  virtual void index_replace(std::string index, std::string member, std::int64_t expect,
+                             std::optional<std::int64_t> score, done_handler h) = 0;
   /// Members with score <= max_score, lowest first, at most `limit`.
   virtual void index_range(std::string index, std::int64_t max_score, std::size_t limit,
                            index_handler h) = 0;

@@ -194,6 +194,32 @@ void memory_engine::index_remove(std::string index, std::string member, done_han
   h({});
 }
 
+void memory_engine::index_put_earlier(std::string index, std::string member, std::int64_t score,
+                                      done_handler h) {
+  {
+    std::lock_guard lock(index_mutex_);
+    auto [it, added] = indexes_[index].try_emplace(std::move(member), score);
+    if (!added) it->second = std::min(it->second, score);
+  }
+  h({});
+}
+
+void memory_engine::index_replace(std::string index, std::string member, std::int64_t expect,
+                                  std::optional<std::int64_t> score, done_handler h) {
+  {
+    std::lock_guard lock(index_mutex_);
+    auto it = indexes_.find(index);
+    auto m = it == indexes_.end() ? decltype(it->second.end()){} : it->second.find(member);
+    if (it != indexes_.end() && m != it->second.end() && m->second == expect) {
+      if (score)
+        m->second = *score;
+      else
+        it->second.erase(m);
+    }
+  }
+  h({});
+}
+
 void memory_engine::index_range(std::string index, std::int64_t max_score, std::size_t limit,
                                 index_handler h) {
   std::vector<std::pair<std::string, std::int64_t>> out;

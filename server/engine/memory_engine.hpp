@@ -63,6 +63,10 @@ class memory_engine final : public engine {
   bool linked_writes() const override { return true; }
   void index_put(std::string index, std::string member, std::int64_t score,
                  done_handler h) override;
+  void index_put_earlier(std::string index, std::string member, std::int64_t score,
+                         done_handler h) override;
+  void index_replace(std::string index, std::string member, std::int64_t expect,
+                     std::optional<std::int64_t> score, done_handler h) override;
   void index_remove(std::string index, std::string member, done_handler h) override;
   void index_range(std::string index, std::int64_t max_score, std::size_t limit,
                    index_handler h) override;

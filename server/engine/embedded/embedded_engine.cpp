@@ -286,6 +286,29 @@ void embedded_engine::index_remove(std::string index, std::string member, done_h
   enqueue(std::move(r));
 }
 
+void embedded_engine::index_put_earlier(std::string index, std::string member, std::int64_t score,
+                                        done_handler h) {
+  auto r = std::make_unique<request>();
+  r->kind = request::index_put_earlier;
+  r->index = std::move(index);
+  r->member = std::move(member);
+  r->score = score;
+  r->on_done = std::move(h);
+  enqueue(std::move(r));
+}
+
+void embedded_engine::index_replace(std::string index, std::string member, std::int64_t expect,
+                                    std::optional<std::int64_t> score, done_handler h) {
+  auto r = std::make_unique<request>();
+  r->kind = request::index_replace;
+  r->index = std::move(index);
+  r->member = std::move(member);
+  r->expect = expect;
+  r->to = score;
+  r->on_done = std::move(h);
+  enqueue(std::move(r));
+}
+
 void embedded_engine::index_range(std::string index, std::int64_t max_score, std::size_t limit,
                                   index_handler h) {
   std::vector<std::pair<std::string, std::int64_t>> out;

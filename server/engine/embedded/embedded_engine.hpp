@@ -79,6 +79,10 @@ class embedded_engine final : public engine {
   bool linked_writes() const override { return true; }
   void index_put(std::string index, std::string member, std::int64_t score,
                  done_handler h) override;
+  void index_put_earlier(std::string index, std::string member, std::int64_t score,
+                         done_handler h) override;
+  void index_replace(std::string index, std::string member, std::int64_t expect,
+                     std::optional<std::int64_t> score, done_handler h) override;
   void index_remove(std::string index, std::string member, done_handler h) override;
   void index_range(std::string index, std::int64_t max_score, std::size_t limit,
                    index_handler h) override;
@@ -110,7 +114,15 @@ class embedded_engine final : public engine {
   };
   /// One queued change (writer thread once queued).
   struct request {
-    enum kind_t { publish, commit, index_put, index_remove, expire } kind = publish;
+    enum kind_t {
+      publish,
+      commit,
+      index_put,
+      index_remove,
+      index_put_earlier,
+      index_replace,
+      expire
+    } kind = publish;
     std::string channel;               // publish, commit
     std::string data;                  // publish: minified JSON
     std::string key;                   // publish: its idempotency key (empty: none)
@@ -120,7 +132,9 @@ class embedded_engine final : public engine {
     std::vector<index_write> indexes;  // commit: changed in the same transaction
     std::optional<retention> keep;     // commit
     std::string index, member;         // index ops
-    std::int64_t score = 0;            // index_put
+    std::int64_t score = 0;            // index_put, index_put_earlier
+    std::int64_t expect = 0;           // index_replace: the score it must still have
+    std::optional<std::int64_t> to;    // index_replace: the new score (none: remove)
     publish_handler on_publish;
     commit_handler on_commit;
     done_handler on_done;

@@ -75,6 +75,8 @@ void embedded_engine::run_batch(std::vector<std::unique_ptr<request>>& todo) {
           break;
         case request::index_put:
         case request::index_remove:
+        case request::index_put_earlier:
+        case request::index_replace:
           run_index(b, *r);
           break;
         case request::expire:
@@ -284,8 +286,25 @@ std::uint64_t embedded_engine::write_doc(batch::channel_change& c, std::uint64_t
 }
 
 void embedded_engine::run_index(batch& b, request& r) {
-  write_index(b, {std::move(r.index), std::move(r.member),
-                  r.kind == request::index_put ? std::optional{r.score} : std::nullopt});
+  if (r.kind == request::index_put || r.kind == request::index_remove)
+    return write_index(b, {std::move(r.index), std::move(r.member),
+                           r.kind == request::index_put ? std::optional{r.score} : std::nullopt});
+  // The conditional ones compare with the score as this transaction leaves it so far.
+  std::optional<std::int64_t> now;
+  auto pending = b.indexes.find({r.index, r.member});
+  if (pending != b.indexes.end()) {
+    now = pending->second;
+  } else {
+    std::lock_guard lock(index_mutex_);
+    auto it = indexes_.find(r.index);
+    if (it != indexes_.end())
+      if (auto m = it->second.find(r.member); m != it->second.end()) now = m->second;
+  }
+  if (r.kind == request::index_put_earlier) {
+    if (!now || r.score < *now) write_index(b, {std::move(r.index), std::move(r.member), r.score});
+  } else if (now && *now == r.expect) {
+    write_index(b, {std::move(r.index), std::move(r.member), r.to});
+  }
 }
 
 void embedded_engine::write_index(batch& b, index_write i) {

@@ -46,6 +46,8 @@ const lua_script read_docs_script = make_script(lua::read_docs_lua, false);
 const lua_script list_docs_script = make_script(lua::list_docs_lua, false);
 const lua_script index_put_script = make_script(lua::index_put_lua, false);
 const lua_script index_remove_script = make_script(lua::index_remove_lua, false);
+const lua_script index_put_earlier_script = make_script(lua::index_put_earlier_lua, false);
+const lua_script index_replace_script = make_script(lua::index_replace_lua, false);
 const lua_script index_range_script = make_script(lua::index_range_lua, false);
 const lua_script join_script = make_script(lua::presence_join_lua, false);
 const lua_script leave_script = make_script(lua::presence_leave_lua, false);
@@ -835,15 +837,34 @@ void redis_engine::index_put(std::string index, std::string member, std::int64_t
 }
 
 void redis_engine::index_remove(std::string index, std::string member, done_handler h) {
+  index_script(std::move(index), index_remove_script, {std::move(member)}, "index_remove",
+               std::move(h));
+}
+
+void redis_engine::index_put_earlier(std::string index, std::string member, std::int64_t score,
+                                     done_handler h) {
+  index_script(std::move(index), index_put_earlier_script,
+               {std::to_string(score), std::move(member)}, "index_put_earlier", std::move(h));
+}
+
+void redis_engine::index_replace(std::string index, std::string member, std::int64_t expect,
+                                 std::optional<std::int64_t> score, done_handler h) {
+  index_script(std::move(index), index_replace_script,
+               {std::move(member), std::to_string(expect), score ? std::to_string(*score) : ""},
+               "index_replace", std::move(h));
+}
+
+void redis_engine::index_script(std::string index, const lua_script& script,
+                                std::vector<std::string> args, const char* what, done_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable));
-  net::post(ioc_, [this, index = std::move(index), member = std::move(member),
+  net::post(ioc_, [this, index = std::move(index), &script, args = std::move(args), what,
                    h = std::move(h)]() mutable {
     auto ch = "idx:" + index;
-    eval(ch, index_remove_script, {key(ch, "z")}, {std::move(member)},
-         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+    eval(ch, script, {key(ch, "z")}, std::move(args),
+         [h = std::move(h), what](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec);
            if (!r || !is_int(*r)) {
-             spdlog::error("redis index_remove: unexpected reply {}", describe(r));
+             spdlog::error("redis {}: unexpected reply {}", what, describe(r));
              return h(make_error_code(engine_errc::bad_reply));
            }
            h({});

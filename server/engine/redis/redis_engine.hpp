@@ -66,6 +66,10 @@ class redis_engine final : public engine {
               commit_handler h) override;
   void index_put(std::string index, std::string member, std::int64_t score,
                  done_handler h) override;
+  void index_put_earlier(std::string index, std::string member, std::int64_t score,
+                         done_handler h) override;
+  void index_replace(std::string index, std::string member, std::int64_t expect,
+                     std::optional<std::int64_t> score, done_handler h) override;
   void index_remove(std::string index, std::string member, done_handler h) override;
   void index_range(std::string index, std::int64_t max_score, std::size_t limit,
                    index_handler h) override;
@@ -84,6 +88,9 @@ class redis_engine final : public engine {
   };
   std::string key(std::string_view channel, std::string_view suffix) const;
   std::string pubsub_name(std::string_view channel) const;
+  /// One script over a global index's sorted set whose reply is an integer.
+  void index_script(std::string index, const lua_script& script, std::vector<std::string> args,
+                    const char* what, done_handler h);
   void eval(const std::string& channel, const lua_script& script, std::vector<std::string> keys,
             std::vector<std::string> args, redis_connection::reply_handler h, int redirects = 0);
   void on_push(std::size_t shard, const redisReply& r);
