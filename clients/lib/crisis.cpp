@@ -34,16 +34,20 @@ std::string alert_fields(const std::string& channel, const std::string& id) {
 // The error of a reply as a command_error (with the holder of an already_claimed alert).
 command_error to_error(const server_message& m) {
   std::string user, name;
-  if (m.error_code == "already_claimed") {
-    dom::parser p;
-    dom::element e;
-    if (!p.parse(m.raw).get(e)) {
-      std::string_view v;
-      if (!e.at_pointer("/error/holder/user").get_string().get(v)) user = std::string(v);
-      if (!e.at_pointer("/error/holder/name").get_string().get(v)) name = std::string(v);
-    }
-  }
-  return command_error(m.error_code, m.error_message, std::move(user), std::move(name));
+  dom::parser p;
+  dom::element e;
+  if (p.parse(m.raw).get(e)) return command_error(m.error_code, m.error_message);
+  std::string_view v;
+  if (!e.at_pointer("/error/holder/user").get_string().get(v)) user = std::string(v);
+  if (!e.at_pointer("/error/holder/name").get_string().get(v)) name = std::string(v);
+  command_error err(m.error_code, m.error_message, std::move(user), std::move(name));
+  dom::array drafting;
+  if (!e.at_pointer("/error/drafting").get_array().get(drafting))
+    for (dom::element d : drafting)
+      if (!d["user"].get_string().get(v)) err.drafting.emplace_back(v);
+  std::uint64_t limit = 0;
+  if (!e.at_pointer("/error/limit").get_uint64().get(limit)) err.limit = limit;
+  return err;
 }
 
 std::string checked(const server_message& m) {
@@ -161,11 +165,40 @@ void read_guidance(blocking_client& c, const std::string& channel, const std::st
   checked(c.call("guidance.read", f));
 }
 
-bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& gid) {
+bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& gid,
+                  std::int64_t version) {
   std::string f;
   field(f, "channel", channel);
   field(f, "guidance", gid);
+  if (version > 0) f += ",\"version\":" + std::to_string(version);
   return !json_bool(checked(c.call("guidance.ack", f)), "already").value_or(false);
+}
+
+std::vector<guidance_progress> guidance_status(blocking_client& c, const std::string& channel,
+                                               const std::string& gid) {
+  std::string f;
+  field(f, "channel", channel);
+  field(f, "guidance", gid);
+  auto result = checked(c.call("guidance.status", f));
+  dom::parser p;
+  dom::element e;
+  dom::array rows;
+  if (p.parse(result).get(e) || e["people"].get_array().get(rows))
+    throw client_error("guidance.status: unexpected reply " + result);
+  std::vector<guidance_progress> out;
+  for (dom::element row : rows) {
+    guidance_progress g;
+    std::string_view v;
+    if (!row["user"].get_string().get(v)) g.user = std::string(v);
+    if (!row["name"].get_string().get(v)) g.name = std::string(v);
+    if (!row["state"].get_string().get(v)) g.state = std::string(v);
+    std::int64_t n = 0;
+    if (!row["acked_version"].get_int64().get(n)) g.acked_version = n;
+    bool b = false;
+    if (!row["member"].get_bool().get(b)) g.member = b;
+    out.push_back(std::move(g));
+  }
+  return out;
 }
 
 void create_channel(blocking_client& c, const std::string& channel, const std::string& title,

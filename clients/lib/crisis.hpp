@@ -19,6 +19,8 @@ struct command_error : client_error {
   std::string code;
   std::string holder_user;  // already_claimed: who holds the alert
   std::string holder_name;
+  std::vector<std::string> drafting;  // already_claimed: who else is drafting a reply (users)
+  std::uint64_t limit = 0;            // claim_limit: the cap
 };
 
 /// An alert as a bot reports it (PROTOCOL.md 15.3). `source` and `url` are required.
@@ -68,8 +70,19 @@ std::int64_t revise_guidance(blocking_client& c, const std::string& channel,
 /// Tells the server the post reached the user (`read` false) or was shown to them.
 void read_guidance(blocking_client& c, const std::string& channel, const std::string& guidance_id,
                    bool read = true);
-/// Acknowledges guidance; returns false when it was already acknowledged.
-bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& guidance_id);
+/// Acknowledges guidance (`version` > 0: the version the user was shown, refused with
+/// invalid_state if it is not the current one); returns false when it was already acknowledged.
+bool ack_guidance(blocking_client& c, const std::string& channel, const std::string& guidance_id,
+                  std::int64_t version = 0);
+/// One person's progress with the current version of a post (guidance.status, leads).
+struct guidance_progress {
+  std::string user, name;
+  std::string state;  // acknowledged, read, delivered, pending
+  std::int64_t acked_version = 0;
+  bool member = false;
+};
+std::vector<guidance_progress> guidance_status(blocking_client& c, const std::string& channel,
+                                               const std::string& guidance_id);
 /// Creates a crisis channel (leads).
 void create_channel(blocking_client& c, const std::string& channel, const std::string& title,
                     const std::string& severity = "sev3");

@@ -115,9 +115,11 @@ void next_version(guidance_record& g, const revise_input& in, const person& by, 
 // the post and the pin.
 void revise_pinned(context& ctx, const std::string& channel, const std::string& kind,
                    const revise_input& in, const actor& who, done_fn done) {
-  auto decide = [&ctx, in, who](const std::vector<doc>& d) {
+  auto decide = [&ctx, in, who, where = channel](const std::vector<doc>& d) {
     auto g = d[0].version ? decoded<guidance_record>(d[0].value) : std::nullopt;
-    if (!g) return plan::finish(result::failure(errc::not_found, "no guidance " + in.gid));
+    if (!g)
+      return plan::finish(
+          result::failure(errc::not_found, "no guidance " + in.gid + " in " + where));
     if (d[1].value != in.gid)
       return plan::finish(result::failure(
           errc::invalid_state, "guidance " + in.gid + " was superseded by " + d[1].value));

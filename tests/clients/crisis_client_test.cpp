@@ -73,7 +73,14 @@ TEST(client_crisis, blocking_calls_push_claim_respond_resolve_and_guidance) {
   client::read_guidance(*amy, "triage", gid, false);
   EXPECT_EQ(client::revise_guidance(*lead, "triage", gid, "We recalled it.", "recall"), 2);
   client::read_guidance(*amy, "triage", gid);
-  EXPECT_TRUE(client::ack_guidance(*amy, "triage", gid)) << "a new version is acknowledged again";
+  auto progress = client::guidance_status(*lead, "triage", gid);
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_EQ(progress[0].state, "read");
+  EXPECT_EQ(progress[0].acked_version, 1);
+  EXPECT_THROW(client::ack_guidance(*amy, "triage", gid, 1), client::command_error);
+  EXPECT_TRUE(client::ack_guidance(*amy, "triage", gid, 2))
+      << "a new version is acknowledged again";
+  EXPECT_EQ(client::guidance_status(*lead, "triage", gid)[0].state, "acknowledged");
   try {
     client::post_guidance(*amy, "triage", "update", "x", "y");
     FAIL() << "ambassadors may not post guidance";
