@@ -92,14 +92,14 @@ std::string encode_error(std::optional<std::uint64_t> id, errc code, std::string
 /// `{"event":"message","channel":...,...}` (or p.event): serialized once, shared by every
 /// recipient.
 std::string encode_message_event(std::string_view channel, const publication& p);
-/// `{"event":"join"|"leave","channel":...,"client":...,"name":...}`
 /// An event outside the stream (no offset, epoch; not in history), e.g. alert.activity:
 /// {"event":..,"channel":..,"ts":..,"sender":{"client":..,"name":..},"data":<data>}.
 std::string encode_ephemeral_event(std::string_view channel, std::string_view event,
                                    std::int64_t ts_ms, std::string_view sender_client,
                                    std::string_view sender_name, std::string_view data);
+/// `{"event":"join"|"leave","channel":...,"client":...,"name":...,"user":...}`
 std::string encode_presence_event(bool join, std::string_view channel, std::string_view client,
-                                  std::string_view name);
+                                  std::string_view name, std::string_view user = {});
 /// `{"event":"unsubscribed","channel":...,"reason":...}`
 std::string encode_unsubscribed_event(std::string_view channel, std::string_view reason);
 

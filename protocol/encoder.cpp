@@ -30,10 +30,10 @@ std::string encode_message_event(std::string_view channel, const publication& p)
 }
 
 std::string encode_presence_event(bool join, std::string_view channel, std::string_view client,
-                                  std::string_view name) {
+                                  std::string_view name, std::string_view user) {
   json_writer w;
   w.begin_object().field("event", join ? "join" : "leave").field("channel", channel);
-  w.field("client", client).field("name", name).end_object();
+  w.field("client", client).field("name", name).field("user", user).end_object();
   return w.take();
 }
 

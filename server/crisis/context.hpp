@@ -53,6 +53,7 @@ struct context {
   document_store& docs;
   index_store& indexes;
   ephemeral_store& ephemeral;
+  presence_store& presence;
   activity::tracker& activity;  // this node's connections on alerts
   const options& opts;
   metrics& stats;

@@ -257,10 +257,25 @@ void list(context& ctx, request& r, done_fn done) {
       done);
 }
 
+namespace {
+
+// One member with their directory record (if any) and whether a connection of theirs is in the
+// channel now.
+void write_member(json_writer& w, const member_record& m, const std::optional<person_record>& p,
+                  bool online) {
+  w.begin_object().field("user", m.user);
+  w.field("name", p ? p->name : m.name).field("since", m.since);
+  w.field("role", p ? std::string_view(p->role) : std::string_view("ambassador"));
+  w.field("last_seen", p ? p->last_seen : std::int64_t{0}).field("online", online).end_object();
+}
+
+}  // namespace
+
 void members(context& ctx, request& r, done_fn done) {
+  auto channel = r.channel;
   ctx.st.list(
-      r.channel, std::string(keys::member_prefix), "",
-      [&ctx, done](std::vector<doc> found) {
+      channel, std::string(keys::member_prefix), "",
+      [&ctx, channel, done](std::vector<doc> found) {
         auto rows = std::make_shared<std::vector<member_record>>();
         std::vector<std::string> people_keys;
         for (auto& d : found)
@@ -271,19 +286,23 @@ void members(context& ctx, request& r, done_fn done) {
         if (rows->empty()) return done(result::success("{\"members\":[]}"));
         ctx.st.read(
             people_channel(), std::move(people_keys), "cannot read the directory",
-            [rows, done](std::vector<doc> records) {
-              json_writer w;
-              w.begin_object().key("members").begin_array();
-              for (std::size_t i = 0; i < rows->size(); ++i) {
-                const auto& m = (*rows)[i];
-                auto p =
-                    records[i].version ? decoded<person_record>(records[i].value) : std::nullopt;
-                w.begin_object().field("user", m.user);
-                w.field("name", p ? p->name : m.name).field("since", m.since);
-                w.field("role", p ? std::string_view(p->role) : std::string_view("ambassador"));
-                w.field("last_seen", p ? p->last_seen : std::int64_t{0}).end_object();
-              }
-              done(result::success(w.end_array().end_object().take()));
+            [&ctx, channel, rows, done](std::vector<doc> records) {
+              // Presence and members meet on the user id.
+              ctx.presence.presence(channel, [rows, records = std::move(records), done](
+                                                 std::error_code ec, std::vector<client_info> in) {
+                std::set<std::string> online;
+                if (!ec)
+                  for (auto& c : in) online.insert(c.user);
+                json_writer w;
+                w.begin_object().key("members").begin_array();
+                for (std::size_t i = 0; i < rows->size(); ++i) {
+                  const auto& m = (*rows)[i];
+                  auto p =
+                      records[i].version ? decoded<person_record>(records[i].value) : std::nullopt;
+                  write_member(w, m, p, online.count(m.user) > 0);
+                }
+                done(result::success(w.end_array().end_object().take()));
+              });
             },
             done);
       },

@@ -10,9 +10,10 @@
 namespace muster::server::crisis {
 
 service::service(engine& eng, const options& opts, metrics& m, clock_fn clock)
-    : opts_(opts), store_(eng, eng, m), ctx_{store_, eng, eng,
-                                             eng,    eng, activity_,
-                                             opts_,  m,   std::move(clock)} {}
+    : opts_(opts),
+      store_(eng, eng, m),
+      // store, streams, docs, indexes, ephemeral, presence: the engine's concerns.
+      ctx_{store_, eng, eng, eng, eng, eng, activity_, opts_, m, std::move(clock)} {}
 
 void service::push_http(std::string_view body, const std::string& idempotency_key, const actor& who,
                         done_fn done) {

@@ -1,6 +1,10 @@
 #include "server/engine/engine.hpp"
 
+#include <simdjson.h>
+
 #include <random>
+
+#include "protocol/json_writer.hpp"
 
 namespace muster::server {
 
@@ -23,6 +27,25 @@ class category final : public std::error_category {
   }
 };
 }  // namespace
+
+std::string encode_presence_entry(const client_info& who) {
+  protocol::json_writer w;
+  w.begin_object().field("name", who.name).field("user", who.user).end_object();
+  return w.take();
+}
+
+client_info decode_presence_entry(std::string_view client, std::string_view stored) {
+  client_info out{std::string(client), std::string(stored)};
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  std::string_view name, user;
+  if (stored.starts_with('{') && !p.parse(stored.data(), stored.size()).get(e) &&
+      !e["name"].get_string().get(name) && !e["user"].get_string().get(user)) {
+    out.name = std::string(name);
+    out.user = std::string(user);
+  }
+  return out;
+}
 
 const std::error_category& engine_category() noexcept {
   static const category c;

@@ -64,7 +64,12 @@ struct history_result {
 struct client_info {
   std::string client;
   std::string name;
+  std::string user{};  // presence: the connection's user (sub), as in the directory of people
 };
+/// A presence entry as an engine that shares presence stores it: `{"name":..,"user":..}`.
+std::string encode_presence_entry(const client_info& who);
+/// Back from a stored entry of `client` (a bare name, as older nodes wrote, is the name).
+client_info decode_presence_entry(std::string_view client, std::string_view stored);
 
 /// A small JSON document kept beside a channel (crisis state: alerts, guidance, templates...),
 /// versioned for compare-and-set. version 0: the document does not exist.

@@ -5,8 +5,8 @@ namespace muster::server {
 void presence_table::emit(bool join, std::string_view channel, const client_info& who) {
   if (!sink_) return;
   channel_event ev{0,
-                   std::make_shared<const std::string>(
-                       protocol::encode_presence_event(join, channel, who.client, who.name)),
+                   std::make_shared<const std::string>(protocol::encode_presence_event(
+                       join, channel, who.client, who.name, who.user)),
                    true,
                    {}};
   sink_->on_event(channel, ev);
@@ -17,7 +17,7 @@ void presence_table::join(std::string_view channel, const client_info& who) {
   auto it = channels_.find(channel);
   if (it == channels_.end())
     it = channels_.emplace(std::string(channel), decltype(it->second){}).first;
-  it->second.insert_or_assign(who.client, who.name);
+  it->second.insert_or_assign(who.client, who);
   emit(true, channel, who);
 }
 
@@ -34,7 +34,7 @@ std::vector<client_info> presence_table::list(std::string_view channel) const {
   std::vector<client_info> out;
   auto it = channels_.find(channel);
   if (it != channels_.end())
-    for (const auto& [client, name] : it->second) out.push_back({client, name});
+    for (const auto& [client, who] : it->second) out.push_back(who);
   return out;
 }
 

@@ -25,7 +25,7 @@ class presence_table {
   void emit(bool join, std::string_view channel, const client_info& who);
   mutable std::mutex mutex_;
   engine_sink* sink_ = nullptr;
-  std::map<std::string, std::map<std::string, std::string>, std::less<>> channels_;
+  std::map<std::string, std::map<std::string, client_info>, std::less<>> channels_;
 };
 
 }  // namespace muster::server

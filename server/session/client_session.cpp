@@ -149,7 +149,7 @@ void client_session::subscribe(protocol::command& cmd) {
   // before is in history, and the merge drops what is in both.
   if (thread_.registry.add(cmd.channel, this, cmd.join_leave))
     node_.attach(cmd.channel, thread_.index);
-  node_.eng().presence_join(cmd.channel, {client_id_, actor_.id.name});
+  node_.eng().presence_join(cmd.channel, {client_id_, actor_.id.name, actor_.id.subject});
   node_.crisis().joined(cmd.channel, actor_);
   session::actions todo;
   subs_.back().fsm.start(cmd.recover, todo);
@@ -243,7 +243,7 @@ void client_session::drop(std::string_view channel) {
   // Deferred: this may run inside the registry's delivery loop.
   net::post(thread_.ioc, [this, keep = link_.hold(), ch = std::move(ch), presence] {
     if (thread_.registry.remove(ch, this, presence)) node_.detach(ch, thread_.index);
-    node_.eng().presence_leave(ch, {client_id_, actor_.id.name});
+    node_.eng().presence_leave(ch, {client_id_, actor_.id.name, actor_.id.subject});
     node_.crisis().left(ch, actor_);
   });
 }
@@ -253,7 +253,7 @@ void client_session::release() {
   for (auto& s : subs_) {
     if (thread_.registry.remove(s.channel, this, s.presence_events))
       node_.detach(s.channel, thread_.index);
-    node_.eng().presence_leave(s.channel, {client_id_, actor_.id.name});
+    node_.eng().presence_leave(s.channel, {client_id_, actor_.id.name, actor_.id.subject});
   }
   subs_.clear();
 }
@@ -317,8 +317,10 @@ void client_session::presence(protocol::command& cmd) {
       if (ec) return reply_error(id, errc::unavailable, "presence failed: " + ec.message());
       json_writer w;
       w.begin_object().field("channel", channel).key("clients").begin_array();
-      for (const auto& c : who)
-        w.begin_object().field("client", c.client).field("name", c.name).end_object();
+      for (const auto& c : who) {
+        w.begin_object().field("client", c.client).field("name", c.name);
+        w.field("user", c.user).end_object();
+      }
       reply(id, w.end_array().end_object().str());
     });
   });

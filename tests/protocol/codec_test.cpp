@@ -164,8 +164,8 @@ TEST(codec, encodes_reply_error_and_events) {
   EXPECT_EQ(
       encode_message_event("ch", p),
       R"({"event":"message","channel":"ch","offset":3,"epoch":"e1","ts":1700000000000,"sender":{"client":"c9","name":"bo\tb"},"data":{"t":1}})");
-  EXPECT_EQ(encode_presence_event(true, "ch", "c9", "bob"),
-            R"({"event":"join","channel":"ch","client":"c9","name":"bob"})");
+  EXPECT_EQ(encode_presence_event(true, "ch", "c9", "bob", "u-bob"),
+            R"({"event":"join","channel":"ch","client":"c9","name":"bob","user":"u-bob"})");
 }
 
 TEST(codec, encoded_event_round_trips_through_decoder_data) {

@@ -432,8 +432,7 @@ void redis_engine::presence(std::string_view channel, presence_handler h) {
              return h(make_error_code(engine_errc::bad_reply), {});
            std::vector<client_info> out;
            for (std::size_t i = 0; i + 1 < r->elements; i += 2)
-             out.push_back(
-                 {std::string(text(*r->element[i])), std::string(text(*r->element[i + 1]))});
+             out.push_back(decode_presence_entry(text(*r->element[i]), text(*r->element[i + 1])));
            std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.client < b.client; });
            h({}, std::move(out));
          });
@@ -443,14 +442,15 @@ void redis_engine::presence(std::string_view channel, presence_handler h) {
 void redis_engine::presence_join(std::string_view channel, const client_info& who) {
   if (stopped_) return;  // sessions released at shutdown must not post to a dying loop
   net::post(ioc_, [this, ch = std::string(channel), who] {
-    local_presence_[ch][who.client] = who.name;
+    local_presence_[ch][who.client] = encode_presence_entry(who);
     // Published once this node listens, so the first local subscriber hears its own join too.
     after_subscribed(ch, [this, ch, who] {
       if (stopped_) return;
       auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.presence_ttl);
       eval(ch, join_script, {key(ch, "p"), key(ch, "pz")},
-           {who.client, who.name, std::to_string(now_ms() + ttl.count()), ms(ttl * 4),
-            pubsub_name(ch), protocol::encode_presence_event(true, ch, who.client, who.name),
+           {who.client, encode_presence_entry(who), std::to_string(now_ms() + ttl.count()),
+            ms(ttl * 4), pubsub_name(ch),
+            protocol::encode_presence_event(true, ch, who.client, who.name, who.user),
             publish_command()},
            [](std::error_code ec, reply_ptr) {
              // Not fatal: the heartbeat writes the entry again once Redis is back.
@@ -470,7 +470,8 @@ void redis_engine::presence_leave(std::string_view channel, const client_info& w
     }
     eval(ch, leave_script, {key(ch, "p"), key(ch, "pz")},
          {who.client, pubsub_name(ch),
-          protocol::encode_presence_event(false, ch, who.client, who.name), publish_command()},
+          protocol::encode_presence_event(false, ch, who.client, who.name, who.user),
+          publish_command()},
          [](std::error_code ec, reply_ptr) {
            // If Redis is down the entry expires on its own after the presence TTL.
            if (ec) spdlog::warn("redis presence leave: {}", ec.message());
@@ -529,8 +530,8 @@ void redis_engine::heartbeat() {
     }
     conn->command(format_command(args), [](std::error_code, reply_ptr) {});
     // Entries lost while Redis was away come back too.
-    for (auto& [client, name] : clients)
-      conn->command(format_command({"HSET", key(ch, "p"), client, name}),
+    for (auto& [client, entry] : clients)
+      conn->command(format_command({"HSET", key(ch, "p"), client, entry}),
                     [](std::error_code, reply_ptr) {});
     conn->command(format_command({"PEXPIRE", key(ch, "p"), ms(ttl * 4)}),
                   [](std::error_code, reply_ptr) {});

@@ -128,7 +128,7 @@ class redis_engine final : public engine {
   std::unordered_map<std::string, std::vector<std::function<void()>>>
       waiting_;  // reads after SUBSCRIBE
   std::map<std::string, std::map<std::string, std::string>>
-      local_presence_;                // channel -> client -> name
+      local_presence_;                // channel -> client -> stored entry (name, user)
   std::atomic<bool> stopped_{false};  // after stop(): no more posts (the loop may be going away)
 };
 

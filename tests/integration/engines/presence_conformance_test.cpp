@@ -9,11 +9,12 @@ class presence_conformance : public engine_fixture {};
 
 TEST_P(presence_conformance, presence_join_list_leave_and_events) {
   eng->subscribe("p");
-  eng->presence_join("p", {"c1", "alice"});
-  eng->presence_join("p", {"c2", "bob"});
+  eng->presence_join("p", {"c1", "alice", "u-alice"});
+  eng->presence_join("p", {"c2", "bob", "u-bob"});
   ASSERT_TRUE(run_until([&] { return presence("p").size() == 2; }));
   auto list = presence("p");
   EXPECT_EQ(list[0].client, "c1");
+  EXPECT_EQ(list[0].user, "u-alice") << "presence names the user, as the directory does";
   EXPECT_EQ(list[1].name, "bob");
   eng->presence_leave("p", {"c1", "alice"});
   ASSERT_TRUE(run_until([&] { return presence("p").size() == 1; }));

@@ -1915,6 +1915,11 @@ TEST_F(crisis_service, a_channels_members_are_its_ambassadors_with_their_directo
   EXPECT_EQ(j.column("/members", "/user"), std::vector<std::string>{"amb-a"});
   EXPECT_EQ(j.str("/members/0/role"), "ambassador");
   EXPECT_EQ(j.num("/members/0/last_seen"), ms(t0));
+  EXPECT_EQ(j.flag("/members/0/online"), false);
+  engine_.presence_join("crisis-m", {"c-ana", "Ana", "amb-a"});
+  auto now_on = run("channel.members", cmd("channel.members", {{"channel", "crisis-m"}}), lea_);
+  EXPECT_EQ(json(now_on.json).flag("/members/0/online"), true)
+      << "presence and members meet on the user";
   EXPECT_EQ(run("channel.members", cmd("channel.members", {{"channel", "crisis-m"}}), ana_).code,
             errc::forbidden);
 }

@@ -64,8 +64,8 @@ class recording_sink final : public engine_sink {
   std::vector<recorded_event> events_;
 };
 
-const client_info alice{"node-0-1", "alice"};
-const client_info bob{"node-0-2", "bob"};
+const client_info alice{"node-0-1", "alice", "u-alice"};
+const client_info bob{"node-0-2", "bob", "u-bob"};
 
 stream_position publish(memory_engine& e, std::string_view channel, std::string data = "1",
                         const client_info& sender = alice) {
@@ -621,14 +621,16 @@ TEST(memory_engine, presence_join_lists_the_client_and_emits_a_join_event) {
   ASSERT_EQ(members.size(), 1u);
   EXPECT_EQ(members[0].client, alice.client);
   EXPECT_EQ(members[0].name, alice.name);
+  EXPECT_EQ(members[0].user, "u-alice");
 
   auto events = sink.events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].channel, "room");
   EXPECT_TRUE(events[0].presence);
   EXPECT_EQ(events[0].offset, 0u);
-  EXPECT_EQ(events[0].frame,
-            R"({"event":"join","channel":"room","client":"node-0-1","name":"alice"})");
+  EXPECT_EQ(
+      events[0].frame,
+      R"({"event":"join","channel":"room","client":"node-0-1","name":"alice","user":"u-alice"})");
 }
 
 TEST(memory_engine, presence_leave_unlists_the_client_and_emits_a_leave_event) {
@@ -647,8 +649,9 @@ TEST(memory_engine, presence_leave_unlists_the_client_and_emits_a_leave_event) {
   ASSERT_EQ(events.size(), 3u);
   EXPECT_TRUE(events[2].presence);
   EXPECT_EQ(events[2].offset, 0u);
-  EXPECT_EQ(events[2].frame,
-            R"({"event":"leave","channel":"room","client":"node-0-1","name":"alice"})");
+  EXPECT_EQ(
+      events[2].frame,
+      R"({"event":"leave","channel":"room","client":"node-0-1","name":"alice","user":"u-alice"})");
 }
 
 TEST(memory_engine, presence_leave_of_an_absent_client_emits_nothing) {
