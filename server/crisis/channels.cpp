@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 
 #include "server/crisis/audience.hpp"
 #include "server/crisis/fan_in.hpp"
@@ -54,15 +55,22 @@ std::vector<std::string> apply(channel_record& rec, const channel_input& in) {
   return changed;
 }
 
-// Ambassadors who joined the channel before it became a crisis channel become its members.
+// Ambassadors who joined the channel before it became a crisis channel become its members:
+// those subscribed now (presence) and those the directory says joined it.
 void adopt_members(context& ctx, const std::string& channel, std::int64_t since) {
-  people::joined(
-      ctx, channel,
-      [&ctx, channel, since](std::vector<person_record> found) {
-        for (auto& p : found) audience::add_member(ctx, channel, {p.user, p.name, since});
-      },
-      [channel](result r) {
-        spdlog::warn("crisis: earlier members of {} not recorded: {}", channel, r.message);
+  ctx.presence.presence(
+      channel, [&ctx, channel, since](std::error_code ec, std::vector<client_info> in) {
+        std::set<std::string> present;
+        if (!ec)
+          for (auto& c : in) present.insert(c.user);
+        people::joined(
+            ctx, channel, std::move(present),
+            [&ctx, channel, since](std::vector<person_record> found) {
+              for (auto& p : found) audience::add_member(ctx, channel, {p.user, p.name, since});
+            },
+            [channel](result r) {
+              spdlog::warn("crisis: earlier members of {} not recorded: {}", channel, r.message);
+            });
       });
 }
 

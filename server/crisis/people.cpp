@@ -106,16 +106,17 @@ void find(context& ctx, const std::string& user,
       std::move(done));
 }
 
-void joined(context& ctx, const std::string& channel,
+void joined(context& ctx, const std::string& channel, std::set<std::string> present,
             std::function<void(std::vector<person_record>)> then, done_fn done) {
   ctx.st.list(
       people_channel(), std::string(keys::person_prefix), "cannot read the directory",
-      [channel, then](std::vector<doc> all) {
+      [channel, present = std::move(present), then](std::vector<doc> all) {
         std::vector<person_record> out;
         for (auto& d : all) {
           auto rec = decoded<person_record>(d.value);
-          if (rec && rec->role == auth::role_name(auth::role::ambassador) &&
-              std::find(rec->channels.begin(), rec->channels.end(), channel) != rec->channels.end())
+          if (!rec || rec->role != auth::role_name(auth::role::ambassador)) continue;
+          auto& ch = rec->channels;
+          if (present.count(rec->user) || std::find(ch.begin(), ch.end(), channel) != ch.end())
             out.push_back(std::move(*rec));
         }
         then(std::move(out));

@@ -52,9 +52,9 @@ void record(context& ctx, const sighting& s, std::function<void()> then = nullpt
 void find(context& ctx, const std::string& user,
           std::function<void(std::optional<person_record>)> then, done_fn done);
 
-/// Ambassadors whose record lists `channel` among the channels they joined (channel.create
-/// makes them members).
-void joined(context& ctx, const std::string& channel,
+/// Ambassadors whose record lists `channel` among the channels they joined, or who are in
+/// `present` (users subscribed to it now): channel.create makes them members.
+void joined(context& ctx, const std::string& channel, std::set<std::string> present,
             std::function<void(std::vector<person_record>)> then, done_fn done);
 
 // Held claims ("<channel> <alert>" items per person), for the per-ambassador cap.

@@ -1937,6 +1937,19 @@ TEST_F(crisis_service, plain_channels_record_no_members_and_their_guidance_expec
   EXPECT_EQ(count("plain-x", "guidance.reminder"), 0u);
 }
 
+TEST_F(crisis_service, ambassadors_subscribed_when_the_channel_is_created_become_members_at_once) {
+  // Ben subscribed a moment ago: the directory does not list the channel for him yet.
+  svc_.joined("fresh", ben_);
+  engine_.presence_join("fresh", {"c-ben", "Ben", "amb-b"});
+  engine_.presence_join("fresh", {"c-lea", "Lea", "lead-1"});  // a lead: never a member
+  create_channel("fresh");
+  auto gid = post_guidance("fresh", "update");
+  auto st = run("guidance.status",
+                cmd("guidance.status", {{"channel", "fresh"}, {"guidance", gid}}), lea_);
+  ASSERT_TRUE(st.ok) << st.message;
+  EXPECT_EQ(json(st.json).column("/pending", "/user"), std::vector<std::string>{"amb-b"});
+}
+
 TEST_F(crisis_service, ambassadors_who_joined_before_channel_create_become_members) {
   svc_.joined("later", ana_);
   scan();  // the directory now lists the channel for Ana
