@@ -316,6 +316,7 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
 
   void start() {
     auto self = shared_from_this();
+    as_of_ = ctx_.now_ms();  // who is pending is what the reads below find from now on
     ctx_.st.list(
         channel_, std::string(keys::pinned_prefix), "",
         [self](std::vector<doc> pins) {
@@ -349,7 +350,7 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
         json_writer data;
         data.begin_object().raw_field("guidance", json).key("pending").begin_array();
         for (auto& member : pending) data.raw(member);
-        data.end_array().end_object();
+        data.end_array().field("as_of", self->as_of_).end_object();
         self->sent_ = data.take();
         p.events.push_back({std::string(self->n_.event), self->sent_, scheduler().info()});
       }
@@ -390,7 +391,8 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
   context& ctx_;
   const notice& n_;
   std::string channel_, gid_;
-  std::int64_t seen_;  // the entry's score when this pass found it due
+  std::int64_t seen_;       // the entry's score when this pass found it due
+  std::int64_t as_of_ = 0;  // when it read who is pending
   std::function<void()> next_;
   std::optional<std::int64_t> due_;
   std::string sent_;  // the event's data, when one was appended
