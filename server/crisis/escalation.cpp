@@ -9,6 +9,7 @@
 #include "server/crisis/audience.hpp"
 #include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
+#include "server/crisis/sequence.hpp"
 #include "server/crisis/store.hpp"
 
 namespace muster::server::crisis::escalation {
@@ -119,7 +120,7 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
       {keys::forget_index, item::undedup}};
 
   void read_index(std::size_t i) {
-    if (i == std::size(other_indexes)) return step(0);
+    if (i == std::size(other_indexes)) return steps();
     auto [index, kind] = other_indexes[i];
     ctx_.indexes.index_range(std::string(index), now_, max_scan,
                              [self = shared_from_this(), i, kind](std::error_code ec, auto found) {
@@ -130,9 +131,14 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
                              });
   }
 
-  void step(std::size_t i) {
-    if (i >= items_.size()) return done_(more_);
-    auto next = [self = shared_from_this(), i] { self->step(i + 1); };
+  void steps() {
+    auto self = shared_from_this();
+    sequence::run(
+        items_.size(), [self](std::size_t i, std::function<void()> next) { self->step(i, next); },
+        [self] { self->done_(self->more_); });
+  }
+
+  void step(std::size_t i, const std::function<void()>& next) {
     if (items_[i].kind == item::forget) return idempotency::expire(ctx_, items_[i].member, next);
     auto target = keys::split_channel_item(items_[i].member);
     if (!target) return next();

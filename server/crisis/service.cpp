@@ -6,6 +6,7 @@
 #include "server/crisis/escalation.hpp"
 #include "server/crisis/guidance.hpp"
 #include "server/crisis/ingestion.hpp"
+#include "server/crisis/sequence.hpp"
 
 namespace muster::server::crisis {
 
@@ -60,9 +61,13 @@ void service::joined(const std::string& channel, const actor& who) {
 namespace {
 // Writes the directory's pending sightings one after another, then `next`.
 void write_sightings(context& ctx, std::shared_ptr<std::vector<people::sighting>> all,
-                     std::size_t i, std::function<void()> next) {
-  if (i >= all->size()) return next();
-  people::record(ctx, (*all)[i], [&ctx, all, i, next] { write_sightings(ctx, all, i + 1, next); });
+                     std::function<void()> then) {
+  sequence::run(
+      all->size(),
+      [&ctx, all](std::size_t i, std::function<void()> next) {
+        people::record(ctx, (*all)[i], std::move(next));
+      },
+      std::move(then));
 }
 }  // namespace
 
@@ -71,7 +76,7 @@ void service::scan(std::function<void(bool more)> done) {
   // a burst of sightings must not hold up expiries and escalations.
   if (!writing_people_.exchange(true)) {
     auto pending = std::make_shared<std::vector<people::sighting>>(people_.take());
-    write_sightings(ctx_, pending, 0, [this] { writing_people_ = false; });
+    write_sightings(ctx_, pending, [this] { writing_people_ = false; });
   }
   escalation::scan(ctx_, std::move(done));
 }
