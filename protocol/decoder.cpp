@@ -122,7 +122,10 @@ bool decoder::decode(std::string_view frame, command& out, decode_failure& failu
 bool decoder::impl::read_fields(dom::object obj, const op_spec* spec, command& out,
                                 decode_failure& failure, field_errors& errors,
                                 std::optional<std::string>& op_text) {
-  for (auto [key, v] : obj) {
+  for (auto field : obj) {
+    // Named copies, not structured bindings: the lambdas below capture them.
+    std::string_view key = field.key;
+    dom::element v = field.value;
     auto read_string = [&](std::string& dst, std::string_view what) {
       std::string_view s;
       if (v.get_string().get(s))

@@ -121,7 +121,8 @@ class scan_pass : public std::enable_shared_from_this<scan_pass> {
 
   void read_index(std::size_t i) {
     if (i == std::size(other_indexes)) return steps();
-    auto [index, kind] = other_indexes[i];
+    auto index = other_indexes[i].first;  // not a structured binding: the lambda captures it
+    auto kind = other_indexes[i].second;
     ctx_.indexes.index_range(std::string(index), now_, max_scan,
                              [self = shared_from_this(), i, kind](std::error_code ec, auto found) {
                                self->more_ |= found.size() >= max_scan;

@@ -604,7 +604,9 @@ void redis_engine::flush_subscriptions() {
       out.push_back(chans);
     return out;
   };
-  for (auto& [index, chans] : subs) {
+  for (auto& entry : subs) {
+    auto index = entry.first;  // not a structured binding: the handlers below capture it
+    auto& chans = entry.second;
     for (auto& group : groups(chans)) {
       std::vector<std::string> names;
       for (auto& ch : group) names.push_back(pubsub_name(ch));
