@@ -142,6 +142,7 @@ class reservation : public std::enable_shared_from_this<reservation> {
         done_(std::move(done)) {}
 
   void attempt() {
+    held_it_ = false;
     auto self = shared_from_this();
     auto decide = [self](const std::vector<doc>& d) {
       held_record rec;
@@ -150,25 +151,34 @@ class reservation : public std::enable_shared_from_this<reservation> {
       auto& items = rec.alerts;
       self->held_ = items;
       if (std::find(items.begin(), items.end(), self->item_) != items.end())
-        return plan::finish(result::success("held"));
+        return self->decided(true);
       std::erase_if(items, [&](const std::string& i) { return self->stale_.count(i) > 0; });
-      if (items.size() >= self->limit_) return plan::finish(result::success("full"));
+      if (items.size() >= self->limit_) return self->decided(false);
       items.push_back(self->item_);
       self->held_ = items;
       plan p;
       p.writes.push_back({d[0].key, d[0].version, encode(rec)});
-      p.reply = [](const commit_result&) { return result::success("held"); };
+      p.reply = [self](const commit_result&) {
+        self->held_it_ = true;
+        return result::success("{}");
+      };
       return p;
     };
     ctx_.st.modify(people_channel(), {keys::held(user_)}, std::move(decide), [self](result r) {
       if (!r.ok) return self->done_(std::move(r));
-      if (r.json == "held") return self->then_(true, self->held_.size());
+      if (self->held_it_) return self->then_(true, self->held_.size());
       if (self->checked_) return self->then_(false, self->held_.size());
       self->check();
     });
   }
 
  private:
+  // The decision without a write: the item is held already (true), or the cap is reached.
+  plan decided(bool held) {
+    held_it_ = held;
+    return plan::finish(result::success("{}"));
+  }
+
   // Reads every held alert; those not claimed by the user any more are stale.
   void check() {
     checked_ = true;
@@ -205,6 +215,7 @@ class reservation : public std::enable_shared_from_this<reservation> {
   std::vector<std::string> held_;
   std::set<std::string> stale_;
   bool checked_ = false;
+  bool held_it_ = false;  // the last attempt ended with the item among the held claims
 };
 
 }  // namespace

@@ -295,7 +295,12 @@ TEST_P(crisis_workflow, guidance_in_a_plain_channel_expects_no_acks) {
                           R"("channel":"chat.plain","kind":"update","title":"FYI","body":"hello")");
   ASSERT_FALSE(post.is_error) << post.raw;
   auto gid = str_at(post.result, "/guidance/id");
-  std::this_thread::sleep_for(300ms);  // the subscription's member write, if there were one
+  // A later subscription to a crisis channel is recorded: the plain one had its turn before.
+  ASSERT_FALSE(amy->call("subscribe", R"("channel":"crisis.w")").is_error);
+  ASSERT_TRUE(eventually([&] {
+    return column(lead_->call("channel.members", R"("channel":"crisis.w")").result, "/members",
+                  "user") == std::vector<std::string>{"amy"};
+  }));
   auto st =
       lead_->call("guidance.status", "\"channel\":\"chat.plain\",\"guidance\":" + json_string(gid));
   ASSERT_FALSE(st.is_error) << st.raw;
