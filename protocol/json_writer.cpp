@@ -1,6 +1,7 @@
 #include "protocol/json_writer.hpp"
 
 #include <charconv>
+#include <cmath>
 
 namespace muster::protocol {
 
@@ -92,6 +93,15 @@ json_writer& json_writer::string(std::string_view v) {
 json_writer& json_writer::uint(std::uint64_t v) {
   before_value();
   char tmp[24];
+  auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out_->append(tmp, r.ptr);
+  return *this;
+}
+
+json_writer& json_writer::number(double v) {
+  if (!std::isfinite(v)) return null();
+  before_value();
+  char tmp[32];
   auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
   out_->append(tmp, r.ptr);
   return *this;

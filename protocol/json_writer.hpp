@@ -31,6 +31,8 @@ class json_writer {
   json_writer& string(std::string_view v);
   json_writer& uint(std::uint64_t v);
   json_writer& int64(std::int64_t v);
+  /// A finite number in its shortest round-trip form; NaN and infinities are written as null.
+  json_writer& number(double v);
   json_writer& boolean(bool v);
   json_writer& null();
   /// Already-serialized JSON (a stored record, a minified `data`), inserted verbatim.
@@ -47,6 +49,7 @@ class json_writer {
   json_writer& field(std::string_view k, int v) { return key(k).int64(v); }
   json_writer& field(std::string_view k, unsigned v) { return key(k).uint(v); }
   json_writer& field(std::string_view k, bool v) { return key(k).boolean(v); }
+  json_writer& field(std::string_view k, double v) { return key(k).number(v); }
   json_writer& raw_field(std::string_view k, std::string_view json) { return key(k).raw(json); }
 
   const std::string& str() const { return *out_; }

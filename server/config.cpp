@@ -24,6 +24,28 @@ struct key_spec {
   std::function<std::optional<std::string>(config&, const toml::node&)> apply;
 };
 
+std::optional<std::string> read_int(const toml::node& n, std::int64_t min, std::int64_t max,
+                                    std::int64_t& out) {
+  auto v = n.value<std::int64_t>();
+  if (!n.is_integer() || !v) return "must be an integer";
+  if (*v < min || *v > max)
+    return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+  out = *v;
+  return std::nullopt;
+}
+
+std::optional<std::string> read_number(const toml::node& n, double min, double max, double& out) {
+  auto v = n.value<double>();
+  if (!(n.is_integer() || n.is_floating_point()) || !v) return "must be a number";
+  if (!(*v >= min && *v <= max)) {  // also rejects NaN
+    std::ostringstream os;
+    os << "must be between " << min << " and " << max;
+    return os.str();
+  }
+  out = *v;
+  return std::nullopt;
+}
+
 template <class Int>
 auto integer_key(Int config::*member, std::int64_t min, std::int64_t max) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
@@ -49,17 +71,7 @@ auto duration_key(Duration config::*member, std::int64_t min, std::int64_t max) 
 }
 
 auto number_key(double config::*member, double min, double max) {
-  return [=](config& c, const toml::node& n) -> std::optional<std::string> {
-    auto v = n.value<double>();
-    if (!(n.is_integer() || n.is_floating_point()) || !v) return "must be a number";
-    if (!(*v >= min && *v <= max)) {  // also rejects NaN
-      std::ostringstream os;
-      os << "must be between " << min << " and " << max;
-      return os.str();
-    }
-    c.*member = *v;
-    return std::nullopt;
-  };
+  return [=](config& c, const toml::node& n) { return read_number(n, min, max, c.*member); };
 }
 
 auto string_key(std::string config::*member, std::vector<std::string> allowed = {}) {
@@ -106,6 +118,40 @@ auto escalation_key(crisis::severity sev, bool respond) {
         std::chrono::seconds(*v);
     return std::nullopt;
   };
+}
+
+// One key of [spike] or of [spike.channels."<name>"].
+std::optional<std::string> set_spike_key(spike_override& o, std::string_view key,
+                                         const toml::node& n) {
+  std::int64_t i = 0;
+  double d = 0;
+  if (key == "enabled" || key == "raise_severity") {
+    auto v = n.value<bool>();
+    if (!n.is_boolean() || !v) return "must be true or false";
+    (key == "enabled" ? o.enabled : o.raise_severity) = *v;
+  } else if (key == "window_s") {
+    if (auto e = read_int(n, 10, 86400, i)) return e;
+    o.window = std::chrono::seconds(i);
+  } else if (key == "baseline_s") {
+    if (auto e = read_int(n, 60, 30LL * 86400, i)) return e;
+    o.baseline = std::chrono::seconds(i);
+  } else if (key == "factor") {
+    if (auto e = read_number(n, 1.1, 1000, d)) return e;
+    o.factor = d;
+  } else if (key == "rearm_factor") {
+    if (auto e = read_number(n, 1, 1000, d)) return e;
+    o.rearm_factor = d;
+  } else if (key == "min_alerts") {
+    if (auto e = read_int(n, 1, 100000, i)) return e;
+    o.min_alerts = static_cast<std::uint32_t>(i);
+  } else {
+    return "is not a spike setting";
+  }
+  return std::nullopt;
+}
+
+auto spike_key(std::string_view key) {
+  return [=](config& c, const toml::node& n) { return set_spike_key(c.spike, key, n); };
 }
 
 auto channel_key(std::string config::*member) {
@@ -207,6 +253,41 @@ const std::vector<key_spec>& schema() {
       {"crisis", "dedup_window_s", duration_key(&config::dedup_window, 1, 365LL * 86400)},
       {"crisis", "claim_limit", integer_key(&config::claim_limit, 0, 10000)},
       {"crisis", "activity_ttl_ms", duration_key(&config::activity_ttl, 500, 300000)},
+      {"crisis", "approval_escalate_after_s",
+       duration_key(&config::approval_escalate_after, 10, 7LL * 86400)},
+      {"spike", "enabled", spike_key("enabled")},
+      {"spike", "window_s", spike_key("window_s")},
+      {"spike", "baseline_s", spike_key("baseline_s")},
+      {"spike", "factor", spike_key("factor")},
+      {"spike", "rearm_factor", spike_key("rearm_factor")},
+      {"spike", "min_alerts", spike_key("min_alerts")},
+      {"spike", "raise_severity", spike_key("raise_severity")},
+      {"spike", "viral_reach_factor",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
+         double d = 0;
+         if (auto e = read_number(n, 0, 1e6, d)) return e;
+         if (d != 0 && d < 1.1) return "must be 0 (off) or at least 1.1";
+         c.viral.factor = d;
+         return std::nullopt;
+       }},
+      {"spike", "viral_min_reach",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
+         std::int64_t i = 0;
+         if (auto e = read_int(n, 0, 1000000000000000LL, i)) return e;
+         c.viral.min_reach = static_cast<std::uint64_t>(i);
+         return std::nullopt;
+       }},
+      {"drill", "target_first_claim_s",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
+         std::int64_t i = 0;
+         if (auto e = read_int(n, 1, 86400, i)) return e;
+         c.drill.first_claim = std::chrono::seconds(i);
+         return std::nullopt;
+       }},
+      {"drill", "target_answered_share",
+       [](config& c, const toml::node& n) { return read_number(n, 0, 1, c.drill.answered_share); }},
+      {"drill", "target_ack_share",
+       [](config& c, const toml::node& n) { return read_number(n, 0, 1, c.drill.ack_share); }},
       {"escalation", "sev1_escalate_after_s", escalation_key(crisis::severity::sev1, false)},
       {"escalation", "sev2_escalate_after_s", escalation_key(crisis::severity::sev2, false)},
       {"escalation", "sev3_escalate_after_s", escalation_key(crisis::severity::sev3, false)},
@@ -276,6 +357,38 @@ void load_route(config& cfg, const toml::table& t, const std::string& at,
   cfg.routes.push_back(std::move(rule));
 }
 
+// [spike.channels."<name>"] tables: spike settings for one channel over [spike].
+void load_spike_channels(config& cfg, const toml::node& node, const std::string& path,
+                         std::vector<std::string>& errors) {
+  auto* channels = node.as_table();
+  if (!channels)
+    return errors.push_back(
+        where(path, node.source()) +
+        ": spike.channels must be a table of tables ([spike.channels.\"<name>\"])");
+  for (auto&& [name_key, settings] : *channels) {
+    std::string name(name_key.str());
+    auto at = where(path, settings.source());
+    if (!protocol::valid_channel_name(name)) {
+      errors.push_back(at + ": spike.channels: \"" + name + "\" is not a valid channel name");
+      continue;
+    }
+    auto* t = settings.as_table();
+    if (!t) {
+      errors.push_back(at + ": spike.channels." + name + " must be a table");
+      continue;
+    }
+    auto& o = cfg.spike_channels[name];
+    o.where = at;
+    for (auto&& [k, v] : *t) {
+      std::string key(k.str());
+      if (auto err = set_spike_key(o, key, v)) {
+        errors.push_back(where(path, v.source()) + ": spike.channels." + name + "." + key + " " +
+                         *err);
+      }
+    }
+  }
+}
+
 // Turns a string from the environment or a flag into the TOML node the key expects,
 // by parsing it as a TOML value first and falling back to a plain string.
 toml::table parse_scalar(const std::string& text) {
@@ -307,6 +420,8 @@ void apply_text(config& cfg, std::string_view section, std::string_view key,
   }
   if (err)
     errors.push_back(origin + ": " + std::string(section) + "." + std::string(key) + " " + *err);
+  else if (section == "spike")
+    cfg.spike.where = origin;
 }
 
 }  // namespace
@@ -360,8 +475,14 @@ void load_config_file(config& cfg, const std::string& path) {
       errors.push_back(where(path, section_node.source()) + ": unknown section [" + section + "]");
       continue;
     }
+    if (section == "spike") {
+      cfg.spike.where = where(path, section_node.source());
+      if (auto* channels = table->get("channels"))
+        load_spike_channels(cfg, *channels, path, errors);
+    }
     for (auto&& [key_name, value] : *table) {
       std::string key(key_name.str());
+      if (section == "spike" && key == "channels") continue;
       const key_spec* spec = find_key(section, key);
       if (!spec) {
         errors.push_back(where(path, value.source()) + ": unknown key " + section + "." + key);
@@ -402,8 +523,33 @@ void apply_overrides(config& cfg, const std::vector<std::string>& overrides) {
   if (!errors.empty()) throw config_error(std::move(errors));
 }
 
+void spike_override::apply_to(crisis::spike_settings& s) const {
+  if (enabled) s.enabled = *enabled;
+  if (raise_severity) s.raise_severity = *raise_severity;
+  if (window) s.policy.window = *window;
+  if (baseline) s.policy.baseline = *baseline;
+  if (factor) s.policy.factor = *factor;
+  if (rearm_factor) s.policy.rearm_factor = *rearm_factor;
+  if (min_alerts) s.policy.min_alerts = *min_alerts;
+}
+
+namespace {
+crisis::spike_settings resolve_spike(const config& c, const std::string& channel) {
+  crisis::spike_settings s;
+  c.spike.apply_to(s);
+  if (auto it = c.spike_channels.find(channel); it != c.spike_channels.end())
+    it->second.apply_to(s);
+  return s;
+}
+}  // namespace
+
 crisis::options config::crisis_options() const {
   crisis::options o;
+  o.spike = resolve_spike(*this, "");
+  for (const auto& [name, ov] : spike_channels) o.spike_channels[name] = resolve_spike(*this, name);
+  o.viral = viral;
+  o.approval_escalate_after = approval_escalate_after;
+  o.drill = drill;
   o.triage_channel = triage_channel;
   o.leads_channel = leads_channel;
   o.timeline_size = timeline_size;
@@ -438,6 +584,18 @@ crisis::escalation_policy config::default_escalation() {
 }
 
 void validate(const config& cfg) {
+  std::vector<std::string> errors;
+  auto check = [&](const std::string& channel, const spike_override& o, std::string_view name) {
+    auto s = resolve_spike(cfg, channel);
+    auto at = o.where.empty() ? std::string("spike") : o.where;
+    if (s.policy.rearm_factor >= s.policy.factor)
+      errors.push_back(at + ": " + std::string(name) + " rearm_factor must be below factor");
+    if (s.policy.baseline < s.policy.window)
+      errors.push_back(at + ": " + std::string(name) + " baseline_s must be at least window_s");
+  };
+  check("", cfg.spike, "spike");
+  for (const auto& [name, ov] : cfg.spike_channels) check(name, ov, "spike.channels." + name);
+  if (!errors.empty()) throw config_error(std::move(errors));
   if (cfg.auth_enabled && cfg.auth_secret.size() < 16)
     throw config_error(
         {"auth.secret must be at least 16 bytes while auth is enabled (set "

@@ -4,12 +4,23 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/crisis/options.hpp"
 
 namespace muster::server {
+
+/// Spike settings as given: each present key overrides the defaults (or, per channel, [spike]).
+struct spike_override {
+  std::optional<bool> enabled, raise_severity;
+  std::optional<std::chrono::seconds> window, baseline;
+  std::optional<double> factor, rearm_factor;
+  std::optional<std::uint32_t> min_alerts;
+  std::string where;  // where the last key was set ("file:line", a variable), for errors
+  void apply_to(crisis::spike_settings& s) const;
+};
 
 struct config {
   // [server]
@@ -63,6 +74,13 @@ struct config {
   std::chrono::seconds dedup_window{86400};
   std::size_t claim_limit = 10;
   std::chrono::milliseconds activity_ttl{15000};
+  std::chrono::seconds approval_escalate_after{300};
+  // [spike]
+  spike_override spike;
+  std::map<std::string, spike_override> spike_channels;  // [spike.channels."<name>"]
+  crisis::viral_policy viral{10.0, 10000};
+  // [drill]
+  crisis::drill_targets drill;
   // [escalation]
   crisis::escalation_policy escalation = default_escalation();
   // [[route]]
@@ -87,7 +105,8 @@ void load_config_file(config& cfg, const std::string& path);
 void apply_env(config& cfg, const std::map<std::string, std::string>& env);
 /// Applies "section.key=value" overrides (from --set).
 void apply_overrides(config& cfg, const std::vector<std::string>& overrides);
-/// Checks what no single key can: auth needs a secret of at least 16 bytes unless disabled.
+/// Checks what no single key can: auth needs a secret of at least 16 bytes unless disabled;
+/// spike settings agree with each other (rearm below factor, baseline at least the window).
 void validate(const config& cfg);
 /// Reads the process environment into a map, for apply_env.
 std::map<std::string, std::string> process_env();

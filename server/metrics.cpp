@@ -40,6 +40,11 @@ constexpr counter_info infos[] = {
     {"muster_crisis_mirror_failures_total",
      "Alert events that could not be copied to the alert's other channels (logged)"},
     {"muster_auth_failures_total", "Connections or requests refused for a bad or missing token"},
+    {"muster_spikes_total", "channel.spike events raised by this node"},
+    {"muster_spike_arrivals_dropped_total",
+     "New alerts left out of spike detection because this node's batch was full"},
+    {"muster_drill_alerts_total", "Alerts created in drill channels (not counted as alerts_new)"},
+    {"muster_approvals_overdue_total", "alert.approval_overdue escalations raised by this node"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

@@ -36,6 +36,10 @@ enum class counter : std::size_t {
   crisis_conflicts,        // compare-and-set retries that lost a race
   crisis_mirror_failures,  // events that could not be copied to an alert's other channels
   auth_failures,           // bad, expired or missing tokens
+  spikes,                  // channel.spike events raised
+  spike_arrivals_dropped,  // new alerts the spike detector never saw (its batch was full)
+  drill_alerts,            // alerts created in drill channels (not in alerts_new)
+  approvals_overdue,       // alert.approval_overdue escalations raised
   count_
 };
 

@@ -171,7 +171,10 @@ outcome dismiss(alert& a, bool by_lead) {
   return outcome::ok;
 }
 
-bool fold_trigger(alert& a, const alert_input& again, time_point now) {
+bool fold_trigger(alert& a, const alert_input& again, time_point now, const viral_policy& viral) {
+  auto before = a.input.reach;
+  bool jumped = viral.factor > 0 && before > 0 && again.reach >= viral.min_reach &&
+                static_cast<double>(again.reach) >= viral.factor * static_cast<double>(before);
   ++a.count;
   a.last_seen = now;
   a.input.reach = std::max(a.input.reach, again.reach);
@@ -185,8 +188,13 @@ bool fold_trigger(alert& a, const alert_input& again, time_point now) {
     if (a.later_texts.size() == max_later_texts) a.later_texts.erase(a.later_texts.begin());
     a.later_texts.push_back(t);
   }
-  bool rose = static_cast<int>(again.severity) < static_cast<int>(a.input.severity);
-  if (rose) a.input.severity = again.severity;
+  auto sev = std::min(static_cast<int>(again.severity), static_cast<int>(a.input.severity));
+  if (jumped) {
+    ++a.reach_jumps;
+    sev = std::max(static_cast<int>(severity::sev1), sev - 1);
+  }
+  bool rose = sev < static_cast<int>(a.input.severity);
+  if (rose) a.input.severity = static_cast<severity>(sev);
   return rose;
 }
 

@@ -69,6 +69,7 @@ struct alert {
   unsigned expired_claims = 0;  // claims released because they expired
   unsigned takeovers = 0;       // assignments that took the alert from another holder
   unsigned notes = 0;           // internal notes written on it
+  unsigned reach_jumps = 0;     // triggers whose reach jumped (the post went viral)
 };
 
 /// An `http://` or `https://` URL (scheme in any case) with a host, and no space or control
@@ -98,9 +99,17 @@ outcome dismiss(alert& a, bool by_lead);
 /// its holder gone, `expired_claims` counted) when it was due at `now`.
 bool expire_claim(alert& a, time_point now);
 
+/// When a repeat trigger's reach says the post is going viral.
+struct viral_policy {
+  double factor = 0;            // new reach >= factor × the reach known before (0: never)
+  std::uint64_t min_reach = 0;  // ...and at least this much
+};
+
 /// A trigger with the key of an alert that is not resolved updates it; returns true when its
-/// severity rose (the alert should be announced again).
-bool fold_trigger(alert& a, const alert_input& again, time_point now);
+/// severity rose (the alert should be announced again). A reach jump by `viral` counts in
+/// `reach_jumps` and raises the severity one step more than the trigger's (sev1 stays).
+bool fold_trigger(alert& a, const alert_input& again, time_point now,
+                  const viral_policy& viral = {});
 
 /// Deadlines per severity.
 struct escalation_policy {

@@ -316,6 +316,7 @@ std::string event_data(std::string_view alert_json, const person& by, const chan
   json_writer w;
   w.begin_object().raw_field("alert", alert_json).raw_field("by", encode(by));
   if (c.severity_raised) w.field("severity_raised", true);
+  if (c.viral) w.field("viral", true);
   if (c.step) w.field("step", *c.step).field("reason", escalation_reason(*c.step));
   if (!c.reason.empty()) w.field("reason", c.reason);
   if (c.previous) w.raw_field("previous", encode(*c.previous));

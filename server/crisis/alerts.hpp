@@ -17,6 +17,7 @@ namespace muster::server::crisis::alerts {
 struct change {
   std::vector<std::string> events;  // event names, in order; none: nothing changed
   bool severity_raised = false;     // a folded trigger raised it: clients notify again
+  bool viral = false;               // ...and its reach jumped (spike.viral_reach_factor)
   std::optional<unsigned> step;     // an escalation: its step (and reason) go in the events
   std::string_view reason;          // alert.released: "released" or "expired"
   std::optional<person> previous;   // released, assigned: who held it before (may be nobody)

@@ -23,6 +23,9 @@ struct channel_input {
   std::string title;
   std::optional<severity> sev;
   std::string status;
+  bool drill = false;
+  std::optional<bool> approval_required;  // none: `approval` not given
+  std::optional<severity> approval_min_severity;
 };
 
 std::optional<channel_input> read_input(request& r, bool create, const done_fn& done) {
@@ -33,6 +36,16 @@ std::optional<channel_input> read_input(request& r, bool create, const done_fn& 
   if (!in.status.empty() && in.status != "open" && in.status != "monitoring" &&
       in.status != "resolved")
     r.f.fail("status", "must be one of open monitoring resolved");
+  auto drill = r.f.flag("drill");
+  if (drill && !create) r.f.fail("drill", "can only be set by channel.create");
+  in.drill = drill.value_or(false);
+  if (auto approval = r.f.object("approval")) {
+    fields a(*approval, "approval.");
+    in.approval_required = a.flag("required");
+    if (!in.approval_required && !a.error()) a.fail("required", "is required");
+    in.approval_min_severity = a.sev("min_severity", false);
+    r.f.take_error(a);
+  }
   if (!fields_ok(r, done)) return std::nullopt;
   return in;
 }
@@ -51,6 +64,12 @@ std::vector<std::string> apply(channel_record& rec, const channel_input& in) {
   if (!in.status.empty() && in.status != rec.status) {
     rec.status = in.status;
     changed.emplace_back("status");
+  }
+  if (in.approval_required && (*in.approval_required != rec.approval_required ||
+                               in.approval_min_severity != rec.approval_min_severity)) {
+    rec.approval_required = *in.approval_required;
+    rec.approval_min_severity = in.approval_min_severity;
+    changed.emplace_back("approval");
   }
   return changed;
 }
@@ -92,7 +111,11 @@ void create_or_update(context& ctx, request& r, bool create, done_fn done) {
     channel_record rec;
     std::vector<std::string> changed;
     if (create || !decode(d[0].value, rec)) {
-      rec = channel_record{channel, "", severity::sev3, "open", by, now, now};
+      rec = channel_record{};
+      rec.channel = channel;
+      rec.created_by = by;
+      rec.created_at = rec.updated_at = now;
+      rec.drill = in.drill;
       changed = apply(rec, in);
     } else {
       changed = apply(rec, in);

@@ -45,6 +45,9 @@ class store;
 namespace activity {
 class tracker;
 }
+namespace spikes {
+class batch;
+}
 
 struct context {
   using clock_fn = std::function<std::chrono::system_clock::time_point()>;
@@ -55,6 +58,7 @@ struct context {
   ephemeral_store& ephemeral;
   presence_store& presence;
   activity::tracker& activity;  // this node's connections on alerts
+  spikes::batch& spikes;        // this node's new alerts, for spike detection
   const options& opts;
   metrics& stats;
   clock_fn clock;

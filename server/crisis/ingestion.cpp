@@ -7,6 +7,7 @@
 #include "server/crisis/canonical_url.hpp"
 #include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
+#include "server/crisis/spikes.hpp"
 #include "server/crisis/store.hpp"
 
 namespace muster::server::crisis::ingestion {
@@ -245,7 +246,11 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
                   const std::string& json, const std::vector<event_spec>& events) {
     if (ec) return done_(engine_failure("cannot store the alert", ec, true));
     if (!r.applied) return retry();  // another trigger for the same key won: fold into it
-    ctx_.stats.add(counter::alerts_new);
+    ctx_.stats.add(rec.drill ? counter::drill_alerts : counter::alerts_new);
+    if (!ctx_.spikes.add(rec.channel,
+                         {rec.a.id, rec.a.input.url, rec.a.input.author, rec.a.input.reach,
+                          rec.a.input.severity, to_ms(rec.a.first_seen)}))
+      ctx_.stats.add(counter::spike_arrivals_dropped);
     alerts::after_commit(ctx_, rec, events);
     protocol::json_writer w;
     w.begin_object().raw_field("alert", json).field("deduplicated", false);
@@ -276,7 +281,10 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
           self->done_(std::move(r));
         },
         [folding](protocol::json_writer& w, const alerts::change& c) {
-          if (folding) w.field("deduplicated", true).field("severity_raised", c.severity_raised);
+          if (folding)
+            w.field("deduplicated", true)
+                .field("severity_raised", c.severity_raised)
+                .field("viral", c.viral);
         });
   }
 
@@ -297,7 +305,9 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
         c.events.emplace_back("alert.claimed");
       }
     } else {
-      c.severity_raised = fold_trigger(rec.a, in_.input, now);
+      auto jumps = rec.a.reach_jumps;
+      c.severity_raised = fold_trigger(rec.a, in_.input, now, ctx_.opts.viral);
+      c.viral = rec.a.reach_jumps > jumps;
       c.events.emplace_back("alert.updated");
     }
     return std::nullopt;

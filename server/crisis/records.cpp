@@ -148,6 +148,34 @@ bool read_pinned(od::value v, std::vector<pinned_version>& out) {
     return true;
   });
 }
+bool read_proposals(od::value v, std::vector<proposal_record>& out) {
+  return read_items(v, out, [](proposal_record& p, std::string_view k, od::value x) {
+    if (k == "id") return read(x, p.id);
+    if (k == "text") return read(x, p.text);
+    if (k == "url") return read(x, p.url);
+    if (k == "template") return read(x, p.template_name);
+    if (k == "by") return read(x, p.by);
+    if (k == "at") return read(x, p.at);
+    if (k == "state") return read(x, p.state);
+    if (k == "decided_by") return read(x, p.decided_by);
+    if (k == "decided_at") return read(x, p.decided_at);
+    if (k == "comment") return read(x, p.comment);
+    if (k == "edited") return read(x, p.edited);
+    if (k == "auto") return read(x, p.automatic);
+    if (k == "overdue") return read(x, p.overdue);
+    return true;
+  });
+}
+void write_proposal(json_writer& w, const proposal_record& p) {
+  w.begin_object().field("id", p.id).field("text", p.text).field("url", p.url);
+  w.field("template", p.template_name);
+  write_person(w.key("by"), p.by);
+  w.field("at", p.at).field("state", p.state);
+  write_person(w.key("decided_by"), p.decided_by);
+  w.field("decided_at", p.decided_at).field("comment", p.comment);
+  w.field("edited", p.edited).field("auto", p.automatic).field("overdue", p.overdue);
+  w.end_object();
+}
 // A value kept as its JSON text (null: empty).
 bool read_raw(od::value v, std::string& out) {
   bool null = false;
@@ -205,11 +233,14 @@ std::string encode(const alert_record& r) {
   w.field("expired_claims", static_cast<std::uint64_t>(a.expired_claims));
   w.field("takeovers", static_cast<std::uint64_t>(a.takeovers));
   w.field("notes", static_cast<std::uint64_t>(a.notes));
+  w.field("reach_jumps", static_cast<std::uint64_t>(a.reach_jumps));
   w.key("guidance").begin_array();
   for (const auto& g : r.guidance) {
     w.begin_object().field("id", g.id).field("kind", g.kind);
     w.field("version", static_cast<std::uint64_t>(g.version)).end_object();
   }
+  w.end_array().field("drill", r.drill).key("proposals").begin_array();
+  for (const auto& p : r.proposals) write_proposal(w, p);
   w.end_array();
   return w.end_object().take();
 }
@@ -255,7 +286,10 @@ bool decode(std::string_view json, alert_record& r) {
     if (k == "expired_claims") return read_count(v, a.expired_claims);
     if (k == "takeovers") return read_count(v, a.takeovers);
     if (k == "notes") return read_count(v, a.notes);
+    if (k == "reach_jumps") return read_count(v, a.reach_jumps);
     if (k == "guidance") return read_pinned(v, r.guidance);
+    if (k == "drill") return read(v, r.drill);
+    if (k == "proposals") return read_proposals(v, r.proposals);
     return true;
   });
   a.holder = holder.user;
@@ -263,12 +297,39 @@ bool decode(std::string_view json, alert_record& r) {
   return ok && have_id && !r.channel.empty();
 }
 
+namespace {
+bool read_approval(od::value v, channel_record& r) {
+  od::object o;
+  if (v.get_object().get(o)) return false;
+  for (auto f : o) {
+    std::string_view key;
+    if (f.unescaped_key().get(key)) return false;
+    if (key == "required" && !read(f.value(), r.approval_required)) return false;
+    if (key == "min_severity") {
+      bool null = false;
+      if (!f.value().is_null().get(null) && null) continue;
+      severity s;
+      if (!read(f.value(), s)) return false;
+      r.approval_min_severity = s;
+    }
+  }
+  return true;
+}
+}  // namespace
+
 std::string encode(const channel_record& r) {
   json_writer w;
   w.begin_object().field("channel", r.channel).field("title", r.title);
   w.field("severity", severity_name(r.sev)).field("status", r.status);
   write_person(w.key("created_by"), r.created_by);
   w.field("created_at", r.created_at).field("updated_at", r.updated_at);
+  w.field("drill", r.drill).key("approval").begin_object();
+  w.field("required", r.approval_required).key("min_severity");
+  if (r.approval_min_severity)
+    w.string(severity_name(*r.approval_min_severity));
+  else
+    w.null();
+  w.end_object();
   return w.end_object().take();
 }
 
@@ -282,6 +343,8 @@ bool decode(std::string_view json, channel_record& r) {
     if (k == "created_by") return read(v, r.created_by);
     if (k == "created_at") return read(v, r.created_at);
     if (k == "updated_at") return read(v, r.updated_at);
+    if (k == "drill") return read(v, r.drill);
+    if (k == "approval") return read_approval(v, r);
     return true;
   });
   return ok && !r.channel.empty();
@@ -524,4 +587,71 @@ bool decode(std::string_view json, note_record& r) {
   return ok && !r.id.empty();
 }
 
+std::string encode(const proposal_record& r) {
+  json_writer w;
+  write_proposal(w, r);
+  return w.take();
+}
+
+std::string encode(const spike_record& r) {
+  json_writer w;
+  w.begin_object().key("buckets").begin_array();
+  for (const auto& b : r.detector.buckets)
+    w.begin_array().int64(b.start_ms).uint(b.alerts).uint(b.reach).end_array();
+  w.end_array().field("first_ms", r.detector.first_ms).field("armed", r.detector.armed);
+  w.key("recent").begin_array();
+  for (const auto& a : r.recent) {
+    w.begin_object().field("id", a.id).field("url", a.url).field("author", a.author);
+    w.field("reach", a.reach).field("severity", severity_name(a.sev)).field("at", a.at);
+    w.end_object();
+  }
+  w.end_array().field("spikes", r.spikes).field("last_spike_at", r.last_spike_at);
+  return w.end_object().take();
+}
+
+namespace {
+bool read_buckets(od::value v, std::vector<spike_bucket>& out) {
+  od::array a;
+  if (v.get_array().get(a)) return false;
+  out.clear();
+  for (auto element : a) {
+    od::array triple;
+    if (element.get_array().get(triple)) return false;
+    std::int64_t start = 0;
+    std::uint64_t vals[2] = {0, 0};
+    std::size_t n = 0;
+    for (auto x : triple) {
+      bool bad = n == 0 ? x.get_int64().get(start) != simdjson::SUCCESS
+                        : n > 2 || x.get_uint64().get(vals[n - 1]) != simdjson::SUCCESS;
+      if (bad) return false;
+      ++n;
+    }
+    if (n != 3 || vals[0] > 0xffffffffu) return false;
+    out.push_back({start, static_cast<std::uint32_t>(vals[0]), vals[1]});
+  }
+  return true;
+}
+}  // namespace
+
+bool decode(std::string_view json, spike_record& r) {
+  r = spike_record{};
+  return read_object(json, [&](std::string_view k, od::value v) {
+    if (k == "buckets") return read_buckets(v, r.detector.buckets);
+    if (k == "first_ms") return read(v, r.detector.first_ms);
+    if (k == "armed") return read(v, r.detector.armed);
+    if (k == "spikes") return read(v, r.spikes);
+    if (k == "last_spike_at") return read(v, r.last_spike_at);
+    if (k == "recent")
+      return read_items(v, r.recent, [](spike_alert& a, std::string_view key, od::value x) {
+        if (key == "id") return read(x, a.id);
+        if (key == "url") return read(x, a.url);
+        if (key == "author") return read(x, a.author);
+        if (key == "reach") return read(x, a.reach);
+        if (key == "severity") return read(x, a.sev);
+        if (key == "at") return read(x, a.at);
+        return true;
+      });
+    return true;
+  });
+}
 }  // namespace muster::server::crisis

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/crisis/alert.hpp"
+#include "server/crisis/spike.hpp"
 
 namespace muster::server::crisis {
 
@@ -28,6 +29,25 @@ struct pinned_version {
   friend bool operator==(const pinned_version&, const pinned_version&) = default;
 };
 
+/// A reply an ambassador proposed for approval (section 15.10), and what became of it.
+struct proposal_record {
+  std::string id;
+  std::string text;
+  std::string url;
+  std::string template_name;  // the approved reply it was built from ("" if none)
+  person by;
+  std::int64_t at = 0;
+  std::string state = "pending";  // pending, approved, rejected, withdrawn
+  person decided_by;
+  std::int64_t decided_at = 0;
+  std::string comment;
+  bool edited = false;     // approved with a lead's changes
+  bool automatic = false;  // approved because it is an approved template
+  bool overdue = false;    // pending past the deadline: the leads were told
+  friend bool operator==(const proposal_record&, const proposal_record&) = default;
+};
+inline constexpr std::size_t max_proposals = 10;  // an alert keeps the newest
+
 /// An alert's document in its home channel.
 struct alert_record {
   alert a;
@@ -40,6 +60,8 @@ struct alert_record {
   std::string closed_by;
   /// The guidance pinned in its home channel when it was answered (empty before).
   std::vector<pinned_version> guidance;
+  bool drill = false;                      // its home is a drill channel
+  std::vector<proposal_record> proposals;  // newest last, at most max_proposals
 };
 
 /// A crisis channel's description (`meta`).
@@ -51,6 +73,9 @@ struct channel_record {
   person created_by;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  bool drill = false;                             // a rehearsal: fixed at creation
+  bool approval_required = false;                 // replies need a lead's approval
+  std::optional<severity> approval_min_severity;  // ...only from this severity up
 };
 
 /// An earlier version of a guidance post (its text is in the timeline's events).
@@ -153,6 +178,26 @@ struct note_record {
   std::int64_t at = 0;
 };
 
+/// One alert among a channel's highest-reach recent arrivals (`top` of channel.spike).
+struct spike_alert {
+  std::string id;
+  std::string url;
+  std::string author;
+  std::uint64_t reach = 0;
+  severity sev = severity::sev3;
+  std::int64_t at = 0;
+  friend bool operator==(const spike_alert&, const spike_alert&) = default;
+};
+inline constexpr std::size_t max_spike_recent = 20;  // kept; the event lists the first 5
+
+/// A channel's spike detector and what it saw (`spike` beside the channel).
+struct spike_record {
+  spike_state detector;
+  std::vector<spike_alert> recent;  // highest reach first, none older than the window
+  std::uint64_t spikes = 0;         // raised so far
+  std::int64_t last_spike_at = 0;
+};
+
 /// An approved reply.
 struct template_record {
   std::string name;
@@ -182,6 +227,8 @@ std::string encode(const receipt_record& r);
 std::string encode(const activity_record& r);
 std::string encode(const held_record& r);
 std::string encode(const note_record& r);
+std::string encode(const proposal_record& r);
+std::string encode(const spike_record& r);
 
 /// Each returns false (leaving `out` partly filled) when `json` is not such a record.
 bool decode(std::string_view json, alert_record& out);
@@ -196,6 +243,7 @@ bool decode(std::string_view json, receipt_record& out);
 bool decode(std::string_view json, activity_record& out);
 bool decode(std::string_view json, held_record& out);
 bool decode(std::string_view json, note_record& out);
+bool decode(std::string_view json, spike_record& out);
 
 /// The record in `json`, or none when it does not decode.
 template <class Record>

@@ -14,7 +14,7 @@ service::service(engine& eng, const options& opts, metrics& m, clock_fn clock)
     : opts_(opts),
       store_(eng, eng, m),
       // store, streams, docs, indexes, ephemeral, presence: the engine's concerns.
-      ctx_{store_, eng, eng, eng, eng, eng, activity_, opts_, m, std::move(clock)} {}
+      ctx_{store_, eng, eng, eng, eng, eng, activity_, spikes_, opts_, m, std::move(clock)} {}
 
 void service::push_http(std::string_view body, const std::string& idempotency_key, const actor& who,
                         done_fn done) {
@@ -77,6 +77,18 @@ void service::scan(std::function<void(bool more)> done) {
   if (!writing_people_.exchange(true)) {
     auto pending = std::make_shared<std::vector<people::sighting>>(people_.take());
     write_sightings(ctx_, pending, [this] { writing_people_ = false; });
+  }
+  if (!writing_spikes_.exchange(true)) {
+    auto pending =
+        std::make_shared<std::vector<std::pair<std::string, std::vector<spike_alert>>>>();
+    for (auto& entry : spikes_.take()) pending->emplace_back(entry.first, std::move(entry.second));
+    sequence::run(
+        pending->size(),
+        [this, pending](std::size_t i, std::function<void()> next) {
+          auto& [channel, arrivals] = (*pending)[i];
+          spikes::record(ctx_, channel, std::move(arrivals), std::move(next));
+        },
+        [this] { writing_spikes_ = false; });
   }
   escalation::scan(ctx_, std::move(done));
 }

@@ -16,6 +16,7 @@
 #include "server/crisis/context.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
+#include "server/crisis/spikes.hpp"
 #include "server/crisis/stats.hpp"
 #include "server/crisis/store.hpp"
 
@@ -51,7 +52,8 @@ class service {
   /// `who` subscribed to `channel`: the directory notes it; an ambassador in a crisis channel
   /// becomes a member (guidance there expects their acknowledgement).
   void joined(const std::string& channel, const actor& who);
-  /// One pass: the directory's pending sightings, then due escalations, reminders and expiries;
+  /// One pass: the directory's pending sightings and the spike detectors' new alerts (beside
+  /// it), then due escalations, reminders and expiries;
   /// `done(more)` runs when it finished, `more` if due items were left for the next pass.
   void scan(std::function<void(bool more)> done);
 
@@ -65,9 +67,11 @@ class service {
   const options& opts_;
   store store_;
   activity::tracker activity_;  // before ctx_, which refers to it
+  spikes::batch spikes_;        // likewise
   context ctx_;
   people::tracker people_;
   std::atomic<bool> writing_people_{false};  // a batch of directory writes is under way
+  std::atomic<bool> writing_spikes_{false};  // a batch of spike detector writes is under way
 };
 
 }  // namespace muster::server::crisis

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "protocol/codec.hpp"
 #include "protocol/event_frame.hpp"
 
@@ -45,4 +48,11 @@ TEST(event_frame, empty_data_is_null) {
   EXPECT_EQ(
       parts.assemble(1, "e"),
       R"({"event":"message","channel":"c","offset":1,"epoch":"e","ts":1,"sender":{"client":"c1","name":"n"},"data":null})");
+}
+
+TEST(json_writer, numbers_are_shortest_round_trip_and_never_invalid_json) {
+  muster::protocol::json_writer w;
+  w.begin_array().number(0.5).number(3.0).number(-1e21).number(1.0 / 3);
+  w.number(std::numeric_limits<double>::quiet_NaN()).number(HUGE_VAL).end_array();
+  EXPECT_EQ(w.str(), "[0.5,3,-1e+21,0.3333333333333333,null,null]");
 }

@@ -645,3 +645,91 @@ TEST(config_auth, auth_needs_a_secret_unless_explicitly_disabled) {
   apply_env(num, {{"MUSTER_AUTH_SECRET", "12345678901234567890"}});
   EXPECT_EQ(num.auth_secret, "12345678901234567890");
 }
+
+TEST_F(config_file, spike_settings_load_with_per_channel_overrides) {
+  config c;
+  ASSERT_TRUE(load_errors(c, R"([spike]
+window_s = 300
+factor = 4
+raise_severity = true
+viral_reach_factor = 8.5
+viral_min_reach = 5000
+[spike.channels."crisis.recall"]
+window_s = 60
+min_alerts = 3
+[spike.channels.quiet]
+enabled = false
+[crisis]
+approval_escalate_after_s = 120
+[drill]
+target_first_claim_s = 90
+target_answered_share = 0.75
+)")
+                  .empty());
+  apply_overrides(c, {"auth.enabled=false", "spike.rearm_factor=2"});
+  EXPECT_NO_THROW(validate(c));
+  auto o = c.crisis_options();
+  EXPECT_EQ(o.spike.policy.window, std::chrono::seconds(300));
+  EXPECT_EQ(o.spike.policy.factor, 4.0);
+  EXPECT_EQ(o.spike.policy.rearm_factor, 2.0);
+  EXPECT_TRUE(o.spike.raise_severity);
+  const auto& recall = o.spike_for("crisis.recall");
+  EXPECT_EQ(recall.policy.window, std::chrono::seconds(60)) << "its own";
+  EXPECT_EQ(recall.policy.min_alerts, 3u);
+  EXPECT_EQ(recall.policy.factor, 4.0) << "the rest from [spike]";
+  EXPECT_EQ(recall.policy.rearm_factor, 2.0) << "including what --set changed";
+  EXPECT_FALSE(o.spike_for("quiet").enabled);
+  EXPECT_TRUE(o.spike_for("elsewhere").enabled);
+  EXPECT_EQ(o.viral.factor, 8.5);
+  EXPECT_EQ(o.viral.min_reach, 5000u);
+  EXPECT_EQ(o.approval_escalate_after, std::chrono::seconds(120));
+  EXPECT_EQ(o.drill.first_claim, std::chrono::seconds(90));
+  EXPECT_EQ(o.drill.answered_share, 0.75);
+}
+
+TEST_F(config_file, spike_settings_out_of_range_name_file_and_line) {
+  config c;
+  auto errors = by_line(load_errors(c, R"([spike]
+window_s = 5
+factor = 0.5
+viral_reach_factor = 1.01
+colour = 1
+[spike.channels."bad name"]
+factor = 2
+[spike.channels.ok]
+min_alerts = -1
+baseline_s = "long"
+)"));
+  ASSERT_EQ(errors.size(), 7u) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], path_ + ":2: spike.window_s must be between 10 and 86400");
+  EXPECT_EQ(errors[1], path_ + ":3: spike.factor must be between 1.1 and 1000");
+  EXPECT_EQ(errors[2], path_ + ":4: spike.viral_reach_factor must be 0 (off) or at least 1.1");
+  EXPECT_EQ(errors[3], path_ + ":5: unknown key spike.colour");
+  EXPECT_TRUE(contains(errors[4], ":6: spike.channels: \"bad name\" is not a valid channel name"))
+      << errors[4];
+  EXPECT_EQ(errors[5], path_ + ":9: spike.channels.ok.min_alerts must be between 1 and 100000");
+  EXPECT_EQ(errors[6], path_ + ":10: spike.channels.ok.baseline_s must be an integer");
+}
+
+TEST_F(config_file, spike_settings_that_disagree_are_a_start_up_error_at_their_line) {
+  config c;
+  ASSERT_TRUE(load_errors(c, R"([auth]
+enabled = false
+[spike]
+factor = 2
+rearm_factor = 2.5
+[spike.channels.fast]
+factor = 3
+window_s = 7200
+baseline_s = 3600
+)")
+                  .empty());
+  try {
+    validate(c);
+    FAIL() << "accepted";
+  } catch (const config_error& e) {
+    ASSERT_EQ(e.errors.size(), 2u) << ::testing::PrintToString(e.errors);
+    EXPECT_EQ(e.errors[0], path_ + ":3: spike rearm_factor must be below factor");
+    EXPECT_EQ(e.errors[1], path_ + ":6: spike.channels.fast baseline_s must be at least window_s");
+  }
+}

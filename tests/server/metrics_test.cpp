@@ -117,6 +117,10 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::crisis_conflicts, "muster_crisis_conflicts_total"},
     {counter::crisis_mirror_failures, "muster_crisis_mirror_failures_total"},
     {counter::auth_failures, "muster_auth_failures_total"},
+    {counter::spikes, "muster_spikes_total"},
+    {counter::spike_arrivals_dropped, "muster_spike_arrivals_dropped_total"},
+    {counter::drill_alerts, "muster_drill_alerts_total"},
+    {counter::approvals_overdue, "muster_approvals_overdue_total"},
 };
 
 }  // namespace

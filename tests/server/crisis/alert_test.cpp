@@ -63,6 +63,41 @@ TEST(alert, release_assign_and_dismiss) {
   EXPECT_EQ(status_name(a.status), "dismissed");
 }
 
+TEST(alert, a_reach_jump_raises_the_severity_one_step_once_per_jump) {
+  auto a = make_alert(severity::sev3);
+  a.input.reach = 1000;
+  viral_policy viral{5.0, 20000};
+  alert_input again = a.input;
+  again.reach = 4999;
+  EXPECT_FALSE(fold_trigger(a, again, t0 + 1s, viral)) << "below the factor";
+  again.reach = 20000;  // 4x the 4999 known now: not a jump
+  EXPECT_FALSE(fold_trigger(a, again, t0 + 2s, viral));
+  EXPECT_EQ(a.reach_jumps, 0u);
+  again.reach = 100000;  // 5x
+  EXPECT_TRUE(fold_trigger(a, again, t0 + 3s, viral));
+  EXPECT_EQ(a.input.severity, severity::sev2);
+  EXPECT_EQ(a.reach_jumps, 1u);
+  EXPECT_FALSE(fold_trigger(a, again, t0 + 4s, viral)) << "the same reach again is no jump";
+  again.reach = 600000;
+  again.severity = severity::sev2;  // the bot's own raise and the jump: one step past it
+  EXPECT_TRUE(fold_trigger(a, again, t0 + 5s, viral));
+  EXPECT_EQ(a.input.severity, severity::sev1);
+  again.reach = 6000000;
+  EXPECT_FALSE(fold_trigger(a, again, t0 + 6s, viral)) << "sev1 is the top";
+  EXPECT_EQ(a.reach_jumps, 3u);
+
+  auto small = make_alert(severity::sev4);
+  small.input.reach = 10;
+  again = small.input;
+  again.reach = 900;  // 90x, but under min_reach
+  EXPECT_FALSE(fold_trigger(small, again, t0, viral));
+  auto unknown = make_alert(severity::sev4);
+  unknown.input.reach = 0;  // no reach known before: no jump to measure
+  again.reach = 1000000;
+  EXPECT_FALSE(fold_trigger(unknown, again, t0, viral));
+  EXPECT_FALSE(fold_trigger(a, again, t0, viral_policy{})) << "off by default";
+}
+
 TEST(alert, repeated_trigger_folds_and_reports_rising_severity) {
   auto a = make_alert(severity::sev3);
   alert_input again = a.input;

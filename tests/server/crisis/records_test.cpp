@@ -52,6 +52,21 @@ TEST(records, alert_round_trips_every_field) {
   r.a.expired_claims = 1;
   r.a.takeovers = 2;
   r.a.notes = 4;
+  r.a.reach_jumps = 1;
+  r.drill = true;
+  proposal_record p;
+  p.id = "p-1";
+  p.text = "Sorry";
+  p.url = "https://x.com/r";
+  p.by = {"amb:1", "Ana"};
+  p.at = 1600;
+  p.state = "approved";
+  p.decided_by = {"lead-1", "Lea"};
+  p.decided_at = 1700;
+  p.comment = "ok";
+  p.edited = true;
+  p.overdue = true;
+  r.proposals.push_back(p);
   r.channel = "crisis.a";
   r.channels = {"crisis.a", "crisis.b"};
   r.occurred_at = "\"2026-01-01T08:59:00Z\"";
@@ -60,7 +75,7 @@ TEST(records, alert_round_trips_every_field) {
   auto text = round_trip(r);
   EXPECT_EQ(
       text,
-      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2,"claim_expires_at":3500,"expired_claims":1,"takeovers":2,"notes":4,"guidance":[]})");
+      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2,"claim_expires_at":3500,"expired_claims":1,"takeovers":2,"notes":4,"reach_jumps":1,"guidance":[],"drill":true,"proposals":[{"id":"p-1","text":"Sorry","url":"https://x.com/r","template":"","by":{"user":"amb:1","name":"Ana"},"at":1600,"state":"approved","decided_by":{"user":"lead-1","name":"Lea"},"decided_at":1700,"comment":"ok","edited":true,"auto":false,"overdue":true}]})");
   alert_record back;
   ASSERT_TRUE(decode(text, back));
   EXPECT_EQ(back.a.holder, "amb:1");
@@ -71,6 +86,29 @@ TEST(records, alert_round_trips_every_field) {
   EXPECT_EQ(back.a.expired_claims, 1u);
   EXPECT_EQ(back.a.takeovers, 2u);
   EXPECT_EQ(back.a.notes, 4u);
+  EXPECT_TRUE(back.drill);
+  ASSERT_EQ(back.proposals.size(), 1u);
+  EXPECT_EQ(back.proposals[0], p);
+}
+
+TEST(records, spike_detector_round_trips) {
+  spike_record s;
+  s.detector.buckets = {{1000, 3, 500}, {2000, 1, 18446744073709551615ull}};
+  s.detector.first_ms = 900;
+  s.detector.armed = false;
+  s.recent = {{"a-1", "https://x.com/1", "@a", 9000, severity::sev2, 1500}};
+  s.spikes = 2;
+  s.last_spike_at = 1999;
+  auto text = round_trip(s);
+  EXPECT_EQ(
+      text,
+      R"({"buckets":[[1000,3,500],[2000,1,18446744073709551615]],"first_ms":900,"armed":false,"recent":[{"id":"a-1","url":"https://x.com/1","author":"@a","reach":9000,"severity":"sev2","at":1500}],"spikes":2,"last_spike_at":1999})");
+  spike_record back;
+  ASSERT_TRUE(decode(text, back));
+  EXPECT_EQ(back.detector.buckets, s.detector.buckets);
+  EXPECT_EQ(back.recent, s.recent);
+  EXPECT_FALSE(decode(R"({"buckets":[[1,2]]})", back)) << "a bucket is three numbers";
+  EXPECT_FALSE(decode(R"({"buckets":[[1,-2,3]]})", back));
 }
 
 TEST(records, person_held_claims_and_note_round_trip) {
@@ -184,10 +222,20 @@ TEST(records, ack_member_template_and_channel_round_trip) {
   round_trip(ack_record{"g-1", "update", "amb:1", "Ana", 100, 58});
   round_trip(member_record{"amb:1", "Ana", 99});
   round_trip(template_record{"thanks", "Thanks", "We hear you.", {"lead-1", "Lea"}, 7});
-  channel_record c{"crisis.a", "Kettles", severity::sev1, "monitoring", {"lead-1", "Lea"}, 1, 2};
+  channel_record c{"crisis.a", "Kettles", severity::sev1, "monitoring", {"lead-1", "Lea"},
+                   1,          2,         false,          false,        std::nullopt};
   EXPECT_EQ(
       round_trip(c),
-      R"({"channel":"crisis.a","title":"Kettles","severity":"sev1","status":"monitoring","created_by":{"user":"lead-1","name":"Lea"},"created_at":1,"updated_at":2})");
+      R"({"channel":"crisis.a","title":"Kettles","severity":"sev1","status":"monitoring","created_by":{"user":"lead-1","name":"Lea"},"created_at":1,"updated_at":2,"drill":false,"approval":{"required":false,"min_severity":null}})");
+  c.drill = c.approval_required = true;
+  c.approval_min_severity = severity::sev2;
+  EXPECT_NE(
+      round_trip(c).find(R"("drill":true,"approval":{"required":true,"min_severity":"sev2"})"),
+      std::string::npos);
+  channel_record old;  // stored before drills and approvals
+  ASSERT_TRUE(decode(R"({"channel":"crisis.a","title":"K"})", old));
+  EXPECT_FALSE(old.drill);
+  EXPECT_FALSE(old.approval_required);
 }
 
 TEST(records, malformed_or_mistyped_documents_do_not_decode) {
