@@ -54,6 +54,8 @@ std::string_view wire_name(errc e) noexcept {
       return "unknown_user";
     case errc::claim_limit:
       return "claim_limit";
+    case errc::approval_required:
+      return "approval_required";
   }
   return "internal";
 }

@@ -56,6 +56,8 @@ enum class errc {
   unknown_user,
   /// The ambassador already holds as many unanswered claims as allowed (the error names it).
   claim_limit,
+  /// The channel requires approved replies and this one is not (yet) approved.
+  approval_required,
 };
 
 /// Stable name used on the wire in error replies and in metrics labels.
@@ -84,7 +86,8 @@ inline constexpr errc all_errors[] = {errc::bad_json,
                                       errc::conflict,
                                       errc::outcome_unknown,
                                       errc::unknown_user,
-                                      errc::claim_limit};
+                                      errc::claim_limit,
+                                      errc::approval_required};
 
 const std::error_category& protocol_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

@@ -4,6 +4,7 @@
 
 #include "server/crisis/activity.hpp"
 #include "server/crisis/alerts.hpp"
+#include "server/crisis/approvals.hpp"
 #include "server/crisis/audience.hpp"
 #include "server/crisis/channels.hpp"
 #include "server/crisis/guidance.hpp"
@@ -60,7 +61,7 @@ const std::array rows{
     crisis_op("channel.update", cr, leads, c::channels::update),
     crisis_op("channel.list", channel_use::crisis_unused, everyone, c::channels::list),
     crisis_op("channel.get", cr, everyone, c::channels::get),
-    crisis_op("alert.push", channel_use::crisis_unused, pushers, c::ingestion::push),
+    crisis_op("alert.push", channel_use::crisis_optional, pushers, c::ingestion::push),
     crisis_op("alert.claim", cr, people, c::alerts::act),
     crisis_op("alert.release", cr, people, c::alerts::act),
     crisis_op("alert.assign", cr, leads, c::alerts::act),
@@ -70,6 +71,10 @@ const std::array rows{
     crisis_op("alert.get", cr, everyone, c::alerts::get),
     crisis_op("alert.list", cr, everyone, c::alerts::list, {1, 10000}),
     crisis_op("alert.note", cr, people, c::alerts::note),
+    crisis_op("alert.propose", cr, people, c::approvals::propose),
+    crisis_op("alert.approve", cr, leads, c::approvals::decide),
+    crisis_op("alert.reject", cr, leads, c::approvals::decide),
+    crisis_op("approval.list", cr, leads, c::approvals::list),
     crisis_op("alert.view", cr, people, c::activity::signal),
     crisis_op("alert.draft", cr, people, c::activity::signal),
     crisis_op("channel.members", cr, leads, c::people::members),

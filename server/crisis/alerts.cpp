@@ -11,6 +11,8 @@
 #include "protocol/json_writer.hpp"
 #include "server/auth/roles.hpp"
 #include "server/crisis/activity.hpp"
+#include "server/crisis/approval.hpp"
+#include "server/crisis/approvals.hpp"
 #include "server/crisis/guidance.hpp"
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
@@ -35,6 +37,7 @@ struct verb_input {
   std::string reply_url, reply_text;                        // respond
   std::function<std::chrono::seconds(severity)> claim_ttl;  // how long a new claim lives
   std::vector<pinned_version> pinned;                       // respond: the guidance in force
+  channel_record channel;  // respond: the channel's settings (approval)
 };
 
 // One alert verb: the command, its event, its own fields, and its transition of the state
@@ -147,6 +150,14 @@ void apply_verb(context& ctx, const std::string& channel, const std::string& id,
       ctx, channel, id, who,
       [&ctx, &v, in, holds](alert_record& rec, change& c) mutable -> std::optional<result> {
         in.now = ctx.clock();
+        if (v.event == "alert.responded" && !in.lead &&
+            approval::required(in.channel, rec.a.input.severity) &&
+            rec.a.status == alert_status::claimed && rec.a.holder == in.user) {
+          auto check = approval::check_reply(rec, in.reply_url, in.reply_text);
+          if (!check.ok) return result::failure(errc::approval_required, check.message);
+          in.reply_text = check.text;
+          in.reply_url = check.url;
+        }
         person before{rec.a.holder, rec.holder_name};
         bool was_claimed = rec.a.status == alert_status::claimed;
         bool changed = false;
@@ -257,14 +268,18 @@ void run_verb(context& ctx, request& r, const verb& v, done_fn done) {
   in.claim_ttl = [&ctx](severity s) { return ctx.opts.escalation.claim_ttl_of(s); };
   if (v.event == "alert.assigned") return assign_known(ctx, r, v, in, id, std::move(done));
   if (v.event == "alert.responded") {
-    return guidance::pinned_versions(
-        ctx, r.channel,
-        [&ctx, &v, in, id, channel = r.channel, who = r.who,
-         done](std::vector<pinned_version> pins) mutable {
-          in.pinned = std::move(pins);
-          apply_verb(ctx, channel, id, who, v, std::move(in), done);
-        },
-        done);
+    auto respond = [&ctx, &v, in, id, channel = r.channel, who = r.who,
+                    done](const channel_record& settings) mutable {
+      in.channel = settings;
+      guidance::pinned_versions(
+          ctx, channel,
+          [&ctx, &v, in, id, channel, who, done](std::vector<pinned_version> pins) mutable {
+            in.pinned = std::move(pins);
+            apply_verb(ctx, channel, id, who, v, std::move(in), done);
+          },
+          done);
+    };
+    return approvals::channel_settings(ctx, r.channel, std::move(respond), std::move(done));
   }
   if (v.event == "alert.claimed")
     return claim_seeing_drafts(ctx, r.channel, r.who, v, in, id, std::move(done));
@@ -321,6 +336,8 @@ std::string event_data(std::string_view alert_json, const person& by, const chan
   if (!c.reason.empty()) w.field("reason", c.reason);
   if (c.previous) w.raw_field("previous", encode(*c.previous));
   if (!c.note.empty()) w.raw_field("note", c.note);
+  if (!c.proposal.empty()) w.raw_field("proposal", c.proposal);
+  if (c.waited_ms) w.field("waited_ms", *c.waited_ms);
   return w.end_object().take();
 }
 
@@ -463,6 +480,9 @@ index_write deadline(const context& ctx, const alert_record& rec) {
     // The claim's expiry is the scheduler's business too (it releases the alert).
     if (a.claim_expires_at != time_point{})
       due = due ? std::min(*due, a.claim_expires_at) : a.claim_expires_at;
+    // So is a proposal waiting too long for a lead.
+    if (auto overdue = approval::deadline(rec, ctx.opts.approval_escalate_after))
+      due = due ? std::min(*due, from_ms(overdue)) : from_ms(overdue);
   }
   index_write w{std::string(keys::due_index), keys::channel_item(rec.channel, a.id), {}};
   if (due) w.score = to_ms(*due);

@@ -15,14 +15,16 @@ namespace muster::server::crisis::alerts {
 
 /// What one change of an alert announces.
 struct change {
-  std::vector<std::string> events;  // event names, in order; none: nothing changed
-  bool severity_raised = false;     // a folded trigger raised it: clients notify again
-  bool viral = false;               // ...and its reach jumped (spike.viral_reach_factor)
-  std::optional<unsigned> step;     // an escalation: its step (and reason) go in the events
-  std::string_view reason;          // alert.released: "released" or "expired"
-  std::optional<person> previous;   // released, assigned: who held it before (may be nobody)
-  std::vector<doc_write> writes;    // further documents of the alert's channel (a note)
-  std::string note;                 // alert.noted: the note (JSON), also in the events
+  std::vector<std::string> events;        // event names, in order; none: nothing changed
+  bool severity_raised = false;           // a folded trigger raised it: clients notify again
+  bool viral = false;                     // ...and its reach jumped (spike.viral_reach_factor)
+  std::optional<unsigned> step;           // an escalation: its step (and reason) go in the events
+  std::string_view reason;                // alert.released: "released" or "expired"
+  std::optional<person> previous;         // released, assigned: who held it before (may be nobody)
+  std::vector<doc_write> writes;          // further documents of the alert's channel (a note)
+  std::string note;                       // alert.noted: the note (JSON), also in the events
+  std::string proposal;                   // approval events: the proposal (JSON)
+  std::optional<std::int64_t> waited_ms;  // alert.approval_overdue: how long it has waited
 };
 /// Changes `rec` in place (or returns an error to stop with).
 using change_fn = std::function<std::optional<result>(alert_record& rec, change& c)>;
@@ -49,7 +51,8 @@ index_write deadline(const context& ctx, const alert_record& rec);
 /// its dedup entries go once it is closed. In the alert's commit where the engine can.
 std::vector<index_write> index_changes(const context& ctx, const alert_record& rec);
 /// `{"alert":<alert>,"by":<person>[,"severity_raised":true][,"step":N,"reason":"..."]
-/// [,"reason":"released"|"expired"][,"previous":<person>][,"note":<note>]}`
+/// [,"reason":"released"|"expired"][,"previous":<person>][,"note":<note>]
+/// [,"proposal":<proposal>][,"waited_ms":N]}`
 std::string event_data(std::string_view alert_json, const person& by, const change& c);
 /// "unclaimed" (step 1) or "no_response" (step 2).
 std::string_view escalation_reason(unsigned step);

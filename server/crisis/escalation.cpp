@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "server/crisis/alerts.hpp"
+#include "server/crisis/approval.hpp"
 #include "server/crisis/audience.hpp"
 #include "server/crisis/idempotency.hpp"
 #include "server/crisis/keys.hpp"
@@ -20,6 +21,20 @@ namespace {
 
 constexpr std::size_t max_scan = 256;
 
+// Leads hear of `event` in their own channel too, unless the alert's events reach it anyway:
+// `{"alert":<alert>,<members>}`.
+void tell_leads(context& ctx, const alert_record& rec, const std::string& channel,
+                const char* event, const std::function<void(protocol::json_writer&)>& members) {
+  const auto& leads = ctx.opts.leads_channel;
+  const auto& routed = rec.channels;
+  if (leads == channel || std::find(routed.begin(), routed.end(), leads) != routed.end()) return;
+  protocol::json_writer w;
+  w.begin_object().raw_field("alert", encode(rec));
+  members(w);
+  ctx.st.copy_events(leads, {{event, w.end_object().take(), scheduler().info()}},
+                     std::string(event) + " of alert " + rec.a.id);
+}
+
 // Releases an expired claim, or raises the escalation step that is due on one alert, if
 // either is; then moves its due entry (found at `seen`) to what the alert says now. `next`
 // runs afterwards.
@@ -28,11 +43,13 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
   struct outcome_of {
     unsigned step = 0;     // 0: nothing was due
     bool expired = false;  // the claim ran out and was released
+    bool overdue = false;  // a proposal waited too long for a lead
     alert_record rec;
   };
   auto out = std::make_shared<outcome_of>();
   auto decide = [&ctx, out](alert_record& rec, alerts::change& c) -> std::optional<result> {
     out->step = 0;  // a retry after a lost race decides afresh
+    out->overdue = false;
     person holder{rec.a.holder, rec.holder_name};
     out->expired = expire_claim(rec.a, ctx.clock());
     if (out->expired) {
@@ -45,6 +62,12 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
       rec.a.escalations = *due;
       c.step = *due;
       c.events.emplace_back("alert.escalated");
+    } else if (approval::mark_overdue(rec, ctx.now_ms(), ctx.opts.approval_escalate_after)) {
+      const auto& p = rec.proposals.back();
+      out->overdue = true;
+      c.events.emplace_back("alert.approval_overdue");
+      c.proposal = encode(p);
+      c.waited_ms = ctx.now_ms() - p.at;
     }
     out->rec = rec;
     return std::nullopt;
@@ -61,21 +84,21 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
     if (r.ok && out->expired) {
       ctx.stats.add(counter::claims_expired);
       spdlog::info("crisis: claim of alert {} in {} expired; released", id, channel);
+    } else if (r.ok && out->overdue) {
+      ctx.stats.add(counter::approvals_overdue);
+      spdlog::info("crisis: a reply to alert {} in {} waits too long for approval", id, channel);
+      tell_leads(ctx, out->rec, channel, "alert.approval_overdue", [&](protocol::json_writer& w) {
+        const auto& p = out->rec.proposals.back();
+        w.raw_field("proposal", encode(p)).field("waited_ms", ctx.now_ms() - p.at);
+      });
     } else if (r.ok && out->step == 0) {
       // Not due: the deadline moved (e.g. claimed), refiled above.
     } else if (r.ok) {
       ctx.stats.add(counter::escalations);
       spdlog::info("crisis: alert {} in {} escalated (step {})", id, channel, out->step);
-      // Leads hear of it in their own channel too.
-      const auto& leads = ctx.opts.leads_channel;
-      const auto& routed = out->rec.channels;
-      if (leads != channel && std::find(routed.begin(), routed.end(), leads) == routed.end()) {
-        protocol::json_writer w;
-        w.begin_object().raw_field("alert", encode(out->rec)).field("step", out->step);
-        w.field("reason", alerts::escalation_reason(out->step)).end_object();
-        ctx.st.copy_events(leads, {{"alert.escalated", w.take(), scheduler().info()}},
-                           "escalation of alert " + id);
-      }
+      tell_leads(ctx, out->rec, channel, "alert.escalated", [&](protocol::json_writer& w) {
+        w.field("step", out->step).field("reason", alerts::escalation_reason(out->step));
+      });
     } else {
       spdlog::warn("crisis: escalation of alert {} failed: {}", id, r.message);
     }

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 
+#include "protocol/codec.hpp"
 #include "server/crisis/alerts.hpp"
 #include "server/crisis/canonical_url.hpp"
 #include "server/crisis/idempotency.hpp"
@@ -22,6 +23,7 @@ struct trigger {
   alert_input input;
   std::string occurred_at;            // JSON text
   std::vector<std::string> channels;  // routed; [0] is home
+  std::string target;                 // pushed straight into this channel (no routing)
   std::string dedup_key;
   bool resolve = false;      // PagerDuty "resolve"
   bool acknowledge = false;  // PagerDuty "acknowledge": claim for the sender
@@ -126,13 +128,24 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
       : ctx_(ctx), in_(std::move(in)), who_(std::move(who)), done_(std::move(done)) {}
 
   void start() {
-    in_.channels = route(in_.input, ctx_.opts.routes, ctx_.opts.triage_channel);
+    bool direct = !in_.target.empty();
+    in_.channels = direct ? std::vector<std::string>{in_.target}
+                          : route(in_.input, ctx_.opts.routes, ctx_.opts.triage_channel);
     if (in_.dedup_key.empty()) in_.dedup_key = canonical_url(in_.input.url);
     in_.input.dedup_key = in_.dedup_key;
     if (!in_.resolve && !in_.acknowledge)
       for (const auto& ch : in_.channels)
         if (!who_.id.may_access(ch)) return done_(forbidden_channel("is routed to", ch));
-    read_pointer();
+    if (!direct) return read_pointer();
+    // Straight into a channel: a drill keeps its own dedup keys, apart from the real alerts.
+    ctx_.st.read(
+        in_.target, {std::string(keys::meta)}, "cannot read alerts",
+        [self = shared_from_this()](std::vector<doc> d) {
+          auto meta = d[0].version > 0 ? decoded<channel_record>(d[0].value) : std::nullopt;
+          self->drill_ = meta && meta->drill;
+          self->read_pointer();
+        },
+        done_);
   }
 
  private:
@@ -140,6 +153,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
   // min_severity rule) and the target of PagerDuty acknowledge/resolve, which carry no post.
   void read_pointer() {
     claim_with_alert_ = false;
+    if (drill_) return at_home(in_.channels[0]);
     ctx_.st.read(
         std::string(keys::pointer_channel), {keys::pointer(in_.dedup_key)}, "cannot read alerts",
         [self = shared_from_this()](std::vector<doc> d) {
@@ -216,6 +230,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     std::erase(rec.channels, home_);
     rec.channels.insert(rec.channels.begin(), home_);
     rec.occurred_at = in_.occurred_at;
+    rec.drill = drill_;
     auto json = encode(rec);
     protocol::json_writer data;
     data.begin_object().raw_field("alert", json).end_object();
@@ -327,6 +342,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
   std::string home_;
   doc dedup_;
   bool claim_with_alert_ = false;  // the pointer is written by create()'s commit
+  bool drill_ = false;             // pushed into a drill channel: no global dedup pointer
   int attempt_ = 0;
 };
 
@@ -344,6 +360,7 @@ void ingest(context& ctx, trigger in, const actor& who, const std::string& key, 
 void push(context& ctx, request& r, done_fn done) {
   trigger in;
   if (auto err = read_native(r.f, in)) return done(result::failure(errc::bad_request, *err));
+  in.target = r.channel;
   ingest(ctx, std::move(in), r.who, r.cmd.idempotency_key, std::move(done));
 }
 
@@ -352,8 +369,15 @@ void push_body(context& ctx, std::string_view body, const std::string& idempoten
   fields f(body);
   if (f.error()) return done(result::failure(errc::bad_json, "body must be a JSON object"));
   trigger in;
-  auto err = f.has("event_action") ? read_pagerduty(f, in) : read_native(f, in);
+  bool pagerduty = f.has("event_action");
+  auto err = pagerduty ? read_pagerduty(f, in) : read_native(f, in);
   if (err) return done(result::failure(errc::bad_request, *err));
+  if (!pagerduty) {
+    in.target = f.str("channel", false, 256);
+    if (f.error()) return done(result::failure(errc::bad_request, *f.error()));
+    if (!in.target.empty() && !protocol::valid_channel_name(in.target))
+      return done(result::failure(errc::bad_channel, "channel is not a valid channel name"));
+  }
   ingest(ctx, std::move(in), who, idempotency_key, std::move(done));
 }
 

@@ -27,6 +27,44 @@ std::int64_t median(std::vector<std::int64_t> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// Nearest rank: the smallest value at least 90% of them do not exceed (-1: none).
+std::int64_t p90(std::vector<std::int64_t> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  auto rank = (v.size() * 9 + 9) / 10;  // ceil(0.9 n)
+  return v[rank - 1];
+}
+
+// What became of the replies proposed for approval.
+struct approval_totals {
+  std::map<std::string, std::uint64_t> by_state;
+  std::uint64_t automatic = 0, edited = 0, overdue = 0;
+  std::vector<std::int64_t> delay;  // proposed -> decided by a lead
+
+  void add(const alert_record& r) {
+    for (const auto& p : r.proposals) {
+      ++by_state[p.state];
+      automatic += p.automatic;
+      edited += p.edited;
+      overdue += p.overdue;
+      if (!p.automatic && (p.state == "approved" || p.state == "rejected"))
+        delay.push_back(p.decided_at - p.at);
+    }
+  }
+  void write(json_writer& w) const {
+    std::uint64_t total = 0;
+    for (auto& [state, n] : by_state) total += n;
+    w.begin_object().field("proposed", total);
+    for (const char* state : {"approved", "rejected", "withdrawn", "pending"}) {
+      auto it = by_state.find(state);
+      w.field(state, it == by_state.end() ? std::uint64_t{0} : it->second);
+    }
+    w.field("auto_approved", automatic).field("edited", edited).field("overdue", overdue);
+    w.field("median_delay_ms", median(delay)).field("p90_delay_ms", p90(delay));
+    w.end_object();
+  }
+};
+
 // One person's claims, responses and acks, with the raw delays (medians need all of them).
 struct person_totals {
   std::string name;
@@ -48,6 +86,7 @@ using people_map = std::map<std::string, person_totals>;
 // One channel's figures.
 struct channel_totals {
   std::string channel;
+  bool drill = false;
   std::map<alert_status, std::uint64_t> by_status;
   std::uint64_t total = 0, escalated = 0, guidance = 0, acks = 0, triggers = 0;
   std::uint64_t claims_expired = 0, takeovers = 0, notes = 0;
@@ -57,6 +96,7 @@ struct channel_totals {
   std::map<std::string, unsigned> versions;  // guidance id -> its current version
   std::set<std::string> pinned;              // guidance ids pinned now
   std::vector<alert_record> alerts;
+  approval_totals approvals;
 
   // Alerts answered under a version of guidance that is no longer the one in force.
   std::vector<std::string> under_superseded() const {
@@ -80,6 +120,7 @@ struct channel_totals {
     claims_expired += r.a.expired_claims;
     takeovers += r.a.takeovers;
     notes += r.a.notes;
+    approvals.add(r);
     auto claimed_at = to_ms(r.a.claimed_at), first = to_ms(r.a.first_seen);
     if (!r.a.holder.empty() && claimed_at > 0) {
       auto& p = people[r.a.holder];
@@ -122,7 +163,7 @@ void write_people(json_writer& w, const people_map& people) {
 }
 
 void write_channel(json_writer& w, const channel_totals& t) {
-  w.begin_object().field("channel", t.channel);
+  w.begin_object().field("channel", t.channel).field("drill", t.drill);
   w.key("alerts").begin_object().field("total", t.total);
   for (auto s : {alert_status::open, alert_status::claimed, alert_status::responded,
                  alert_status::resolved, alert_status::dismissed}) {
@@ -140,6 +181,7 @@ void write_channel(json_writer& w, const channel_totals& t) {
   w.field("responses_under_superseded", static_cast<std::uint64_t>(outdated.size()));
   if (outdated.size() > max_listed) outdated.resize(max_listed);
   w.key("superseded_responses").strings(outdated).end_object();
+  t.approvals.write(w.key("approvals"));
   write_people(w.key("people"), t.people);
   w.end_object();
 }
@@ -152,7 +194,9 @@ void channel_stats(context& ctx, const std::string& channel, totals_fn done) {
     channel_totals t;
     t.channel = channel;
     for (auto& d : all) {
-      if (d.key.starts_with(keys::alert_prefix)) {
+      if (d.key == keys::meta) {
+        if (auto m = decoded<channel_record>(d.value)) t.drill = m->drill;
+      } else if (d.key.starts_with(keys::alert_prefix)) {
         if (auto r = decoded<alert_record>(d.value)) t.alerts.push_back(std::move(*r));
       } else if (d.key.starts_with(keys::guidance_prefix)) {
         ++t.guidance;
@@ -231,7 +275,16 @@ void of(context& ctx, std::optional<std::string> channel, const actor& who, done
                     [put, i](std::optional<channel_totals> t) { put(i, std::move(t)); });
   };
   if (channel) return gather({*channel});
-  channels::list_names(ctx, who, gather, done);
+  // Drills are rehearsals: the real figures leave them out (ask for a drill channel by name).
+  channels::list_records(
+      ctx, who,
+      [gather](std::vector<channel_record> all) {
+        std::vector<std::string> names;
+        for (auto& c : all)
+          if (!c.drill) names.push_back(c.channel);
+        gather(std::move(names));
+      },
+      done);
 }
 
 void command(context& ctx, request& r, done_fn done) {

@@ -130,3 +130,250 @@ TEST_F(crisis_intelligence, a_repeat_whose_reach_jumps_raises_the_alerts_severit
 }
 
 }  // namespace
+
+namespace {
+
+// A crisis channel whose replies need approval, with one alert Ana holds.
+class reply_approval : public crisis_service {
+ protected:
+  reply_approval() {
+    create_channel("crisis.a");
+    set_approval(R"({"required":true})");
+    alert_ = push_into("crisis.a", "https://x.com/brand/status/1");
+    auto c = act("alert.claim", alert_, ana_, "crisis.a");
+    EXPECT_TRUE(c.ok) << c.message;
+  }
+  void set_approval(std::string_view approval) {
+    auto r = run("channel.update",
+                 R"({"id":1,"op":"channel.update","channel":"crisis.a","approval":)" +
+                     std::string(approval) + "}",
+                 lea_);
+    ASSERT_TRUE(r.ok) << r.message;
+  }
+  std::string push_into(std::string_view channel, std::string_view url,
+                        std::string_view sev = "sev3") {
+    auto r = run("alert.push",
+                 alert_frame(url, sev, "x", ",\"channel\":\"" + std::string(channel) + "\""), bot_);
+    EXPECT_TRUE(r.ok) << r.message;
+    return json(r.json).str("/alert/id");
+  }
+  result propose(const actor& who, std::string_view extra, const std::string& id = {}) {
+    return run("alert.propose",
+               R"({"id":1,"op":"alert.propose","channel":"crisis.a","alert":")" +
+                   (id.empty() ? alert_ : id) + "\"" + std::string(extra) + "}",
+               who);
+  }
+  result decide(std::string_view op, const std::string& proposal, std::string_view extra = "") {
+    return run(op,
+               R"({"id":1,"op":")" + std::string(op) + R"(","channel":"crisis.a","alert":")" +
+                   alert_ + R"(","proposal":")" + proposal + "\"" + std::string(extra) + "}",
+               lea_);
+  }
+  result respond(const actor& who, std::string_view extra, const std::string& id = {}) {
+    return run("alert.respond",
+               R"({"id":1,"op":"alert.respond","channel":"crisis.a","alert":")" +
+                   (id.empty() ? alert_ : id) + "\"" + std::string(extra) + "}",
+               who);
+  }
+  std::string alert_;
+};
+
+TEST_F(reply_approval, only_an_approved_reply_is_recorded_and_every_step_is_in_the_timeline) {
+  auto early = respond(ana_, R"(,"reply_url":"https://x.com/r/1")");
+  EXPECT_EQ(early.code, errc::approval_required);
+  EXPECT_EQ(early.message, "alert " + alert_ + " needs an approved reply first (alert.propose)");
+
+  auto stranger = propose(ben_, R"(,"text":"Sorry")");
+  EXPECT_EQ(stranger.code, errc::forbidden);
+  EXPECT_EQ(stranger.message, "only the holder of alert " + alert_ + " may propose a reply to it");
+
+  auto p1 = propose(ana_, R"(,"text":"We are sorry")");
+  ASSERT_TRUE(p1.ok) << p1.message;
+  json j1(p1.json);
+  auto id1 = j1.str("/proposal/id");
+  EXPECT_EQ(j1.str("/proposal/state"), "pending");
+  EXPECT_EQ(j1.str("/alert/proposals/0/id"), id1);
+  EXPECT_EQ(respond(ana_, R"(,"reply_url":"https://x.com/r/1")").message,
+            "proposal " + id1 + " of alert " + alert_ + " is still waiting for approval");
+
+  auto queue = run("approval.list", cmd("approval.list", {{"channel", "crisis.a"}}), lea_);
+  ASSERT_TRUE(queue.ok) << queue.message;
+  EXPECT_EQ(json(queue.json).size("/proposals"), 1u);
+  EXPECT_EQ(json(queue.json).str("/proposals/0/proposal/id"), id1);
+
+  EXPECT_EQ(decide("alert.approve", "p-nope").code, errc::not_found);
+  EXPECT_EQ(decide("alert.approve", "p-nope").message, "no proposal p-nope on alert " + alert_);
+  auto no_comment = decide("alert.reject", id1);
+  EXPECT_EQ(no_comment.code, errc::bad_request);
+  EXPECT_EQ(no_comment.message, "comment is required");
+  auto rejected = decide("alert.reject", id1, R"(,"comment":"Too vague")");
+  ASSERT_TRUE(rejected.ok) << rejected.message;
+  EXPECT_EQ(json(rejected.json).str("/proposal/state"), "rejected");
+  EXPECT_EQ(decide("alert.approve", id1).message, "proposal " + id1 + " is rejected");
+
+  auto p2 = propose(ana_, R"(,"text":"We are sorry; DM us","url":"https://brand.example/help")");
+  ASSERT_TRUE(p2.ok);
+  auto id2 = json(p2.json).str("/proposal/id");
+  auto approved = decide("alert.approve", id2, R"(,"text":"We are sorry. Please DM us.")");
+  ASSERT_TRUE(approved.ok) << approved.message;
+  EXPECT_EQ(json(approved.json).flag("/proposal/edited"), true);
+  EXPECT_EQ(json(approved.json).str("/proposal/decided_by/user"), "lead-1");
+  auto differs = respond(ana_, R"(,"reply_text":"Something else")");
+  EXPECT_EQ(differs.code, errc::approval_required);
+  auto ok = respond(ana_, R"(,"reply_url":"https://x.com/r/2")");
+  ASSERT_TRUE(ok.ok) << ok.message;
+  EXPECT_EQ(json(ok.json).str("/alert/reply_text"), "We are sorry. Please DM us.");
+  EXPECT_EQ(json(ok.json).str("/alert/reply_url"), "https://x.com/r/2");
+
+  std::vector<std::string> steps;
+  for (auto& e : events("crisis.a"))
+    if (e.name.starts_with("alert.") && e.name != "alert.new" && e.name != "alert.claimed")
+      steps.push_back(e.name);
+  EXPECT_EQ(steps, (std::vector<std::string>{"alert.proposed", "alert.rejected", "alert.proposed",
+                                             "alert.approved", "alert.responded"}));
+  json ev(frames("crisis.a", "alert.rejected")[0]);
+  EXPECT_EQ(ev.str("/data/proposal/comment"), "Too vague");
+  EXPECT_EQ(ev.str("/data/by/user"), "lead-1");
+}
+
+TEST_F(reply_approval, proposing_refusals_change_nothing) {
+  EXPECT_EQ(propose(ana_, "").message, "text or url or template is required");
+  EXPECT_EQ(propose(ana_, R"j(,"url":"javascript:alert(1)")j").message,
+            "url must be an http or https URL");
+  EXPECT_EQ(propose(ana_, R"(,"template":"nope")").code, errc::not_found);
+  auto other = push_into("crisis.a", "https://x.com/brand/status/2");
+  EXPECT_EQ(propose(ana_, R"(,"text":"x")", other).code, errc::invalid_state) << "not claimed";
+  EXPECT_EQ(propose(ana_, R"(,"text":"x")", "a-missing").code, errc::not_found);
+  EXPECT_EQ(count("crisis.a", "alert.proposed"), 0u);
+}
+
+TEST_F(reply_approval, a_template_reply_is_approved_at_once) {
+  auto put = run("template.put",
+                 cmd("template.put", {{"channel", "crisis.a"},
+                                      {"name", "apology"},
+                                      {"title", "Apology"},
+                                      {"text", "Sorry, please DM us."}}),
+                 lea_);
+  ASSERT_TRUE(put.ok) << put.message;
+  auto p = propose(ana_, R"(,"template":"apology")");
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(json(p.json).str("/proposal/state"), "approved");
+  EXPECT_EQ(json(p.json).flag("/proposal/auto"), true);
+  EXPECT_EQ(json(p.json).str("/proposal/text"), "Sorry, please DM us.");
+  EXPECT_EQ(count("crisis.a", "alert.approved"), 1u);
+  EXPECT_TRUE(respond(ana_, R"(,"reply_url":"https://x.com/r/3")").ok);
+  auto changed = propose(ana_, R"(,"template":"apology","text":"Sorry!")");
+  EXPECT_EQ(changed.code, errc::invalid_state) << "responded: nothing more to propose";
+}
+
+TEST_F(reply_approval, an_edited_template_still_needs_a_lead) {
+  run("template.put",
+      cmd("template.put",
+          {{"channel", "crisis.a"}, {"name", "apology"}, {"title", "A"}, {"text", "Sorry."}}),
+      lea_);
+  auto p = propose(ana_, R"(,"template":"apology","text":"Sorry. Also, refunds!")");
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(json(p.json).str("/proposal/state"), "pending");
+  EXPECT_EQ(json(p.json).str("/proposal/template"), "apology");
+}
+
+TEST_F(reply_approval, a_proposal_pending_too_long_is_escalated_once) {
+  opts_.approval_escalate_after = 300s;
+  auto p = propose(ana_, R"(,"text":"Sorry")");
+  ASSERT_TRUE(p.ok);
+  now_ += 299s;
+  scan();
+  EXPECT_EQ(count("crisis.a", "alert.approval_overdue"), 0u);
+  now_ += 1s;
+  scan();
+  scan();
+  auto overdue = frames("crisis.a", "alert.approval_overdue");
+  ASSERT_EQ(overdue.size(), 1u);
+  EXPECT_EQ(json(overdue[0]).num("/data/waited_ms"), 300000);
+  EXPECT_EQ(json(overdue[0]).flag("/data/proposal/overdue"), true);
+  EXPECT_EQ(count("leads", "alert.approval_overdue"), 1u);
+  EXPECT_EQ(metrics_.total(counter::approvals_overdue), 1u);
+  EXPECT_TRUE(decide("alert.approve", json(p.json).str("/proposal/id")).ok)
+      << "still decidable after the leads were told";
+}
+
+TEST_F(reply_approval, approval_applies_from_its_severity_up_and_not_to_leads) {
+  set_approval(R"({"required":true,"min_severity":"sev2"})");
+  EXPECT_TRUE(respond(ana_, R"(,"reply_url":"https://x.com/r/1")").ok) << "sev3 is below sev2";
+  auto urgent = push_into("crisis.a", "https://x.com/brand/status/9", "sev1");
+  ASSERT_TRUE(act("alert.claim", urgent, ana_, "crisis.a").ok);
+  EXPECT_EQ(respond(ana_, R"(,"reply_url":"https://x.com/r/9")", urgent).code,
+            errc::approval_required);
+  EXPECT_TRUE(respond(lea_, R"(,"reply_url":"https://x.com/r/9")", urgent).ok)
+      << "leads approve; they need no approval";
+  auto bad = run(
+      "channel.update",
+      R"({"id":1,"op":"channel.update","channel":"crisis.a","approval":{"min_severity":"sev2"}})",
+      lea_);
+  EXPECT_EQ(bad.message, "approval.required is required");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drills
+
+TEST_F(reply_approval,
+       a_drill_channel_marks_its_alerts_keeps_its_own_dedup_and_stays_out_of_stats) {
+  auto created = run(
+      "channel.create",
+      R"({"id":1,"op":"channel.create","channel":"drill.one","title":"Drill","drill":true})", lea_);
+  ASSERT_TRUE(created.ok) << created.message;
+  EXPECT_EQ(json(created.json).flag("/channel/drill"), true);
+  auto pushed = run(
+      "alert.push",
+      alert_frame("https://x.com/brand/status/1", "sev2", "x", R"(,"channel":"drill.one")"), bot_);
+  ASSERT_TRUE(pushed.ok) << pushed.message;
+  json a(pushed.json);
+  EXPECT_EQ(a.flag("/deduplicated"), false) << "the real alert of that post is not touched";
+  EXPECT_EQ(a.flag("/alert/drill"), true);
+  EXPECT_EQ(a.str("/alert/channel"), "drill.one");
+  EXPECT_EQ(json(frames("drill.one", "alert.new")[0]).flag("/data/alert/drill"), true);
+  auto again = run(
+      "alert.push",
+      alert_frame("https://x.com/brand/status/1", "sev2", "x", R"(,"channel":"drill.one")"), bot_);
+  EXPECT_EQ(json(again.json).flag("/deduplicated"), true) << "drills dedup among themselves";
+  auto real = json(
+      run("alert.get", cmd("alert.get", {{"channel", "crisis.a"}, {"alert", alert_}}), lea_).json);
+  EXPECT_EQ(real.num("/alert/count"), 1);
+  EXPECT_EQ(real.flag("/alert/drill"), false);
+
+  auto all = json(run("stats", R"({"id":1,"op":"stats"})", lea_).json);
+  EXPECT_EQ(all.column("/channels", "/channel"), (std::vector<std::string>{"crisis.a"}))
+      << "real stats leave drills out";
+  auto drill = json(run("stats", cmd("stats", {{"channel", "drill.one"}}), lea_).json);
+  EXPECT_EQ(drill.flag("/channels/0/drill"), true);
+  EXPECT_EQ(drill.num("/channels/0/alerts/total"), 1);
+  EXPECT_EQ(metrics_.total(counter::drill_alerts), 1u);
+
+  auto change = run("channel.update",
+                    R"({"id":1,"op":"channel.update","channel":"drill.one","drill":false})", lea_);
+  EXPECT_EQ(change.code, errc::bad_request);
+  EXPECT_EQ(change.message, "drill can only be set by channel.create");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(reply_approval, stats_give_approval_counts_and_delays) {
+  auto p1 = json(propose(ana_, R"(,"text":"One")").json).str("/proposal/id");
+  now_ += 60s;
+  ASSERT_TRUE(decide("alert.reject", p1, R"(,"comment":"no")").ok);
+  auto p2 = json(propose(ana_, R"(,"text":"Two")").json).str("/proposal/id");
+  now_ += 120s;
+  ASSERT_TRUE(decide("alert.approve", p2, R"(,"text":"Two, edited")").ok);
+  auto s = json(run("stats", cmd("stats", {{"channel", "crisis.a"}}), lea_).json);
+  EXPECT_EQ(s.num("/channels/0/approvals/proposed"), 2);
+  EXPECT_EQ(s.num("/channels/0/approvals/approved"), 1);
+  EXPECT_EQ(s.num("/channels/0/approvals/rejected"), 1);
+  EXPECT_EQ(s.num("/channels/0/approvals/pending"), 0);
+  EXPECT_EQ(s.num("/channels/0/approvals/edited"), 1);
+  EXPECT_EQ(s.num("/channels/0/approvals/median_delay_ms"), 90000);
+  EXPECT_EQ(s.num("/channels/0/approvals/p90_delay_ms"), 120000);
+}
+
+}  // namespace
