@@ -11,6 +11,13 @@
 
 namespace muster::server::crisis {
 
+/// What a drill channel's report (PROTOCOL.md 20.5) scores it against.
+struct drill_targets {
+  std::int64_t first_claim_s = 300;  // median time to first claim at most this
+  double answered_share = 0.8;       // alerts responded to before being escalated
+  double ack_share = 0.9;            // acks of current versions / expected acks
+};
+
 struct options {
   std::string triage_channel = "triage";  // where alerts no route matches go
   std::string leads_channel = "leads";    // also hears every escalation
@@ -23,6 +30,7 @@ struct options {
   std::chrono::seconds dedup_window{86400};      // how long a closed alert still catches repeats
   std::size_t claim_limit = 10;  // unanswered claims an ambassador may hold at once (0: no cap)
   std::chrono::milliseconds activity_ttl{15000};  // how long alert.view / alert.draft last
+  drill_targets drill;                            // config keys drill.target_*
 };
 
 }  // namespace muster::server::crisis
