@@ -23,7 +23,8 @@ h3{font-size:16px;margin:16px 0 6px}
 .badge.drill{background:#6d28d9}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:0}
 .cards div{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px}.cards dt{color:#424a53;font-size:13px}
 .cards dd{margin:0;font-size:22px;font-weight:600}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:14px;margin:6px 0}
+.wide{overflow-x:auto}table{border-collapse:collapse;width:100%;background:#fff;font-size:14px;margin:6px 0}
+.nw{white-space:nowrap}
 th,td{border:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:top}th{background:#eef1f4}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .chart{width:100%;height:auto;background:#fff;border:1px solid #d0d7de;border-radius:8px}
@@ -54,7 +55,7 @@ std::string span(std::int64_t ms) {
   auto s = ms / 1000;
   char buf[48];
   if (s < 60)
-    std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(s));
+    std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000);
   else if (s < 3600)
     std::snprintf(buf, sizeof buf, "%lld min %lld s", static_cast<long long>(s / 60),
                   static_cast<long long>(s % 60));
@@ -62,6 +63,14 @@ std::string span(std::int64_t ms) {
     std::snprintf(buf, sizeof buf, "%lld h %lld min", static_cast<long long>(s / 3600),
                   static_cast<long long>(s % 3600 / 60));
   return buf;
+}
+
+// "5 min", "3 h", "2 d".
+std::string bucket_name(std::int64_t ms) {
+  auto m = ms / 60'000;
+  if (m < 60) return std::to_string(m) + " min";
+  if (m < 1440) return std::to_string(m / 60) + " h";
+  return std::to_string(m / 1440) + " d";
 }
 
 std::string fixed(double v, int digits) {
@@ -83,7 +92,8 @@ std::string link(std::string_view url) {
 // A table from a header row and body rows of already-escaped cells ("n:" marks a number).
 std::string table(std::string_view caption, const std::vector<std::string>& head,
                   const std::vector<std::vector<std::string>>& rows) {
-  std::string s = "<table><caption class=\"meta\">" + escape(caption) + "</caption><thead><tr>";
+  std::string s = "<div class=\"wide\"><table><caption class=\"meta\">" + escape(caption) +
+                  "</caption><thead><tr>";
   for (const auto& h : head) s += "<th scope=\"col\">" + escape(h) + "</th>";
   s += "</tr></thead><tbody>";
   for (const auto& r : rows) {
@@ -92,10 +102,14 @@ std::string table(std::string_view caption, const std::vector<std::string>& head
       s += c.starts_with("n:") ? "<td class=\"n\">" + c.substr(2) + "</td>" : "<td>" + c + "</td>";
     s += "</tr>";
   }
-  return s + "</tbody></table>";
+  return s + "</tbody></table></div>";
 }
 std::string n(std::uint64_t v) {
   return "n:" + std::to_string(v);
+}
+
+std::string nowrap(const std::string& html) {
+  return "<span class=\"nw\">" + html + "</span>";
 }
 
 std::string card(std::string_view label, const std::string& value) {
@@ -150,7 +164,7 @@ std::string volume(const report& r) {
                     n(sp.alerts_in_window), sp.severity_raised ? "yes" : "no"});
   }
   std::string s = "<section aria-labelledby=\"volume\"><h2 id=\"volume\">Volume over time</h2>";
-  s += "<p class=\"meta\">New alerts per " + span(r.volume.bucket_ms) +
+  s += "<p class=\"meta\">New alerts per " + bucket_name(r.volume.bucket_ms) +
        " by severity at creation; ▼ marks a spike.</p>";
   s += svg::stacked_bars("New alerts over time by severity", labels, layers, marks);
   s += legend + "</p>";
@@ -262,10 +276,10 @@ std::string drill(const report& r) {
 std::string alerts(const report& r) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : r.alerts)
-    rows.push_back({escape(a.id), when(a.first_seen), std::string(severity_name(a.sev)),
-                    std::string(status_name(a.status)), escape(a.source), link(a.url),
-                    escape(a.author), n(a.reach), n(a.count), who(a.holder), who(a.responder),
-                    link(a.reply_url), n(a.escalations)});
+    rows.push_back({nowrap(escape(a.id)), nowrap(when(a.first_seen)),
+                    std::string(severity_name(a.sev)), std::string(status_name(a.status)),
+                    escape(a.source), link(a.url), escape(a.author), n(a.reach), n(a.count),
+                    who(a.holder), who(a.responder), link(a.reply_url), n(a.escalations)});
   std::string s = "<section aria-labelledby=\"alerts\"><h2 id=\"alerts\">Alerts</h2>";
   return s +
          table("Every alert, final state",

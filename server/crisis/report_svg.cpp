@@ -84,15 +84,17 @@ std::string stacked_bars(std::string_view title, const std::vector<std::string>&
   double slot = n ? static_cast<double>(plot_w) / static_cast<double>(n) : plot_w;
   double scale = static_cast<double>(plot_h) / static_cast<double>(y_max);
   for (std::size_t i = 0; i < n; ++i) {
-    double x = left + slot * static_cast<double>(i) + slot * 0.1, y = top + plot_h;
+    // Bars at most 48 wide, centred in their slot (one bucket must not fill the chart).
+    double bar = std::min(slot * 0.8, 48.0);
+    double x = left + slot * static_cast<double>(i) + (slot - bar) / 2, y = top + plot_h;
     for (const auto& l : layers) {
       auto v = i < l.values.size() ? l.values[i] : 0;
       if (!v) continue;
       double h = static_cast<double>(v) * scale;
       y -= h;
-      s += rect(x, y, slot * 0.8, h, l.color, labels[i] + ": " + std::to_string(v) + " " + l.name);
+      s += rect(x, y, bar, h, l.color, labels[i] + ": " + std::to_string(v) + " " + l.name);
     }
-    if (i == 0 || i == n / 2 || i + 1 == n) s += label_at(x + slot * 0.4, labels[i]);
+    if (i == 0 || i == n / 2 || i + 1 == n) s += label_at(x + bar / 2, labels[i]);
   }
   for (const auto& m : markers) {
     double x = left + slot * (static_cast<double>(std::min(m.bar, n ? n - 1 : 0)) + 0.5);
