@@ -97,6 +97,7 @@ const std::array endpoints{
     http_endpoint{"http.stats", "GET /api/v1/stats", "read stats", leads},
     http_endpoint{"http.timeline", "GET /api/v1/channels/{channel}/timeline", "export timelines",
                   leads},
+    http_endpoint{"http.report", "GET /api/v1/channels/{channel}/report", "read reports", leads},
 };
 
 crisis::result forbidden(std::string message) {

@@ -77,6 +77,15 @@ std::string with_status_success(std::string_view result_json) {
   return w.end_object().take();
 }
 
+// The {channel} of /api/v1/channels/{channel}<suffix>, or none.
+std::optional<std::string> channel_in(std::string_view path, std::string_view suffix) {
+  constexpr std::string_view prefix = "/api/v1/channels/";
+  if (!path.starts_with(prefix) || !path.ends_with(suffix) ||
+      path.size() <= prefix.size() + suffix.size())
+    return std::nullopt;
+  return std::string(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+}
+
 // The value of `key` in a query string (no percent-decoding needed for tokens: base64url).
 std::string query_param(std::string_view target, std::string_view key) {
   auto q = target.find('?');
@@ -319,16 +328,10 @@ void http_session::send_response(http::response<http::string_body> res) {
 void http_session::handle_api(const request& req, std::string_view path) {
   crisis::actor who;
   if (!api_identity(req, who)) return;
-  constexpr std::string_view channels_prefix = "/api/v1/channels/", timeline = "/timeline";
   if (path == "/api/v1/alerts") return api_alerts(req, who);
   if (path == "/api/v1/stats" || path == "/api/v1/channels") return api_listing(req, path, who);
-  if (path.starts_with(channels_prefix) && path.ends_with(timeline) &&
-      path.size() > channels_prefix.size() + timeline.size())
-    return api_timeline(
-        req,
-        std::string(path.substr(channels_prefix.size(),
-                                path.size() - channels_prefix.size() - timeline.size())),
-        who);
+  if (auto ch = channel_in(path, "/timeline")) return api_timeline(req, *ch, who);
+  if (auto ch = channel_in(path, "/report")) return api_report(req, *ch, who);
   send_json(req, http::status::not_found,
             error_body(protocol::errc::not_found, "no such endpoint"));
 }
@@ -377,6 +380,21 @@ bool http_session::api_permit(const request& req, const crisis::actor& who,
       req, http::status::forbidden,
       error_body(protocol::errc::forbidden, "role " + std::string(auth::role_name(who.id.role)) +
                                                 " may not " + std::string(e.what)));
+  return false;
+}
+
+bool http_session::api_channel_permit(const request& req, const crisis::actor& who,
+                                      std::string_view endpoint_name, const std::string& channel) {
+  if (!api_permit(req, who, endpoint_name, http::verb::get)) return false;
+  if (!protocol::valid_channel_name(channel)) {
+    send_json(req, http::status::bad_request,
+              error_body(protocol::errc::bad_channel, "bad channel name"));
+    return false;
+  }
+  if (who.id.may_access(channel)) return true;
+  send_json(
+      req, http::status::forbidden,
+      error_body(protocol::errc::forbidden, "channel is not in the token's channel allow-list"));
   return false;
 }
 
@@ -437,14 +455,7 @@ void http_session::api_listing(const request& req, std::string_view path,
 
 void http_session::api_timeline(const request& req, const std::string& channel,
                                 const crisis::actor& who) {
-  if (!api_permit(req, who, "http.timeline", http::verb::get)) return;
-  if (!protocol::valid_channel_name(channel))
-    return send_json(req, http::status::bad_request,
-                     error_body(protocol::errc::bad_channel, "bad channel name"));
-  if (!who.id.may_access(channel))
-    return send_json(
-        req, http::status::forbidden,
-        error_body(protocol::errc::forbidden, "channel is not in the token's channel allow-list"));
+  if (!api_channel_permit(req, who, "http.timeline", channel)) return;
   node_.crisis().timeline(
       channel, [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
                    std::error_code ec, std::string lines, std::uint64_t first) {
@@ -468,6 +479,42 @@ void http_session::api_timeline(const request& req, const std::string& channel,
                         self->send_response(std::move(res));
                       });
       });
+}
+
+void http_session::api_report(const request& req, const std::string& channel,
+                              const crisis::actor& who) {
+  if (!api_channel_permit(req, who, "http.report", channel)) return;
+  auto format = crisis::parse_report_format(
+      query_param(std::string_view(req.target().data(), req.target().size()), "format"));
+  if (!format)
+    return send_json(
+        req, http::status::bad_request,
+        error_body(protocol::errc::bad_request, "format must be one of json html csv"));
+  auto fail = api_reply(req, http::status::ok, false);
+  auto answer = [self = shared_from_this(), fail, version = req.version(), keep = req.keep_alive(),
+                 f = *format](crisis::result r) {
+    if (!r.ok) return fail(std::move(r));
+    // Answers arrive on an engine thread: come back to ours before touching the stream.
+    net::dispatch(self->stream_.get_executor(),
+                  [self, version, keep, f, body = std::move(r.json)]() mutable {
+                    http::response<http::string_body> res{http::status::ok, version};
+                    res.set(http::field::server, "musterd/" MUSTER_VERSION);
+                    res.set(http::field::content_type, crisis::content_type(f));
+                    res.set(http::field::cache_control, "no-store");
+                    res.set("X-Content-Type-Options", "nosniff");
+                    // The page is self-contained: it may load nothing, run nothing, only use its
+                    // own styles.
+                    if (f == crisis::report_format::html)
+                      res.set("Content-Security-Policy",
+                              "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+                    if (f == crisis::report_format::json) body += '\n';
+                    res.keep_alive(keep);
+                    res.body() = std::move(body);
+                    res.prepare_payload();
+                    self->send_response(std::move(res));
+                  });
+  };
+  node_.crisis().report(channel, *format, who, std::move(answer));
 }
 
 void http_session::accept_websocket(const request& req, std::optional<auth::identity> who) {

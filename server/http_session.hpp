@@ -43,6 +43,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   /// The method and the role matrix's row of the endpoint; false after answering 405 or 403.
   bool api_permit(const request& req, const crisis::actor& who, std::string_view endpoint_name,
                   boost::beast::http::verb method);
+  /// GET /api/v1/channels/{channel}/...: api_permit, then the channel's name (400) and the
+  /// allow-list (403); false after answering.
+  bool api_channel_permit(const request& req, const crisis::actor& who,
+                          std::string_view endpoint_name, const std::string& channel);
   /// What answers a crisis result on this connection (from any thread).
   std::function<void(crisis::result)> api_reply(const request& req,
                                                 boost::beast::http::status ok_status,
@@ -50,6 +54,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void api_alerts(const request& req, const crisis::actor& who);
   void api_listing(const request& req, std::string_view path, const crisis::actor& who);
   void api_timeline(const request& req, const std::string& channel, const crisis::actor& who);
+  void api_report(const request& req, const std::string& channel, const crisis::actor& who);
   void send_json(const request& req, boost::beast::http::status status, std::string body);
   void send_response(boost::beast::http::response<boost::beast::http::string_body> res);
   void fail(boost::beast::error_code ec, const char* what);

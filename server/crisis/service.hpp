@@ -17,6 +17,7 @@
 #include "server/crisis/keys.hpp"
 #include "server/crisis/people.hpp"
 #include "server/crisis/spikes.hpp"
+#include "server/crisis/report.hpp"
 #include "server/crisis/stats.hpp"
 #include "server/crisis/store.hpp"
 
@@ -41,6 +42,10 @@ class service {
   void channels(const actor& who, done_fn done);
   /// Every event of `channel` as JSON Lines (see stats::timeline).
   void timeline(std::string channel, stats::timeline_fn done);
+  /// The post-crisis report of `channel` built from its timeline (PROTOCOL.md 20.5): on success
+  /// the result's `json` is the body in `format`. `forbidden` outside the actor's allow-list,
+  /// `not_found` for a channel with no events, `unavailable` when the timeline cannot be read.
+  void report(std::string channel, report_format format, const actor& who, done_fn done);
   /// Stats for one channel, or for every crisis channel the actor may see.
   void stats(std::optional<std::string> channel, const actor& who, done_fn done);
   /// `who` connected: the directory of people notes them.

@@ -5,13 +5,12 @@
 // duplicating messages. Screenshots of the main screens go to the artifacts folder.
 //
 // Usage: node console_test.mjs PATH_TO_MUSTERD ARTIFACTS_DIR
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { check, failed, launchChromium, startServer as startMusterd, stopServer, token } from './harness.mjs';
 
 const [musterd, artifacts = 'browser-artifacts'] = process.argv.slice(2);
 if (!musterd) {
@@ -19,43 +18,7 @@ if (!musterd) {
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
-const SECRET = 'browser-test-secret-0123456789';
-const deadline = (ms) => Date.now() + ms;
-
-function b64url(buf) {
-  return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-}
-// Minted here with Node's own HMAC, independently of the server's code.
-function token(sub, name, role) {
-  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const claims = b64url(JSON.stringify({ sub, name, role, exp: Math.floor(Date.now() / 1000) + 3600 }));
-  const sig = b64url(createHmac('sha256', SECRET).update(`${header}.${claims}`).digest());
-  return `${header}.${claims}.${sig}`;
-}
-
-async function startServer(dir) {
-  const portFile = path.join(dir, 'port');
-  // The default engine keeps its database in this run's own directory.
-  const proc = spawn(musterd, ['--listen', '127.0.0.1:0', '--port-file', portFile,
-    '--set', 'log.level="info"', '--set', `storage.path="${path.join(dir, 'muster.db')}"`], {
-    env: { ...process.env, MUSTER_AUTH_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => (log += d));
-  const until = deadline(10000);
-  while (Date.now() < until) {
-    if (existsSync(portFile)) {
-      const text = readFileSync(portFile, 'utf8').trim();
-      if (text) return { proc, port: Number(text), log: () => log };
-    }
-    if (proc.exitCode !== null) throw new Error(`musterd exited: ${log}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  proc.kill('SIGKILL');
-  throw new Error('musterd did not start');
-}
+const startServer = (dir) => startMusterd(musterd, dir);
 
 // A TCP proxy whose connections can be cut (and new ones refused) and then restored.
 function startProxy(upstreamPort) {
@@ -97,11 +60,6 @@ function startProxy(upstreamPort) {
   });
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
 async function signIn(browser, port, who, viewport) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
@@ -115,11 +73,7 @@ async function run() {
   const dir = mkdtempSync(path.join(tmpdir(), 'muster-browser-'));
   const server = await startServer(dir);
   const proxy = await startProxy(server.port);
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  const browser = await launchChromium(chromium);
   const lead = { name: 'Lena', token: token('lena', 'Lena', 'lead') };
   const ana = { name: 'Ana', token: token('ana', 'Ana', 'ambassador') };
   const ben = { name: 'Ben', token: token('ben', 'Ben', 'ambassador') };
@@ -271,14 +225,11 @@ async function run() {
     await badPage.screenshot({ path: path.join(artifacts, 'sign-in-refused.png') });
     console.log('browser console test: all checks passed');
   } catch (err) {
-    console.error(err);
-    console.error('--- musterd log ---\n' + server.log());
-    process.exitCode = 1;
+    failed(err, server);
   } finally {
     await browser.close();
     proxy.close();
-    server.proc.kill('SIGTERM');
-    await new Promise((r) => server.proc.once('exit', r));
+    await stopServer(server);
     rmSync(dir, { recursive: true, force: true });
   }
 }
