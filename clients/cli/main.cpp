@@ -14,6 +14,7 @@
 #include "clients/cli/admin.hpp"
 #include "clients/cli/bench.hpp"
 #include "clients/cli/bot.hpp"
+#include "clients/cli/drill.hpp"
 #include "clients/cli/crisis_bench.hpp"
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/session.hpp"
@@ -236,6 +237,12 @@ int main(int argc, char** argv) {
   if (const char* s = std::getenv("MUSTER_AUTH_SECRET")) cbo.secret = s;
   muster::cli::add_crisis_bench_options(*cbench, cbo);
 
+  auto* drill = app.add_subcommand("drill", "Rehearse a crisis in a drill channel");
+  muster::cli::drill_options dro;
+  dro.url = url;
+  dro.token = token;
+  muster::cli::add_drill_options(*drill, dro);
+
   auto* bench = app.add_subcommand("bench", "Fan-out benchmark: N subscribers, one publisher");
   muster::cli::bench_options bo;
   muster::cli::add_bench_options(*bench, bo);
@@ -267,6 +274,7 @@ int main(int argc, char** argv) {
   if (cbench->parsed()) return muster::cli::run_crisis_bench(cbo);
   if (botc->parsed()) return muster::cli::run_bot(boto);
   if (admin->parsed()) return muster::cli::run_admin(*admin, ado);
+  if (drill->parsed()) return muster::cli::run_drill(dro);
   if (bench->parsed()) {
     if (bo.token.empty()) bo.token = token;
     bo.url = url;

@@ -76,6 +76,7 @@ std::string alert_post::fields_json() const {
   if (!severity.empty()) field(f, "severity", severity);
   if (!dedup_key.empty()) field(f, "dedup_key", dedup_key);
   if (!occurred_at.empty()) field(f, "occurred_at", occurred_at);
+  if (!channel.empty()) field(f, "channel", channel);
   if (!tags.empty()) {
     f += ",\"tags\":[";
     for (std::size_t i = 0; i < tags.size(); ++i) {
@@ -101,6 +102,8 @@ alert_ref parse_alert_ref(std::string_view json) {
   bool b = false;
   if (!e["deduplicated"].get_bool().get(b)) r.deduplicated = b;
   if (!e["severity_raised"].get_bool().get(b)) r.severity_raised = b;
+  if (!e["viral"].get_bool().get(b)) r.viral = b;
+  if (!e.at_pointer("/alert/drill").get_bool().get(b)) r.drill = b;
   return r;
 }
 
@@ -202,12 +205,126 @@ std::vector<guidance_progress> guidance_status(blocking_client& c, const std::st
 }
 
 void create_channel(blocking_client& c, const std::string& channel, const std::string& title,
-                    const std::string& severity) {
+                    const std::string& severity, bool drill) {
   std::string f;
   field(f, "channel", channel);
   field(f, "title", title);
   field(f, "severity", severity);
+  if (drill) f += ",\"drill\":true";
   checked(c.call("channel.create", f));
+}
+
+void require_approval(blocking_client& c, const std::string& channel, bool required,
+                      const std::string& min_severity) {
+  std::string f;
+  field(f, "channel", channel);
+  std::string a;
+  a += required ? "\"required\":true" : "\"required\":false";
+  if (!min_severity.empty()) field(a, "min_severity", min_severity);
+  f += ",\"approval\":{" + a + "}";
+  checked(c.call("channel.update", f));
+}
+
+namespace {
+
+proposal read_proposal(dom::element e) {
+  proposal p;
+  std::string_view v;
+  auto str = [&](const char* key, std::string& out) {
+    if (!e[key].get_string().get(v)) out = std::string(v);
+  };
+  str("id", p.id);
+  str("state", p.state);
+  str("text", p.text);
+  str("url", p.url);
+  str("template", p.template_name);
+  str("comment", p.comment);
+  if (!e.at_pointer("/by/user").get_string().get(v)) p.by_user = std::string(v);
+  if (!e.at_pointer("/decided_by/user").get_string().get(v)) p.decided_by_user = std::string(v);
+  bool b = false;
+  if (!e["edited"].get_bool().get(b)) p.edited = b;
+  if (!e["auto"].get_bool().get(b)) p.automatic = b;
+  if (!e["overdue"].get_bool().get(b)) p.overdue = b;
+  std::int64_t n = 0;
+  if (!e["at"].get_int64().get(n)) p.at = n;
+  if (!e["decided_at"].get_int64().get(n)) p.decided_at = n;
+  return p;
+}
+
+// The `proposal` of an approval command's result.
+proposal proposal_of(const std::string& result, std::string_view op) {
+  dom::parser parser;
+  dom::element e, p;
+  if (parser.parse(result).get(e) || e["proposal"].get(p))
+    throw client_error(std::string(op) + ": unexpected reply " + result);
+  return read_proposal(p);
+}
+
+std::string propose_fields(const std::string& channel, const std::string& id,
+                           const std::string& text, const std::string& url,
+                           const std::string& template_name) {
+  auto f = alert_fields(channel, id);
+  if (!text.empty()) field(f, "text", text);
+  if (!url.empty()) field(f, "url", url);
+  if (!template_name.empty()) field(f, "template", template_name);
+  return f;
+}
+
+std::string decide_fields(const std::string& channel, const std::string& id,
+                          const std::string& pid, const std::string& text,
+                          const std::string& comment) {
+  auto f = alert_fields(channel, id);
+  field(f, "proposal", pid);
+  if (!text.empty()) field(f, "text", text);
+  if (!comment.empty()) field(f, "comment", comment);
+  return f;
+}
+
+}  // namespace
+
+proposal propose_reply(blocking_client& c, const std::string& channel, const std::string& id,
+                       const std::string& text, const std::string& url,
+                       const std::string& template_name) {
+  return proposal_of(
+      checked(c.call("alert.propose", propose_fields(channel, id, text, url, template_name))),
+      "alert.propose");
+}
+
+proposal approve_reply(blocking_client& c, const std::string& channel, const std::string& id,
+                       const std::string& pid, const std::string& text,
+                       const std::string& comment) {
+  return proposal_of(
+      checked(c.call("alert.approve", decide_fields(channel, id, pid, text, comment))),
+      "alert.approve");
+}
+
+proposal reject_reply(blocking_client& c, const std::string& channel, const std::string& id,
+                      const std::string& pid, const std::string& comment) {
+  return proposal_of(checked(c.call("alert.reject", decide_fields(channel, id, pid, {}, comment))),
+                     "alert.reject");
+}
+
+std::vector<proposal> pending_approvals(blocking_client& c, const std::string& channel) {
+  std::string f;
+  field(f, "channel", channel);
+  auto result = checked(c.call("approval.list", f));
+  dom::parser parser;
+  dom::element e;
+  dom::array rows;
+  if (parser.parse(result).get(e) || e["proposals"].get_array().get(rows))
+    throw client_error("approval.list: unexpected reply " + result);
+  std::vector<proposal> out;
+  for (dom::element row : rows) {
+    dom::element p;
+    if (row["proposal"].get(p)) continue;
+    auto item = read_proposal(p);
+    std::string_view v;
+    if (!row.at_pointer("/alert/id").get_string().get(v)) item.alert_id = std::string(v);
+    std::int64_t n = 0;
+    if (!row["waiting_ms"].get_int64().get(n)) item.waiting_ms = n;
+    out.push_back(std::move(item));
+  }
+  return out;
 }
 
 void assign_alert(blocking_client& c, const std::string& channel, const std::string& id,
@@ -303,6 +420,36 @@ void ack_guidance(session& s, const std::string& channel, const std::string& gid
   field(f, "channel", channel);
   field(f, "guidance", gid);
   async_command(s, "guidance.ack", f, std::move(done));
+}
+
+namespace {
+void async_proposal(session& s, const std::string& op, const std::string& fields,
+                    proposal_handler done) {
+  s.command(op, fields, [op, done = std::move(done)](const server_message& m) {
+    if (m.is_error) {
+      auto e = to_error(m);
+      return done(&e, {});
+    }
+    proposal p;
+    try {
+      p = proposal_of(m.result, op);
+    } catch (const client_error& bad) {  // never thrown into the session's io_context
+      command_error e("internal", bad.what());
+      return done(&e, {});
+    }
+    done(nullptr, p);
+  });
+}
+}  // namespace
+
+void propose_reply(session& s, const std::string& channel, const std::string& id,
+                   const std::string& text, proposal_handler done) {
+  async_proposal(s, "alert.propose", propose_fields(channel, id, text, {}, {}), std::move(done));
+}
+
+void approve_reply(session& s, const std::string& channel, const std::string& id,
+                   const std::string& pid, proposal_handler done) {
+  async_proposal(s, "alert.approve", decide_fields(channel, id, pid, {}, {}), std::move(done));
 }
 
 }  // namespace muster::client

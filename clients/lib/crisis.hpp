@@ -35,6 +35,7 @@ struct alert_post {
   std::uint64_t reach = 0;
   std::uint64_t engagement = 0;
   std::string occurred_at;  // RFC 3339; empty: not known
+  std::string channel;      // straight into this channel instead of routing (e.g. a drill)
   /// The command's fields (no braces), for blocking_client::call or session::command.
   std::string fields_json() const;
 };
@@ -46,6 +47,8 @@ struct alert_ref {
   std::string status;
   bool deduplicated = false;     // folded into an alert that already existed
   bool severity_raised = false;  // ... and it raised that alert's severity
+  bool viral = false;            // ... because its reach jumped
+  bool drill = false;            // it lives in a drill channel
 };
 /// Reads an alert reply (`{"alert":{...},"deduplicated":...}`).
 alert_ref parse_alert_ref(std::string_view result_json);
@@ -83,9 +86,36 @@ struct guidance_progress {
 };
 std::vector<guidance_progress> guidance_status(blocking_client& c, const std::string& channel,
                                                const std::string& guidance_id);
-/// Creates a crisis channel (leads).
+/// Creates a crisis channel (leads); `drill`: a rehearsal, kept out of the real stats.
 void create_channel(blocking_client& c, const std::string& channel, const std::string& title,
-                    const std::string& severity = "sev3");
+                    const std::string& severity = "sev3", bool drill = false);
+/// Whether replies in `channel` need a lead's approval, from `min_severity` up ("" = all).
+void require_approval(blocking_client& c, const std::string& channel, bool required,
+                      const std::string& min_severity = "");
+
+/// A reply proposed for approval (PROTOCOL.md 15.10).
+struct proposal {
+  std::string id, state;  // pending, approved, rejected, withdrawn
+  std::string text, url, template_name, comment;
+  std::string by_user, decided_by_user;
+  bool edited = false, automatic = false, overdue = false;
+  std::int64_t at = 0, decided_at = 0;
+  std::string alert_id;      // approval.list: the alert it is for
+  std::int64_t waiting_ms = 0;  // approval.list: how long it has waited
+};
+/// Proposes a reply to an alert one holds (text and/or url, or a template's name).
+proposal propose_reply(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                       const std::string& text, const std::string& url = {},
+                       const std::string& template_name = {});
+/// A lead approves a pending proposal, optionally edited (empty: unchanged).
+proposal approve_reply(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                       const std::string& proposal_id, const std::string& text = {},
+                       const std::string& comment = {});
+/// A lead rejects a pending proposal; `comment` says why (required).
+proposal reject_reply(blocking_client& c, const std::string& channel, const std::string& alert_id,
+                      const std::string& proposal_id, const std::string& comment);
+/// approval.list (leads): the channel's pending proposals, the longest waiting first.
+std::vector<proposal> pending_approvals(blocking_client& c, const std::string& channel);
 /// Hands an alert to `to` (leads); command_error "unknown_user" when the directory does not
 /// know them.
 void assign_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
@@ -116,6 +146,11 @@ using done_handler = std::function<void(const command_error* error)>;
 void push_alert(session& s, const alert_post& a, alert_handler done);
 void claim_alert(session& s, const std::string& channel, const std::string& alert_id,
                  done_handler done);
+using proposal_handler = std::function<void(const command_error* error, const proposal& p)>;
+void propose_reply(session& s, const std::string& channel, const std::string& alert_id,
+                   const std::string& text, proposal_handler done);
+void approve_reply(session& s, const std::string& channel, const std::string& alert_id,
+                   const std::string& proposal_id, proposal_handler done);
 void ack_guidance(session& s, const std::string& channel, const std::string& guidance_id,
                   done_handler done);
 
