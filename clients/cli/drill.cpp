@@ -49,7 +49,8 @@ std::int64_t parse_rfc3339(std::string_view s) {
 // Fills `post` from an alert object (a native feed line, or an exported alert); returns the
 // first problem.
 std::optional<std::string> read_alert(dom::object o, client::alert_post& post) {
-  auto string_field = [&](const char* key, std::string& out, bool required) -> std::optional<std::string> {
+  auto string_field = [&](const char* key, std::string& out,
+                          bool required) -> std::optional<std::string> {
     dom::element v;
     if (o[key].get(v) || v.is_null()) {
       if (required) return std::string(key) + " is required";
@@ -60,10 +61,12 @@ std::optional<std::string> read_alert(dom::object o, client::alert_post& post) {
     out = std::string(s);
     return std::nullopt;
   };
-  for (auto [key, out, required] :
-       {std::tuple{"source", &post.source, true}, {"url", &post.url, true},
-        {"author", &post.author, false}, {"text", &post.text, false},
-        {"severity", &post.severity, false}, {"dedup_key", &post.dedup_key, false}})
+  for (auto [key, out, required] : {std::tuple{"source", &post.source, true},
+                                    {"url", &post.url, true},
+                                    {"author", &post.author, false},
+                                    {"text", &post.text, false},
+                                    {"severity", &post.severity, false},
+                                    {"dedup_key", &post.dedup_key, false}})
     if (auto err = string_field(key, *out, required)) return err;
   dom::element tags;
   if (!o["tags"].get(tags) && !tags.is_null()) {
@@ -111,8 +114,8 @@ std::optional<std::string> read_feed_line(dom::object o, replay_item& item) {
 }
 
 // A timeline line: alert.new and alert.updated carry the alert; other events are not alerts.
-std::optional<std::string> read_event_line(dom::object o, std::string_view event,
-                                           replay_item& item, bool& skip) {
+std::optional<std::string> read_event_line(dom::object o, std::string_view event, replay_item& item,
+                                           bool& skip) {
   skip = event != "alert.new" && event != "alert.updated";
   if (skip) return std::nullopt;
   dom::object alert;
@@ -160,7 +163,7 @@ replay_plan read_replay(std::istream& in) {
     std::string_view event;
     bool skip = false;
     auto err = o["event"].get_string().get(event) ? read_feed_line(o, item)
-                                                   : read_event_line(o, event, item, skip);
+                                                  : read_event_line(o, event, item, skip);
     if (err) {
       fail(*err);
     } else if (skip) {
@@ -198,14 +201,16 @@ void add_drill_options(CLI::App& app, drill_options& o) {
   replay->add_option("file", o.file, "Timeline export or alert feed (JSON Lines)")->required();
   replay->add_option("--channel", o.channel, "Drill channel (created when it does not exist)")
       ->required();
-  replay->add_option("--url", o.url, "Server WebSocket URL (env MUSTER_URL)")->capture_default_str();
+  replay->add_option("--url", o.url, "Server WebSocket URL (env MUSTER_URL)")
+      ->capture_default_str();
   replay->add_option("--token", o.token, "Access token of a lead (env MUSTER_TOKEN)");
   replay->add_option("--speed", o.speed, "Replay this many times faster than it happened")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 10000.0));
   replay->add_option("--title", o.title, "Title of a drill channel this creates");
-  replay->add_option("--interval-s", o.interval_s,
-                     "Gap before an alert whose time is unknown, before --speed")
+  replay
+      ->add_option("--interval-s", o.interval_s,
+                   "Gap before an alert whose time is unknown, before --speed")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
   replay->add_option("--max-gap-s", o.max_gap_s, "Longest wait between two alerts, after --speed")
@@ -230,7 +235,8 @@ bool ensure_drill_channel(client::blocking_client& c, const drill_options& o) {
   dom::parser p;
   dom::element e;
   bool drill = false;
-  if (p.parse(got.result).get(e) || e.at_pointer("/channel/drill").get_bool().get(drill) || !drill) {
+  if (p.parse(got.result).get(e) || e.at_pointer("/channel/drill").get_bool().get(drill) ||
+      !drill) {
     std::cerr << "muster drill: channel " << o.channel
               << " exists and is not a drill channel; nothing replayed\n";
     return false;

@@ -19,10 +19,10 @@ struct drill_options {
   std::string token;
   std::string file;
   std::string channel;
-  std::string title;       // of a channel this creates ("" = "Drill: <file>")
-  double speed = 1;        // 10: ten times faster than it happened
-  double interval_s = 1;   // gap before an alert whose time is unknown (before --speed)
-  double max_gap_s = 60;   // no wait longer than this (after --speed)
+  std::string title;      // of a channel this creates ("" = "Drill: <file>")
+  double speed = 1;       // 10: ten times faster than it happened
+  double interval_s = 1;  // gap before an alert whose time is unknown (before --speed)
+  double max_gap_s = 60;  // no wait longer than this (after --speed)
 };
 
 /// One alert to push: from which line, when it happened (ms; 0: unknown), what to push.

@@ -270,9 +270,8 @@ std::string propose_fields(const std::string& channel, const std::string& id,
   return f;
 }
 
-std::string decide_fields(const std::string& channel, const std::string& id,
-                          const std::string& pid, const std::string& text,
-                          const std::string& comment) {
+std::string decide_fields(const std::string& channel, const std::string& id, const std::string& pid,
+                          const std::string& text, const std::string& comment) {
   auto f = alert_fields(channel, id);
   field(f, "proposal", pid);
   if (!text.empty()) field(f, "text", text);

@@ -100,7 +100,7 @@ struct proposal {
   std::string by_user, decided_by_user;
   bool edited = false, automatic = false, overdue = false;
   std::int64_t at = 0, decided_at = 0;
-  std::string alert_id;      // approval.list: the alert it is for
+  std::string alert_id;         // approval.list: the alert it is for
   std::int64_t waiting_ms = 0;  // approval.list: how long it has waited
 };
 /// Proposes a reply to an alert one holds (text and/or url, or a template's name).

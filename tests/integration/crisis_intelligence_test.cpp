@@ -1,0 +1,259 @@
+// Crisis intelligence against real servers (one musterd on the memory engine, and two nodes
+// sharing a real redis-server): reply approval between an ambassador and a lead on different
+// nodes, drills replayed by `muster drill replay`, and a spike raised exactly once by a burst in
+// a replayed feed.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <future>
+
+#include "clients/lib/blocking_client.hpp"
+#include "clients/lib/crisis.hpp"
+#include "protocol/codec.hpp"
+#include "tests/integration/node_set.hpp"
+
+using namespace muster;
+using namespace muster::test;
+using namespace std::chrono_literals;
+namespace dom = simdjson::dom;
+
+namespace {
+
+struct run_result {
+  int status = -1;
+  std::string out;
+};
+
+// Runs `muster drill replay FILE ARGS` (bounded by `timeout`).
+run_result replay(const std::filesystem::path& file, const std::vector<std::string>& args,
+                  const std::filesystem::path& out_path) {
+  std::string cmd =
+      "timeout 120 " + std::string(MUSTER_CLI_PATH) + " drill replay '" + file.string() + "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " > '" + out_path.string() + "' 2>&1";
+  int status = std::system(cmd.c_str());
+  std::ifstream out(out_path);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+          std::string((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>())};
+}
+
+// The stored events of `channel` called `name` (as JSON texts), read on `c`.
+std::vector<std::string> events_of(client::blocking_client& c, const std::string& channel,
+                                   std::string_view name) {
+  std::vector<std::string> out;
+  std::uint64_t since = 0;
+  for (int page = 0; page < 20; ++page) {
+    auto h = c.call("history", "\"channel\":\"" + channel +
+                                   "\",\"since\":" + std::to_string(since) + ",\"limit\":1000");
+    dom::parser p;
+    dom::element e;
+    dom::array pubs;
+    if (h.is_error || p.parse(h.result).get(e) || e["publications"].get_array().get(pubs))
+      return out;
+    if (pubs.size() == 0) break;
+    for (dom::element pub : pubs) {
+      std::string_view ev;
+      std::uint64_t offset = 0;
+      if (!pub["offset"].get_uint64().get(offset)) since = offset;
+      if (!pub["event"].get_string().get(ev) && ev == name) out.emplace_back(simdjson::minify(pub));
+    }
+  }
+  return out;
+}
+
+std::optional<bool> flag_at(const std::string& json, std::string_view ptr) {
+  dom::parser p;
+  dom::element e;
+  bool v = false;
+  if (p.parse(json).get(e) || e.at_pointer(ptr).get_bool().get(v)) return std::nullopt;
+  return v;
+}
+
+std::string line(std::int64_t at_ms, const std::string& url, std::uint64_t reach = 100) {
+  return R"({"source":"x","url":")" + url + R"(","text":"kettle","metrics":{"reach":)" +
+         std::to_string(reach) + R"(},"at":)" + std::to_string(at_ms) + "}\n";
+}
+
+class crisis_intelligence : public ::testing::TestWithParam<std::string> {
+ protected:
+  void start(std::vector<std::string> more = {}) {
+    std::vector<std::string> args;
+    for (const char* kv : {"crisis.scan_interval_ms=100", "limits.command_rate=100000",
+                           "limits.command_burst=100000"})
+      args.insert(args.end(), {"--set", kv});
+    for (auto& kv : more) args.insert(args.end(), {"--set", kv});
+    nodes_ = std::make_unique<node_set>(GetParam(), args);
+    ASSERT_TRUE(nodes_->ready()) << nodes_->logs();
+    lead_ = nodes_->connect(0, "lena", "lead");
+  }
+  std::string url(int node) {
+    return "ws://127.0.0.1:" + std::to_string(nodes_->node(node).port()) + "/ws";
+  }
+  std::filesystem::path dir() { return nodes_->node(0).dir(); }
+
+  std::unique_ptr<node_set> nodes_;
+  std::unique_ptr<client::blocking_client> lead_;
+};
+
+TEST_P(crisis_intelligence, approvals_flow_between_an_ambassador_and_a_lead_on_different_nodes) {
+  start();
+  client::create_channel(*lead_, "crisis.ap", "Approvals");
+  client::require_approval(*lead_, "crisis.ap", true);
+  auto ana = nodes_->connect(1, "ana", "ambassador");
+  auto bot = nodes_->connect(1, "scout", "bot");
+  ASSERT_FALSE(ana->call("subscribe", R"("channel":"crisis.ap")").is_error);
+  client::alert_post post;
+  post.source = "x";
+  post.url = "https://x.com/brand/status/77";
+  post.channel = "crisis.ap";
+  auto alert = client::push_alert(*bot, post);
+  client::claim_alert(*ana, "crisis.ap", alert.id);
+
+  try {
+    client::respond_alert(*ana, "crisis.ap", alert.id, "https://x.com/r/1");
+    FAIL() << "an unapproved reply was recorded";
+  } catch (const client::command_error& e) {
+    EXPECT_EQ(e.code, "approval_required");
+  }
+  auto p1 = client::propose_reply(*ana, "crisis.ap", alert.id, "We are looking into it");
+  EXPECT_EQ(p1.state, "pending");
+  ASSERT_TRUE(
+      eventually([&] { return client::pending_approvals(*lead_, "crisis.ap").size() == 1; }, 5s));
+  auto queue = client::pending_approvals(*lead_, "crisis.ap");
+  EXPECT_EQ(queue[0].id, p1.id);
+  EXPECT_EQ(queue[0].alert_id, alert.id);
+
+  client::reject_reply(*lead_, "crisis.ap", alert.id, p1.id, "Say sorry first");
+  std::optional<client::server_message> told;
+  for (int i = 0; i < 100 && !told; ++i) {
+    auto ev = ana->next_event(100ms);
+    if (ev && ev->event == "alert.rejected") told = ev;
+  }
+  ASSERT_TRUE(told) << "the ambassador is told live";
+  EXPECT_NE(told->raw.find("Say sorry first"), std::string::npos) << told->raw;
+
+  auto p2 = client::propose_reply(*ana, "crisis.ap", alert.id, "Sorry; we are on it");
+  client::approve_reply(*lead_, "crisis.ap", alert.id, p2.id, "Sorry. We are on it.");
+  std::optional<client::server_message> approved;
+  for (int i = 0; i < 100 && !approved; ++i) {
+    auto ev = ana->next_event(100ms);
+    if (ev && ev->event == "alert.approved") approved = ev;
+  }
+  ASSERT_TRUE(approved);
+  try {
+    client::respond_alert(*ana, "crisis.ap", alert.id, "https://x.com/r/1", "Something else");
+    FAIL() << "a reply other than the approved one was recorded";
+  } catch (const client::command_error& e) {
+    EXPECT_EQ(e.code, "approval_required");
+  }
+  client::respond_alert(*ana, "crisis.ap", alert.id, "https://x.com/r/1");
+  auto got = lead_->call("alert.get", "\"channel\":\"crisis.ap\",\"alert\":\"" + alert.id + "\"");
+  EXPECT_NE(got.result.find(R"("reply_text":"Sorry. We are on it.")"), std::string::npos)
+      << got.result;
+  EXPECT_EQ(events_of(*lead_, "crisis.ap", "alert.proposed").size(), 2u);
+}
+
+TEST_P(crisis_intelligence, a_replay_names_malformed_lines_and_replays_the_rest) {
+  start();
+  auto feed = dir() / "feed.jsonl";
+  std::ofstream(feed) << line(1000, "https://x.com/a/status/1") << "{not json\n"
+                      << "[1,2]\n"
+                      << R"({"source":"x","text":"no url"})"
+                      << "\n"
+                      << line(2000, "https://x.com/a/status/2")
+                      << R"({"event":"message","channel":"c","data":"hi"})"
+                      << "\n"
+                      << R"({"source":"x","url":"https://x.com/a/3","metrics":{"reach":"12k"}})"
+                      << "\n";
+  auto token = test_token("lena", "lead");
+  auto r =
+      replay(feed, {"--channel", "drill.bad", "--url", url(0), "--token", token, "--speed", "100"},
+             dir() / "out.txt");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("line 2: not valid JSON"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 3: not a JSON object"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 4: url is required"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 7: metrics.reach must be a non-negative integer"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("replayed 2 alerts"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 other events skipped"), std::string::npos) << r.out;
+  auto list = lead_->call("alert.list", R"("channel":"drill.bad")");
+  EXPECT_EQ(client::json_uint(list.result, "total"), 2u) << list.raw;
+  EXPECT_NE(list.result.find(R"("drill":true)"), std::string::npos);
+  auto ch = lead_->call("channel.get", R"("channel":"drill.bad")");
+  EXPECT_EQ(flag_at(ch.result, "/channel/drill"), true) << "created as a drill";
+
+  // Never into a real channel: nothing is pushed there.
+  client::create_channel(*lead_, "crisis.real", "Real");
+  auto refused = replay(feed, {"--channel", "crisis.real", "--url", url(0), "--token", token},
+                        dir() / "out2.txt");
+  EXPECT_EQ(refused.status, 2) << refused.out;
+  EXPECT_NE(refused.out.find("is not a drill channel"), std::string::npos) << refused.out;
+  EXPECT_EQ(
+      client::json_uint(lead_->call("alert.list", R"("channel":"crisis.real")").result, "total"),
+      0u);
+}
+
+TEST_P(crisis_intelligence, a_drill_replayed_at_20x_raises_its_spike_exactly_once) {
+  if (GetParam() != "redis") GTEST_SKIP() << "across nodes: two nodes on redis";
+  start({"spike.window_s=10", "spike.baseline_s=60", "spike.min_alerts=5", "spike.factor=3",
+         "spike.rearm_factor=1.5"});
+  client::create_channel(*lead_, "drill.spike", "Spike drill", "sev3", true);
+  // Original times: one post every 20 s for 320 s, then 40 in 40 s, then four more, 20 s apart.
+  // At 20x: one a second, then twenty a second, then one a second. Half the feed goes through
+  // each node, so both nodes' detectors see the burst.
+  std::string halves[2];
+  std::int64_t t = 1767225600000;
+  int n = 0;
+  auto add = [&](std::int64_t gap_ms) {
+    t += gap_ms;
+    halves[n % 2] += line(t, "https://x.com/feed/status/" + std::to_string(n), 1000);
+    ++n;
+  };
+  for (int i = 0; i < 16; ++i) add(20000);
+  for (int i = 0; i < 40; ++i) add(1000);
+  for (int i = 0; i < 4; ++i) add(20000);
+  std::filesystem::path files[2] = {dir() / "half0.jsonl", dir() / "half1.jsonl"};
+  for (int i = 0; i < 2; ++i) std::ofstream(files[i]) << halves[i];
+  auto token = test_token("lena", "lead");
+  std::future<run_result> runs[2];
+  for (int i = 0; i < 2; ++i)
+    runs[i] = std::async(std::launch::async, [&, i] {
+      return replay(
+          files[i],
+          {"--channel", "drill.spike", "--url", url(i), "--token", token, "--speed", "20"},
+          dir() / ("replay" + std::to_string(i) + ".txt"));
+    });
+  for (auto& r : runs) {
+    auto res = r.get();
+    EXPECT_EQ(res.status, 0) << res.out;
+    EXPECT_NE(res.out.find("replayed 30 alerts"), std::string::npos) << res.out;
+  }
+  ASSERT_TRUE(
+      eventually([&] { return !events_of(*lead_, "drill.spike", "channel.spike").empty(); }, 5s))
+      << nodes_->logs();
+  std::this_thread::sleep_for(1s);  // every batch folded in (scans run every 100 ms)
+  auto spikes = events_of(*lead_, "drill.spike", "channel.spike");
+  ASSERT_EQ(spikes.size(), 1u) << spikes.back();
+  EXPECT_EQ(flag_at(spikes[0], "/data/drill"), true);
+  EXPECT_EQ(events_of(*lead_, "leads", "channel.spike").size(), 1u);
+  auto report =
+      http_request(nodes_->node(1).port(), "GET", "/api/v1/channels/drill.spike/report", "", token);
+  ASSERT_EQ(report.status, 200) << report.body;
+  EXPECT_EQ(flag_at(report.body, "/drill"), true);
+  dom::parser p;
+  dom::element e;
+  dom::array arr;
+  ASSERT_FALSE(p.parse(report.body).get(e));
+  ASSERT_FALSE(e.at_pointer("/volume/spikes").get_array().get(arr));
+  EXPECT_EQ(arr.size(), 1u);
+  dom::element scoring;
+  EXPECT_FALSE(e.at_pointer("/drill_scoring/score").get(scoring)) << "a drill is scored";
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(engines, crisis_intelligence, ::testing::Values("memory", "redis"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
