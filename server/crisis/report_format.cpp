@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -38,12 +39,14 @@ std::string render(const report& r, report_format f) {
 
 std::string rfc3339(std::int64_t ms) {
   using namespace std::chrono;
-  if (ms == 0) return {};
+  if (ms <= 0) return {};
+  // Times come from stored events: keep hostile ones inside four-digit years.
+  ms = std::min<std::int64_t>(ms, 253402300799999);
   sys_time<milliseconds> t{milliseconds(ms)};
   auto day = floor<days>(t);
   year_month_day ymd{day};
   hh_mm_ss hms{t - day};
-  char buf[32];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
                 unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
                 int(hms.minutes().count()), int(hms.seconds().count()),

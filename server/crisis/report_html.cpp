@@ -41,12 +41,13 @@ constexpr const char* bucket_labels[] = {"< 1 min", "1–5 min", "5–15 min", "
 
 // "2026-01-01 08:59 UTC"; "—" for never.
 std::string when(std::int64_t ms) {
-  if (ms == 0) return "—";
   auto t = rfc3339(ms);
+  if (t.size() < 16) return "—";
   return t.substr(0, 10) + " " + t.substr(11, 5) + " UTC";
 }
 std::string clock_of(std::int64_t ms) {
-  return rfc3339(ms).substr(11, 5);
+  auto t = rfc3339(ms);
+  return t.size() < 16 ? "—" : t.substr(11, 5);
 }
 
 // "45 s", "3 min 20 s", "2 h 5 min"; "—" when unknown (-1).

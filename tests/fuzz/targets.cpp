@@ -1,7 +1,10 @@
 #include "tests/fuzz/targets.hpp"
 
 #include <chrono>
+#include <sstream>
 #include <string>
+
+#include "clients/cli/replay_feed.hpp"
 
 #include "protocol/codec.hpp"
 #include "server/auth/jwt.hpp"
@@ -9,6 +12,7 @@
 #include "server/config.hpp"
 #include "server/crisis/canonical_url.hpp"
 #include "server/crisis/records.hpp"
+#include "server/crisis/report.hpp"
 #include "server/crisis/service.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/engine/redis/resp.hpp"
@@ -58,6 +62,28 @@ void stored_records(std::string_view in) {
   c::decoded<c::note_record>(in);
   c::decoded<c::receipt_record>(in);
   c::decoded<c::activity_record>(in);
+  c::decoded<c::spike_record>(in);
+}
+
+// A timeline (JSON Lines) turned into a report, in every format.
+void timeline_report(std::string_view in) {
+  c::report_builder b;
+  for (std::size_t start = 0; start <= in.size();) {
+    auto end = in.find('\n', start);
+    if (end == std::string_view::npos) end = in.size();
+    b.add(in.substr(start, end - start));
+    start = end + 1;
+  }
+  auto r = b.build({});
+  for (auto f : {c::report_format::json, c::report_format::html, c::report_format::csv})
+    c::render(r, f);
+}
+
+// A file given to `muster drill replay`.
+void replay_feed(std::string_view in) {
+  std::istringstream s{std::string(in)};
+  auto plan = cli::read_replay(s);
+  cli::replay_delays(plan, 20, 1, 60);
 }
 
 void urls(std::string_view in) {
@@ -109,11 +135,17 @@ const target all[] = {
      {R"({"id":1,"op":"alert.push","source":"x","url":"https://x.com/a/status/1","severity":"sev2","metrics":{"reach":5}})",
       R"({"id":2,"op":"guidance.post","channel":"c","kind":"update","title":"t","body":"b","ack_within_s":60})",
       R"({"id":3,"op":"alert.assign","channel":"triage","alert":"a-1","to":"amy"})",
-      R"({"event_action":"trigger","dedup_key":"k","payload":{"summary":"s","source":"src","severity":"critical"}})"}},
+      R"({"event_action":"trigger","dedup_key":"k","payload":{"summary":"s","source":"src","severity":"critical"}})",
+      R"({"id":4,"op":"channel.create","channel":"d","title":"t","drill":true,"approval":{"required":true,"min_severity":"sev2"}})",
+      R"({"id":5,"op":"alert.push","source":"x","url":"https://x.com/1","channel":"d"})",
+      R"({"id":6,"op":"alert.propose","channel":"d","alert":"a-1","text":"t","url":"https://x.com/r","template":"n"})",
+      R"({"id":7,"op":"alert.approve","channel":"d","alert":"a-1","proposal":"p-1","text":"x","comment":"c"})"}},
     {"stored_records",
      stored_records,
      {R"({"id":"a-1","channel":"c","channels":["c"],"status":"claimed","holder":{"user":"u","name":"n"},"guidance":[{"id":"g","kind":"k","version":2}]})",
-      R"({"id":"g-1","channel":"c","version":3,"history":[{"version":1,"at":1,"by":null,"changes":""}]})"}},
+      R"({"id":"g-1","channel":"c","version":3,"history":[{"version":1,"at":1,"by":null,"changes":""}]})",
+      R"({"id":"a-1","channel":"c","drill":true,"proposals":[{"id":"p-1","state":"approved","by":{"user":"u","name":"n"},"decided_by":null,"auto":true}]})",
+      R"({"buckets":[[1000,3,500]],"first_ms":900,"armed":false,"recent":[{"id":"a","reach":9,"severity":"sev2","at":1}],"spikes":2})"}},
     {"urls",
      urls,
      {"https://twitter.com/sarah_k/status/1001?s=20", "https://youtu.be/dQw4w9WgXcQ?si=x",
@@ -127,6 +159,20 @@ const target all[] = {
      config_overrides,
      {"server.listen=\"127.0.0.1:8080\"", "crisis.claim_limit=5", "escalation.sev1_claim_ttl_s=0"}},
     {"redis_payload", redis_payload, {"12:ab12cd34:{\"event\":\"message\"}", "p:{}", "e:{}"}},
+    {"timeline_report",
+     timeline_report,
+     {R"({"event":"channel.created","channel":"c","offset":1,"ts":1000,"data":{"channel":{"channel":"c","title":"T","drill":true}}}
+{"event":"alert.new","channel":"c","offset":2,"ts":2000,"data":{"alert":{"id":"a-1","channel":"c","severity":"sev2","first_seen":2000,"metrics":{"reach":5}}}}
+{"event":"alert.claimed","channel":"c","offset":3,"ts":3000,"data":{"alert":{"id":"a-1","channel":"c","status":"claimed","holder":{"user":"u","name":"U"},"first_seen":2000,"claimed_at":3000},"by":{"user":"u","name":"U"}}}
+{"event":"alert.proposed","channel":"c","offset":4,"ts":3500,"data":{"alert":{"id":"a-1","channel":"c"},"proposal":{"id":"p-1","state":"pending","at":3500,"by":{"user":"u","name":"U"}}}}
+{"event":"channel.spike","channel":"c","offset":5,"ts":4000,"data":{"at":4000,"rate":12.5,"factor":4}})",
+      R"({"event":"guidance.acked","channel":"c","offset":1,"ts":5,"data":{"guidance":"g","user":"u","version":1,"delay_ms":3}})"}},
+    {"replay_feed",
+     replay_feed,
+     {R"({"source":"x","url":"https://x.com/a/status/1","metrics":{"reach":5},"at":1000}
+{"source":"x","url":"https://x.com/a/status/2","occurred_at":"2026-01-01T08:59:00.5+01:00"})",
+      R"({"event":"alert.new","ts":5,"data":{"alert":{"source":"x","url":"https://x.com/1","first_seen":5}}}
+{"event":"alert.updated","ts":9,"data":{"alert":{"source":"x","url":"https://x.com/1","last_seen":9,"later_texts":["b"]}}})"}},
 };
 
 }  // namespace
