@@ -33,20 +33,7 @@ void service::report(std::string channel, report_format format, const actor& who
   if (!who.id.may_access(channel))
     return done(result::failure(protocol::errc::forbidden,
                                 "channel is not in the token's channel allow-list"));
-  auto on_timeline = [this, channel, format, done](std::error_code ec, std::string lines,
-                                                   std::uint64_t) {
-    if (ec) return done(engine_failure("cannot read the timeline", ec, false));
-    report_builder b;
-    for (std::string_view rest = lines; !rest.empty();) {
-      auto end = rest.find('\n');
-      b.add(rest.substr(0, end));
-      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-    }
-    if (b.events() == 0)
-      return done(result::failure(protocol::errc::not_found, "no channel " + channel));
-    done(result::success(render(b.build({ctx_.now_ms(), opts_.drill}), format)));
-  };
-  stats::timeline(ctx_, std::move(channel), std::move(on_timeline));
+  reports_.build(ctx_, std::move(channel), format, std::move(done));
 }
 
 void service::stats(std::optional<std::string> channel, const actor& who, done_fn done) {

@@ -18,6 +18,7 @@
 #include "server/crisis/people.hpp"
 #include "server/crisis/spikes.hpp"
 #include "server/crisis/report.hpp"
+#include "server/crisis/report_worker.hpp"
 #include "server/crisis/stats.hpp"
 #include "server/crisis/store.hpp"
 
@@ -77,6 +78,7 @@ class service {
   people::tracker people_;
   std::atomic<bool> writing_people_{false};  // a batch of directory writes is under way
   std::atomic<bool> writing_spikes_{false};  // a batch of spike detector writes is under way
+  report_worker reports_;  // last: stopped before what its jobs use
 };
 
 }  // namespace muster::server::crisis
