@@ -286,11 +286,14 @@ constexpr std::int64_t minute_ms = 60'000;
 constexpr std::int64_t max_buckets = 60;
 constexpr std::int64_t prompt_ack_ms = 10 * minute_ms;  // an ack this fast scores double
 
-// The smallest of 1, 5, 15, 30 min, 1, 3, 6, 12 h, 1, 2, 4 ... days giving <= 60 buckets.
+// The smallest of 10, 30 s, 1, 5, 15, 30 min, 1, 3, 6, 12 h, 1, 2, 4 ... days giving <= 60
+// buckets (a drill replayed fast lasts minutes).
 std::int64_t bucket_size(std::int64_t from, std::int64_t to) {
   auto fits = [&](std::int64_t size) {
     return (to - from / size * size) / size + 1 <= max_buckets;
   };
+  for (std::int64_t s : {10, 30})
+    if (fits(s * 1000)) return s * 1000;
   for (std::int64_t m : {1, 5, 15, 30, 60, 180, 360, 720, 1440})
     if (fits(m * minute_ms)) return m * minute_ms;
   std::int64_t size = 1440 * minute_ms;

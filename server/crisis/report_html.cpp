@@ -68,6 +68,7 @@ std::string span(std::int64_t ms) {
 
 // "5 min", "3 h", "2 d".
 std::string bucket_name(std::int64_t ms) {
+  if (ms < 60'000) return std::to_string(ms / 1000) + " s";
   auto m = ms / 60'000;
   if (m < 60) return std::to_string(m) + " min";
   if (m < 1440) return std::to_string(m / 60) + " h";

@@ -50,41 +50,78 @@ async function pushAlert(port, bot, n, severity) {
     method: 'POST',
     headers: { Authorization: `Bearer ${bot}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ source: 'x', url: `https://x.com/brand/status/${n}`, author: `@user${n}`,
-      text: `My kettle <b>${n}</b> "caught fire"`, severity, metrics: { reach: 1000 * n } }),
+      text: `My kettle <b>${n}</b> "caught fire"`, severity,
+      metrics: { reach: n > 22 ? 20000 + 1000 * n : 1000 + 10 * n },
+      channel: CHANNEL }),
   });
   check(res.status === 202, `alert ${n} pushed over HTTP`);
   return (await res.json()).alert.id;
 }
 
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// A drill: a steady trickle of posts for longer than the spike window, a burst (one spike), a
+// folded duplicate, a revised holding statement with acks, replies approved (one edited, one
+// rejected first, one from a template), and alerts left to escalate.
 async function runCrisis(browser, port) {
   const lead = token('lena', 'Lena Park', 'lead');
   const ana = token('ana', 'Ana', 'ambassador');
+  const ben = token('ben', 'Ben', 'ambassador');
   const bot = token('scout', 'Scout', 'bot');
   const context = await browser.newContext();
   const page = await context.newPage();
-  await commands(page, port, lead, [{ op: 'channel.create', channel: CHANNEL,
-    title: 'Kettle recall <drill> "KX-200"', severity: 'sev2' }]);
+  const [, , g] = await commands(page, port, lead, [
+    { op: 'channel.create', channel: CHANNEL, title: 'Kettle recall <drill> "KX-200"',
+      severity: 'sev2', drill: true, approval: { required: true } },
+    { op: 'template.put', channel: CHANNEL, name: 'apology', title: 'Apology',
+      text: 'We are sorry. Please DM us your order number.' },
+    { op: 'guidance.post', channel: CHANNEL, kind: 'holding_statement',
+      title: 'Holding statement', body: 'We are investigating.' }]);
+  await commands(page, port, ben, [{ op: 'subscribe', channel: CHANNEL },
+    { op: 'guidance.ack', channel: CHANNEL, guidance: g.guidance.id }]);
   const ids = [];
-  for (const [n, sev] of [[1, 'sev2'], [2, 'sev3'], [3, 'sev1'], [4, 'sev3']]) ids.push(await pushAlert(port, bot, n, sev));
+  const sevs = ['sev2', 'sev3', 'sev1', 'sev3', 'sev4', 'sev3'];
+  // One a second for 22 s: more than a window (10 s) of history before the window, then a burst.
+  for (let n = 1; n <= 22; n++) {
+    ids.push(await pushAlert(port, bot, n, sevs[n % sevs.length]));
+    await sleep(1000);
+  }
+  for (let n = 23; n <= 57; n++) ids.push(await pushAlert(port, bot, n, sevs[n % sevs.length]));
   await pushAlert(port, bot, 1, 'sev2');  // a duplicate, folded
-  const [g] = await commands(page, port, lead, [{ op: 'guidance.post', channel: CHANNEL,
-    kind: 'holding_statement', title: 'Holding statement', body: 'We are investigating.' }]);
-  await commands(page, port, ana, [
+  await commands(page, port, lead, [{ op: 'guidance.revise', channel: CHANNEL,
+    guidance: g.guidance.id, body: 'We have recalled the KX-200.', changes: 'recall confirmed' }]);
+  const [, , p1] = await commands(page, port, ana, [
     { op: 'subscribe', channel: CHANNEL },
     { op: 'alert.claim', channel: CHANNEL, alert: ids[0] },
-    { op: 'alert.respond', channel: CHANNEL, alert: ids[0], reply_url: 'https://x.com/brand/reply/1' },
-    { op: 'alert.claim', channel: CHANNEL, alert: ids[2] },
+    { op: 'alert.propose', channel: CHANNEL, alert: ids[0], text: 'Sorry!' },
     { op: 'guidance.ack', channel: CHANNEL, guidance: g.guidance.id },
-  ]);
-  await commands(page, port, lead, [
-    { op: 'alert.respond', channel: CHANNEL, alert: ids[2], reply_url: 'https://x.com/brand/reply/3' },
-  ]);
+    { op: 'alert.claim', channel: CHANNEL, alert: ids[2] },
+    { op: 'alert.propose', channel: CHANNEL, alert: ids[2], template: 'apology' },
+    { op: 'alert.respond', channel: CHANNEL, alert: ids[2], reply_url: 'https://x.com/brand/reply/3' }]);
+  await commands(page, port, lead, [{ op: 'alert.reject', channel: CHANNEL, alert: ids[0],
+    proposal: p1.proposal.id, comment: 'Say what we are doing' }]);
+  const [p2] = await commands(page, port, ana, [{ op: 'alert.propose', channel: CHANNEL,
+    alert: ids[0], text: 'Sorry - we are recalling it' }]);
+  await commands(page, port, lead, [{ op: 'alert.approve', channel: CHANNEL, alert: ids[0],
+    proposal: p2.proposal.id, text: 'We are sorry. The KX-200 is being recalled: see our site.' }]);
+  await commands(page, port, ana, [{ op: 'alert.respond', channel: CHANNEL, alert: ids[0],
+    reply_url: 'https://x.com/brand/reply/1' }]);
+  const [, p3] = await commands(page, port, ben, [
+    { op: 'alert.claim', channel: CHANNEL, alert: ids[5] },
+    { op: 'alert.propose', channel: CHANNEL, alert: ids[5], text: 'Thanks for flagging this.' }]);
+  await commands(page, port, lead, [{ op: 'alert.approve', channel: CHANNEL, alert: ids[5],
+    proposal: p3.proposal.id }]);
+  await commands(page, port, ben, [{ op: 'alert.respond', channel: CHANNEL, alert: ids[5],
+    reply_url: 'https://x.com/brand/reply/6' }]);
   await context.close();
 }
 
 async function run() {
   const dir = mkdtempSync(path.join(tmpdir(), 'muster-report-'));
-  const server = await startServer(musterd, dir, ['--set', `crisis.triage_channel="${CHANNEL}"`]);
+  const server = await startServer(musterd, dir, ['--set', 'crisis.scan_interval_ms=100',
+    '--set', 'spike.window_s=10', '--set', 'spike.baseline_s=60', '--set', 'spike.min_alerts=3',
+    '--set', 'spike.raise_severity=true', '--set', 'escalation.sev1_escalate_after_s=5',
+    '--set', 'escalation.sev2_escalate_after_s=8']);
   const browser = await launchChromium(chromium);
   try {
     await runCrisis(browser, server.port);
@@ -120,7 +157,11 @@ async function run() {
     check(await page.locator('table').count() >= 5, 'the report has its tables');
     check(await page.locator('a[href^="javascript:"]').count() === 0, 'no javascript: link');
     const people = await page.locator('section[aria-labelledby=people] tbody tr').allTextContents();
-    check(people.length === 2 && people[0].startsWith('Ana') && people[1].startsWith('Lena Park'), `people by score: ${people.map((p) => p.slice(0, 12))}`);
+    check(people.length === 2 && people[0].startsWith('Ana') && people[1].startsWith('Ben'), `people by score: ${people.map((p) => p.slice(0, 12))}`);
+    const text = await page.locator('body').textContent();
+    check(/Drill/i.test(text), 'the report says it is a drill');
+    const spikes = await page.locator('svg.chart').first().locator('.spike, [data-spike]').count();
+    check(spikes >= 1 || /Spikes\s*1/.test(text), 'the burst shows as a spike');
     await page.screenshot({ path: path.join(artifacts, 'report.png'), fullPage: true });
     console.log('browser report test: all checks passed');
   } catch (err) {
