@@ -12,9 +12,9 @@ constexpr std::string_view header =
 
 // A text cell: formula guard, then quoted when it holds a quote, comma or line break.
 void text(std::string& out, std::string_view v) {
-  std::string cell;
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) cell = "'";
-  cell += v;
+  bool formula = !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@');
+  std::string cell(formula ? 1 : 0, '\'');
+  cell.append(v.data(), v.size());
   if (cell.find_first_of("\",\r\n") == std::string::npos) {
     out += cell;
     return;
