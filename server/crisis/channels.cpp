@@ -222,10 +222,16 @@ void list(context& ctx, request& r, done_fn done) {
 void list_json(context& ctx, const actor& who, done_fn done) {
   list_records(
       ctx, who,
-      [done](std::vector<channel_record> all) {
+      [&ctx, who, done](std::vector<channel_record> all) {
         json_writer w;
         w.begin_object().key("channels").begin_array();
         for (auto& c : all) w.raw(encode(c));
+        // The channels the server itself uses, whether or not anyone created them.
+        w.end_array().key("system").begin_array();
+        for (auto [purpose, name] : {std::pair{"triage", &ctx.opts.triage_channel},
+                                     std::pair{"leads", &ctx.opts.leads_channel}})
+          if (who.id.may_access(*name))
+            w.begin_object().field("channel", *name).field("purpose", purpose).end_object();
         done(result::success(w.end_array().end_object().take()));
       },
       done);

@@ -697,6 +697,13 @@ TEST_F(crisis_service, channel_create_get_update_list) {
   json mine(run("channel.list", "{\"id\":1,\"op\":\"channel.list\"}", limited).json);
   EXPECT_EQ(mine.column("/channels", "/channel"),
             (std::vector<std::string>{"crisis-acme", "crisis-beta"}));
+  // The server's own channels are listed apart, within the allow-list.
+  EXPECT_EQ(list.column("/system", "/channel"), (std::vector<std::string>{"triage", "leads"}));
+  EXPECT_EQ(list.column("/system", "/purpose"), (std::vector<std::string>{"triage", "leads"}));
+  EXPECT_EQ(mine.size("/system"), 0u);
+  auto triage_only = make_actor("amb-t", "Tia", auth::role::ambassador, "c-t", {"triage"});
+  json t(run("channel.list", "{\"id\":1,\"op\":\"channel.list\"}", triage_only).json);
+  EXPECT_EQ(t.column("/system", "/channel"), (std::vector<std::string>{"triage"}));
 }
 
 TEST_F(crisis_service, channel_created_by_names_the_user_not_the_connection) {
