@@ -592,6 +592,10 @@ void validate(const config& cfg) {
       errors.push_back(at + ": " + std::string(name) + " rearm_factor must be below factor");
     if (s.policy.baseline < s.policy.window)
       errors.push_back(at + ": " + std::string(name) + " baseline_s must be at least window_s");
+    // The detector keeps ten buckets per window over window + baseline, in one document.
+    if (s.policy.baseline > s.policy.window * 1000)
+      errors.push_back(at + ": " + std::string(name) +
+                       " baseline_s must be at most 1000 times window_s");
   };
   check("", cfg.spike, "spike");
   for (const auto& [name, ov] : cfg.spike_channels) check(name, ov, "spike.channels." + name);

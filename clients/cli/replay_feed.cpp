@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <optional>
 #include <tuple>
 
@@ -112,8 +113,11 @@ std::optional<std::string> read_feed_line(dom::object o, replay_item& item) {
 }
 
 // A timeline line: alert.new and alert.updated carry the alert; other events are not alerts.
+// Severity of each alert as its last replayed line had it, by alert id.
+using severities = std::map<std::string, std::string>;
+
 std::optional<std::string> read_event_line(dom::object o, std::string_view event, replay_item& item,
-                                           bool& skip) {
+                                           bool& skip, severities& seen) {
   skip = event != "alert.new" && event != "alert.updated";
   if (skip) return std::nullopt;
   dom::object alert;
@@ -121,6 +125,15 @@ std::optional<std::string> read_event_line(dom::object o, std::string_view event
     return std::string(event) + " without a data.alert object";
   if (auto err = read_alert(alert, item.post)) return "data.alert." + *err;
   item.repeat = event == "alert.updated";
+  // A reach jump raised the severity: the server raises it again from the reach replayed, so
+  // the repeat is pushed with the severity the alert had before.
+  std::string_view id;
+  auto& before = seen[alert["id"].get_string().get(id) ? std::string() : std::string(id)];
+  bool viral = false;
+  if (item.repeat && !o.at_pointer("/data/viral").get_bool().get(viral) && viral && !before.empty())
+    item.post.severity = before;
+  else
+    before = item.post.severity;
   std::int64_t ms = 0;
   auto when = item.repeat ? "last_seen" : "first_seen";
   if (alert[when].get_int64().get(ms) || ms <= 0)
@@ -140,6 +153,7 @@ std::optional<std::string> read_event_line(dom::object o, std::string_view event
 replay_plan read_replay(std::istream& in) {
   replay_plan plan;
   dom::parser parser;
+  severities seen;
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -161,7 +175,7 @@ replay_plan read_replay(std::istream& in) {
     std::string_view event;
     bool skip = false;
     auto err = o["event"].get_string().get(event) ? read_feed_line(o, item)
-                                                  : read_event_line(o, event, item, skip);
+                                                  : read_event_line(o, event, item, skip, seen);
     if (err) {
       fail(*err);
     } else if (skip) {

@@ -355,6 +355,7 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
     if (auto err = fn(state->rec, state->c)) return plan::finish(std::move(*err));
     if (state->c.events.empty())  // nothing changed: answer with the current state
       return plan::finish(result::success(changed_reply(docs[0].value, false, 0, more)));
+    approval::withdraw_stale(state->rec);  // the claim may have changed hands
     state->json = encode(state->rec);
     plan p;
     p.writes.push_back({docs[0].key, docs[0].version, state->json, finished(state->rec.a.status)});

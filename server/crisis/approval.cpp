@@ -62,7 +62,7 @@ verdict propose(alert_record& r, const person& by, draft d, std::string id, std:
   p.by = by;
   p.at = now;
   if (d.from_template) {
-    decide(p, "approved", person{"muster", "muster"}, "", now);
+    decide(p, "approved", server_person(), "", now);
     p.automatic = true;
   }
   r.proposals.push_back(std::move(p));
@@ -115,6 +115,12 @@ reply_check check_reply(const alert_record& r, const std::string& url, const std
     out.url = url.empty() ? p->url : url;
   }
   return out;
+}
+
+void withdraw_stale(alert_record& r) {
+  for (auto& p : r.proposals)
+    if (p.state == "pending" && !(r.a.status == alert_status::claimed && p.by.user == r.a.holder))
+      p.state = "withdrawn";
 }
 
 std::int64_t deadline(const alert_record& r, std::chrono::seconds after) {

@@ -58,6 +58,10 @@ struct reply_check {
 };
 reply_check check_reply(const alert_record& r, const std::string& url, const std::string& text);
 
+/// A pending proposal whose proposer no longer holds the alert claimed (released, expired,
+/// reassigned, answered by a lead, closed) is withdrawn: nobody is left waiting for it.
+void withdraw_stale(alert_record& r);
+
 /// When the pending proposal becomes overdue (0: none pending, or already reported).
 std::int64_t deadline(const alert_record& r, std::chrono::seconds after);
 /// Marks the pending proposal overdue when it is due at `now`; true if it just became so.

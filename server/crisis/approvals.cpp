@@ -109,7 +109,8 @@ void propose(context& ctx, request& r, done_fn done) {
         auto tpl = t[0].version > 0 ? decoded<template_record>(t[0].value) : std::nullopt;
         if (!tpl) return done(result::failure(errc::not_found, "no template " + d.template_name));
         if (d.text.empty()) d.text = tpl->text;
-        d.from_template = d.text == tpl->text;
+        // Templates hold approved text only: a link beside it is for a lead to see.
+        d.from_template = d.text == tpl->text && d.url.empty();
         add_proposal(ctx, channel, who, id, std::move(d), done);
       },
       done);

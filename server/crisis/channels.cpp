@@ -150,7 +150,25 @@ void create_or_update(context& ctx, request& r, bool create, done_fn done) {
     };
     return p;
   };
-  ctx.st.modify(channel, {std::string(keys::meta)}, std::move(decide), std::move(done), keep);
+  if (!(create && in->drill))
+    return ctx.st.modify(channel, {std::string(keys::meta)}, std::move(decide), std::move(done),
+                         keep);
+  // A drill never shares a stream with real work: a new channel only.
+  if (channel == ctx.opts.triage_channel || channel == ctx.opts.leads_channel)
+    return done(result::failure(errc::invalid_state,
+                                channel + " is one of the server's own channels; a drill needs "
+                                          "a channel of its own"));
+  ctx.streams.history(
+      channel, {std::nullopt, 0},
+      [&ctx, channel, decide = std::move(decide), done, keep](std::error_code ec,
+                                                              history_result h) mutable {
+        if (ec) return done(engine_failure("cannot read crisis state", ec, false));
+        if (h.top.offset > 0)
+          return done(result::failure(
+              errc::invalid_state,
+              "channel " + channel + " has events already; a drill needs a channel of its own"));
+        ctx.st.modify(channel, {std::string(keys::meta)}, std::move(decide), std::move(done), keep);
+      });
 }
 
 }  // namespace

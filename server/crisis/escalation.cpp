@@ -44,6 +44,7 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
     unsigned step = 0;     // 0: nothing was due
     bool expired = false;  // the claim ran out and was released
     bool overdue = false;  // a proposal waited too long for a lead
+    std::int64_t waited_ms = 0;
     alert_record rec;
   };
   auto out = std::make_shared<outcome_of>();
@@ -67,7 +68,7 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
       out->overdue = true;
       c.events.emplace_back("alert.approval_overdue");
       c.proposal = encode(p);
-      c.waited_ms = ctx.now_ms() - p.at;
+      c.waited_ms = out->waited_ms = ctx.now_ms() - p.at;
     }
     out->rec = rec;
     return std::nullopt;
@@ -88,8 +89,8 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
       ctx.stats.add(counter::approvals_overdue);
       spdlog::info("crisis: a reply to alert {} in {} waits too long for approval", id, channel);
       tell_leads(ctx, out->rec, channel, "alert.approval_overdue", [&](protocol::json_writer& w) {
-        const auto& p = out->rec.proposals.back();
-        w.raw_field("proposal", encode(p)).field("waited_ms", ctx.now_ms() - p.at);
+        w.raw_field("proposal", encode(out->rec.proposals.back()))
+            .field("waited_ms", out->waited_ms);
       });
     } else if (r.ok && out->step == 0) {
       // Not due: the deadline moved (e.g. claimed), refiled above.

@@ -373,7 +373,7 @@ void push_body(context& ctx, std::string_view body, const std::string& idempoten
   auto err = pagerduty ? read_pagerduty(f, in) : read_native(f, in);
   if (err) return done(result::failure(errc::bad_request, *err));
   if (!pagerduty) {
-    in.target = f.str("channel", false, 256);
+    in.target = f.str("channel", false, 4096);  // the name's own rules bound it
     if (f.error()) return done(result::failure(errc::bad_request, *f.error()));
     if (!in.target.empty() && !protocol::valid_channel_name(in.target))
       return done(result::failure(errc::bad_channel, "channel is not a valid channel name"));

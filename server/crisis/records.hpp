@@ -21,6 +21,11 @@ struct person {
   friend bool operator==(const person&, const person&) = default;
 };
 
+/// The server acting by itself (the scheduler, automatic approvals): as the scheduler's actor.
+inline person server_person() {
+  return {"muster", "muster"};
+}
+
 /// The guidance pinned in a channel when an alert was answered: which post, which version.
 struct pinned_version {
   std::string id;

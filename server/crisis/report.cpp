@@ -1,5 +1,7 @@
 #include "server/crisis/report.hpp"
 
+#include "server/crisis/percentiles.hpp"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -11,10 +13,11 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-std::int64_t median_of(const std::vector<std::int64_t>& sorted) {
-  if (sorted.empty()) return -1;
-  auto n = sorted.size();
-  return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+constexpr std::int64_t max_time_ms = 253402300799999;  // the end of year 9999
+
+// The server writes sane times; a hostile line must not overflow the arithmetic on them.
+std::int64_t sane(std::int64_t ms) {
+  return std::clamp<std::int64_t>(ms, 0, max_time_ms);
 }
 
 std::string str(dom::element e, std::string_view key) {
@@ -50,10 +53,11 @@ struct proposal_fact {
   std::int64_t at = 0, decided_at = 0;
   std::string state;
   bool edited = false, automatic = false;
+  std::string alert;  // the alert it was proposed for
 };
-proposal_fact read_proposal(dom::element p) {
-  return {str(p, "id"),    person_at(p, "by"), num(p, "at"),   num(p, "decided_at"),
-          str(p, "state"), flag(p, "edited"),  flag(p, "auto")};
+proposal_fact read_proposal(dom::element p, std::string alert) {
+  return {str(p, "id"),    person_at(p, "by"), num(p, "at"),    num(p, "decided_at"),
+          str(p, "state"), flag(p, "edited"),  flag(p, "auto"), std::move(alert)};
 }
 
 struct alert_track {
@@ -88,9 +92,8 @@ report_duration summarize(std::vector<std::int64_t> samples) {
   report_duration d;
   std::sort(samples.begin(), samples.end());
   d.count = samples.size();
-  d.median_ms = median_of(samples);
-  // Nearest rank: the ceil(0.9 n)-th smallest.
-  if (!samples.empty()) d.p90_ms = samples[(9 * samples.size() + 9) / 10 - 1];
+  d.median_ms = median_sorted(samples);
+  d.p90_ms = p90_sorted(samples);
   for (auto v : samples) {
     auto it =
         std::upper_bound(report_duration::bounds_ms.begin(), report_duration::bounds_ms.end(), v);
@@ -123,7 +126,7 @@ struct report_builder::state {
 
   void frame(dom::element ev) {
     auto offset = static_cast<std::uint64_t>(num(ev, "offset"));
-    auto ts = num(ev, "ts");
+    auto ts = sane(num(ev, "ts"));
     if (events++ == 0) {
       first_offset = offset;
       from = ts;
@@ -169,15 +172,16 @@ struct report_builder::state {
   }
 
   void note_proposals(dom::element alert_obj, dom::element data) {
+    auto alert = str(alert_obj, "id");
     dom::array all;
     if (!alert_obj["proposals"].get_array().get(all))
       for (dom::element p : all) {
-        auto f = read_proposal(p);
+        auto f = read_proposal(p, alert);
         if (!f.id.empty()) proposals[f.id] = std::move(f);
       }
     dom::element p;
     if (!data["proposal"].get(p) && p.is_object()) {
-      auto f = read_proposal(p);
+      auto f = read_proposal(p, alert);
       if (!f.id.empty()) proposals[f.id] = std::move(f);
     }
   }
@@ -190,9 +194,9 @@ struct report_builder::state {
     t.rec = rec;
     t.drill = flag(a, "drill");
     note_proposals(a, data);
-    auto claimed_at = to_ms(rec.a.claimed_at), first = to_ms(rec.a.first_seen);
+    auto claimed_at = to_ms(rec.a.claimed_at), first = sane(to_ms(rec.a.first_seen));
     person holder{rec.a.holder, rec.holder_name};
-    if (name == "alert.new") arrivals.emplace_back(num(ev, "ts"), rec.a.input.severity);
+    if (name == "alert.new") arrivals.emplace_back(sane(num(ev, "ts")), rec.a.input.severity);
     if (name == "alert.claimed" || name == "alert.assigned") {
       claims.push_back(holder);
       if (!t.claimed && claimed_at > 0) to_claim.push_back(claimed_at - first);
@@ -399,6 +403,9 @@ struct report_assembly {
       acc.points += a.delay_ms <= prompt_ack_ms ? 2 : 1;
       acc.ack_ms.push_back(a.delay_ms);
     }
+    // A lead's unedited approval earns points once per alert: repeating proposals (or
+    // template replies, approved without a lead) adds nothing.
+    std::set<std::pair<std::string, std::string>> rewarded;  // (user, alert)
     for (auto& [id, f] : s.proposals) {
       if (f.by.empty() || (f.state != "approved" && f.state != "rejected")) continue;
       auto& acc = at(m, f.by);
@@ -408,7 +415,8 @@ struct report_assembly {
         continue;
       }
       ++acc.p.proposals_approved;
-      if (!f.edited) acc.points += 2;
+      if (!f.edited && !f.automatic && rewarded.insert({f.by.user, f.alert}).second)
+        acc.points += 2;
     }
   }
 
@@ -420,8 +428,8 @@ struct report_assembly {
     for (auto& [user, acc] : m) {
       std::sort(acc.response_ms.begin(), acc.response_ms.end());
       std::sort(acc.ack_ms.begin(), acc.ack_ms.end());
-      acc.p.median_response_ms = median_of(acc.response_ms);
-      acc.p.median_ack_delay_ms = median_of(acc.ack_ms);
+      acc.p.median_response_ms = median_sorted(acc.response_ms);
+      acc.p.median_ack_delay_ms = median_sorted(acc.ack_ms);
       acc.p.score = std::max<std::int64_t>(0, acc.points);
       out.push_back(std::move(acc.p));
     }
@@ -445,7 +453,7 @@ struct report_assembly {
         if (a.guidance == t.id && a.version == v.version) delays.push_back(a.delay_ms);
       std::sort(delays.begin(), delays.end());
       v.acks = delays.size();
-      v.median_ack_delay_ms = median_of(delays);
+      v.median_ack_delay_ms = median_sorted(delays);
       for (std::size_t i = 0; i < delays.size(); ++i) v.curve.push_back({delays[i], i + 1});
     }
     return g;
@@ -461,7 +469,8 @@ struct report_assembly {
       if (f.state == "withdrawn") ++a.withdrawn;
       if (f.state == "pending") ++a.pending;
       bool decided = f.state == "approved" || f.state == "rejected";
-      if (decided && f.decided_at >= f.at && f.at > 0) delays.push_back(f.decided_at - f.at);
+      if (decided && counts_as_approval_delay(f.automatic, f.at, f.decided_at))
+        delays.push_back(f.decided_at - f.at);
     }
     a.overdue = s.approval_overdue;
     a.delay = summarize(std::move(delays));
@@ -486,9 +495,10 @@ struct report_assembly {
     report_drill d;
     auto claim_s =
         r.time_to_claim.count ? static_cast<double>(r.time_to_claim.median_ms) / 1000 : -1;
-    d.targets.push_back(
-        {"first_claim_s", static_cast<double>(in.drill.first_claim.count()), claim_s,
-         r.time_to_claim.count > 0 && r.time_to_claim.median_ms <= in.drill.first_claim.count() * 1000});
+    d.targets.push_back({"first_claim_s", static_cast<double>(in.drill.first_claim.count()),
+                         claim_s,
+                         r.time_to_claim.count > 0 &&
+                             r.time_to_claim.median_ms <= in.drill.first_claim.count() * 1000});
     std::uint64_t answered = 0;
     for (auto& [id, t] : s.alerts) answered += t.answered_before_escalation;
     double share =

@@ -91,7 +91,10 @@ std::string link(std::string_view url) {
   return "<a href=\"" + u + "\" rel=\"noreferrer noopener\">" + u + "</a>";
 }
 
-// A table from a header row and body rows of already-escaped cells ("n:" marks a number).
+// A table from a header row and body rows of already-escaped cells (numeric marks a number).
+// Marks a cell as a number; escaped text never starts with '<' (only the page's own markup).
+constexpr std::string_view numeric = "<n>";
+
 std::string table(std::string_view caption, const std::vector<std::string>& head,
                   const std::vector<std::vector<std::string>>& rows) {
   std::string s = "<div class=\"wide\"><table><caption class=\"meta\">" + escape(caption) +
@@ -101,13 +104,14 @@ std::string table(std::string_view caption, const std::vector<std::string>& head
   for (const auto& r : rows) {
     s += "<tr>";
     for (const auto& c : r)
-      s += c.starts_with("n:") ? "<td class=\"n\">" + c.substr(2) + "</td>" : "<td>" + c + "</td>";
+      s += c.starts_with(numeric) ? "<td class=\"n\">" + c.substr(numeric.size()) + "</td>"
+                                  : "<td>" + c + "</td>";
     s += "</tr>";
   }
   return s + "</tbody></table></div>";
 }
 std::string n(std::uint64_t v) {
-  return "n:" + std::to_string(v);
+  return std::string(numeric) + std::to_string(v);
 }
 
 std::string nowrap(const std::string& html) {
@@ -161,8 +165,9 @@ std::string volume(const report& r) {
     auto bar =
         static_cast<std::size_t>(std::max<std::int64_t>(0, sp.at - start) / r.volume.bucket_ms);
     marks.push_back({bar, "Spike at " + when(sp.at) + ": ×" + fixed(sp.factor, 1)});
-    rows.push_back({when(sp.at), "n:" + fixed(sp.rate, 1), "n:" + fixed(sp.baseline_rate, 1),
-                    "n:" + fixed(sp.factor, 1), sp.by_reach ? "reach" : "alerts",
+    rows.push_back({when(sp.at), std::string(numeric) + fixed(sp.rate, 1),
+                    std::string(numeric) + fixed(sp.baseline_rate, 1),
+                    std::string(numeric) + fixed(sp.factor, 1), sp.by_reach ? "reach" : "alerts",
                     n(sp.alerts_in_window), sp.severity_raised ? "yes" : "no"});
   }
   std::string s = "<section aria-labelledby=\"volume\"><h2 id=\"volume\">Volume over time</h2>";
@@ -248,13 +253,15 @@ std::string approvals(const report& r) {
 std::string people(const report& r) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& p : r.people)
-    rows.push_back({escape(p.name.empty() ? p.user : p.name), "n:" + std::to_string(p.score),
-                    n(p.claimed), n(p.responded), span(p.median_response_ms), n(p.acks),
-                    span(p.median_ack_delay_ms), n(p.under_superseded), n(p.expired_claims),
-                    n(p.proposals_approved), n(p.proposals_rejected)});
+    rows.push_back({escape(p.name.empty() ? p.user : p.name),
+                    std::string(numeric) + std::to_string(p.score), n(p.claimed), n(p.responded),
+                    span(p.median_response_ms), n(p.acks), span(p.median_ack_delay_ms),
+                    n(p.under_superseded), n(p.expired_claims), n(p.proposals_approved),
+                    n(p.proposals_rejected)});
   std::string s = "<section aria-labelledby=\"people\"><h2 id=\"people\">People</h2>";
   s += "<p class=\"meta\">Score: 10 per response (5 after escalation), 2 per ack within 10 min "
-       "(else 1), +2 per proposal approved unedited, −2 per rejected, −3 per expired claim, −1 "
+       "(else 1), +2 per alert with a proposal a lead approved unedited, −2 per rejected, −3 per "
+       "expired claim, −1 "
        "per reply under superseded guidance; never below 0.</p>";
   s += table("People by score",
              {"Name", "Score", "Claimed", "Responded", "Median response", "Acks",
@@ -268,7 +275,8 @@ std::string drill(const report& r) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : r.drill_scoring->targets)
     rows.push_back(
-        {escape(t.name), "n:" + fixed(t.target, 2), "n:" + fixed(t.measured, 2),
+        {escape(t.name), std::string(numeric) + fixed(t.target, 2),
+         std::string(numeric) + fixed(t.measured, 2),
          t.met ? "<span class=\"met\">met</span>" : "<span class=\"missed\">missed</span>"});
   std::string s = "<section aria-labelledby=\"drill\"><h2 id=\"drill\">Drill score: " +
                   fixed(r.drill_scoring->score * 100, 0) + "%</h2>";

@@ -80,57 +80,70 @@ std::optional<found_spike> observe(spike_record& rec, const spike_settings& cfg,
 
 }  // namespace
 
+namespace {
+
+// The channel's severity one step up, announced as the server's channel.updated.
+void raise_severity(context& ctx, plan& p, channel_record& meta, std::uint64_t version) {
+  meta.sev = static_cast<severity>(static_cast<int>(meta.sev) - 1);
+  meta.updated_at = ctx.now_ms();
+  auto json = encode(meta);
+  p.writes.push_back({std::string(keys::meta), version, json});
+  json_writer w;
+  w.begin_object().raw_field("channel", json).key("changed").strings({"severity"});
+  w.raw_field("by", encode(server_person())).end_object();
+  p.events.push_back({"channel.updated", w.take(), scheduler().info()});
+}
+
+// What folding `arrivals` into the stored detector (d[0]) of a channel (meta d[1]) writes.
+plan fold(context& ctx, const spike_settings& cfg, const std::string& channel,
+          const std::vector<spike_alert>& arrivals, const std::vector<doc>& d) {
+  spike_record rec;
+  if (d[0].version > 0 && !decode(d[0].value, rec)) rec = {};  // unreadable: start afresh
+  channel_record meta;
+  bool have_meta = d[1].version > 0 && decode(d[1].value, meta);
+  auto found = observe(rec, cfg, arrivals);
+  plan p;
+  p.reply = [](const commit_result&) { return result::success("{}"); };
+  if (!found) {
+    p.writes.push_back({std::string(doc_key), d[0].version, encode(rec)});
+    return p;
+  }
+  ++rec.spikes;
+  rec.last_spike_at = found->at;
+  bool raised = cfg.raise_severity && have_meta && meta.sev != severity::sev1;
+  p.writes.push_back({std::string(doc_key), d[0].version, encode(rec)});
+  auto data = spike_data(channel, have_meta ? &meta : nullptr, cfg, *found, raised);
+  p.events.push_back({"channel.spike", data, scheduler().info()});
+  if (raised) raise_severity(ctx, p, meta, d[1].version);
+  p.reply = [&ctx, channel, data](const commit_result&) {
+    ctx.stats.add(counter::spikes);
+    spdlog::info("crisis: spike in {}", channel);
+    if (channel != ctx.opts.leads_channel)
+      ctx.st.copy_events(ctx.opts.leads_channel, {{"channel.spike", data, scheduler().info()}},
+                         "spike in " + channel);
+    return result::success("{}");
+  };
+  return p;
+}
+
+}  // namespace
+
 void record(context& ctx, const std::string& channel, std::vector<spike_alert> arrivals,
             std::function<void()> next) {
   const auto& cfg = ctx.opts.spike_for(channel);
   if (!cfg.enabled || arrivals.empty()) return next();
-  auto decide = [&ctx, &cfg, channel, arrivals](const std::vector<doc>& d) {
-    spike_record rec;
-    if (d[0].version > 0 && !decode(d[0].value, rec)) rec = {};  // unreadable: start afresh
-    channel_record meta;
-    bool have_meta = d[1].version > 0 && decode(d[1].value, meta);
-    auto found = observe(rec, cfg, arrivals);
-    plan p;
-    bool raised = false;
-    if (found) {
-      ++rec.spikes;
-      rec.last_spike_at = found->at;
-      raised = cfg.raise_severity && have_meta && meta.sev != severity::sev1;
-    }
-    p.writes.push_back({std::string(doc_key), d[0].version, encode(rec)});
-    if (found) {
-      auto data = spike_data(channel, have_meta ? &meta : nullptr, cfg, *found, raised);
-      p.events.push_back({"channel.spike", data, scheduler().info()});
-      if (raised) {
-        meta.sev = static_cast<severity>(static_cast<int>(meta.sev) - 1);
-        meta.updated_at = ctx.now_ms();
-        auto json = encode(meta);
-        p.writes.push_back({std::string(keys::meta), d[1].version, json});
-        json_writer w;
-        w.begin_object().raw_field("channel", json).key("changed").strings({"severity"});
-        w.raw_field("by", encode(person{"muster", "muster"})).end_object();
-        p.events.push_back({"channel.updated", w.take(), scheduler().info()});
-      }
-      p.reply = [&ctx, channel, data](const commit_result&) {
-        ctx.stats.add(counter::spikes);
-        spdlog::info("crisis: spike in {}", channel);
-        if (channel != ctx.opts.leads_channel)
-          ctx.st.copy_events(ctx.opts.leads_channel, {{"channel.spike", data, scheduler().info()}},
-                             "spike in " + channel);
-        return result::success("{}");
-      };
-    } else {
-      p.reply = [](const commit_result&) { return result::success("{}"); };
-    }
-    return p;
-  };
-  ctx.st.modify(channel, {std::string(doc_key), std::string(keys::meta)}, std::move(decide),
-                [channel, next = std::move(next), n = arrivals.size()](result r) {
-                  if (!r.ok)
-                    spdlog::warn("crisis: {} new alerts of {} left out of spike detection: {}", n,
-                                 channel, r.message);
-                  next();
-                });
+  auto n = arrivals.size();
+  ctx.st.modify(
+      channel, {std::string(doc_key), std::string(keys::meta)},
+      [&ctx, &cfg, channel, arrivals = std::move(arrivals)](const std::vector<doc>& d) {
+        return fold(ctx, cfg, channel, arrivals, d);
+      },
+      [channel, next = std::move(next), n](result r) {
+        if (!r.ok)
+          spdlog::warn("crisis: {} new alerts of {} left out of spike detection: {}", n, channel,
+                       r.message);
+        next();
+      });
 }
 
 }  // namespace muster::server::crisis::spikes

@@ -8,6 +8,7 @@
 #include "server/crisis/channels.hpp"
 #include "server/crisis/fan_in.hpp"
 #include "server/crisis/keys.hpp"
+#include "server/crisis/percentiles.hpp"
 #include "server/crisis/records.hpp"
 #include "server/crisis/store.hpp"
 
@@ -19,21 +20,6 @@ using protocol::json_writer;
 namespace {
 
 constexpr std::size_t max_listed = 100;  // alert ids listed per channel
-
-std::int64_t median(std::vector<std::int64_t> v) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  auto n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// Nearest rank: the smallest value at least 90% of them do not exceed (-1: none).
-std::int64_t p90(std::vector<std::int64_t> v) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  auto rank = (v.size() * 9 + 9) / 10;  // ceil(0.9 n)
-  return v[rank - 1];
-}
 
 // What became of the replies proposed for approval.
 struct approval_totals {
@@ -47,7 +33,8 @@ struct approval_totals {
       automatic += p.automatic;
       edited += p.edited;
       overdue += p.overdue;
-      if (!p.automatic && (p.state == "approved" || p.state == "rejected"))
+      if ((p.state == "approved" || p.state == "rejected") &&
+          counts_as_approval_delay(p.automatic, p.at, p.decided_at))
         delay.push_back(p.decided_at - p.at);
     }
   }

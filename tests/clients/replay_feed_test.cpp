@@ -63,6 +63,18 @@ TEST(replay_feed, a_timeline_export_gives_its_new_alerts_and_repeats_and_skips_t
   EXPECT_EQ(plan.items[1].post.reach, 99u);
 }
 
+TEST(replay_feed, a_repeat_that_went_viral_is_pushed_at_the_severity_it_had_before) {
+  auto plan = read(
+      R"({"event":"alert.new","data":{"alert":{"id":"a-1","source":"x","url":"https://x.com/1","severity":"sev3","metrics":{"reach":1000}}}})"
+      "\n"
+      R"({"event":"alert.updated","data":{"alert":{"id":"a-1","source":"x","url":"https://x.com/1","severity":"sev2","metrics":{"reach":20000}},"severity_raised":true,"viral":true}})"
+      "\n"
+      R"({"event":"alert.updated","data":{"alert":{"id":"a-1","source":"x","url":"https://x.com/1","severity":"sev1","metrics":{"reach":20000}},"severity_raised":true}})");
+  ASSERT_EQ(plan.items.size(), 3u);
+  EXPECT_EQ(plan.items[1].post.severity, "sev3") << "the server's reach jump raises it again";
+  EXPECT_EQ(plan.items[2].post.severity, "sev1") << "the bot's own raise is replayed as it was";
+}
+
 TEST(replay_feed, each_bad_line_is_named_and_the_rest_is_kept) {
   auto plan = read(
       "{oops\n"

@@ -194,6 +194,47 @@ TEST_P(crisis_intelligence, a_replay_names_malformed_lines_and_replays_the_rest)
   EXPECT_EQ(
       client::json_uint(lead_->call("alert.list", R"("channel":"crisis.real")").result, "total"),
       0u);
+  // Nor into the server's own channels, created or not.
+  auto triage =
+      replay(feed, {"--channel", "triage", "--url", url(0), "--token", token}, dir() / "out3.txt");
+  EXPECT_NE(triage.status, 0) << triage.out;
+  EXPECT_NE(triage.out.find("a drill needs a channel of its own"), std::string::npos) << triage.out;
+  EXPECT_EQ(client::json_uint(lead_->call("alert.list", R"("channel":"triage")").result, "total"),
+            0u);
+}
+
+TEST_P(crisis_intelligence, alerts_pushed_into_a_channel_over_http_and_websocket) {
+  start();
+  client::create_channel(*lead_, "drill.http", "HTTP drill", "sev3", true);
+  auto port = nodes_->node(0).port();
+  auto bot = test_token("scout", "bot");
+  auto post = [&](const std::string& body, const std::string& token) {
+    return http_request(port, "POST", "/api/v1/alerts", body, token);
+  };
+  auto base = std::string(R"({"source":"x","url":"https://x.com/h/status/1")");
+  auto typed = post(base + R"(,"channel":5})", bot);
+  EXPECT_EQ(typed.status, 400);
+  EXPECT_NE(typed.body.find("channel must be a string"), std::string::npos) << typed.body;
+  auto bad = post(base + R"(,"channel":"no spaces"})", bot);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find(R"("code":"bad_channel")"), std::string::npos) << bad.body;
+  auto limited = test_token("scout2", "bot", {"crisis.*"});
+  auto outside = post(base + R"(,"channel":"drill.http"})", limited);
+  EXPECT_EQ(outside.status, 403) << outside.body;
+  auto ok = post(base + R"(,"channel":"drill.http"})", bot);
+  EXPECT_EQ(ok.status, 202) << ok.body;
+  EXPECT_EQ(flag_at(ok.body, "/alert/drill"), true);
+  auto ws = nodes_->connect(1, "scout3", "bot");
+  auto empty =
+      ws->call("alert.push", R"("source":"x","url":"https://x.com/h/status/2","channel":"")");
+  EXPECT_TRUE(empty.is_error);
+  EXPECT_EQ(empty.error_message, "channel must not be empty");
+  client::blocking_client lim(nodes_->node(1).endpoint());
+  lim.connect("lim", limited);
+  auto forbidden = lim.call(
+      "alert.push", R"("source":"x","url":"https://x.com/h/status/3","channel":"drill.http")");
+  EXPECT_EQ(forbidden.error_code, "forbidden");
+  EXPECT_EQ(forbidden.error_message, "channel is not in the token's channel allow-list");
 }
 
 TEST_P(crisis_intelligence, a_drill_replayed_at_20x_raises_its_spike_exactly_once) {

@@ -722,14 +722,38 @@ rearm_factor = 2.5
 factor = 3
 window_s = 7200
 baseline_s = 3600
+[spike.channels.fine]
+factor = 3
+window_s = 10
+baseline_s = 20000
 )")
                   .empty());
   try {
     validate(c);
     FAIL() << "accepted";
   } catch (const config_error& e) {
-    ASSERT_EQ(e.errors.size(), 2u) << ::testing::PrintToString(e.errors);
+    ASSERT_EQ(e.errors.size(), 3u) << ::testing::PrintToString(e.errors);
     EXPECT_EQ(e.errors[0], path_ + ":3: spike rearm_factor must be below factor");
     EXPECT_EQ(e.errors[1], path_ + ":6: spike.channels.fast baseline_s must be at least window_s");
+    EXPECT_EQ(e.errors[2],
+              path_ + ":10: spike.channels.fine baseline_s must be at most 1000 times window_s");
   }
+}
+
+TEST_F(config_file, spike_channels_must_be_tables_and_the_other_new_keys_have_ranges) {
+  config c;
+  auto errors = by_line(load_errors(c, R"([spike]
+viral_min_reach = -1
+channels = 3
+[crisis]
+approval_escalate_after_s = 5
+[drill]
+target_answered_share = 1.5
+)"));
+  ASSERT_EQ(errors.size(), 4u) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], path_ + ":2: spike.viral_min_reach must be between 0 and 1000000000000000");
+  EXPECT_TRUE(contains(errors[1], ":3: spike.channels must be a table of tables")) << errors[1];
+  EXPECT_EQ(errors[2],
+            path_ + ":5: crisis.approval_escalate_after_s must be between 10 and 604800");
+  EXPECT_EQ(errors[3], path_ + ":7: drill.target_answered_share must be between 0 and 1");
 }

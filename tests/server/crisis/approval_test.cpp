@@ -84,6 +84,21 @@ TEST(approval, a_proposal_whose_proposer_lost_the_alert_cannot_be_decided) {
   EXPECT_EQ(deadline(r, 300s), 0) << "nobody waits for it";
 }
 
+TEST(approval, a_proposal_is_withdrawn_when_its_proposer_no_longer_holds_the_alert) {
+  auto r = claimed_by(ana);
+  ASSERT_EQ(propose(r, ana, {"Sorry", "", "", false}, "p-1", 10), verdict::ok);
+  withdraw_stale(r);
+  EXPECT_EQ(r.proposals[0].state, "pending") << "still hers";
+  r.a.holder = ben.user;
+  withdraw_stale(r);
+  EXPECT_EQ(r.proposals[0].state, "withdrawn");
+  r.a.holder = ana.user;  // she claims it again: the old one stays withdrawn
+  withdraw_stale(r);
+  EXPECT_EQ(pending(r), nullptr);
+  EXPECT_EQ(check_reply(r, "https://x.com/r", "").message,
+            "alert a-1 needs an approved reply first (alert.propose)");
+}
+
 TEST(approval, a_template_reply_is_approved_at_once) {
   auto r = claimed_by(ana);
   ASSERT_EQ(propose(r, ana, {"Please DM us.", "", "apology-dm", true}, "p-1", 10), verdict::ok);

@@ -266,6 +266,36 @@ TEST_F(reply_approval, a_template_reply_is_approved_at_once) {
   EXPECT_EQ(changed.code, errc::invalid_state) << "responded: nothing more to propose";
 }
 
+TEST_F(reply_approval, a_proposal_is_withdrawn_when_the_alert_changes_hands) {
+  auto p = propose(ana_, R"(,"text":"Sorry")");
+  ASSERT_TRUE(p.ok);
+  auto pid = json(p.json).str("/proposal/id");
+  ASSERT_TRUE(act("alert.release", alert_, ana_, "crisis.a").ok);
+  auto released = json(frames("crisis.a", "alert.released")[0]);
+  EXPECT_EQ(released.str("/data/alert/proposals/0/state"), "withdrawn");
+  ASSERT_TRUE(act("alert.claim", alert_, ben_, "crisis.a").ok);
+  EXPECT_EQ(respond(ben_, R"(,"reply_url":"https://x.com/r/1")").message,
+            "alert " + alert_ + " needs an approved reply first (alert.propose)");
+  EXPECT_EQ(decide("alert.approve", pid).message, "proposal " + pid + " is withdrawn");
+  EXPECT_EQ(decide("alert.reject", pid, R"(,"comment":"x")").code, errc::invalid_state);
+  EXPECT_EQ(decide("alert.reject", "p-never", R"(,"comment":"x")").code, errc::not_found);
+  auto queue = run("approval.list", cmd("approval.list", {{"channel", "crisis.a"}}), lea_);
+  EXPECT_EQ(json(queue.json).size("/proposals"), 0u);
+  now_ += 3600s;
+  scan();
+  EXPECT_EQ(count("crisis.a", "alert.approval_overdue"), 0u) << "nobody waits for it";
+}
+
+TEST_F(reply_approval, a_template_with_a_link_still_needs_a_lead) {
+  run("template.put",
+      cmd("template.put",
+          {{"channel", "crisis.a"}, {"name", "apology"}, {"title", "A"}, {"text", "Sorry."}}),
+      lea_);
+  auto p = propose(ana_, R"(,"template":"apology","url":"https://example.com/anything")");
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(json(p.json).str("/proposal/state"), "pending");
+}
+
 TEST_F(reply_approval, an_edited_template_still_needs_a_lead) {
   run("template.put",
       cmd("template.put",
@@ -349,6 +379,20 @@ TEST_F(reply_approval,
   EXPECT_EQ(drill.num("/channels/0/alerts/total"), 1);
   EXPECT_EQ(metrics_.total(counter::drill_alerts), 1u);
 
+  // Never over real work: not on a channel with events, nor on the server's own channels.
+  auto busy =
+      run("channel.create",
+          R"({"id":1,"op":"channel.create","channel":"triage","title":"D","drill":true})", lea_);
+  EXPECT_EQ(busy.code, errc::invalid_state);
+  EXPECT_EQ(busy.message,
+            "triage is one of the server's own channels; a drill needs a channel of its own");
+  run("alert.push", alert_frame("https://x.com/x/status/5", "sev3", "x", R"(,"channel":"used")"),
+      bot_);
+  auto used =
+      run("channel.create",
+          R"({"id":1,"op":"channel.create","channel":"used","title":"D","drill":true})", lea_);
+  EXPECT_EQ(used.code, errc::invalid_state);
+  EXPECT_EQ(used.message, "channel used has events already; a drill needs a channel of its own");
   auto change = run("channel.update",
                     R"({"id":1,"op":"channel.update","channel":"drill.one","drill":false})", lea_);
   EXPECT_EQ(change.code, errc::bad_request);

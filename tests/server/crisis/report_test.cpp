@@ -359,9 +359,9 @@ TEST(report, approvals_by_final_state) {
   EXPECT_EQ(a.withdrawn, 1u) << "p-4, withdrawn in the alert's proposals";
   EXPECT_EQ(a.pending, 0u);
   EXPECT_EQ(a.overdue, 1u);
-  // Decision delays 0 (auto), 1, 2 and 5 min.
-  EXPECT_EQ(a.delay.count, 4u);
-  EXPECT_EQ(a.delay.median_ms, 90'000);
+  // Decision delays by a lead: 1, 2 and 5 min (the automatic approval is none).
+  EXPECT_EQ(a.delay.count, 3u);
+  EXPECT_EQ(a.delay.median_ms, 2 * minute);
   EXPECT_EQ(a.delay.p90_ms, 5 * minute);
 }
 
@@ -380,8 +380,9 @@ TEST(report, people_are_ordered_by_the_documented_score) {
   EXPECT_EQ(ana_row.expired_claims, 1u);
   EXPECT_EQ(ana_row.proposals_approved, 2u);
   EXPECT_EQ(ana_row.proposals_rejected, 0u);
-  // 10 (response) + 2 + 2 (fast acks) - 1 (superseded) - 3 (expired) + 2 + 2 (unedited).
-  EXPECT_EQ(ana_row.score, 14);
+  // 10 (response) + 2 + 2 (fast acks) - 1 (superseded) - 3 (expired) + 2 (p-1 unedited; p-3
+  // was approved from a template, without a lead, and earns nothing).
+  EXPECT_EQ(ana_row.score, 12);
   const auto& ben_row = r.people[1];
   EXPECT_EQ(ben_row.user, "ben");
   EXPECT_EQ(ben_row.claimed, 2u) << "the assignment of a-3 and the claim of a-2";
@@ -416,9 +417,10 @@ TEST(report, a_score_never_goes_below_zero_and_ties_go_by_responses_then_name) {
 }
 
 TEST(report, drill_targets_and_score) {
-  auto r = build(
-      crisis(),
-      {.now_ms = 1, .drill = {.first_claim = std::chrono::seconds(300), .answered_share = 0.8, .ack_share = 0.9}});
+  auto r = build(crisis(), {.now_ms = 1,
+                            .drill = {.first_claim = std::chrono::seconds(300),
+                                      .answered_share = 0.8,
+                                      .ack_share = 0.9}});
   ASSERT_TRUE(r.drill_scoring);
   const auto& d = *r.drill_scoring;
   ASSERT_EQ(d.targets.size(), 3u);
@@ -433,9 +435,10 @@ TEST(report, drill_targets_and_score) {
   EXPECT_DOUBLE_EQ(d.targets[2].measured, 2.0 / 6.0);
   EXPECT_FALSE(d.targets[2].met);
   EXPECT_DOUBLE_EQ(d.score, 1.0 / 3.0);
-  auto lenient = build(
-      crisis(),
-      {.now_ms = 1, .drill = {.first_claim = std::chrono::seconds(30), .answered_share = 0.25, .ack_share = 0.3}});
+  auto lenient = build(crisis(), {.now_ms = 1,
+                                  .drill = {.first_claim = std::chrono::seconds(30),
+                                            .answered_share = 0.25,
+                                            .ack_share = 0.3}});
   EXPECT_FALSE(lenient.drill_scoring->targets[0].met) << "60 s > 30 s";
   EXPECT_TRUE(lenient.drill_scoring->targets[1].met);
   EXPECT_TRUE(lenient.drill_scoring->targets[2].met);
@@ -485,7 +488,7 @@ TEST(report, json_carries_the_numbers) {
   EXPECT_EQ(i64("/duplicates/folded"), 2);
   EXPECT_EQ(i64("/guidance/0/versions/0/curve/1/acks"), 2);
   EXPECT_EQ(i64("/approvals/delay/p90_ms"), 5 * minute);
-  EXPECT_EQ(i64("/people/0/score"), 14);
+  EXPECT_EQ(i64("/people/0/score"), 12);
   EXPECT_EQ(i64("/alerts/0/count"), 3);
   double share = 0;
   EXPECT_FALSE(e.at_pointer("/drill_scoring/targets/1/measured").get_double().get(share));
