@@ -2,8 +2,9 @@
 // server's code), a musterd started on a free loopback port in its own directory, and checks.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const SECRET = 'browser-test-secret-0123456789';
 export const deadline = (ms) => Date.now() + ms;
@@ -12,19 +13,28 @@ function b64url(buf) {
   return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
-export function token(sub, name, role) {
+export function token(sub, name, role, { exp = Math.floor(Date.now() / 1000) + 3600, secret = SECRET } = {}) {
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const claims = b64url(JSON.stringify({ sub, name, role, exp: Math.floor(Date.now() / 1000) + 3600 }));
-  const sig = b64url(createHmac('sha256', SECRET).update(`${header}.${claims}`).digest());
+  const claims = b64url(JSON.stringify({ sub, name, role, exp }));
+  const sig = b64url(createHmac('sha256', secret).update(`${header}.${claims}`).digest());
   return `${header}.${claims}.${sig}`;
 }
 
-// `extra`: further musterd arguments, e.g. ['--set', 'crisis.triage_channel="x"'].
-export async function startServer(musterd, dir, extra = []) {
+// The console of this source tree (whatever musterd was built from); its vendor/ modules come
+// from clients/web-deps/install.sh.
+export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'clients', 'web');
+
+// `extra`: further musterd arguments, e.g. ['--set', 'crisis.triage_channel="x"']. `port`: listen
+// there instead of a free port (a restart on the port a killed server had).
+export async function startServer(musterd, dir, extra = [], { port = 0 } = {}) {
+  if (!existsSync(path.join(WEB_ROOT, 'vendor', 'preact.mjs')))
+    throw new Error(`${WEB_ROOT}/vendor is missing: run bash clients/web-deps/install.sh`);
   const portFile = path.join(dir, 'port');
+  rmSync(portFile, { force: true });
   // The default engine keeps its database in this run's own directory.
-  const proc = spawn(musterd, ['--listen', '127.0.0.1:0', '--port-file', portFile,
-    '--set', 'log.level="info"', '--set', `storage.path="${path.join(dir, 'muster.db')}"`, ...extra], {
+  const proc = spawn(musterd, ['--listen', `127.0.0.1:${port}`, '--port-file', portFile,
+    '--set', 'log.level="info"', '--set', `storage.path="${path.join(dir, 'muster.db')}"`,
+    '--set', `server.web_root="${WEB_ROOT}"`, ...extra], {
     env: { ...process.env, MUSTER_AUTH_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -66,6 +76,13 @@ export function failed(err, server) {
 }
 
 export async function stopServer(server) {
+  if (server.proc.exitCode !== null || server.proc.signalCode !== null) return;
   server.proc.kill('SIGTERM');
   await new Promise((r) => server.proc.once('exit', r));
+}
+
+// A crash, not a shutdown: nothing is flushed or closed cleanly.
+export async function killServer(server) {
+  server.proc.kill('SIGKILL');
+  if (server.proc.exitCode === null && server.proc.signalCode === null) await new Promise((r) => server.proc.once('exit', r));
 }

@@ -1,0 +1,461 @@
+// The console's state as signals, and what each server event changes in it. One signal per
+// alert, so a live event re-renders only that alert's card; lists are computed from them.
+import { batch, computed, effect, signal } from './vendor/signals.mjs';
+import { MusterClient } from './muster.js';
+import { sevRank } from './format.js';
+
+export const conn = signal({ state: 'idle', message: '' });
+export const me = signal(null); // {user, name, role}
+export const outboxSize = signal(0);
+export const channels = signal(new Map()); // name -> channel description (crisis channels)
+export const current = signal(''); // the open channel
+export const selected = signal(''); // the selected alert's id
+export const now = signal(Date.now());
+export const toastText = signal('');
+export const announce = signal(''); // the polite live region: only what is new
+export const people = signal([]); // the directory (leads)
+export const prefs = signal(loadPrefs());
+export const ui = {
+  tab: signal('new'), // new | mine | claimed | done | all
+  sort: signal('severity'), // severity | reach | newest | oldest
+  source: signal(''),
+  search: signal(''),
+  view: signal('queue'), // phone: queue | guidance | chat | detail; both: lead (the lead desk)
+  help: signal(false),
+  claimedHint: signal(''),
+};
+
+export let client = null;
+export const isLead = () => !!me.value && (me.value.role === 'lead' || me.value.role === 'admin');
+export const canWork = () => !!me.value && me.value.role !== 'bot';
+
+setInterval(() => (now.value = Date.now()), 10000);
+
+function loadPrefs() {
+  try {
+    return { sound: false, notify: true, ...JSON.parse(localStorage.getItem('muster-prefs') || '{}') };
+  } catch {
+    return { sound: false, notify: true };
+  }
+}
+export function setPref(key, value) {
+  prefs.value = { ...prefs.value, [key]: value };
+  localStorage.setItem('muster-prefs', JSON.stringify(prefs.value));
+}
+
+export function toast(text) {
+  toastText.value = text;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (toastText.value = ''), 8000);
+}
+
+// ------------------------------------------------------------------------------------------
+// Per channel
+
+export class Chan {
+  constructor(name) {
+    this.name = name;
+    this.loaded = signal(false);
+    this.alerts = new Map(); // id -> signal(alert)
+    this.alertSet = signal(0); // bumped when alerts are added or replaced wholesale
+    this.messages = signal([]);
+    this.seen = new Set(); // offsets of messages shown
+    this.pinned = signal(new Map()); // kind -> guidance
+    this.gstatus = new Map(); // guidance id -> signal(guidance.status result)
+    this.versions = new Map(); // guidance id -> Map(version -> {title, body})
+    this.presence = signal(new Map()); // client -> name
+    this.templates = signal(new Map());
+    this.activity = new Map(); // alert id -> signal(Map(key -> entry))
+    this.notes = new Map(); // alert id -> signal([note])
+    this.feed = signal([]); // escalations, overdue approvals and guidance, spikes (newest first)
+    this.myAcks = signal(new Map()); // guidance id -> version I acknowledged
+    this.approvals = signal(null); // approval.list result (leads)
+    this.receipts = new Set(); // `${gid}:${version}:${state}` sent
+  }
+
+  alert(id) {
+    return this.alerts.get(id);
+  }
+
+  activityOf(id) {
+    let s = this.activity.get(id);
+    if (!s) this.activity.set(id, (s = signal(new Map())));
+    return s;
+  }
+
+  notesOf(id) {
+    let s = this.notes.get(id);
+    if (!s) this.notes.set(id, (s = signal(null)));
+    return s;
+  }
+
+  putAlert(a) {
+    const s = this.alerts.get(a.id);
+    if (s) {
+      s.value = a;
+    } else {
+      this.alerts.set(a.id, signal(a));
+      this.alertSet.value++;
+    }
+  }
+}
+
+const chans = new Map();
+const chanCount = signal(0);
+export function chan(name) {
+  if (!chans.has(name)) {
+    chans.set(name, new Chan(name));
+    chanCount.value++;
+  }
+  return chans.get(name);
+}
+export const currentChan = computed(() => (current.value ? chan(current.value) : null));
+
+// ------------------------------------------------------------------------------------------
+// The queue: tabs, counts, filters, sort
+
+const OPEN = new Set(['new', 'claimed', 'responded']);
+const mine = (a) => !!me.value && !!a.holder && a.holder.user === me.value.user;
+const inTab = {
+  new: (a) => a.status === 'new',
+  mine: (a) => mine(a) && OPEN.has(a.status),
+  claimed: (a) => a.status === 'claimed' || a.status === 'responded',
+  done: (a) => a.status === 'resolved' || a.status === 'dismissed',
+  all: () => true,
+};
+export const TABS = [['new', 'New'], ['mine', 'Mine'], ['claimed', 'Claimed'], ['done', 'Done'], ['all', 'All']];
+
+function allAlerts(ch) {
+  ch.alertSet.value;
+  const list = [];
+  for (const s of ch.alerts.values()) list.push(s.value);
+  return list;
+}
+
+export const counts = computed(() => {
+  const ch = currentChan.value;
+  const c = { new: 0, mine: 0, claimed: 0, done: 0, all: 0 };
+  if (!ch) return c;
+  for (const a of allAlerts(ch)) for (const k in inTab) if (inTab[k](a)) c[k]++;
+  return c;
+});
+
+export const sources = computed(() => {
+  const ch = currentChan.value;
+  return ch ? [...new Set(allAlerts(ch).map((a) => a.source))].sort() : [];
+});
+
+const sorters = {
+  severity: (x, y) => sevRank(x.severity) - sevRank(y.severity) || y.escalations - x.escalations || x.first_seen - y.first_seen,
+  reach: (x, y) => (y.metrics?.reach || 0) - (x.metrics?.reach || 0) || x.first_seen - y.first_seen,
+  newest: (x, y) => y.first_seen - x.first_seen,
+  oldest: (x, y) => x.first_seen - y.first_seen,
+};
+
+export const queue = computed(() => {
+  const ch = currentChan.value;
+  if (!ch) return [];
+  const tab = inTab[ui.tab.value] || inTab.all;
+  const source = ui.source.value;
+  const q = ui.search.value.trim().toLowerCase();
+  const list = allAlerts(ch).filter((a) => tab(a) && (!source || a.source === source) &&
+    (!q || a.text.toLowerCase().includes(q) || a.author.toLowerCase().includes(q) ||
+      a.later_texts.some((t) => t.toLowerCase().includes(q))));
+  return list.sort(sorters[ui.sort.value] || sorters.severity);
+});
+
+// New alerts over every open channel: the tab title's count.
+const newCount = computed(() => {
+  let n = 0;
+  chanCount.value;
+  for (const ch of chans.values()) {
+    ch.alertSet.value;
+    for (const s of ch.alerts.values()) if (s.value.status === 'new') n++;
+  }
+  return n;
+});
+effect(() => {
+  const n = newCount.value;
+  const c = current.value;
+  const title = channels.value.get(c)?.title || c;
+  document.title = `${n ? `(${n}) ` : ''}${title ? `${title} · ` : ''}Muster`;
+});
+
+// ------------------------------------------------------------------------------------------
+// Sign in, channels, loading
+
+export function signIn(token) {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  if (client) client.stop();
+  client = new MusterClient({ url, token });
+  client.addEventListener('state', (ev) => onState(ev.detail));
+  client.addEventListener('event', (ev) => onEvent(ev.detail));
+  client.addEventListener('subscribed', (ev) => {
+    if (!ev.detail.recovered) loadChannel(ev.detail.channel).catch((err) => toast(err.message));
+  });
+  client.addEventListener('outbox', (ev) => (outboxSize.value = ev.detail.size));
+  client.start();
+}
+
+function onState({ state, identity, message }) {
+  conn.value = { state, message: message || '' };
+  if (state === 'online') {
+    me.value = identity;
+    sessionStorage.setItem('muster-token', client.token);
+    refreshChannels();
+    if (isLead()) refreshPeople();
+  }
+  if (state === 'refused') sessionStorage.removeItem('muster-token');
+}
+
+/// The one place the channel list is refreshed: on connect, on channel events, and (later) from a
+/// server-side feed of channel changes.
+export async function refreshChannels() {
+  try {
+    const r = await client.call('channel.list');
+    channels.value = new Map(r.channels.map((c) => [c.channel, c]));
+  } catch (err) {
+    toast(`Channels: ${err.message}`);
+  }
+}
+
+export async function refreshPeople() {
+  try {
+    const r = await client.call('people.list');
+    people.value = r.people.filter((p) => p.role !== 'bot');
+  } catch (err) {
+    if (err.code !== 'forbidden') toast(`People: ${err.message}`);
+  }
+}
+
+export async function openChannel(name) {
+  if (!name) return;
+  batch(() => {
+    current.value = name;
+    selected.value = '';
+    if (ui.view.value === 'detail' || ui.view.value === 'channels') ui.view.value = 'queue';
+  });
+  location.hash = `channel=${encodeURIComponent(name)}`;
+  try {
+    const r = await client.subscribe(name);
+    if (r) await loadChannel(name);
+  } catch (err) {
+    toast(err.code === 'disconnected' ? `${name}: opens when the connection is back` : `${name}: ${err.message}`);
+  }
+}
+
+const FEED_EVENTS = new Set(['alert.escalated', 'alert.approval_overdue', 'guidance.overdue', 'channel.spike']);
+
+export async function loadChannel(name) {
+  const ch = chan(name);
+  const c = client;
+  const [history, alerts, guidance, presence, templates] = await Promise.all([
+    c.call('history', { channel: name, limit: 1000 }),
+    c.call('alert.list', { channel: name, limit: 10000 }).catch(() => ({ alerts: [], activity: {} })),
+    c.call('guidance.list', { channel: name }).catch(() => ({ pinned: [] })),
+    c.call('presence', { channel: name }),
+    c.call('template.list', { channel: name }).catch(() => ({ templates: [] })),
+  ]);
+  batch(() => {
+    ch.templates.value = new Map(templates.templates.map((t) => [t.name, t]));
+    ch.seen = new Set();
+    const messages = [];
+    const feed = [];
+    const acks = new Map();
+    for (const p of history.publications) {
+      if (p.event === 'message' && !ch.seen.has(p.offset)) {
+        ch.seen.add(p.offset);
+        messages.push(p);
+      } else if (FEED_EVENTS.has(p.event)) {
+        feed.unshift(p);
+      } else if (p.event === 'guidance.acked' && me.value && p.data.user === me.value.user) {
+        acks.set(p.data.guidance, p.data.version);
+      } else if (p.event === 'guidance.posted' || p.event === 'guidance.revised') {
+        rememberVersion(ch, p.data.guidance);
+      }
+    }
+    ch.messages.value = messages.slice(-500);
+    ch.feed.value = feed.slice(0, 500);
+    ch.myAcks.value = acks;
+    const fresh = new Map();
+    for (const a of alerts.alerts) {
+      const s = ch.alerts.get(a.id);
+      if (s) s.value = a;
+      fresh.set(a.id, s || signal(a));
+    }
+    ch.alerts = fresh;
+    ch.alertSet.value++;
+    for (const [id, list] of Object.entries(alerts.activity || {})) {
+      ch.activityOf(id).value = new Map(list.map((e) => [e.user, e]));
+    }
+    ch.pinned.value = new Map(guidance.pinned.map((g) => [g.kind, g]));
+    for (const g of guidance.pinned) rememberVersion(ch, g);
+    ch.presence.value = new Map(presence.clients.map((p) => [p.client, p.name]));
+    ch.loaded.value = true;
+  });
+  for (const g of guidance.pinned) receipt(ch, g, 'delivered');
+  if (isLead()) {
+    for (const g of guidance.pinned) refreshStatus(name, g.id);
+    refreshApprovals(name);
+  }
+}
+
+function rememberVersion(ch, g) {
+  if (!ch.versions.has(g.id)) ch.versions.set(g.id, new Map());
+  ch.versions.get(g.id).set(g.version, { title: g.title, body: g.body, at: g.revised_at || g.posted_at, by: g.revised_by || g.by, changes: g.changes });
+}
+
+export async function refreshStatus(channel, gid) {
+  try {
+    const r = await client.call('guidance.status', { channel, guidance: gid });
+    const ch = chan(channel);
+    if (!ch.gstatus.has(gid)) ch.gstatus.set(gid, signal(r));
+    else ch.gstatus.get(gid).value = r;
+  } catch (err) {
+    if (err.code !== 'forbidden' && err.code !== 'disconnected') toast(err.message);
+  }
+}
+export const statusOf = (ch, gid) => {
+  if (!ch.gstatus.has(gid)) ch.gstatus.set(gid, signal(null));
+  return ch.gstatus.get(gid);
+};
+
+export async function refreshApprovals(channel) {
+  try {
+    const r = await client.call('approval.list', { channel });
+    chan(channel).approvals.value = r.proposals;
+  } catch (err) {
+    if (err.code !== 'forbidden' && err.code !== 'disconnected') toast(err.message);
+  }
+}
+
+/// A delivered or read receipt for the current version, once per version and state.
+export function receipt(ch, g, state) {
+  if (!canWork()) return;
+  const key = `${g.id}:${g.version}:${state}`;
+  if (ch.receipts.has(key)) return;
+  ch.receipts.add(key);
+  client.act('guidance.read', { channel: ch.name, guidance: g.id, version: g.version, state }, 'receipt')
+    .catch(() => ch.receipts.delete(key));
+}
+
+// ------------------------------------------------------------------------------------------
+// Live events
+
+const notifyHooks = [];
+export const onUrgent = (fn) => notifyHooks.push(fn);
+
+// A signal holding a Map gets a new Map without `key` (so whoever reads it re-renders).
+function drop(sig, key) {
+  const m = new Map(sig.value);
+  m.delete(key);
+  sig.value = m;
+}
+
+function onEvent(ev) {
+  const ch = chan(ev.channel);
+  const data = ev.data || {};
+  const live = ch.loaded.value;
+  switch (ev.event) {
+    case 'message':
+      if (ch.seen.has(ev.offset)) break;
+      ch.seen.add(ev.offset);
+      ch.messages.value = [...ch.messages.value.slice(-499), ev];
+      break;
+    case 'join':
+      ch.presence.value = new Map(ch.presence.value).set(ev.client, ev.name);
+      break;
+    case 'leave':
+      drop(ch.presence, ev.client);
+      break;
+    case 'channel.created':
+    case 'channel.updated':
+      channels.value = new Map(channels.value).set(data.channel.channel, data.channel);
+      refreshChannels();
+      break;
+    case 'guidance.posted':
+    case 'guidance.revised': {
+      const g = data.guidance;
+      rememberVersion(ch, g);
+      ch.pinned.value = new Map(ch.pinned.value).set(g.kind, g);
+      receipt(ch, g, 'delivered');
+      if (isLead()) refreshStatus(ev.channel, g.id);
+      if (live && !(me.value && g.by.user === me.value.user && ev.event === 'guidance.posted'))
+        announce.value = `${ev.event === 'guidance.revised' ? 'Revised' : 'New'} guidance: ${g.title}`;
+      break;
+    }
+    case 'guidance.acked':
+      if (me.value && data.user === me.value.user) ch.myAcks.value = new Map(ch.myAcks.value).set(data.guidance, data.version);
+      if (isLead()) refreshStatus(ev.channel, data.guidance);
+      break;
+    case 'guidance.reminder':
+      if (me.value && (data.pending || []).some((p) => p.user === me.value.user))
+        toast(`Reminder: please read and acknowledge "${data.guidance.title}"`);
+      break;
+    case 'template.updated':
+      ch.templates.value = new Map(ch.templates.value).set(data.template.name, data.template);
+      break;
+    case 'template.deleted':
+      drop(ch.templates, data.name);
+      break;
+    case 'alert.activity': {
+      const s = ch.activityOf(data.alert);
+      const m = new Map(s.value);
+      if (me.value && data.user === me.value.user) break;
+      if (data.state === 'none') m.delete(data.client);
+      else m.set(data.client, data);
+      s.value = m;
+      break;
+    }
+    default:
+      if (ev.event.startsWith('alert.') && data.alert) onAlertEvent(ch, ev, data, live);
+  }
+  if (FEED_EVENTS.has(ev.event)) ch.feed.value = [ev, ...ch.feed.value.slice(0, 499)];
+}
+
+function onAlertEvent(ch, ev, data, live) {
+  const a = data.alert;
+  // Copies in the leads channel (escalations, overdue approvals) live in their home channel.
+  if (a.channel === ch.name || a.channels.includes(ch.name)) {
+    const before = ch.alert(a.id)?.value;
+    ch.putAlert(a);
+    if (ev.event === 'alert.noted' && data.note) {
+      const n = ch.notesOf(a.id);
+      if (n.value && !n.value.some((x) => x.id === data.note.id)) n.value = [...n.value, data.note];
+    }
+    if (live && (ev.event === 'alert.new' || data.severity_raised)) {
+      announce.value = `New ${a.severity} alert from ${a.author || a.source}: ${a.text.slice(0, 80)}`;
+      for (const fn of notifyHooks) fn(a, ev);
+    }
+    if (isLead() && /^alert\.(proposed|approved|rejected|approval_overdue)$/.test(ev.event)) refreshApprovals(ch.name);
+    if (before && mine(a) && !mine(before) && ev.event === 'alert.assigned') toast(`${a.author || a.source}: assigned to you — it is in Mine`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Actions
+
+export async function act(op, a, fields = {}, label = op) {
+  try {
+    const r = await client.act(op, { channel: a.channel, alert: a.id, ...fields }, label);
+    if (r && r.alert) chan(a.channel).putAlert(r.alert);
+    return r;
+  } catch (err) {
+    if (err.code === 'already_claimed' && err.holder) toast(`Already claimed by ${err.holder.name || err.holder.user}`);
+    else if (err.code === 'approval_required') toast(`Approval needed: ${err.message}`);
+    else toast(err.message);
+    return null;
+  }
+}
+
+export async function loadNotes(a) {
+  try {
+    const r = await client.call('alert.get', { channel: a.channel, alert: a.id });
+    const ch = chan(a.channel);
+    ch.putAlert(r.alert);
+    ch.notesOf(a.id).value = r.notes;
+    ch.activityOf(a.id).value = new Map(r.activity.filter((e) => !me.value || e.user !== me.value.user).map((e) => [e.user, e]));
+  } catch (err) {
+    if (err.code !== 'disconnected') toast(err.message);
+  }
+}
