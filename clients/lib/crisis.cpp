@@ -303,6 +303,21 @@ proposal reject_reply(blocking_client& c, const std::string& channel, const std:
                      "alert.reject");
 }
 
+std::string fetch_report(http_client& http, const std::string& base_url, const std::string& token,
+                         const std::string& channel, const std::string& format) {
+  auto res = http.request(
+      "GET", base_url + "/api/v1/channels/" + channel + "/report?format=" + format, "", token);
+  if (res.status == 200) return std::move(res.body);
+  dom::parser p;
+  dom::element e;
+  std::string_view code = "internal", message = res.body;
+  if (!p.parse(res.body).get(e)) {
+    if (e.at_pointer("/error/code").get_string().get(code)) code = "internal";
+    if (e.at_pointer("/error/message").get_string().get(message)) message = res.body;
+  }
+  throw command_error(std::string(code), std::string(message));
+}
+
 std::vector<proposal> pending_approvals(blocking_client& c, const std::string& channel) {
   std::string f;
   field(f, "channel", channel);

@@ -9,6 +9,7 @@
 
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/frame.hpp"
+#include "clients/lib/http_client.hpp"
 #include "clients/lib/session.hpp"
 
 namespace muster::client {
@@ -139,6 +140,13 @@ struct person_entry {
 std::vector<person_entry> list_people(blocking_client& c);
 /// channel.members (leads): the ambassadors guidance in `channel` expects acks from.
 std::vector<person_entry> channel_members(blocking_client& c, const std::string& channel);
+
+/// The post-crisis report of `channel` (PROTOCOL.md 20.5) from the server at `base_url`
+/// ("http://host:port"), as `format` ("json", "html" or "csv") sends it; throws command_error
+/// with the server's code for a refusal (forbidden, not_found, ...), client_error when
+/// unreachable.
+std::string fetch_report(http_client& http, const std::string& base_url, const std::string& token,
+                         const std::string& channel, const std::string& format = "json");
 
 // Asynchronous: `done` runs on the session's io_context with the reply or the error.
 using alert_handler = std::function<void(const command_error* error, const alert_ref& alert)>;

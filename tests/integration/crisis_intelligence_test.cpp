@@ -235,6 +235,21 @@ TEST_P(crisis_intelligence, alerts_pushed_into_a_channel_over_http_and_websocket
       "alert.push", R"("source":"x","url":"https://x.com/h/status/3","channel":"drill.http")");
   EXPECT_EQ(forbidden.error_code, "forbidden");
   EXPECT_EQ(forbidden.error_message, "channel is not in the token's channel allow-list");
+
+  // The report through the client library's typed call.
+  client::http_client http;
+  auto base_url = "http://127.0.0.1:" + std::to_string(port);
+  auto lead = test_token("lena", "lead");
+  auto report = client::fetch_report(http, base_url, lead, "drill.http");
+  EXPECT_EQ(flag_at(report, "/drill"), true) << report;
+  EXPECT_NE(client::fetch_report(http, base_url, lead, "drill.http", "csv").find("\r\n"),
+            std::string::npos);
+  try {
+    client::fetch_report(http, base_url, lead, "nothing.here");
+    FAIL() << "a report of a channel with no events";
+  } catch (const client::command_error& e) {
+    EXPECT_EQ(e.code, "not_found");
+  }
 }
 
 TEST_P(crisis_intelligence, a_drill_replayed_at_20x_raises_its_spike_exactly_once) {
