@@ -154,7 +154,8 @@ function ChannelsNav() {
   const list = [...S.channels.value.values()];
   const cur = S.current.value;
   const [name, setName] = useState('');
-  const quick = S.isLead() ? ['triage', 'leads'] : ['triage'];
+  const purposes = new Map(S.systemChannels.value.map((s) => [s.channel, s.purpose]));
+  const quick = [...purposes.keys()].filter((q) => purposes.get(q) !== 'leads' || S.isLead());
   return html`<nav class="pane channels" aria-labelledby="channels-title">
     <h2 id="channels-title">Channels</h2>
     <ul class="channel-list">
@@ -167,7 +168,7 @@ function ChannelsNav() {
         </button></li>`)}
       ${quick.filter((q) => !S.channels.value.has(q)).map((q) => html`<li key=${q}>
         <button type="button" class="channel-link" aria-current=${q === cur ? 'true' : null} data-channel=${q} onClick=${() => S.openChannel(q)}>
-          <span class="channel-name">${q === 'leads' ? 'Leads (escalations)' : 'Triage (unrouted alerts)'}</span></button></li>`)}
+          <span class="channel-name">${purposes.get(q) === 'leads' ? `Leads (escalations)` : `Triage (unrouted alerts)`}</span></button></li>`)}
     </ul>
     <form id="open-channel" class="stack" onSubmit=${(e) => { e.preventDefault(); S.openChannel(name.trim()); setName(''); }}>
       <label for="open-name">Open a channel by name</label>
@@ -247,7 +248,8 @@ function QueuePane() {
   const name = S.current.value;
   const c = S.channels.value.get(name);
   if (!ch) return html`<section class="pane queue" aria-labelledby="queue-title"><h2 id="queue-title" tabindex="-1">Alert queue</h2><p class="hint">Choose a channel.</p></section>`;
-  if (name === 'leads' && !c) return html`<${LeadsFeed} ch=${ch} />`;
+  const leads = S.systemChannels.value.find((s) => s.purpose === 'leads');
+  if (leads && name === leads.channel && !c) return html`<${LeadsFeed} ch=${ch} />`;
   const counts = S.counts.value;
   const tabs = S.TABS.map(([k, t]) => [k, t, counts[k]]);
   return html`<section class="pane queue" aria-labelledby="queue-title" data-focus-home="queue-title">

@@ -168,6 +168,11 @@ export class MusterClient extends EventTarget {
   }
 
   onEvent(msg) {
+    // The channel list feed (channel.list with watch) is not a subscription: nothing to recover.
+    if (msg.channel === '_channels') {
+      this.dispatchEvent(new CustomEvent('event', { detail: msg }));
+      return;
+    }
     const sub = this.subs.get(msg.channel);
     if (msg.offset) {
       if (!sub) return;

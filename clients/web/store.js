@@ -8,6 +8,8 @@ export const conn = signal({ state: 'idle', message: '' });
 export const me = signal(null); // {user, name, role}
 export const outboxSize = signal(0);
 export const channels = signal(new Map()); // name -> channel description (crisis channels)
+// The server's own channels ({channel, purpose: "triage" | "leads"}) the allow-list allows.
+export const systemChannels = signal([]);
 export const current = signal(''); // the open channel
 export const selected = signal(''); // the selected alert's id
 export const now = signal(Date.now());
@@ -208,12 +210,13 @@ function onState({ state, identity, message }) {
   if (state === 'refused') sessionStorage.removeItem('muster-token');
 }
 
-/// The one place the channel list is refreshed: on connect, on channel events, and (later) from a
-/// server-side feed of channel changes.
+/// The one place the channel list is read: on connect (watching, so that the server's channel
+/// list feed then brings every creation and change, PROTOCOL.md 14.4), and on channel events.
 export async function refreshChannels() {
   try {
-    const r = await client.call('channel.list');
+    const r = await client.call('channel.list', { watch: true });
     channels.value = new Map(r.channels.map((c) => [c.channel, c]));
+    systemChannels.value = r.system || [];
   } catch (err) {
     toast(`Channels: ${err.message}`);
   }
@@ -353,8 +356,14 @@ function drop(sig, key) {
 }
 
 function onEvent(ev) {
-  const ch = chan(ev.channel);
   const data = ev.data || {};
+  // The channel list feed: not a channel of its own.
+  if (ev.channel === '_channels') {
+    if (data.channel && data.channel.channel)
+      channels.value = new Map(channels.value).set(data.channel.channel, data.channel);
+    return;
+  }
+  const ch = chan(ev.channel);
   const live = ch.loaded.value;
   switch (ev.event) {
     case 'message':

@@ -135,8 +135,10 @@ void create_or_update(context& ctx, request& r, bool create, done_fn done) {
     if (!create) data.key("changed").strings(changed);
     data.raw_field("by", encode(by)).end_object();
     p.events.push_back({create ? "channel.created" : "channel.updated", data.take(), who});
-    p.reply = [&ctx, meta, channel, create,
+    auto event = p.events.back();
+    p.reply = [&ctx, meta, channel, create, event,
                created_at = rec.created_at](const commit_result& applied) {
+      ctx.st.copy_events(std::string(keys::channel_feed), {event}, "channel list feed");
       if (create) {
         ctx.indexes.index_put(
             std::string(keys::channels_index), channel, created_at, [channel](std::error_code ec) {
@@ -234,6 +236,8 @@ void list_records(context& ctx, const actor& who,
 }
 
 void list(context& ctx, request& r, done_fn done) {
+  r.f.flag("watch");  // the session acts on it (PROTOCOL.md 14.4); here only its type
+  if (!fields_ok(r, done)) return;
   list_json(ctx, r.who, std::move(done));
 }
 

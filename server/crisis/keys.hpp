@@ -62,6 +62,9 @@ inline std::string idempotency(std::string_view key) {
 
 /// Dedup pointers live in a channel no client can name (not a valid channel name).
 inline constexpr std::string_view pointer_channel = "_dedup";
+/// Every channel.created / channel.updated, copied for `channel.list` with `watch` (a stream no
+/// client can subscribe to by name: the session filters it by the allow-list).
+inline constexpr std::string_view channel_feed = "_channels";
 /// The directory of people and their held claims: also a channel no client can name.
 inline constexpr std::string_view people_channel = "_people";
 inline constexpr std::string_view person_prefix = "person:";

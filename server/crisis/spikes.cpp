@@ -115,8 +115,12 @@ plan fold(context& ctx, const spike_settings& cfg, const std::string& channel,
   auto data = spike_data(channel, have_meta ? &meta : nullptr, cfg, *found, raised);
   p.events.push_back({"channel.spike", data, scheduler().info()});
   if (raised) raise_severity(ctx, p, meta, d[1].version);
-  p.reply = [&ctx, channel, data](const commit_result&) {
+  std::optional<event_spec> updated;
+  if (raised) updated = p.events.back();
+  p.reply = [&ctx, channel, data, updated](const commit_result&) {
     ctx.stats.add(counter::spikes);
+    if (updated)
+      ctx.st.copy_events(std::string(keys::channel_feed), {*updated}, "channel list feed");
     spdlog::info("crisis: spike in {}", channel);
     if (channel != ctx.opts.leads_channel)
       ctx.st.copy_events(ctx.opts.leads_channel, {{"channel.spike", data, scheduler().info()}},

@@ -1,5 +1,6 @@
 #include "server/session/client_session.hpp"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -8,6 +9,7 @@
 #include <cstdio>
 
 #include "server/command_table.hpp"
+#include "server/crisis/keys.hpp"
 #include "server/node.hpp"
 #include "server/ws_framing.hpp"
 
@@ -71,14 +73,64 @@ void client_session::handle(std::string_view frame) {
   run_crisis(cmd);
 }
 
+namespace {
+// channel.list's `watch`: none when absent or not a boolean (the handler reports the latter).
+std::optional<bool> watch_flag(const protocol::command& cmd) {
+  if (cmd.op() != "channel.list") return std::nullopt;
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::padded_string frame(cmd.frame);
+  simdjson::ondemand::document doc;
+  bool on = false;
+  if (parser.iterate(frame).get(doc) || doc["watch"].get_bool().get(on)) return std::nullopt;
+  return on;
+}
+}  // namespace
+
 void client_session::run_crisis(protocol::command& cmd) {
-  server::run_crisis(row_of(*cmd.spec), node_.crisis().ctx(), cmd, actor_,
-                     [this, keep = link_.hold(), id = cmd.id](crisis::result r) {
-                       back_here([this, id, r = std::move(r)] {
-                         if (r.ok) return reply(id, r.json);
-                         reply_error(id, r.code, r.message, r.extra);
-                       });
-                     });
+  // Watching from before the list is read: no change falls between the list and the feed.
+  auto watch = watch_flag(cmd);
+  bool was_watching = watching_channels_;
+  if (watch && *watch) watch_channels(true);
+  server::run_crisis(
+      row_of(*cmd.spec), node_.crisis().ctx(), cmd, actor_,
+      [this, keep = link_.hold(), id = cmd.id, watch, was_watching](crisis::result r) {
+        back_here([this, id, watch, was_watching, r = std::move(r)] {
+          if (watch) watch_channels(r.ok ? *watch : was_watching);
+          if (!r.ok) return reply_error(id, r.code, r.message, r.extra);
+          reply(id, r.json);
+        });
+      });
+}
+
+void client_session::watch_channels(bool on) {
+  if (on == watching_channels_) return;
+  watching_channels_ = on;
+  auto feed = crisis::keys::channel_feed;
+  if (on) {
+    if (thread_.registry.add(feed, this)) node_.attach(feed, thread_.index);
+    return;
+  }
+  // Deferred: this may run inside the registry's delivery loop.
+  net::post(thread_.ioc, [this, keep = link_.hold(), feed] {
+    if (thread_.registry.remove(feed, this)) node_.detach(feed, thread_.index);
+  });
+}
+
+void client_session::on_channel_feed(const channel_event& ev) {
+  if (!watching_channels_ || !ev.frame) return;
+  if (!actor_.id.channels.empty()) {
+    // The frame is a WebSocket text frame: the event's JSON follows the header.
+    std::string_view frame(*ev.frame);
+    thread_local simdjson::ondemand::parser parser;
+    simdjson::padded_string json(frame.substr(std::min(frame.size(), ws::header_size(frame))));
+    simdjson::ondemand::document doc;
+    std::string_view about;
+    if (parser.iterate(json).get(doc) ||
+        doc.at_pointer("/data/channel/channel").get_string().get(about) ||
+        !actor_.id.may_access(about))
+      return;
+  }
+  link_.send(ev.frame, false);
 }
 
 void client_session::binary_message() {
@@ -157,6 +209,7 @@ void client_session::subscribe(protocol::command& cmd) {
 }
 
 void client_session::on_event(std::string_view channel, const channel_event& ev) {
+  if (channel == crisis::keys::channel_feed) return on_channel_feed(ev);
   subscription* sub = find(channel);
   if (!sub) return;
   session::actions todo;
@@ -256,6 +309,9 @@ void client_session::release() {
     node_.eng().presence_leave(s.channel, {client_id_, actor_.id.name, actor_.id.subject});
   }
   subs_.clear();
+  if (watching_channels_ && thread_.registry.remove(crisis::keys::channel_feed, this))
+    node_.detach(crisis::keys::channel_feed, thread_.index);
+  watching_channels_ = false;
 }
 
 void client_session::unsubscribe(protocol::command& cmd) {

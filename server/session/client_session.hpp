@@ -79,6 +79,10 @@ class client_session final : public subscriber {
                   const session::action& a, std::error_code ec, const history_result& h);
   void drop(std::string_view channel);
   void run_crisis(protocol::command& cmd);
+  /// channel.list with `watch`: starts or stops the channel list feed on this connection.
+  void watch_channels(bool on);
+  /// A feed event: passed on if the allow-list allows the channel it is about.
+  void on_channel_feed(const channel_event& ev);
 
   void reply(std::uint64_t id, std::string_view result_json);
   void reply_error(std::optional<std::uint64_t> id, protocol::errc code, std::string_view message,
@@ -98,6 +102,7 @@ class client_session final : public subscriber {
   bool connected_ = false;
   session::recovery::limits recovery_limits_;  // shared by every subscription's state machine
   std::vector<subscription> subs_;
+  bool watching_channels_ = false;  // registered on the channel list feed
   std::uint64_t next_serial_ = 0;
   rate_limiter publish_limit_;
   rate_limiter command_limit_;

@@ -169,6 +169,18 @@ async function run() {
     await L.page.waitForFunction(() => document.querySelectorAll('#presence-list li').length >= 3, null, { timeout: 5000 });
     check(true, 'presence lists the lead and both ambassadors');
 
+    // A channel the lead creates now appears for the signed-in ambassadors without a reload.
+    if (!(await L.page.isVisible('#create-name'))) await L.page.click('.create summary');
+    await L.page.fill('#create-name', 'crisis.second');
+    await L.page.fill('#create-title', 'Second front');
+    await L.page.click('#create-channel button[type=submit]');
+    await L.page.waitForSelector('#channel-title:has-text("Second front")');
+    for (const X of [A, B])
+      await X.page.waitForSelector('.channel-link[data-channel="crisis.second"]', { state: 'attached', timeout: 5000 });
+    check(true, 'a channel created by the lead appears for signed-in ambassadors without a reload');
+    await L.page.click(`.channel-link[data-channel="${CHANNEL}"]`);
+    await L.page.waitForSelector('#channel-title:has-text("Kettle recall")');
+
     // A sev1 alert: both ambassadors see it live; the lead's tab title counts it and a desktop
     // notification is shown.
     const res = await push(server.port, bot, { source: 'x', url: 'https://x.com/kettlefan/status/42', author: '@kettlefan',

@@ -252,6 +252,51 @@ TEST_P(crisis_intelligence, alerts_pushed_into_a_channel_over_http_and_websocket
   }
 }
 
+TEST_P(crisis_intelligence, watchers_hear_of_new_channels_within_their_allow_list) {
+  start();
+  auto ana = nodes_->connect(1, "ana", "ambassador");
+  client::blocking_client limited(nodes_->node(1).endpoint());
+  limited.connect("lim", test_token("zed", "ambassador", {"crisis.*"}));
+  auto plain = nodes_->connect(1, "ben", "ambassador");
+  for (auto* c : {ana.get(), &limited}) {
+    auto r = c->call("channel.list", R"("watch":true)");
+    ASSERT_FALSE(r.is_error) << r.raw;
+  }
+  auto typed = plain->call("channel.list", R"("watch":"yes")");
+  EXPECT_EQ(typed.error_message, "watch must be true or false");
+  ASSERT_FALSE(plain->call("channel.list").is_error) << "a plain list watches nothing";
+  client::create_channel(*lead_, "crisis.new", "New crisis");
+  client::create_channel(*lead_, "other.new", "Elsewhere");
+  // Up to `tries` tenths of a second: a second suffices for what must not come, as what must
+  // (sent at the same time to the same node) came already.
+  auto next = [](client::blocking_client& c, std::string_view name, int tries = 100) {
+    for (int i = 0; i < tries; ++i) {
+      auto ev = c.next_event(100ms);
+      if (ev && ev->event == name) return ev;
+    }
+    return std::optional<client::server_message>{};
+  };
+  auto first = next(*ana, "channel.created");
+  ASSERT_TRUE(first) << "a channel created on another node arrives without a reload";
+  EXPECT_EQ(first->channel, "_channels");
+  EXPECT_NE(first->raw.find(R"("channel":"crisis.new")"), std::string::npos) << first->raw;
+  auto second = next(*ana, "channel.created");
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->raw.find(R"("channel":"other.new")"), std::string::npos);
+  auto mine = next(limited, "channel.created");
+  ASSERT_TRUE(mine);
+  EXPECT_NE(mine->raw.find(R"("channel":"crisis.new")"), std::string::npos);
+  EXPECT_FALSE(next(limited, "channel.created", 10)) << "other.new is outside its allow-list";
+  EXPECT_FALSE(next(*plain, "channel.created", 10));
+  lead_->call("channel.update", R"("channel":"crisis.new","status":"monitoring")");
+  EXPECT_TRUE(next(*ana, "channel.updated"));
+  ASSERT_FALSE(ana->call("channel.list", R"("watch":false)").is_error);
+  lead_->call("channel.update", R"("channel":"crisis.new","status":"resolved")");
+  EXPECT_TRUE(next(limited, "channel.updated")) << "the other watcher still hears";
+  EXPECT_TRUE(next(limited, "channel.updated"));
+  EXPECT_FALSE(next(*ana, "channel.updated", 10)) << "stopped watching";
+}
+
 TEST_P(crisis_intelligence, a_drill_replayed_at_20x_raises_its_spike_exactly_once) {
   if (GetParam() != "redis") GTEST_SKIP() << "across nodes: two nodes on redis";
   start({"spike.window_s=10", "spike.baseline_s=60", "spike.min_alerts=5", "spike.factor=3",
