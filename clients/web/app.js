@@ -31,17 +31,27 @@ function beep(sev) {
   o.start();
   o.stop(audio.currentTime + 0.25);
 }
-S.onUrgent((a) => {
-  if (a.severity !== 'sev1' && a.severity !== 'sev2') return;
-  if (S.prefs.value.sound) beep(a.severity);
-  if (a.severity === 'sev1' && navigator.vibrate) navigator.vibrate([200, 100, 200]);
-  if (typeof Notification !== 'undefined' && Notification.permission === 'granted' && S.prefs.value.notify) {
+// One burst of alerts: one sound, one vibration, and at most three notifications (then one that
+// counts the rest), so a flood does not bury the screen.
+S.onUrgent((alerts) => {
+  const urgent = alerts.filter((a) => a.severity === 'sev1' || a.severity === 'sev2');
+  if (!urgent.length) return;
+  const sev1 = urgent.some((a) => a.severity === 'sev1');
+  if (S.prefs.value.sound) beep(sev1 ? 'sev1' : 'sev2');
+  if (sev1 && navigator.vibrate) navigator.vibrate([200, 100, 200]);
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || !S.prefs.value.notify) return;
+  const shown = urgent.length > 3 ? urgent.slice(0, 2) : urgent;
+  for (const a of shown) {
     const n = new Notification(`${a.severity.toUpperCase()} alert in ${a.channel}${a.drill ? ' (drill)' : ''}`,
       { body: `${a.author || a.source}: ${a.text.slice(0, 160)}`, tag: a.id });
     n.onclick = () => {
       window.focus();
       S.openChannel(a.channel).then(() => select(a.id));
     };
+  }
+  if (shown.length < urgent.length) {
+    const n = new Notification(`${urgent.length - shown.length} more urgent alerts`, { body: 'Open Muster to see the queue.', tag: 'muster-burst' });
+    n.onclick = () => window.focus();
   }
 });
 

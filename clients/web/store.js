@@ -92,6 +92,7 @@ export class Chan {
   }
 
   putAlert(a) {
+    if (!flushing) flushEvents(); // what arrived before this reply is older: apply it first
     const s = this.alerts.get(a.id);
     if (s) {
       s.value = a;
@@ -191,7 +192,7 @@ export function signIn(token) {
   if (client) client.stop();
   client = new MusterClient({ url, token });
   client.addEventListener('state', (ev) => onState(ev.detail));
-  client.addEventListener('event', (ev) => onEvent(ev.detail));
+  client.addEventListener('event', (ev) => enqueue(ev.detail));
   client.addEventListener('subscribed', (ev) => {
     if (!ev.detail.recovered) loadChannel(ev.detail.channel).catch((err) => toast(err.message));
   });
@@ -259,6 +260,7 @@ export async function loadChannel(name) {
     c.call('presence', { channel: name }),
     c.call('template.list', { channel: name }).catch(() => ({ templates: [] })),
   ]);
+  flushEvents(); // events that came before this snapshot must not overwrite it later
   batch(() => {
     ch.templates.value = new Map(templates.templates.map((t) => [t.name, t]));
     ch.seen = new Set();
@@ -346,7 +348,49 @@ export function receipt(ch, g, state) {
 // Live events
 
 const notifyHooks = [];
+/// `fn(alerts)`: the new or more severe alerts of one batch of events, oldest first.
 export const onUrgent = (fn) => notifyHooks.push(fn);
+
+// Live events are applied once per frame in one batch, so a burst of 1,000 costs a few renders,
+// not 1,000. A hidden tab gets no frames: the timer applies them there (the title count).
+const pending = [];
+let flushing = false;
+let urgent = [];
+let scheduled = false;
+function enqueue(ev) {
+  pending.push(ev);
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(flushEvents);
+  setTimeout(flushEvents, 100);
+}
+export function flushEvents() {
+  scheduled = false;
+  if (!pending.length || flushing) return;
+  const events = pending.splice(0);
+  flushing = true;
+  try {
+    batch(() => {
+      for (const ev of events) {
+        try {
+          onEvent(ev);
+        } catch (err) {
+          console.error('event', ev.event, err); // one bad event must not cost the others
+        }
+      }
+    });
+  } finally {
+    flushing = false;
+  }
+  const news = urgent;
+  urgent = [];
+  if (news.length) {
+    announce.value = news.length === 1
+      ? `New ${news[0].severity} alert from ${news[0].author || news[0].source}: ${news[0].text.slice(0, 80)}`
+      : `${news.length} new alerts`;
+    for (const fn of notifyHooks) fn(news);
+  }
+}
 
 // A signal holding a Map gets a new Map without `key` (so whoever reads it re-renders).
 function drop(sig, key) {
@@ -432,10 +476,7 @@ function onAlertEvent(ch, ev, data, live) {
       const n = ch.notesOf(a.id);
       if (n.value && !n.value.some((x) => x.id === data.note.id)) n.value = [...n.value, data.note];
     }
-    if (live && (ev.event === 'alert.new' || data.severity_raised)) {
-      announce.value = `New ${a.severity} alert from ${a.author || a.source}: ${a.text.slice(0, 80)}`;
-      for (const fn of notifyHooks) fn(a, ev);
-    }
+    if (live && (ev.event === 'alert.new' || data.severity_raised)) urgent.push(a);
     if (isLead() && /^alert\.(proposed|approved|rejected|approval_overdue)$/.test(ev.event)) refreshApprovals(ch.name);
     if (before && mine(a) && !mine(before) && ev.event === 'alert.assigned') toast(`${a.author || a.source}: assigned to you — it is in Mine`);
   }

@@ -1,8 +1,8 @@
 // Benchmark of the web console (not a test): 1,000 alerts pushed in one burst (HTTP, 64 in
 // flight) into a channel a lead has open on a 1440x900 desktop in Debian's chromium. Prints the
 // time until all 1,000 are listed (the New tab's count), the longest main-thread task
-// (PerformanceObserver "longtask", and the longest WebSocket message handler including the render
-// it triggers), the cost of one live event with 1,000 listed (a duplicate trigger: alert.updated),
+// (PerformanceObserver "longtask"; the console applies events in batches, once per animation
+// frame, so also the longest batch with its render), the cost of one live event with 1,000 listed (a duplicate trigger: alert.updated),
 // and the page's JS heap after a garbage collection.
 //
 // Usage: node console_bench.mjs PATH_TO_MUSTERD [ALERTS]
@@ -20,13 +20,24 @@ if (!musterd) {
 const N = Number(count);
 const CHANNEL = 'crisis.bench';
 
-// In the page: long tasks, and each WebSocket message handler's duration up to the end of the
-// microtasks it queued (Preact renders in a microtask after the handler).
+// In the page: long tasks, long animation frames, each WebSocket message handler's duration, and
+// each batched flush of events (store.js flushEvents, from a frame or a timer) up to the end of
+// the microtasks it queued (Preact renders in a microtask after the signals change).
 function instrument() {
   window.__long = [];
   window.__frames = [];
+  window.__flushes = [];
   new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
     .observe({ type: 'longtask', buffered: true });
+  const timed = (fn) => (...args) => {
+    const t0 = performance.now();
+    fn(...args);
+    Promise.resolve().then(() => Promise.resolve()).then(() => window.__flushes.push(performance.now() - t0));
+  };
+  const raf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (fn) => raf(fn.name === 'flushEvents' ? timed(fn) : fn);
+  const timer = window.setTimeout.bind(window);
+  window.setTimeout = (fn, ...rest) => timer(fn && fn.name === 'flushEvents' ? timed(fn) : fn, ...rest);
   const desc = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
   Object.defineProperty(WebSocket.prototype, 'onmessage', {
     set(fn) {
@@ -71,7 +82,7 @@ try {
   await page.fill('#create-title', 'Bench');
   await page.click('#create-channel button[type=submit]');
   await page.waitForSelector('#channel-title:has-text("Bench")');
-  await page.evaluate(() => { window.__long.length = 0; window.__frames.length = 0; });
+  await page.evaluate(() => { window.__long.length = 0; window.__frames.length = 0; window.__flushes.length = 0; });
 
   const sevs = ['sev1', 'sev2', 'sev3', 'sev4'];
   const bodies = Array.from({ length: N }, (_, i) => ({ channel: CHANNEL, source: ['x', 'reddit', 'mastodon', 'news'][i % 4],
@@ -83,13 +94,15 @@ try {
   const listed = Date.now() - t0;
   await pushed;
   const pushMs = Date.now() - t0;
-  const burst = await page.evaluate(() => ({ long: [...window.__long], frames: window.__frames.filter((f) => f.name !== 'reply') }));
+  const burst = await page.evaluate(() => ({ long: [...window.__long], frames: window.__frames.filter((f) => f.name !== 'reply'),
+    flushes: [...window.__flushes] }));
 
   // One live event with everything listed: a duplicate trigger of a listed alert.
-  await page.evaluate(() => { window.__frames.length = 0; window.__long.length = 0; });
+  await page.evaluate(() => { window.__frames.length = 0; window.__long.length = 0; window.__flushes.length = 0; });
   await pushAll(server.port, bot, [{ ...bodies[N - 1], metrics: { reach: 5000000 } }], 1);
-  const one = await page.waitForFunction(() => window.__frames.find((f) => f.name === 'alert.updated'), null, { timeout: 5000 });
-  const live = (await one.jsonValue()).ms;
+  await page.waitForFunction(() => window.__frames.find((f) => f.name === 'alert.updated'), null, { timeout: 5000 });
+  const one = await page.waitForFunction(() => window.__flushes.length && window.__flushes, null, { timeout: 5000 });
+  const live = Math.max(...(await one.jsonValue()));
   const liveLong = await page.evaluate(() => [...window.__long]);
 
   const cdp = await context.newCDPSession(page);
@@ -103,7 +116,9 @@ try {
   console.log(`alerts pushed: ${N} (HTTP, 64 in flight; all accepted after ${pushMs} ms)`);
   console.log(`time until all ${N} are listed: ${listed} ms after the burst began`);
   console.log(`long tasks (>= 50 ms) during the burst: ${burst.long.length}${burst.long.length ? `, longest ${Math.round(maxLong)} ms` : ''}`);
-  console.log(`longest WebSocket message handler + render during the burst: ${maxFrame.toFixed(1)} ms (${burst.frames.length} events; the slowest, #${slowest + 1}, ${burst.frames[slowest].name}; median ${[...burst.frames].sort((x, y) => x.ms - y.ms)[burst.frames.length >> 1].ms.toFixed(2)} ms)`);
+  console.log(`longest WebSocket message handler during the burst: ${maxFrame.toFixed(1)} ms (${burst.frames.length} events; the slowest, #${slowest + 1}, ${burst.frames[slowest].name}; median ${[...burst.frames].sort((x, y) => x.ms - y.ms)[burst.frames.length >> 1].ms.toFixed(2)} ms)`);
+  const fl = burst.flushes;
+  console.log(`batched flushes (events applied + render) during the burst: ${fl.length}, longest ${Math.max(...fl).toFixed(1)} ms, median ${[...fl].sort((x, y) => x - y)[fl.length >> 1].toFixed(1)} ms`);
   console.log(`one live event (alert.updated) with ${N} listed: ${live.toFixed(2)} ms${liveLong.length ? `, long tasks ${liveLong.map(Math.round)}` : ', no long task'}`);
   console.log(`queue cards in the DOM (windowed): ${rows}`);
   console.log(`JS heap after GC: ${(heap / 1048576).toFixed(1)} MiB`);
