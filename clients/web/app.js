@@ -356,13 +356,22 @@ function AlertCard({ s, act, sel, pos, size }) {
     </div>
     <p class="snippet" dir="auto">${a.text}</p>
     <p class="meta">
-      <span title=${new Date(a.first_seen).toLocaleString()}>${ago(a.first_seen, now)}</span>${' · '}reach <span class="reach">${reach(a.metrics?.reach)}</span>${a.count > 1 ? ` · seen ${a.count}×` : ''}
+      <span title=${new Date(a.first_seen).toLocaleString()}>${ago(a.first_seen, now)}</span>${nextStep(a, now)}${' · '}reach <span class="reach">${reach(a.metrics?.reach)}</span>${a.count > 1 ? ` · seen ${a.count}×` : ''}
       ${a.holder && html` · <span class="holder">${mine ? 'yours' : person(a.holder)}</span>`}
       ${a.status === 'claimed' && a.claim_expires_at ? html` · <span class="expiry">claim ends ${until(a.claim_expires_at, now)}</span>` : ''}
     </p>
     <${Activity} act=${act} />
     ${a.status === 'new' && S.canWork() && html`<button type="button" class="claim" aria-label=${label('Claim', a)} onClick=${claim}>Claim</button>`}
   </li>`;
+}
+
+// The time left before the alert's next escalation step (PROTOCOL.md 15.1 next_escalation).
+function nextStep(a, now) {
+  const n = a.next_escalation;
+  if (!n || !OPEN.has(a.status)) return '';
+  const left = n.at - now;
+  const why = n.reason === 'unclaimed' ? 'unless claimed' : 'unless answered';
+  return html` · <span class=${`next-esc${left < 60000 ? ' soon' : ''}`} title=${`Escalation step ${n.step} at ${clock(n.at)} ${why}`}>${left <= 0 ? 'escalation due' : `escalates ${until(n.at, now)}`}</span>`;
 }
 
 // The leads channel: escalations, overdue approvals and guidance, spikes (history + live).
@@ -446,6 +455,7 @@ function AlertDetail({ s, ch }) {
       <dt>First seen</dt><dd>${ago(a.first_seen, now)} (${clock(a.first_seen)})${a.count > 1 ? ` · ${a.count} triggers` : ''}</dd>
       ${a.holder && html`<dt>Held by</dt><dd class="holder">${person(a.holder)}${a.claimed_at ? ` since ${clock(a.claimed_at)}` : ''}</dd>`}
       ${a.status === 'claimed' && a.claim_expires_at ? html`<dt>Claim ends</dt><dd>${until(a.claim_expires_at, now)} (${clock(a.claim_expires_at)}) unless answered</dd>` : ''}
+      ${OPEN.has(a.status) && a.next_escalation ? html`<dt>Escalates</dt><dd>step ${a.next_escalation.step} ${until(a.next_escalation.at, now)} (${clock(a.next_escalation.at)}) ${a.next_escalation.reason === 'unclaimed' ? 'unless claimed' : 'unless answered'}</dd>` : ''}
       ${a.tags.length > 0 && html`<dt>Tags</dt><dd>${a.tags.join(', ')}</dd>`}
     </dl>
     <${Activity} act=${ch.activityOf(a.id)} />

@@ -198,15 +198,21 @@ bool fold_trigger(alert& a, const alert_input& again, time_point now, const vira
   return rose;
 }
 
-std::optional<unsigned> escalation_due(const alert& a, const escalation_policy& p, time_point now) {
+std::optional<escalation_step> next_escalation(const alert& a, const escalation_policy& p) {
   if (a.status == alert_status::open && a.escalations < 1) {
     auto it = p.escalate_after.find(a.input.severity);
-    if (it != p.escalate_after.end() && now - a.first_seen >= it->second) return 1u;
+    if (it != p.escalate_after.end()) return escalation_step{1, a.first_seen + it->second};
   }
   if (a.status == alert_status::claimed && a.escalations < 2) {
     auto it = p.respond_within.find(a.input.severity);
-    if (it != p.respond_within.end() && now - a.claimed_at >= it->second) return 2u;
+    if (it != p.respond_within.end()) return escalation_step{2, a.claimed_at + it->second};
   }
+  return std::nullopt;
+}
+
+std::optional<unsigned> escalation_due(const alert& a, const escalation_policy& p, time_point now) {
+  auto next = next_escalation(a, p);
+  if (next && now >= next->at) return next->step;
   return std::nullopt;
 }
 

@@ -122,8 +122,15 @@ struct escalation_policy {
     return it == claim_ttl.end() ? std::chrono::seconds{} : it->second;
   }
 };
-/// The escalation step due now (1: unclaimed too long, 2: claimed but not answered), or none
-/// when nothing new is due; a step is raised once (record it with `a.escalations = step`).
+/// The next escalation step an alert can reach as it stands, and when it is due.
+struct escalation_step {
+  unsigned step = 0;  // 1: unclaimed too long, 2: claimed but not answered
+  time_point at;
+};
+/// None when no step is pending: closed, responded, or its step already raised.
+std::optional<escalation_step> next_escalation(const alert& a, const escalation_policy& p);
+/// The escalation step due now, or none when nothing new is due; a step is raised once (record
+/// it with `a.escalations = step`).
 std::optional<unsigned> escalation_due(const alert& a, const escalation_policy& p, time_point now);
 
 /// One routing rule: every non-empty condition must hold; then the alert goes to `channels`.

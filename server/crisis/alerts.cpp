@@ -356,6 +356,7 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
     if (state->c.events.empty())  // nothing changed: answer with the current state
       return plan::finish(result::success(changed_reply(docs[0].value, false, 0, more)));
     approval::withdraw_stale(state->rec);  // the claim may have changed hands
+    stamp(ctx, state->rec);
     state->json = encode(state->rec);
     plan p;
     p.writes.push_back({docs[0].key, docs[0].version, state->json, finished(state->rec.a.status)});
@@ -467,17 +468,17 @@ void refile(context& ctx, const alert_record& rec, std::int64_t seen) {
       });
 }
 
+void stamp(const context& ctx, alert_record& rec) {
+  auto next = next_escalation(rec.a, ctx.opts.escalation);
+  rec.next_escalation_step = next ? next->step : 0;
+  rec.next_escalation_at = next ? to_ms(next->at) : 0;
+}
+
 index_write deadline(const context& ctx, const alert_record& rec) {
   const auto& a = rec.a;
   std::optional<time_point> due;
-  const auto& policy = ctx.opts.escalation;
-  auto sev = a.input.severity;
-  if (a.status == alert_status::open && a.escalations < 1) {
-    auto it = policy.escalate_after.find(sev);
-    if (it != policy.escalate_after.end()) due = a.first_seen + it->second;
-  } else if (a.status == alert_status::claimed) {
-    auto it = policy.respond_within.find(sev);
-    if (a.escalations < 2 && it != policy.respond_within.end()) due = a.claimed_at + it->second;
+  if (auto next = next_escalation(a, ctx.opts.escalation)) due = next->at;
+  if (a.status == alert_status::claimed) {
     // The claim's expiry is the scheduler's business too (it releases the alert).
     if (a.claim_expires_at != time_point{})
       due = due ? std::min(*due, a.claim_expires_at) : a.claim_expires_at;

@@ -45,6 +45,9 @@ void forget_dedup(context& ctx, const std::string& channel, const std::string& i
 /// Moves the alert's due entry from `seen` (what the scheduler found) to its next deadline, or
 /// removes it when none is left: only if the entry still says `seen`.
 void refile(context& ctx, const alert_record& rec, std::int64_t seen);
+/// Records the alert's next escalation step (the `next_escalation` clients see); before every
+/// write of the alert.
+void stamp(const context& ctx, alert_record& rec);
 /// The alert's next deadline in the due index (set, or removed when none is due).
 index_write deadline(const context& ctx, const alert_record& rec);
 /// What the indexes must say after this state of the alert is stored: its deadline, and when

@@ -71,6 +71,7 @@ void escalate(context& ctx, const std::string& channel, const std::string& id, s
       c.waited_ms = out->waited_ms = ctx.now_ms() - p.at;
     }
     out->rec = rec;
+    alerts::stamp(ctx, out->rec);  // as the commit will store it
     return std::nullopt;
   };
   auto finish = [&ctx, out, channel, id, seen, next](result r) {

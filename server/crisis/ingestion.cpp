@@ -231,6 +231,7 @@ class ingest_op : public std::enable_shared_from_this<ingest_op> {
     rec.channels.insert(rec.channels.begin(), home_);
     rec.occurred_at = in_.occurred_at;
     rec.drill = drill_;
+    alerts::stamp(ctx_, rec);
     auto json = encode(rec);
     protocol::json_writer data;
     data.begin_object().raw_field("alert", json).end_object();

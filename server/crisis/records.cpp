@@ -188,6 +188,19 @@ bool read_raw(od::value v, std::string& out) {
   out.assign(raw);
   return true;
 }
+bool read_next_escalation(od::value v, alert_record& r) {
+  bool null = false;
+  if (!v.is_null().get(null) && null) return true;
+  od::object o;
+  if (v.get_object().get(o)) return false;
+  for (auto f : o) {
+    std::string_view key;
+    if (f.unescaped_key().get(key)) return false;
+    if (key == "step" && !read_count(f.value(), r.next_escalation_step)) return false;
+    if (key == "at" && !read(f.value(), r.next_escalation_at)) return false;
+  }
+  return true;
+}
 bool read_metrics(od::value v, alert_input& in) {
   od::object o;
   if (v.get_object().get(o)) return false;
@@ -241,7 +254,11 @@ std::string encode(const alert_record& r) {
   }
   w.end_array().field("drill", r.drill).key("proposals").begin_array();
   for (const auto& p : r.proposals) write_proposal(w, p);
-  w.end_array();
+  w.end_array().key("next_escalation");
+  if (r.next_escalation_step == 0) return w.null().end_object().take();
+  w.begin_object().field("step", static_cast<std::uint64_t>(r.next_escalation_step));
+  w.field("reason", r.next_escalation_step == 1 ? "unclaimed" : "no_response");
+  w.field("at", r.next_escalation_at).end_object();
   return w.end_object().take();
 }
 
@@ -290,6 +307,7 @@ bool decode(std::string_view json, alert_record& r) {
     if (k == "guidance") return read_pinned(v, r.guidance);
     if (k == "drill") return read(v, r.drill);
     if (k == "proposals") return read_proposals(v, r.proposals);
+    if (k == "next_escalation") return read_next_escalation(v, r);
     return true;
   });
   a.holder = holder.user;

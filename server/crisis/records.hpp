@@ -67,6 +67,10 @@ struct alert_record {
   std::vector<pinned_version> guidance;
   bool drill = false;                      // its home is a drill channel
   std::vector<proposal_record> proposals;  // newest last, at most max_proposals
+  /// The next escalation step and its deadline (ms) as of the last change; step 0: none.
+  /// Stamped by alerts::stamp before every write, from the configuration of that node.
+  unsigned next_escalation_step = 0;
+  std::int64_t next_escalation_at = 0;
 };
 
 /// A crisis channel's description (`meta`).

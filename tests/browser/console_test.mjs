@@ -192,6 +192,9 @@ async function run() {
     await B.page.waitForSelector(card, { timeout: 5000 });
     check(true, 'both ambassadors see the new alert');
     check((await A.page.textContent(`${card} .reach`)) === '2.4M', 'reach is shown as 2.4M');
+    // sev1 escalates 120 s after first_seen unless claimed (PROTOCOL 16, next_escalation).
+    const timer = await A.page.textContent(`${card} .next-esc`);
+    check(/^escalates in ([12] min|[0-9]+ s)$/.test(timer), `the card shows the time left before escalation ("${timer}")`);
     await L.page.waitForFunction(() => /^\(1\) /.test(document.title), null, { timeout: 5000 });
     check(true, `the lead's tab title counts the new alert (${await L.page.title()})`);
     const notes = await L.page.waitForFunction(() => window.__notifications.length > 0 && window.__notifications, null, { timeout: 5000 });

@@ -132,6 +132,30 @@ TEST(alert, escalation_steps_are_due_once_each) {
   EXPECT_FALSE(escalation_due(b, p, t0 + 100000s)) << "no policy for sev4: never";
 }
 
+TEST(alert, next_escalation_says_which_step_comes_when) {
+  escalation_policy p;
+  p.escalate_after[severity::sev2] = 300s;
+  p.respond_within[severity::sev2] = 600s;
+  auto a = make_alert(severity::sev2);
+  auto next = next_escalation(a, p);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->step, 1u);
+  EXPECT_EQ(next->at, t0 + 300s);
+  ASSERT_EQ(claim(a, "amb1", t0 + 100s), outcome::ok);
+  next = next_escalation(a, p);
+  ASSERT_TRUE(next) << "claimed in time: the respond deadline is next";
+  EXPECT_EQ(next->step, 2u);
+  EXPECT_EQ(next->at, t0 + 700s);
+  ASSERT_EQ(release(a, "amb1", false), outcome::ok);
+  a.escalations = 1;
+  EXPECT_FALSE(next_escalation(a, p)) << "released after step 1: nothing more while unclaimed";
+  ASSERT_EQ(claim(a, "amb2", t0 + 800s), outcome::ok);
+  ASSERT_TRUE(next_escalation(a, p));
+  EXPECT_EQ(next_escalation(a, p)->at, t0 + 1400s);
+  ASSERT_EQ(respond(a, "amb2", "https://x.com/r", "", false, t0 + 900s), outcome::ok);
+  EXPECT_FALSE(next_escalation(a, p)) << "answered: no step pending";
+}
+
 TEST(alert, routing_rules_and_fallback) {
   std::vector<route_rule> rules(3);
   rules[0].sources = {"news"};

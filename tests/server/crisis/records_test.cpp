@@ -72,10 +72,12 @@ TEST(records, alert_round_trips_every_field) {
   r.occurred_at = "\"2026-01-01T08:59:00Z\"";
   r.closed_at = 2500;
   r.closed_by = "lead-1";
+  r.next_escalation_step = 2;
+  r.next_escalation_at = 2100;
   auto text = round_trip(r);
   EXPECT_EQ(
       text,
-      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2,"claim_expires_at":3500,"expired_claims":1,"takeovers":2,"notes":4,"reach_jumps":1,"guidance":[],"drill":true,"proposals":[{"id":"p-1","text":"Sorry","url":"https://x.com/r","template":"","by":{"user":"amb:1","name":"Ana"},"at":1600,"state":"approved","decided_by":{"user":"lead-1","name":"Lea"},"decided_at":1700,"comment":"ok","edited":true,"auto":false,"overdue":true}]})");
+      R"({"id":"a-1","channel":"crisis.a","channels":["crisis.a","crisis.b"],"status":"claimed","source":"x","url":"https://x.com/1","author":"@who","text":"text with \"quotes\" and\nnewline","later_texts":["second","third"],"severity":"sev2","dedup_key":"https://x.com/1","tags":["t1","t2"],"metrics":{"reach":12000,"engagement":340},"occurred_at":"2026-01-01T08:59:00Z","holder":{"user":"amb:1","name":"Ana"},"responder":{"user":"lead-1","name":"Lea"},"reply_url":"https://x.com/r","reply_text":"Thanks","count":3,"first_seen":1000,"last_seen":2000,"claimed_at":1500,"responded_at":1800,"closed_at":2500,"closed_by":"lead-1","escalations":2,"claim_expires_at":3500,"expired_claims":1,"takeovers":2,"notes":4,"reach_jumps":1,"guidance":[],"drill":true,"proposals":[{"id":"p-1","text":"Sorry","url":"https://x.com/r","template":"","by":{"user":"amb:1","name":"Ana"},"at":1600,"state":"approved","decided_by":{"user":"lead-1","name":"Lea"},"decided_at":1700,"comment":"ok","edited":true,"auto":false,"overdue":true}],"next_escalation":{"step":2,"reason":"no_response","at":2100}})");
   alert_record back;
   ASSERT_TRUE(decode(text, back));
   EXPECT_EQ(back.a.holder, "amb:1");
@@ -87,6 +89,8 @@ TEST(records, alert_round_trips_every_field) {
   EXPECT_EQ(back.a.takeovers, 2u);
   EXPECT_EQ(back.a.notes, 4u);
   EXPECT_TRUE(back.drill);
+  EXPECT_EQ(back.next_escalation_step, 2u);
+  EXPECT_EQ(back.next_escalation_at, 2100);
   ASSERT_EQ(back.proposals.size(), 1u);
   EXPECT_EQ(back.proposals[0], p);
 }

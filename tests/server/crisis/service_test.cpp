@@ -498,6 +498,10 @@ TEST_F(crisis_service, alert_list_filters_by_status_oldest_first) {
 TEST_F(crisis_service, unclaimed_alert_escalates_once_at_its_deadline) {
   // sev2 escalates after 300 s; repeated scans, and other nodes, must not repeat it.
   auto id = push_new("https://x.com/u/status/1", "sev2");
+  json fresh(frames("triage", "alert.new").at(0));
+  EXPECT_EQ(fresh.num("/data/alert/next_escalation/step"), 1);
+  EXPECT_EQ(fresh.str("/data/alert/next_escalation/reason"), "unclaimed");
+  EXPECT_EQ(fresh.num("/data/alert/next_escalation/at"), ms(t0 + 300s));
   now_ = t0 + 299s;
   scan();
   EXPECT_EQ(count("triage", "alert.escalated"), 0u);
@@ -516,6 +520,8 @@ TEST_F(crisis_service, unclaimed_alert_escalates_once_at_its_deadline) {
   EXPECT_EQ(jl.str("/data/alert/id"), id);
   EXPECT_EQ(jl.num("/data/step"), 1);
   EXPECT_EQ(jl.str("/data/reason"), "unclaimed");
+  EXPECT_TRUE(jh.is_null("/data/alert/next_escalation")) << "step 1 raised: none while unclaimed";
+  EXPECT_TRUE(jl.is_null("/data/alert/next_escalation"));
 
   now_ += 1h;
   scan();
@@ -529,8 +535,13 @@ TEST_F(crisis_service, unclaimed_alert_escalates_once_at_its_deadline) {
   EXPECT_EQ(other_metrics.total(counter::escalations), 0u);
 
   // Claimed after step 1: no answer within respond_within (1200 s) raises step 2, once.
-  ASSERT_TRUE(act("alert.claim", id, ana_).ok);
+  auto claim = act("alert.claim", id, ana_);
+  ASSERT_TRUE(claim.ok);
   auto claimed_at = now_;
+  json jc(claim.json);
+  EXPECT_EQ(jc.num("/alert/next_escalation/step"), 2);
+  EXPECT_EQ(jc.str("/alert/next_escalation/reason"), "no_response");
+  EXPECT_EQ(jc.num("/alert/next_escalation/at"), ms(claimed_at + 1200s));
   now_ = claimed_at + 1199s;
   scan();
   EXPECT_EQ(count("leads", "alert.escalated"), 1u);
