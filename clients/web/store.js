@@ -273,14 +273,19 @@ export async function loadChannel(name) {
         messages.push(p);
       } else if (FEED_EVENTS.has(p.event)) {
         feed.unshift(p);
-      } else if (p.event === 'guidance.acked' && me.value && p.data.user === me.value.user) {
-        acks.set(p.data.guidance, p.data.version);
       } else if (p.event === 'guidance.posted' || p.event === 'guidance.revised') {
         rememberVersion(ch, p.data.guidance);
       }
     }
     ch.messages.value = messages.slice(-500);
     ch.feed.value = feed.slice(0, 500);
+    // My own acks and receipts, as the server keeps them (PROTOCOL 17.4): not the history page,
+    // which a busy channel outgrows.
+    for (const m of guidance.mine || []) {
+      if (m.acked_version) acks.set(m.guidance, m.acked_version);
+      if (m.receipt_version && m.delivered_at) ch.receipts.add(`${m.guidance}:${m.receipt_version}:delivered`);
+      if (m.receipt_version && m.read_at) ch.receipts.add(`${m.guidance}:${m.receipt_version}:read`);
+    }
     ch.myAcks.value = acks;
     const fresh = new Map();
     for (const a of alerts.alerts) {

@@ -208,21 +208,46 @@ void revise(context& ctx, request& r, done_fn done) {
       done);
 }
 
+namespace {
+
+// The caller's own state of one pinned post: what they acknowledged and how far they got.
+void write_mine(json_writer& w, const std::string& gid, const doc& ack, const doc& receipt) {
+  auto a = ack.version ? decoded<ack_record>(ack.value) : std::nullopt;
+  auto r = receipt.version ? decoded<receipt_record>(receipt.value) : std::nullopt;
+  w.begin_object().field("guidance", gid);
+  w.field("acked_version", static_cast<std::uint64_t>(a ? a->version : 0));
+  w.field("acked_at", a ? a->at : 0);
+  w.field("receipt_version", static_cast<std::uint64_t>(r ? r->version : 0));
+  w.field("delivered_at", r ? r->delivered_at : 0).field("read_at", r ? r->read_at : 0);
+  w.end_object();
+}
+
+}  // namespace
+
 void list(context& ctx, request& r, done_fn done) {
   auto channel = r.channel;
+  auto user = r.who.id.subject;
   ctx.st.list(
       channel, std::string(keys::pinned_prefix), "",
-      [&ctx, channel, done](std::vector<doc> pins) {
-        std::vector<std::string> ids;
-        for (auto& p : pins) ids.push_back(keys::guidance(p.value));
-        if (ids.empty()) return done(result::success("{\"pinned\":[]}"));
+      [&ctx, channel, user, done](std::vector<doc> pins) {
+        // One read: the posts, then the caller's acks, then the caller's receipts.
+        std::vector<std::string> gids, keys;
+        for (auto& p : pins) gids.push_back(p.value);
+        if (gids.empty()) return done(result::success("{\"pinned\":[],\"mine\":[]}"));
+        for (auto& g : gids) keys.push_back(keys::guidance(g));
+        for (auto& g : gids) keys.push_back(keys::ack(g, user));
+        for (auto& g : gids) keys.push_back(keys::receipt(g, user));
         ctx.st.read(
-            channel, std::move(ids), "",
-            [done](std::vector<doc> g) {
+            channel, std::move(keys), "",
+            [done, gids](std::vector<doc> d) {
+              auto n = gids.size();
               json_writer w;
               w.begin_object().key("pinned").begin_array();
-              for (auto& x : g)
-                if (x.version > 0) w.raw(x.value);
+              for (std::size_t i = 0; i < n; ++i)
+                if (d[i].version > 0) w.raw(d[i].value);
+              w.end_array().key("mine").begin_array();
+              for (std::size_t i = 0; i < n; ++i)
+                if (d[i].version > 0) write_mine(w, gids[i], d[n + i], d[2 * n + i]);
               done(result::success(w.end_array().end_object().take()));
             },
             done);

@@ -278,6 +278,10 @@ async function run() {
     await A.page.click('.guidance-item button.ack');
     await L.page.waitForSelector(row('ana', 'acknowledged'), { timeout: 5000 });
     check(true, 'then "acknowledged"');
+    // After a reload the console knows from the server what Ana acknowledged: no banner again.
+    await A.page.reload();
+    await A.page.waitForFunction(() => Number(document.querySelector('#tab-all .count')?.textContent) > 0, null, { timeout: 8000 });
+    check(await A.page.locator('.banner-item').count() === 0, 'after a reload, guidance already acknowledged shows no banner');
 
     // An approved reply by the lead reaches the ambassadors' reply form; Ana responds with a URL;
     // Ben sees it live; the lead sees the reply trail.

@@ -776,6 +776,39 @@ TEST_F(crisis_service, guidance_post_supersedes_per_kind) {
   EXPECT_EQ(empty.size("/pinned"), 0u);
 }
 
+TEST_F(crisis_service, guidance_list_tells_each_caller_their_own_state) {
+  // After a reload a client learns what this person acknowledged and read, however long ago.
+  create_channel("crisis-g");
+  auto gid = post_guidance("crisis-g", "do_dont");
+  auto list_for = [&](const actor& who) {
+    return run("guidance.list", cmd("guidance.list", {{"channel", "crisis-g"}}), who).json;
+  };
+  json before(list_for(ana_));
+  ASSERT_EQ(before.size("/mine"), 1u);
+  EXPECT_EQ(before.str("/mine/0/guidance"), gid);
+  EXPECT_EQ(before.num("/mine/0/acked_version"), 0);
+  EXPECT_EQ(before.num("/mine/0/read_at"), 0);
+  now_ += 10s;
+  ASSERT_TRUE(
+      run("guidance.read", cmd("guidance.read", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
+          .ok);
+  now_ += 20s;
+  ASSERT_TRUE(
+      run("guidance.ack", cmd("guidance.ack", {{"channel", "crisis-g"}, {"guidance", gid}}), ana_)
+          .ok);
+  json after(list_for(ana_));
+  EXPECT_EQ(after.num("/mine/0/acked_version"), 1);
+  EXPECT_EQ(after.num("/mine/0/acked_at"), ms(t0 + 30s));
+  EXPECT_EQ(after.num("/mine/0/receipt_version"), 1);
+  EXPECT_EQ(after.num("/mine/0/read_at"), ms(t0 + 10s));
+  json other(list_for(ben_));
+  EXPECT_EQ(other.num("/mine/0/acked_version"), 0) << "each caller sees only their own";
+  EXPECT_EQ(other.num("/mine/0/receipt_version"), 0);
+  create_channel("crisis-h");
+  json empty(run("guidance.list", cmd("guidance.list", {{"channel", "crisis-h"}}), ana_).json);
+  EXPECT_EQ(empty.size("/mine"), 0u);
+}
+
 TEST_F(crisis_service, guidance_ack_is_recorded_once) {
   // A second ack reports the first one instead of moving its time.
   create_channel("crisis-g");
