@@ -368,8 +368,8 @@ class notice_pass : public std::enable_shared_from_this<notice_pass> {
     ctx_.stats.add(n_.metric);
     const auto& leads = ctx_.opts.leads_channel;
     if (n_.to_leads && leads != channel_)
-      ctx_.st.copy_events(leads, {{std::string(n_.event), sent_, scheduler().info()}},
-                          std::string(n_.event) + " of guidance " + gid_);
+      ctx_.tell_leads({{std::string(n_.event), sent_, scheduler().info()}},
+                      std::string(n_.event) + " of guidance " + gid_);
   }
 
   // Done with this item: its index entry goes, or moves to when it is due now.

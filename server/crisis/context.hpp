@@ -63,6 +63,10 @@ struct context {
   metrics& stats;
   clock_fn clock;
 
+  /// Copies `events` into the leads channel, which keeps its stream as long as a crisis
+  /// channel's timeline (escalations must outlive [history]).
+  void tell_leads(std::vector<event_spec> events, const std::string& about) const;
+
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock().time_since_epoch())
         .count();

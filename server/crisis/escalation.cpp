@@ -31,8 +31,8 @@ void tell_leads(context& ctx, const alert_record& rec, const std::string& channe
   protocol::json_writer w;
   w.begin_object().raw_field("alert", encode(rec));
   members(w);
-  ctx.st.copy_events(leads, {{event, w.end_object().take(), scheduler().info()}},
-                     std::string(event) + " of alert " + rec.a.id);
+  ctx.tell_leads({{event, w.end_object().take(), scheduler().info()}},
+                 std::string(event) + " of alert " + rec.a.id);
 }
 
 // Releases an expired claim, or raises the escalation step that is due on one alert, if

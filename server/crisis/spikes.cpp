@@ -123,8 +123,7 @@ plan fold(context& ctx, const spike_settings& cfg, const std::string& channel,
       ctx.st.copy_events(std::string(keys::channel_feed), {*updated}, "channel list feed");
     spdlog::info("crisis: spike in {}", channel);
     if (channel != ctx.opts.leads_channel)
-      ctx.st.copy_events(ctx.opts.leads_channel, {{"channel.spike", data, scheduler().info()}},
-                         "spike in " + channel);
+      ctx.tell_leads({{"channel.spike", data, scheduler().info()}}, "spike in " + channel);
     return result::success("{}");
   };
   return p;

@@ -142,14 +142,19 @@ void store::list(std::string channel, std::string prefix, std::string_view what,
 }
 
 void store::copy_events(const std::string& channel, std::vector<event_spec> events,
-                        const std::string& about) {
-  docs_.commit(channel, {}, std::move(events), std::nullopt,
+                        const std::string& about, std::optional<retention> keep) {
+  docs_.commit(channel, {}, std::move(events), keep,
                [this, channel, about](std::error_code ec, commit_result) {
                  if (!ec) return;
                  metrics_.add(counter::crisis_mirror_failures);
                  spdlog::error("crisis: {} not copied to channel {}: {}", about, channel,
                                ec.message());
                });
+}
+
+void context::tell_leads(std::vector<event_spec> events, const std::string& about) const {
+  st.copy_events(opts.leads_channel, std::move(events), about,
+                 retention{opts.timeline_size, opts.timeline_ttl});
 }
 
 }  // namespace muster::server::crisis

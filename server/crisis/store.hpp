@@ -56,8 +56,9 @@ class store {
   void file_early(index_store& indexes, std::vector<index_write> changes,
                   std::function<void()> then);
   /// Appends events to another channel's stream (copies): failures are logged and counted.
+  /// `keep`: that stream's retention from now on (the leads channel keeps a crisis timeline's).
   void copy_events(const std::string& channel, std::vector<event_spec> events,
-                   const std::string& about);
+                   const std::string& about, std::optional<retention> keep = {});
 
  private:
   document_store& docs_;

@@ -155,7 +155,8 @@ struct stream_event {
 
 class crisis_service : public ::testing::Test {
  protected:
-  crisis_service() {
+  /// `history`: events a channel's stream keeps when nothing else is set ([history].size).
+  explicit crisis_service(std::size_t history = 1000) : history_size_(history) {
     opts_.triage_channel = "triage";
     opts_.leads_channel = "leads";
     opts_.reminder_after = 600s;
@@ -274,7 +275,8 @@ class crisis_service : public ::testing::Test {
   time_point now_ = t0;
   muster::server::crisis::options opts_;
   metrics metrics_{1};
-  memory_engine engine_{memory_engine::options{}, [this] { return now_; }};
+  std::size_t history_size_;
+  memory_engine engine_{memory_engine::options{history_size_}, [this] { return now_; }};
   service svc_{engine_, opts_, metrics_, [this] { return now_; }};
 
   actor ana_ = make_actor("amb-a", "Ana", auth::role::ambassador, "c-ana");

@@ -558,6 +558,22 @@ TEST_F(crisis_service, unclaimed_alert_escalates_once_at_its_deadline) {
   EXPECT_EQ(index_size(service::due_index), 0u);
 }
 
+// A [history] of 3 events per channel: the leads channel must keep more.
+class short_history : public crisis_service {
+ protected:
+  short_history() : crisis_service(3) {}
+};
+
+TEST_F(short_history, leads_channel_keeps_escalations_like_a_crisis_timeline) {
+  // Escalations from every channel gather in leads over a whole crisis: [history] would drop
+  // them, the crisis timeline retention keeps them.
+  for (int i = 0; i < 6; ++i) push_new("https://x.com/u/status/" + std::to_string(i), "sev2");
+  now_ = t0 + 301s;
+  scan();
+  EXPECT_EQ(count("leads", "alert.escalated"), 6u);
+  EXPECT_EQ(count("triage", "alert.escalated"), 3u) << "triage keeps [history]: the last 3";
+}
+
 TEST_F(crisis_service, claimed_alert_escalates_step_two_when_not_answered) {
   // Claimed before the first deadline: only the respond_within deadline applies.
   auto id = push_new("https://x.com/u/status/1", "sev2");
