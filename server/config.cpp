@@ -26,8 +26,10 @@ struct key_spec {
 
 std::optional<std::string> read_int(const toml::node& n, std::int64_t min, std::int64_t max,
                                     std::int64_t& out) {
+  // Type first: value<int64_t>() of a float node casts it, undefined outside int64's range.
+  if (!n.is_integer()) return "must be an integer";
   auto v = n.value<std::int64_t>();
-  if (!n.is_integer() || !v) return "must be an integer";
+  if (!v) return "must be an integer";
   if (*v < min || *v > max)
     return "must be between " + std::to_string(min) + " and " + std::to_string(max);
   out = *v;
@@ -49,11 +51,9 @@ std::optional<std::string> read_number(const toml::node& n, double min, double m
 template <class Int>
 auto integer_key(Int config::*member, std::int64_t min, std::int64_t max) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
-    auto v = n.value<std::int64_t>();
-    if (!n.is_integer() || !v) return "must be an integer";
-    if (*v < min || *v > max)
-      return "must be between " + std::to_string(min) + " and " + std::to_string(max);
-    c.*member = static_cast<Int>(*v);
+    std::int64_t v = 0;
+    if (auto err = read_int(n, min, max, v)) return err;
+    c.*member = static_cast<Int>(v);
     return std::nullopt;
   };
 }
@@ -61,11 +61,9 @@ auto integer_key(Int config::*member, std::int64_t min, std::int64_t max) {
 template <class Duration>
 auto duration_key(Duration config::*member, std::int64_t min, std::int64_t max) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
-    auto v = n.value<std::int64_t>();
-    if (!n.is_integer() || !v) return "must be an integer";
-    if (*v < min || *v > max)
-      return "must be between " + std::to_string(min) + " and " + std::to_string(max);
-    c.*member = Duration(*v);
+    std::int64_t v = 0;
+    if (auto err = read_int(n, min, max, v)) return err;
+    c.*member = Duration(v);
     return std::nullopt;
   };
 }
@@ -100,10 +98,9 @@ auto bool_key(bool config::*member) {
 // [escalation] sevN_claim_ttl_s: 0 turns expiry off for that severity.
 auto claim_ttl_key(crisis::severity sev) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
-    auto v = n.value<std::int64_t>();
-    if (!n.is_integer() || !v) return "must be an integer";
-    if (*v < 0 || *v > 30LL * 86400) return "must be between 0 and 2592000";
-    c.escalation.claim_ttl[sev] = std::chrono::seconds(*v);
+    std::int64_t v = 0;
+    if (auto err = read_int(n, 0, 30LL * 86400, v)) return err;
+    c.escalation.claim_ttl[sev] = std::chrono::seconds(v);
     return std::nullopt;
   };
 }
@@ -111,11 +108,10 @@ auto claim_ttl_key(crisis::severity sev) {
 // [escalation] sevN_escalate_after_s / sevN_respond_within_s.
 auto escalation_key(crisis::severity sev, bool respond) {
   return [=](config& c, const toml::node& n) -> std::optional<std::string> {
-    auto v = n.value<std::int64_t>();
-    if (!n.is_integer() || !v) return "must be an integer";
-    if (*v < 1 || *v > 30LL * 86400) return "must be between 1 and 2592000";
+    std::int64_t v = 0;
+    if (auto err = read_int(n, 1, 30LL * 86400, v)) return err;
     (respond ? c.escalation.respond_within : c.escalation.escalate_after)[sev] =
-        std::chrono::seconds(*v);
+        std::chrono::seconds(v);
     return std::nullopt;
   };
 }

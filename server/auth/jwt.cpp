@@ -5,6 +5,8 @@
 #include <openssl/hmac.h>
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "protocol/codec.hpp"
 
 namespace muster::server::auth {
@@ -125,12 +127,13 @@ std::optional<std::string> base64url_decode(std::string_view in) {
 bool glob_match(std::string_view p, std::string_view t) noexcept {
   std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
   while (ti < t.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
-      ++pi;
-      ++ti;
-    } else if (pi < p.size() && p[pi] == '*') {
+    // A '*' in the pattern is always the wildcard, even where the text has a '*' too.
+    if (pi < p.size() && p[pi] == '*') {
       star = pi++;
       mark = ti;
+    } else if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
     } else if (star != std::string_view::npos) {
       pi = star + 1;
       ti = ++mark;
@@ -197,14 +200,21 @@ std::error_code verify(std::string_view token, std::string_view secret, identity
     }
   }
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  // A NumericDate (RFC 7519 2) may be any JSON number: clamped to +-max_numeric_date so that
+  // neither the cast nor adding the leeway can overflow (the clamped dates lie 300,000 years off).
+  constexpr std::int64_t max_numeric_date = 10'000'000'000'000;
   auto number = [&](const char* k) -> std::optional<std::optional<std::int64_t>> {
     auto f = c[k];
     if (f.error()) return std::optional<std::int64_t>{};
     std::int64_t i;
     double d;
-    if (!f.get(i)) return std::optional<std::int64_t>{i};
-    if (!f.get(d)) return std::optional<std::int64_t>{static_cast<std::int64_t>(d)};
-    return std::nullopt;  // present but not a number
+    if (!f.get(i))
+      return std::optional<std::int64_t>{std::clamp(i, -max_numeric_date, max_numeric_date)};
+    if (!f.get(d)) {
+      auto limit = static_cast<double>(max_numeric_date);
+      return std::optional<std::int64_t>{static_cast<std::int64_t>(std::clamp(d, -limit, limit))};
+    }
+    return std::nullopt;  // present but not a number (a uint64 beyond int64 reads as a double)
   };
   auto exp = number("exp"), nbf = number("nbf");
   if (!exp || !nbf) return jwt_errc::bad_claim;

@@ -234,6 +234,20 @@ TEST_F(config_file, float_for_integer_key_is_rejected) {
   EXPECT_EQ(errors[0], path_ + ":2: history.size must be an integer");
 }
 
+TEST_F(config_file, float_beyond_int64_for_integer_and_duration_keys_is_an_error) {
+  // Found by fuzzing: toml++ would cast 1e32 to int64 (undefined) if asked for the value first.
+  config c;
+  auto errors = by_line(load_errors(c,
+                                    "[redis]\ncommand_timeout_ms = 1E32\n[history]\nsize = "
+                                    "-1e300\n[escalation]\nsev1_claim_ttl_s = 9e18\n"
+                                    "sev2_escalate_after_s = inf\n"));
+  ASSERT_EQ(errors.size(), 4u) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], path_ + ":2: redis.command_timeout_ms must be an integer");
+  EXPECT_EQ(errors[1], path_ + ":4: history.size must be an integer");
+  EXPECT_EQ(errors[2], path_ + ":6: escalation.sev1_claim_ttl_s must be an integer");
+  EXPECT_EQ(errors[3], path_ + ":7: escalation.sev2_escalate_after_s must be an integer");
+}
+
 TEST_F(config_file, wrong_types_for_number_and_string_keys) {
   config c;
   auto errors = by_line(load_errors(
@@ -433,6 +447,15 @@ TEST(config_env, unrelated_variables_are_ignored) {
   auto errors = env_errors(c, {{"PATH", "/bin"}, {"MUSTER", "x"}, {"SERVER_THREADS", "9"}});
   EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
   EXPECT_EQ(c.threads, 0u);
+}
+
+TEST(config_env, float_beyond_int64_is_an_error_naming_the_variable) {
+  config c;
+  auto errors = env_errors(c, {{"MUSTER_REDIS_COMMAND_TIMEOUT_MS", "1E32"}});
+  ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(contains(
+      errors[0], "MUSTER_REDIS_COMMAND_TIMEOUT_MS: redis.command_timeout_ms must be an integer"))
+      << errors[0];
 }
 
 TEST(config_env, bad_values_name_the_variable_and_are_all_collected) {

@@ -98,6 +98,26 @@ TEST(jwt, claims_are_validated) {
   EXPECT_EQ(check("[1,2]"), make_error_code(jwt_errc::malformed)) << "claims must be an object";
 }
 
+TEST(jwt, extreme_numeric_dates_are_clamped_not_undefined) {
+  // Found by fuzzing: exp/nbf beyond int64 (as doubles) or at its ends overflowed in verify().
+  identity got;
+  auto check = [&](const std::string& claims) {
+    return verify(sign_hs256(R"({"sub":"y","role":"bot",)" + claims + "}", "k"), "k", got, t0,
+                  std::chrono::seconds(3600));
+  };
+  EXPECT_FALSE(check(R"("exp":1e300)")) << "far future: valid";
+  EXPECT_FALSE(check(R"("exp":9223372036854775807)"));
+  EXPECT_FALSE(check(R"("exp":18446744073709551615)"));
+  ASSERT_TRUE(got.expires_at);
+  EXPECT_LT(*got.expires_at, std::int64_t{1} << 50) << "clamped: later arithmetic cannot overflow";
+  EXPECT_EQ(check(R"("exp":-9223372036854775808)"), make_error_code(jwt_errc::expired));
+  EXPECT_EQ(check(R"("exp":-1e300)"), make_error_code(jwt_errc::expired));
+  EXPECT_EQ(check(R"("nbf":1e300)"), make_error_code(jwt_errc::not_yet_valid));
+  EXPECT_EQ(check(R"("nbf":9223372036854775807)"), make_error_code(jwt_errc::not_yet_valid));
+  EXPECT_FALSE(check(R"("nbf":-9223372036854775808)"));
+  EXPECT_FALSE(check(R"("nbf":1.5,"exp":2e9)")) << "fractional dates are fine";
+}
+
 TEST(jwt, base64url_round_trips_and_rejects_noise) {
   for (std::string s : {std::string(""), std::string("f"), std::string("fo"), std::string("foo"),
                         std::string("\xff\x00\x10", 3)}) {
@@ -117,4 +137,11 @@ TEST(jwt, glob_patterns) {
   EXPECT_TRUE(glob_match("*:eu-*", "crisis:eu-west"));
   EXPECT_FALSE(glob_match("crisis:*", "lobby"));
   EXPECT_FALSE(glob_match("lobby", "lobby2"));
+  // A '*' in the text is an ordinary character; the pattern's '*' still matches it.
+  EXPECT_TRUE(glob_match("*", "*y"));
+  EXPECT_TRUE(glob_match("*", "*"));
+  EXPECT_TRUE(glob_match("a*", "a*b"));
+  EXPECT_TRUE(glob_match("*b", "**b"));
+  EXPECT_FALSE(glob_match("a*c", "a*b"));
+  EXPECT_TRUE(glob_match("?", "*"));
 }
