@@ -1,6 +1,7 @@
 #include "server/config.hpp"
 
 #include "protocol/codec.hpp"
+#include "server/auth/origin_policy.hpp"
 
 #include <toml++/toml.h>
 
@@ -160,6 +161,42 @@ auto channel_key(std::string config::*member) {
   };
 }
 
+// server.allowed_origins: an array of origins, or one string of them separated by commas.
+std::optional<std::string> check_origins(config& c, const toml::node& n) {
+  std::vector<std::string> items;
+  if (auto s = n.value<std::string>(); n.is_string() && s) {
+    std::string_view rest(*s);
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) items.emplace_back(item);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  } else if (const auto* arr = n.as_array()) {
+    for (const auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!el.is_string() || !v) return "must be an array of strings";
+      items.push_back(*v);
+    }
+  } else {
+    return "must be an array of strings";
+  }
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    if (item == "*") {
+      out.push_back(item);
+      continue;
+    }
+    auto canon = auth::canonical_origin(item);
+    if (!canon) return "entry \"" + item + "\" is not an origin (scheme://host[:port] or \"*\")";
+    out.push_back(*canon);
+  }
+  c.allowed_origins = std::move(out);
+  return std::nullopt;
+}
+
 std::optional<std::string> check_listen(config& c, const toml::node& n) {
   auto v = n.value<std::string>();
   if (!n.is_string() || !v) return "must be a string \"host:port\"";
@@ -181,6 +218,7 @@ const std::vector<key_spec>& schema() {
       {"server", "drain_timeout_ms", duration_key(&config::drain_timeout, 0, 600000)},
       {"server", "max_connections", integer_key(&config::max_connections, 1, 1000000)},
       {"server", "web_root", string_key(&config::web_root)},
+      {"server", "allowed_origins", check_origins},
       {"limits", "max_message_bytes", integer_key(&config::max_message_bytes, 256, 16 << 20)},
       {"limits", "max_subscriptions", integer_key(&config::max_subscriptions, 1, 100000)},
       {"limits", "publish_rate", number_key(&config::publish_rate, 0.001, 1e9)},

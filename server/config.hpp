@@ -29,6 +29,8 @@ struct config {
   std::chrono::milliseconds drain_timeout{5000};
   std::size_t max_connections = 18000;
   std::string web_root;  // the console's files; "" = the ones this build ships, "none" = off
+  /// Browser origins besides the console's own that may use /ws and /api (canonical; "*": any).
+  std::vector<std::string> allowed_origins;
   // [limits]
   std::size_t max_message_bytes = 64 * 1024;
   std::size_t max_subscriptions = 128;

@@ -246,6 +246,10 @@ void http_session::handle_upgrade(const request& req, std::string_view target,
   };
   if (path != "/ws")
     return send_response(refuse(http::status::not_found, "WebSocket endpoint is /ws\n"));
+  if (auto why = origin_refusal(req)) {
+    node_.stats().add(counter::connections_rejected);
+    return send_response(refuse(http::status::forbidden, *why + "\n"));
+  }
   auto proto = req.find(http::field::sec_websocket_protocol);
   bool bad_proto = proto != req.end() && !offers_subprotocol(std::string_view(
                                              proto->value().data(), proto->value().size()));
@@ -325,7 +329,18 @@ void http_session::send_response(http::response<http::string_body> res) {
       beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
 }
 
+std::optional<std::string> http_session::origin_refusal(const request& req) {
+  auto origin = req[http::field::origin];
+  auto host = req[http::field::host];
+  auto why = node_.origins().refusal(std::string_view(origin.data(), origin.size()),
+                                     std::string_view(host.data(), host.size()));
+  if (why) node_.stats().add(counter::origin_refusals);
+  return why;
+}
+
 void http_session::handle_api(const request& req, std::string_view path) {
+  if (auto why = origin_refusal(req))
+    return send_json(req, http::status::forbidden, error_body(protocol::errc::forbidden, *why));
   crisis::actor who;
   if (!api_identity(req, who)) return;
   if (path == "/api/v1/alerts") return api_alerts(req, who);

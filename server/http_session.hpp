@@ -37,6 +37,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
   /// Health, readiness, metrics and the console's files.
   response plain_response(const request& req, std::string_view path);
   /// /api/v1/...: answered asynchronously (the crisis service may ask the engine).
+  /// Why this request's Origin may not use /ws or /api (counted), or none.
+  std::optional<std::string> origin_refusal(const request& req);
   void handle_api(const request& req, std::string_view path);
   /// The request's identity; false after answering 401.
   bool api_identity(const request& req, crisis::actor& who);

@@ -45,6 +45,8 @@ constexpr counter_info infos[] = {
      "New alerts left out of spike detection because this node's batch was full"},
     {"muster_drill_alerts_total", "Alerts created in drill channels (not counted as alerts_new)"},
     {"muster_approvals_overdue_total", "alert.approval_overdue escalations raised by this node"},
+    {"muster_origin_refusals_total",
+     "WebSocket upgrades and API requests refused for their Origin (server.allowed_origins)"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

@@ -40,6 +40,7 @@ enum class counter : std::size_t {
   spike_arrivals_dropped,  // new alerts the spike detector never saw (its batch was full)
   drill_alerts,            // alerts created in drill channels (not in alerts_new)
   approvals_overdue,       // alert.approval_overdue escalations raised
+  origin_refusals,         // /ws upgrades and API requests from an origin not allowed
   count_
 };
 

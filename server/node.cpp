@@ -29,6 +29,7 @@ node::node(config cfg, engine_factory make_engine)
       crisis_options_(cfg_.crisis_options()),
       metrics_(cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency())),
       auth_({cfg_.auth_enabled, cfg_.auth_secret, cfg_.auth_leeway}, metrics_),
+      origins_(cfg_.allowed_origins),
       id_(random_node_id()) {
   unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)

@@ -15,6 +15,7 @@
 
 #include "protocol/codec.hpp"
 #include "server/auth/authenticator.hpp"
+#include "server/auth/origin_policy.hpp"
 #include "server/channel_registry.hpp"
 #include "server/command_table.hpp"
 #include "server/config.hpp"
@@ -95,6 +96,7 @@ class node final : public engine_sink {
   engine& eng() { return *engine_; }
   crisis::service& crisis() { return *crisis_; }
   const auth::authenticator& auth() const { return auth_; }
+  const auth::origin_policy& origins() const { return origins_; }
   const static_files& web() const { return web_; }
   metrics& stats() { return metrics_; }
   const std::string& id() const { return id_; }
@@ -132,6 +134,7 @@ class node final : public engine_sink {
   crisis::options crisis_options_;
   metrics metrics_;
   auth::authenticator auth_;
+  auth::origin_policy origins_;
   // Declared before the engine so it is destroyed after it: an engine that fails its pending
   // requests as it goes away calls back into the service.
   std::unique_ptr<crisis::service> crisis_;

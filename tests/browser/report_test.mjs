@@ -70,6 +70,8 @@ async function runCrisis(browser, port) {
   const bot = token('scout', 'Scout', 'bot');
   const context = await browser.newContext();
   const page = await context.newPage();
+  // A page of the server's own origin: other origins may not open /ws (server.allowed_origins).
+  await page.goto(`http://127.0.0.1:${port}/healthz`);
   const [, , g] = await commands(page, port, lead, [
     { op: 'channel.create', channel: CHANNEL, title: 'Kettle recall <drill> "KX-200"',
       severity: 'sev2', drill: true, approval: { required: true } },

@@ -525,6 +525,27 @@ TEST(config_set, value_may_contain_equals_and_dots) {
   EXPECT_TRUE(contains(errors[0], "log.level must be one of")) << errors[0];
 }
 
+TEST(config_set, allowed_origins_are_canonical_and_checked) {
+  config c;
+  EXPECT_TRUE(set_errors(c, {"server.allowed_origins=HTTPS://Console.Example.org:443, *"}).empty());
+  EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"https://console.example.org", "*"}));
+  EXPECT_TRUE(
+      set_errors(c, {R"(server.allowed_origins=["http://a.example:8080", "https://b.example"])"})
+          .empty());
+  EXPECT_EQ(c.allowed_origins,
+            (std::vector<std::string>{"http://a.example:8080", "https://b.example"}));
+  auto errors = set_errors(
+      c, {"server.allowed_origins=https://ok.example, ftp://x",
+          "server.allowed_origins=https://x.example/path", "server.allowed_origins=[1]"});
+  ASSERT_EQ(errors.size(), 3u) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(contains(errors[0], "server.allowed_origins entry \"ftp://x\" is not an origin"))
+      << errors[0];
+  EXPECT_TRUE(contains(errors[1], "entry \"https://x.example/path\" is not an origin"))
+      << errors[1];
+  EXPECT_TRUE(contains(errors[2], "server.allowed_origins must be an array of strings"))
+      << errors[2];
+}
+
 TEST(config_set, unknown_key_is_reported) {
   config c;
   auto errors = set_errors(c, {"server.thread=8"});

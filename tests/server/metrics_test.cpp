@@ -121,6 +121,7 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::spike_arrivals_dropped, "muster_spike_arrivals_dropped_total"},
     {counter::drill_alerts, "muster_drill_alerts_total"},
     {counter::approvals_overdue, "muster_approvals_overdue_total"},
+    {counter::origin_refusals, "muster_origin_refusals_total"},
 };
 
 }  // namespace
