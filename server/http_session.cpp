@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "server/command_table.hpp"
+#include "server/log_throttle.hpp"
 
 #include "server/node.hpp"
 #include "server/websocket_session.hpp"
@@ -159,8 +160,23 @@ bool offers_subprotocol(std::string_view header) {
 }
 }  // namespace
 
-http_session::http_session(net::ip::tcp::socket&& socket, node& n, io_thread& t)
-    : stream_(std::move(socket)), node_(n), thread_(t) {}
+namespace {
+
+// Refusals at server.max_connections: counted always, logged at most every 10 s.
+void log_full(std::size_t limit) {
+  static log_throttle throttle(std::chrono::seconds(10));
+  if (auto held = throttle.allow(std::chrono::steady_clock::now()))
+    spdlog::warn(
+        "refused a WebSocket upgrade: {} connections open (server.max_connections); {} "
+        "more refused since the last line",
+        limit, *held);
+}
+
+}  // namespace
+
+http_session::http_session(net::ip::tcp::socket&& socket, node& n, io_thread& t,
+                           std::shared_ptr<void> spare)
+    : spare_(std::move(spare)), stream_(std::move(socket)), node_(n), thread_(t) {}
 
 void http_session::run() {
   do_read();
@@ -171,7 +187,8 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(max_request_body);
   parser_->header_limit(max_request_header);
-  stream_.expires_after(node_.cfg().handshake_timeout);
+  // A spare descriptor is not left to a client that sends nothing.
+  stream_.expires_after(spare_ ? std::chrono::seconds(2) : node_.cfg().handshake_timeout);
   // The header first: how the body is framed is checked before any of it is read.
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&http_session::on_header, shared_from_this()));
@@ -202,6 +219,17 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   auto& req = parser_->get();
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
+  if (spare_) {
+    // On a spare descriptor: the checks that tell operators what is wrong, nothing else.
+    bool check = path == "/healthz" || path == "/readyz" || path == "/metrics";
+    // Closed right after the answer (no draining): the spare must come back quickly.
+    auto res =
+        check && !websocket::is_upgrade(req) && req.method() == http::verb::get
+            ? plain_response(req, path)
+            : make_refusal(http::status::service_unavailable, "server at its open-file limit\n");
+    res.keep_alive(false);
+    return send_response(std::move(res));
+  }
   if (websocket::is_upgrade(req)) return handle_upgrade(req, target, path);
   if (path.starts_with("/api/")) return handle_api(req, path);
   auto res = plain_response(req, path);
@@ -257,6 +285,7 @@ void http_session::handle_upgrade(const request& req, std::string_view target,
               static_cast<std::int64_t>(node_.cfg().max_connections);
   if (bad_proto || full || node_.stopping()) {
     node_.stats().add(counter::connections_rejected);
+    if (full) log_full(node_.cfg().max_connections);
     return send_response(
         refuse(bad_proto ? http::status::bad_request : http::status::service_unavailable,
                bad_proto ? "unsupported subprotocol: offer muster.v1\n"

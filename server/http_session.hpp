@@ -18,7 +18,10 @@ struct io_thread;
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t);
+  /// `spare`: accepted on a spare descriptor at the open-file limit (only /healthz, /readyz and
+  /// /metrics are answered, once; the rest gets 503). Held until the session ends.
+  http_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t,
+               std::shared_ptr<void> spare = {});
   void run();
 
  private:
@@ -36,9 +39,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void accept_websocket(const request& req, std::optional<auth::identity> who);
   /// Health, readiness, metrics and the console's files.
   response plain_response(const request& req, std::string_view path);
-  /// /api/v1/...: answered asynchronously (the crisis service may ask the engine).
   /// Why this request's Origin may not use /ws or /api (counted), or none.
   std::optional<std::string> origin_refusal(const request& req);
+  /// /api/v1/...: answered asynchronously (the crisis service may ask the engine).
   void handle_api(const request& req, std::string_view path);
   /// The request's identity; false after answering 401.
   bool api_identity(const request& req, crisis::actor& who);
@@ -65,6 +68,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void drain_and_close();
   std::size_t drained_ = 0;
 
+  std::shared_ptr<void> spare_;  // before stream_: released after the socket is closed
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   node& node_;

@@ -1,10 +1,14 @@
 #pragma once
 // Accepts TCP connections on one port and hands each to an http_session on the next I/O
-// thread, round-robin. Runs on I/O thread 0.
+// thread, round-robin; at the open-file limit, spare descriptors let it keep answering health
+// checks. Runs on I/O thread 0.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
+
+#include "server/fd_reserve.hpp"
+#include "server/log_throttle.hpp"
 
 namespace muster::server {
 
@@ -18,14 +22,18 @@ class listener : public std::enable_shared_from_this<listener> {
   std::uint16_t port() const;
 
  private:
-  void do_accept();
-  void on_accept(std::size_t index, boost::system::error_code ec,
+  /// `slot`: a spare descriptor given up for this accept (the session is limited to checks).
+  void do_accept(std::shared_ptr<void> slot = {});
+  void on_accept(std::size_t index, std::shared_ptr<void> slot, boost::system::error_code ec,
                  boost::asio::ip::tcp::socket socket);
+  void on_accept_error(boost::system::error_code ec);
 
   node& node_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   std::size_t next_thread_ = 0;
+  std::shared_ptr<fd_reserve> reserve_;
+  log_throttle errors_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace muster::server

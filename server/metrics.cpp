@@ -47,6 +47,8 @@ constexpr counter_info infos[] = {
     {"muster_approvals_overdue_total", "alert.approval_overdue escalations raised by this node"},
     {"muster_origin_refusals_total",
      "WebSocket upgrades and API requests refused for their Origin (server.allowed_origins)"},
+    {"muster_accept_errors_total",
+     "Failed accepts of new connections (mostly the open-file limit; logged)"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

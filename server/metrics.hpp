@@ -41,6 +41,7 @@ enum class counter : std::size_t {
   drill_alerts,            // alerts created in drill channels (not in alerts_new)
   approvals_overdue,       // alert.approval_overdue escalations raised
   origin_refusals,         // /ws upgrades and API requests from an origin not allowed
+  accept_errors,           // failed accepts (EMFILE at the open-file limit, mostly)
   count_
 };
 

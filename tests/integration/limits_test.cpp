@@ -350,3 +350,67 @@ TEST(limits, client_that_never_reads_its_replies_is_not_read_either) {
       << "replies queued for a client that does not read: " << replies_built() << " (sent " << sent
       << ")";
 }
+
+TEST(limits, a_busy_port_is_named_at_start_up) {
+  server_process first;
+  auto address = "127.0.0.1:" + std::to_string(first.port());
+  try {
+    server_process second({"--listen", address});
+    ADD_FAILURE() << "a second server started on " << address;
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("cannot listen on " + address + ": Address already in use"),
+        std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(limits, at_the_open_file_limit_health_checks_still_answer) {
+  // 256 descriptors: clients that keep upgrading use them all; spare ones still let /healthz
+  // and /metrics through and turn other requests away with 503, never a silent backlog.
+  server_process server({}, 256);
+  namespace net = boost::asio;
+  net::io_context ioc;
+  std::vector<std::unique_ptr<net::ip::tcp::socket>> clients;
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  for (int i = 0; i < 300; ++i) {
+    auto s = std::make_unique<net::ip::tcp::socket>(ioc);
+    s->connect({net::ip::make_address("127.0.0.1"), server.port()});
+    net::write(*s, net::buffer(upgrade));
+    clients.push_back(std::move(s));
+  }
+  // Each client gets 101 or, past the limit, 503 "server at its open-file limit".
+  int switched = 0, refused = 0;
+  for (auto& s : clients) {
+    s->non_blocking(true);
+    std::string got;
+    char buf[512];
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (got.find("\r\n\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      boost::system::error_code ec;
+      auto n = s->read_some(net::buffer(buf), ec);
+      if (ec == net::error::would_block) {
+        std::this_thread::sleep_for(2ms);
+        continue;
+      }
+      got.append(buf, n);
+      if (ec) break;
+    }
+    switched += got.starts_with("HTTP/1.1 101");
+    refused += got.starts_with("HTTP/1.1 503") && got.find("open-file limit") != std::string::npos;
+  }
+  EXPECT_GT(switched, 100) << "most descriptors serve clients";
+  EXPECT_GT(refused, 0) << "the rest are told, not left waiting";
+  EXPECT_EQ(switched + refused, 300) << switched << " switched, " << refused << " refused";
+  auto health = http_get(server.port(), "/healthz");
+  EXPECT_EQ(health.first, 200) << "health checks answer while every descriptor is in use";
+  auto metrics = http_get(server.port(), "/metrics");
+  ASSERT_EQ(metrics.first, 200);
+  EXPECT_EQ(metrics.second.find("muster_accept_errors_total 0"), std::string::npos)
+      << "accept failures are counted";
+  EXPECT_NE(server.log().find("answering health checks and metrics only"), std::string::npos)
+      << server.log();
+}

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ namespace muster::test {
 
 namespace fs = std::filesystem;
 
-server_process::server_process(std::vector<std::string> args) {
+server_process::server_process(std::vector<std::string> args, unsigned max_open_files) {
   std::random_device rd;
   dir_ = fs::temp_directory_path() /
          ("musterd-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
@@ -61,6 +62,10 @@ server_process::server_process(std::vector<std::string> args) {
   if (pid_ == 0) {
     // If the test process dies (a timeout kill, a crash), so does this child: no orphans.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (max_open_files) {
+      rlimit lim{max_open_files, max_open_files};
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
     FILE* f = std::freopen(log.c_str(), "w", stdout);
     (void)f;
     ::dup2(::fileno(stdout), 2);

@@ -16,8 +16,9 @@ namespace muster::test {
 
 class server_process {
  public:
-  /// `args` are extra musterd arguments, e.g. {"--set", "limits.publish_rate=5"}.
-  explicit server_process(std::vector<std::string> args = {});
+  /// `args` are extra musterd arguments, e.g. {"--set", "limits.publish_rate=5"};
+  /// `max_open_files`: the child's RLIMIT_NOFILE (0: inherited).
+  explicit server_process(std::vector<std::string> args = {}, unsigned max_open_files = 0);
   ~server_process();
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;

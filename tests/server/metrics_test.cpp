@@ -122,6 +122,7 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::drill_alerts, "muster_drill_alerts_total"},
     {counter::approvals_overdue, "muster_approvals_overdue_total"},
     {counter::origin_refusals, "muster_origin_refusals_total"},
+    {counter::accept_errors, "muster_accept_errors_total"},
 };
 
 }  // namespace
