@@ -275,6 +275,7 @@ const std::vector<key_spec>& schema() {
        }},
       {"log", "level",
        string_key(&config::log_level, {"trace", "debug", "info", "warn", "error", "off"})},
+      {"log", "format", string_key(&config::log_format, {"text", "json"})},
       {"auth", "enabled", bool_key(&config::auth_enabled)},
       {"auth", "secret", string_key(&config::auth_secret)},
       {"auth", "leeway_s", duration_key(&config::auth_leeway, 0, 3600)},

@@ -62,6 +62,7 @@ struct config {
   bool redis_cluster = false;
   // [log]
   std::string log_level = "info";
+  std::string log_format = "text";  // text, or json: one JSON object per line
   // [auth]
   bool auth_enabled = true;
   std::string auth_secret;  // HS256 key; required while auth is enabled

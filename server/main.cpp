@@ -19,6 +19,7 @@
 #include "server/engine/embedded/sqlite.hpp"
 #include "server/engine/memory_engine.hpp"
 #include "server/engine/redis/redis_engine.hpp"
+#include "server/log_format.hpp"
 #include "server/node.hpp"
 
 using namespace muster::server;
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
   }
 
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  if (cfg.log_format == "json") muster::server::use_json_logs();
   // Every connection is a file descriptor: take all the process may have.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

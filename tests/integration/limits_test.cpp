@@ -7,7 +7,10 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 
+#include <simdjson.h>
+
 #include <atomic>
+#include <sstream>
 #include <thread>
 
 #include "clients/lib/blocking_client.hpp"
@@ -413,4 +416,24 @@ TEST(limits, at_the_open_file_limit_health_checks_still_answer) {
       << "accept failures are counted";
   EXPECT_NE(server.log().find("answering health checks and metrics only"), std::string::npos)
       << server.log();
+}
+
+TEST(limits, json_logs_are_one_object_per_line) {
+  server_process server({"--set", "log.format=\"json\""});
+  server.stop();
+  std::istringstream lines(server.log());
+  std::string line;
+  int objects = 0, listening = 0;
+  simdjson::dom::parser p;
+  while (std::getline(lines, line)) {
+    simdjson::dom::element e;
+    ASSERT_FALSE(p.parse(line).get(e)) << "not JSON: " << line;
+    std::string_view level, msg;
+    EXPECT_FALSE(e["level"].get(level)) << line;
+    ASSERT_FALSE(e["msg"].get(msg)) << line;
+    ++objects;
+    listening += msg.find("listening on 127.0.0.1:") != std::string_view::npos;
+  }
+  EXPECT_GT(objects, 1);
+  EXPECT_EQ(listening, 1);
 }
