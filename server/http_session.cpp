@@ -330,7 +330,8 @@ http::response<http::string_body> http_session::plain_response(const request& re
     return make_response(req, http::status::ok, std::move(body),
                          "text/plain; version=0.0.4; charset=utf-8");
   }
-  const auto* f = node_.web().find(path);
+  auto web = node_.web();  // held while its file is copied into the response
+  const auto* f = web->find(path);
   if (!f) return make_response(req, http::status::not_found, "not found\n");
   // The console: revalidated on every load (a new build is picked up at once), cheap when
   // unchanged (304); locked down to this origin.

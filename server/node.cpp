@@ -38,8 +38,9 @@ node::node(config cfg, engine_factory make_engine)
   crisis_ = std::make_unique<crisis::service>(*engine_, crisis_options_, metrics_);
   if (!cfg_.web_root.empty() && cfg_.web_root != "none") {
     try {
-      web_ = static_files(cfg_.web_root);
-      spdlog::info("web console: {} files from {}", web_.size(), cfg_.web_root);
+      auto files = std::make_shared<const static_files>(cfg_.web_root);
+      spdlog::info("web console: {} files from {}", files->size(), cfg_.web_root);
+      web_.store(std::move(files));
     } catch (const std::exception& e) {
       // The server is still useful without its console: say so and go on.
       spdlog::warn("web console not served: {}", e.what());
@@ -51,6 +52,7 @@ node::node(config cfg, engine_factory make_engine)
 }
 
 node::~node() {
+  if (web_loader_.joinable()) web_loader_.join();
   // Sessions still owned by pending handlers are released while everything they unregister
   // from (routes, engine, registries) still exists.
   loops_done_ = true;
@@ -70,10 +72,14 @@ void node::run() {
                MUSTER_VERSION, id_, cfg_.host(), port_, threads_.size(), cfg_.engine);
   if (on_listening) on_listening(port_);
 
-  net::signal_set signals(threads_[0]->ioc, SIGINT, SIGTERM);
+  net::signal_set signals(threads_[0]->ioc, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
+      if (sig == SIGHUP) {
+        reload_web();
+        return wait_signal();
+      }
       if (stopping_)
         spdlog::info("signal {}: already shutting down", sig);
       else
@@ -96,9 +102,26 @@ void node::run() {
   metrics_.bind_thread(0);
   threads_[0]->ioc.run();
   for (auto& w : workers) w.join();
+  if (web_loader_.joinable()) web_loader_.join();
   loops_done_ = true;
   engine_->stop();
   spdlog::info("musterd stopped");
+}
+
+void node::reload_web() {
+  if (cfg_.web_root.empty() || cfg_.web_root == "none")
+    return spdlog::info("SIGHUP: no console to reload (server.web_root = \"none\")");
+  // Read on a thread of its own: no disk wait on an I/O thread. The old files serve meanwhile.
+  if (web_loader_.joinable()) web_loader_.join();  // a reload a moment ago: it is done by now
+  web_loader_ = std::thread([this] {
+    try {
+      auto files = std::make_shared<const static_files>(cfg_.web_root);
+      spdlog::info("SIGHUP: web console reloaded, {} files from {}", files->size(), cfg_.web_root);
+      web_.store(std::move(files));
+    } catch (const std::exception& e) {
+      spdlog::error("SIGHUP: web console not reloaded, the old files stay: {}", e.what());
+    }
+  });
 }
 
 void node::start_sweep() {

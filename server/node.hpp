@@ -97,7 +97,8 @@ class node final : public engine_sink {
   crisis::service& crisis() { return *crisis_; }
   const auth::authenticator& auth() const { return auth_; }
   const auth::origin_policy& origins() const { return origins_; }
-  const static_files& web() const { return web_; }
+  /// The console's files as last loaded (at start-up, and again on SIGHUP); any thread.
+  std::shared_ptr<const static_files> web() const { return web_.load(); }
   metrics& stats() { return metrics_; }
   const std::string& id() const { return id_; }
   bool stopping() const { return stopping_.load(); }
@@ -139,7 +140,10 @@ class node final : public engine_sink {
   // requests as it goes away calls back into the service.
   std::unique_ptr<crisis::service> crisis_;
   std::unique_ptr<engine> engine_;
-  static_files web_;
+  std::atomic<std::shared_ptr<const static_files>> web_{std::make_shared<static_files>()};
+  /// Loads server.web_root off the I/O threads and swaps it in (SIGHUP).
+  void reload_web();
+  std::thread web_loader_;  // the last reload; joined before the next and at the end of run()
   std::string id_;
   std::vector<std::unique_ptr<io_thread>> threads_;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;

@@ -40,18 +40,23 @@ S.onUrgent((alerts) => {
   if (S.prefs.value.sound) beep(sev1 ? 'sev1' : 'sev2');
   if (sev1 && navigator.vibrate) navigator.vibrate([200, 100, 200]);
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || !S.prefs.value.notify) return;
-  const shown = urgent.length > 3 ? urgent.slice(0, 2) : urgent;
-  for (const a of shown) {
-    const n = new Notification(`${a.severity.toUpperCase()} alert in ${a.channel}${a.drill ? ' (drill)' : ''}`,
-      { body: `${a.author || a.source}: ${a.text.slice(0, 160)}`, tag: a.id });
-    n.onclick = () => {
-      window.focus();
-      S.openChannel(a.channel).then(() => select(a.id));
-    };
-  }
-  if (shown.length < urgent.length) {
-    const n = new Notification(`${urgent.length - shown.length} more urgent alerts`, { body: 'Open Muster to see the queue.', tag: 'muster-burst' });
-    n.onclick = () => window.focus();
+  const shown = urgent.length > 3 ? urgent.slice(0, 2) : urgent; // most severe first
+  try {
+    for (const a of shown) {
+      const n = new Notification(`${a.severity.toUpperCase()} alert in ${a.channel}${a.drill ? ' (drill)' : ''}`,
+        { body: `${a.author || a.source}: ${a.text.slice(0, 160)}`, tag: a.id });
+      n.onclick = () => {
+        window.focus();
+        S.openChannel(a.channel).then(() => select(a.id));
+      };
+    }
+    if (shown.length < urgent.length) {
+      const n = new Notification(`${urgent.length - shown.length} more urgent alerts`, { body: 'Open Muster to see the queue.', tag: 'muster-burst' });
+      n.onclick = () => window.focus();
+    }
+  } catch {
+    // Some mobile browsers have the permission but no Notification constructor: sound and
+    // vibration above still told the user.
   }
 });
 

@@ -216,6 +216,7 @@ function onState({ state, identity, message }) {
 export async function refreshChannels() {
   try {
     const r = await client.call('channel.list', { watch: true });
+    flushEvents(); // feed events older than this list first
     channels.value = new Map(r.channels.map((c) => [c.channel, c]));
     systemChannels.value = r.system || [];
   } catch (err) {
@@ -250,59 +251,72 @@ export async function openChannel(name) {
 
 const FEED_EVENTS = new Set(['alert.escalated', 'alert.approval_overdue', 'guidance.overdue', 'channel.spike']);
 
+// Each part of a channel's snapshot is applied when its reply arrives, after the events that
+// came before that reply (they are older) and before those that come after it (newer): the
+// WebSocket keeps the server's order, and a reply's promise settles before the next message.
+function part(call, apply) {
+  return call.then((r) => {
+    flushEvents();
+    batch(() => apply(r));
+    return r;
+  });
+}
+
 export async function loadChannel(name) {
   const ch = chan(name);
   const c = client;
-  const [history, alerts, guidance, presence, templates] = await Promise.all([
-    c.call('history', { channel: name, limit: 1000 }),
-    c.call('alert.list', { channel: name, limit: 10000 }).catch(() => ({ alerts: [], activity: {} })),
-    c.call('guidance.list', { channel: name }).catch(() => ({ pinned: [] })),
-    c.call('presence', { channel: name }),
-    c.call('template.list', { channel: name }).catch(() => ({ templates: [] })),
-  ]);
-  flushEvents(); // events that came before this snapshot must not overwrite it later
-  batch(() => {
-    ch.templates.value = new Map(templates.templates.map((t) => [t.name, t]));
-    ch.seen = new Set();
-    const messages = [];
-    const feed = [];
-    const acks = new Map();
-    for (const p of history.publications) {
-      if (p.event === 'message' && !ch.seen.has(p.offset)) {
-        ch.seen.add(p.offset);
-        messages.push(p);
-      } else if (FEED_EVENTS.has(p.event)) {
-        feed.unshift(p);
-      } else if (p.event === 'guidance.posted' || p.event === 'guidance.revised') {
-        rememberVersion(ch, p.data.guidance);
+  const [, , guidance] = await Promise.all([
+    part(c.call('history', { channel: name, limit: 1000 }), (history) => {
+      ch.seen = new Set();
+      const messages = [];
+      const feed = [];
+      for (const p of history.publications) {
+        if (p.event === 'message' && !ch.seen.has(p.offset)) {
+          ch.seen.add(p.offset);
+          messages.push(p);
+        } else if (FEED_EVENTS.has(p.event)) {
+          feed.unshift(p);
+        } else if (p.event === 'guidance.posted' || p.event === 'guidance.revised') {
+          rememberVersion(ch, p.data.guidance);
+        }
       }
-    }
-    ch.messages.value = messages.slice(-500);
-    ch.feed.value = feed.slice(0, 500);
-    // My own acks and receipts, as the server keeps them (PROTOCOL 17.4): not the history page,
-    // which a busy channel outgrows.
-    for (const m of guidance.mine || []) {
-      if (m.acked_version) acks.set(m.guidance, m.acked_version);
-      if (m.receipt_version && m.delivered_at) ch.receipts.add(`${m.guidance}:${m.receipt_version}:delivered`);
-      if (m.receipt_version && m.read_at) ch.receipts.add(`${m.guidance}:${m.receipt_version}:read`);
-    }
-    ch.myAcks.value = acks;
-    const fresh = new Map();
-    for (const a of alerts.alerts) {
-      const s = ch.alerts.get(a.id);
-      if (s) s.value = a;
-      fresh.set(a.id, s || signal(a));
-    }
-    ch.alerts = fresh;
-    ch.alertSet.value++;
-    for (const [id, list] of Object.entries(alerts.activity || {})) {
-      ch.activityOf(id).value = new Map(list.map((e) => [e.user, e]));
-    }
-    ch.pinned.value = new Map(guidance.pinned.map((g) => [g.kind, g]));
-    for (const g of guidance.pinned) rememberVersion(ch, g);
-    ch.presence.value = new Map(presence.clients.map((p) => [p.client, p.name]));
-    ch.loaded.value = true;
-  });
+      ch.messages.value = messages.slice(-500);
+      ch.feed.value = feed.slice(0, 500);
+    }),
+    part(c.call('alert.list', { channel: name, limit: 10000 }).catch(() => ({ alerts: [], activity: {} })), (alerts) => {
+      const fresh = new Map();
+      for (const a of alerts.alerts) {
+        const s = ch.alerts.get(a.id);
+        if (s) s.value = a;
+        fresh.set(a.id, s || signal(a));
+      }
+      ch.alerts = fresh;
+      ch.alertSet.value++;
+      for (const [id, list] of Object.entries(alerts.activity || {})) {
+        ch.activityOf(id).value = new Map(list.map((e) => [e.user, e]));
+      }
+    }),
+    part(c.call('guidance.list', { channel: name }).catch(() => ({ pinned: [], mine: [] })), (g) => {
+      // My own acks and receipts, as the server keeps them (PROTOCOL 17.4): not the history
+      // page, which a busy channel outgrows.
+      const acks = new Map();
+      for (const m of g.mine || []) {
+        if (m.acked_version) acks.set(m.guidance, m.acked_version);
+        if (m.receipt_version && m.delivered_at) ch.receipts.add(`${m.guidance}:${m.receipt_version}:delivered`);
+        if (m.receipt_version && m.read_at) ch.receipts.add(`${m.guidance}:${m.receipt_version}:read`);
+      }
+      ch.myAcks.value = acks;
+      ch.pinned.value = new Map(g.pinned.map((x) => [x.kind, x]));
+      for (const x of g.pinned) rememberVersion(ch, x);
+    }),
+    part(c.call('presence', { channel: name }), (presence) => {
+      ch.presence.value = new Map(presence.clients.map((p) => [p.client, p.name]));
+    }),
+    part(c.call('template.list', { channel: name }).catch(() => ({ templates: [] })), (templates) => {
+      ch.templates.value = new Map(templates.templates.map((t) => [t.name, t]));
+    }),
+  ]);
+  ch.loaded.value = true;
   for (const g of guidance.pinned) receipt(ch, g, 'delivered');
   if (isLead()) {
     for (const g of guidance.pinned) refreshStatus(name, g.id);
@@ -387,13 +401,20 @@ export function flushEvents() {
   } finally {
     flushing = false;
   }
-  const news = urgent;
+  // One entry per alert (its newest state), most severe first.
+  const news = [...new Map(urgent.map((a) => [a.id, a])).values()].sort((x, y) => sevRank(x.severity) - sevRank(y.severity));
   urgent = [];
   if (news.length) {
     announce.value = news.length === 1
       ? `New ${news[0].severity} alert from ${news[0].author || news[0].source}: ${news[0].text.slice(0, 80)}`
       : `${news.length} new alerts`;
-    for (const fn of notifyHooks) fn(news);
+    for (const fn of notifyHooks) {
+      try {
+        fn(news);
+      } catch (err) {
+        console.error('notification', err); // e.g. Android Chrome: no Notification constructor
+      }
+    }
   }
 }
 

@@ -379,8 +379,12 @@ void modify(context& ctx, const std::string& channel, const std::string& id, con
 
 void after_commit(context& ctx, const alert_record& rec, const std::vector<event_spec>& events) {
   // Copies for the alert's other channels: each keeps its own ordered, recoverable stream.
-  for (std::size_t i = 1; i < rec.channels.size(); ++i)
-    ctx.st.copy_events(rec.channels[i], events, "alert " + rec.a.id + " event");
+  for (std::size_t i = 1; i < rec.channels.size(); ++i) {
+    if (rec.channels[i] == ctx.opts.leads_channel)  // routed to the leads: their retention
+      ctx.tell_leads(events, "alert " + rec.a.id + " event");
+    else
+      ctx.st.copy_events(rec.channels[i], events, "alert " + rec.a.id + " event");
+  }
 }
 
 namespace {

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "clients/lib/blocking_client.hpp"
 #include "tests/integration/server_process.hpp"
@@ -29,4 +33,21 @@ TEST(shutdown, drain_timeout_bounds_shutdown_when_a_client_never_reads) {
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(server.stop(5s), 0);  // exits even though `a` is not pumping its socket
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+TEST(shutdown, sighup_reloads_the_console_and_keeps_serving) {
+  // A copy of the console that the test changes: SIGHUP picks the new files up, no restart.
+  auto root = std::filesystem::temp_directory_path() /
+              ("muster-web-" + std::to_string(::getpid()) + "-sighup");
+  std::filesystem::create_directories(root);
+  std::ofstream(root / "index.html") << "first";
+  server_process s({"--set", "server.web_root=\"" + root.string() + "\""});
+  auto c = connect_client(s, "stays");
+  EXPECT_EQ(http_get(s.port(), "/").second, "first");
+  std::ofstream(root / "index.html", std::ios::trunc) << "second";
+  ASSERT_EQ(::kill(s.pid(), SIGHUP), 0);
+  EXPECT_TRUE(eventually([&] { return http_get(s.port(), "/").second == "second"; }));
+  EXPECT_NE(s.log().find("SIGHUP: web console reloaded, 1 files"), std::string::npos) << s.log();
+  EXPECT_FALSE(c->call("subscribe", R"("channel":"still")").is_error) << "connections stay";
+  std::filesystem::remove_all(root);
 }

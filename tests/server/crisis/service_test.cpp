@@ -574,6 +574,16 @@ TEST_F(short_history, leads_channel_keeps_escalations_like_a_crisis_timeline) {
   EXPECT_EQ(count("triage", "alert.escalated"), 3u) << "triage keeps [history]: the last 3";
 }
 
+TEST_F(short_history, alerts_routed_to_the_leads_channel_keep_its_retention_too) {
+  route_rule to_leads;
+  to_leads.sources = {"x"};
+  to_leads.channels = {"triage", "leads"};
+  opts_.routes = {to_leads};
+  for (int i = 0; i < 6; ++i) push_new("https://x.com/u/status/" + std::to_string(i), "sev2");
+  EXPECT_EQ(count("leads", "alert.new"), 6u);
+  EXPECT_EQ(count("triage", "alert.new"), 3u);
+}
+
 TEST_F(crisis_service, claimed_alert_escalates_step_two_when_not_answered) {
   // Claimed before the first deadline: only the respond_within deadline applies.
   auto id = push_new("https://x.com/u/status/1", "sev2");
