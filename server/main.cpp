@@ -46,6 +46,19 @@ void prepare_storage_dir(const std::string& path, bool create) {
   if (::access(existing.c_str(), W_OK) != 0)
     fail(std::string("not writable: ") + std::strerror(errno));
 }
+
+// An installed musterd (bin/musterd) serves ../share/muster/web; one run from its build tree,
+// the checkout's clients/web.
+std::string default_web_root() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto installed = (exe.parent_path() / MUSTER_INSTALLED_WEB_ROOT).lexically_normal();
+    if (std::filesystem::is_directory(installed, ec)) return installed.string();
+  }
+  return MUSTER_WEB_ROOT;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +90,7 @@ int main(int argc, char** argv) {
     if (app.count("--threads")) sets.push_back("server.threads=" + std::to_string(threads));
     apply_overrides(cfg, sets);
     validate(cfg);
-    if (cfg.web_root.empty()) cfg.web_root = MUSTER_WEB_ROOT;
+    if (cfg.web_root.empty()) cfg.web_root = default_web_root();
     if (cfg.engine == "embedded") prepare_storage_dir(cfg.storage_path, true);
   } catch (const config_error& e) {
     for (const auto& line : e.errors) std::cerr << line << "\n";
