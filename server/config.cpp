@@ -279,6 +279,12 @@ const std::vector<key_spec>& schema() {
       {"auth", "enabled", bool_key(&config::auth_enabled)},
       {"auth", "secret", string_key(&config::auth_secret)},
       {"auth", "leeway_s", duration_key(&config::auth_leeway, 0, 3600)},
+      {"auth", "jwks_file", string_key(&config::auth_jwks_file)},
+      {"auth", "issuer", string_key(&config::auth_issuer)},
+      {"auth", "audience", string_key(&config::auth_audience)},
+      {"auth", "role_claim", string_key(&config::auth_role_claim)},
+      {"auth", "name_claim", string_key(&config::auth_name_claim)},
+      {"auth", "channels_claim", string_key(&config::auth_channels_claim)},
       {"crisis", "triage_channel", channel_key(&config::triage_channel)},
       {"crisis", "leads_channel", channel_key(&config::leads_channel)},
       {"crisis", "timeline_size", integer_key(&config::timeline_size, 100, 10000000)},
@@ -635,10 +641,13 @@ void validate(const config& cfg) {
   check("", cfg.spike, "spike");
   for (const auto& [name, ov] : cfg.spike_channels) check(name, ov, "spike.channels." + name);
   if (!errors.empty()) throw config_error(std::move(errors));
-  if (cfg.auth_enabled && cfg.auth_secret.size() < 16)
+  // A provider's key set alone is enough; a secret, when given, must be a real one.
+  if (cfg.auth_enabled && (cfg.auth_jwks_file.empty() || !cfg.auth_secret.empty()) &&
+      cfg.auth_secret.size() < 16)
     throw config_error(
         {"auth.secret must be at least 16 bytes while auth is enabled (set "
-         "MUSTER_AUTH_SECRET, or auth.enabled = false to run without auth)"});
+         "MUSTER_AUTH_SECRET, or auth.jwks_file for an identity provider's keys, or "
+         "auth.enabled = false to run without auth)"});
 }
 
 std::map<std::string, std::string> process_env() {

@@ -67,6 +67,12 @@ struct config {
   bool auth_enabled = true;
   std::string auth_secret;  // HS256 key; required while auth is enabled
   std::chrono::seconds auth_leeway{30};
+  std::string auth_jwks_file;            // an identity provider's keys (RS256, ES256); "" = none
+  std::string auth_issuer;               // required "iss" ("" = not checked)
+  std::string auth_audience;             // required "aud" ("" = not checked)
+  std::string auth_role_claim = "role";  // claim names, or dotted paths into nested claims
+  std::string auth_name_claim = "name";
+  std::string auth_channels_claim = "channels";
   // [crisis]
   std::string triage_channel = "triage";
   std::string leads_channel = "leads";

@@ -6,7 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <fstream>
 #include <random>
+#include <stdexcept>
 
 #include "server/listener.hpp"
 #include "server/websocket_session.hpp"
@@ -22,13 +24,37 @@ std::string random_node_id() {
   for (auto& c : id) c = chars[rng() % 36];
   return id;
 }
+
+// The authenticator's keys: the shared secret, and an identity provider's key set read from
+// auth.jwks_file at start-up (a file that cannot be used stops start-up, naming it).
+auth::authenticator::options auth_options(const config& cfg) {
+  auth::authenticator::options o{
+      cfg.auth_enabled,
+      cfg.auth_secret,
+      cfg.auth_leeway,
+      nullptr,
+      cfg.auth_issuer,
+      cfg.auth_audience,
+      {cfg.auth_role_claim, cfg.auth_name_claim, cfg.auth_channels_claim}};
+  if (!cfg.auth_enabled || cfg.auth_jwks_file.empty()) return o;
+  std::ifstream in(cfg.auth_jwks_file, std::ios::binary);
+  if (!in) throw std::runtime_error("auth.jwks_file " + cfg.auth_jwks_file + ": cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto parsed = auth::key_set::parse(text);
+  if (auto* why = std::get_if<std::string>(&parsed))
+    throw std::runtime_error("auth.jwks_file " + cfg.auth_jwks_file + ": " + *why);
+  auto keys = std::make_shared<const auth::key_set>(std::move(std::get<auth::key_set>(parsed)));
+  spdlog::info("auth: {} keys from {}", keys->size(), cfg.auth_jwks_file);
+  o.jwks = std::move(keys);
+  return o;
+}
 }  // namespace
 
 node::node(config cfg, engine_factory make_engine)
     : cfg_(std::move(cfg)),
       crisis_options_(cfg_.crisis_options()),
       metrics_(cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency())),
-      auth_({cfg_.auth_enabled, cfg_.auth_secret, cfg_.auth_leeway}, metrics_),
+      auth_(auth_options(cfg_), metrics_),
       origins_(cfg_.allowed_origins),
       id_(random_node_id()) {
   unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());

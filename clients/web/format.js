@@ -67,7 +67,10 @@ export function refusal(message = '') {
   if (/expired/.test(reason)) return 'This token has expired. Ask your lead for a new one.';
   if (/malformed/.test(reason)) return 'This is not a complete token (it is malformed). Paste the whole token again.';
   if (/signature/.test(reason)) return 'This token was not issued for this server (its signature is invalid).';
-  if (/algorithm/.test(reason)) return 'This token uses an algorithm this server does not accept (HS256 only).';
+  if (/algorithm/.test(reason)) return 'This token uses an algorithm this server does not accept.';
+  if (/key id/.test(reason)) return 'This token was signed with a key this server does not know. Sign in again.';
+  if (/issuer/.test(reason)) return 'This token comes from another sign-in service than this server trusts.';
+  if (/audience/.test(reason)) return 'This token was issued for another application.';
   if (/claims/.test(reason)) return 'This token lacks a user or a valid role.';
   if (/not valid yet/.test(reason)) return 'This token is not valid yet. Check your clock or wait.';
   if (/required/.test(message)) return 'Paste a token to sign in.';

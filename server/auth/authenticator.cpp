@@ -5,9 +5,10 @@
 namespace muster::server::auth {
 
 std::error_code authenticator::verify(std::string_view token, identity& out) const {
-  auto ec = token.empty() ? make_error_code(jwt_errc::malformed)
-                          : auth::verify(token, opts_.secret, out, std::chrono::system_clock::now(),
-                                         opts_.leeway);
+  verify_keys keys{opts_.secret, opts_.jwks.get(), opts_.issuer, opts_.audience, &opts_.names};
+  auto ec = token.empty()
+                ? make_error_code(jwt_errc::malformed)
+                : auth::verify(token, keys, out, std::chrono::system_clock::now(), opts_.leeway);
   if (ec) metrics_.add(counter::auth_failures);
   return ec;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/auth/jwks.hpp"
 #include "server/auth/jwt.hpp"
 
 namespace muster::server {
@@ -19,8 +20,11 @@ class authenticator {
  public:
   struct options {
     bool enabled = true;
-    std::string secret;  // HS256 key
+    std::string secret;  // HS256 key ("": HS256 refused)
     std::chrono::seconds leeway{30};
+    std::shared_ptr<const key_set> jwks;  // RS256/ES256 keys (null: refused)
+    std::string issuer, audience;         // "": not checked
+    claim_names names;
   };
   authenticator(options opts, metrics& m) : opts_(std::move(opts)), metrics_(m) {}
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "protocol/codec.hpp"
+#include "server/auth/jwks.hpp"
 
 namespace muster::server::auth {
 
@@ -40,7 +41,7 @@ class category final : public std::error_category {
       case jwt_errc::malformed:
         return "token is malformed";
       case jwt_errc::bad_algorithm:
-        return "token algorithm must be HS256";
+        return "token algorithm is not accepted";
       case jwt_errc::bad_signature:
         return "token signature is invalid";
       case jwt_errc::expired:
@@ -49,6 +50,12 @@ class category final : public std::error_category {
         return "token is not valid yet";
       case jwt_errc::bad_claim:
         return "token claims are missing or invalid";
+      case jwt_errc::unknown_key:
+        return "token key id is unknown";
+      case jwt_errc::wrong_issuer:
+        return "token issuer is not accepted";
+      case jwt_errc::wrong_audience:
+        return "token audience is not accepted";
     }
     return "token error";
   }
@@ -152,8 +159,75 @@ bool identity::may_access(std::string_view channel) const {
   return false;
 }
 
+namespace {
+
+// A claim by name or dotted path ("realm_access.roles"), or an error when absent.
+simdjson::simdjson_result<simdjson::dom::element> claim(simdjson::dom::element c,
+                                                        const std::string& path) {
+  if (path.find('.') == std::string::npos) return c[path];
+  std::string pointer = "/" + path;
+  std::replace(pointer.begin(), pointer.end(), '.', '/');
+  return c.at_pointer(pointer);
+}
+
+// The role: a role name, or the first role name in an array of strings.
+std::optional<role> role_of(simdjson::simdjson_result<simdjson::dom::element> v) {
+  std::string_view sv;
+  if (!v.get(sv)) return parse_role(sv);
+  simdjson::dom::array a;
+  if (v.get(a)) return std::nullopt;
+  for (auto el : a)
+    if (!el.get(sv))
+      if (auto r = parse_role(sv)) return r;
+  return std::nullopt;
+}
+
+std::error_code check_signature(std::string_view alg, std::string_view kid,
+                                std::string_view signing_input, const std::string& signature,
+                                const verify_keys& keys) {
+  if (alg == "HS256") {
+    // Only with the shared secret: a provider's public key is never an HMAC key.
+    if (keys.secret.empty()) return jwt_errc::bad_algorithm;
+    auto expected = hmac_sha256(keys.secret, signing_input);
+    if (signature.size() != expected.size() ||
+        CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0)
+      return jwt_errc::bad_signature;
+    return {};
+  }
+  if (alg != "RS256" && alg != "ES256") return jwt_errc::bad_algorithm;  // "none" too
+  if (!keys.jwks) return jwt_errc::bad_algorithm;
+  auto ok = keys.jwks->verify(alg, kid, signing_input, signature);
+  if (!ok) return jwt_errc::unknown_key;
+  return *ok ? std::error_code{} : make_error_code(jwt_errc::bad_signature);
+}
+
+std::error_code check_issuer_audience(simdjson::dom::element c, const verify_keys& keys) {
+  std::string_view sv;
+  if (!keys.issuer.empty() && (c["iss"].get(sv) || sv != keys.issuer))
+    return jwt_errc::wrong_issuer;
+  if (keys.audience.empty()) return {};
+  auto aud = c["aud"];
+  if (!aud.get(sv)) return sv == keys.audience ? std::error_code{} : jwt_errc::wrong_audience;
+  simdjson::dom::array list;
+  if (!aud.get(list))
+    for (auto el : list)
+      if (!el.get(sv) && sv == keys.audience) return {};
+  return jwt_errc::wrong_audience;
+}
+
+}  // namespace
+
 std::error_code verify(std::string_view token, std::string_view secret, identity& out,
                        std::chrono::system_clock::time_point now, std::chrono::seconds leeway) {
+  verify_keys keys;
+  keys.secret = secret;
+  return verify(token, keys, out, now, leeway);
+}
+
+std::error_code verify(std::string_view token, const verify_keys& keys, identity& out,
+                       std::chrono::system_clock::time_point now, std::chrono::seconds leeway) {
+  static const claim_names default_names;
+  const auto& names = keys.names ? *keys.names : default_names;
   auto d1 = token.find('.');
   auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
   if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
@@ -166,31 +240,31 @@ std::error_code verify(std::string_view token, std::string_view secret, identity
 
   simdjson::dom::parser parser;
   simdjson::dom::element h;
-  if (parser.parse(*header).get(h)) return jwt_errc::malformed;
-  std::string_view alg;
-  // The algorithm is pinned: "none", RS256 or anything else is refused before any check.
-  if (h["alg"].get(alg) || alg != "HS256") return jwt_errc::bad_algorithm;
-  auto expected = hmac_sha256(secret, token.substr(0, d2));
-  if (signature->size() != expected.size() ||
-      CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0)
-    return jwt_errc::bad_signature;
+  if (parser.parse(*header).get(h) || !h.is_object()) return jwt_errc::malformed;
+  std::string_view alg, kid;
+  // The algorithm decides the key: HS256 only the secret, RS256/ES256 only the key set.
+  if (h["alg"].get(alg)) return jwt_errc::bad_algorithm;
+  if (auto k = h["kid"]; !k.error() && k.get(kid)) return jwt_errc::malformed;
+  std::string alg_copy(alg), kid_copy(kid);  // the next parse reuses the parser's buffers
+  if (auto ec = check_signature(alg_copy, kid_copy, token.substr(0, d2), *signature, keys))
+    return ec;
 
   simdjson::dom::element c;
   if (parser.parse(*payload).get(c) || !c.is_object()) return jwt_errc::malformed;
+  if (auto ec = check_issuer_audience(c, keys)) return ec;
   identity id;
   std::string_view sv;
   if (c["sub"].get(sv) || sv.empty()) return jwt_errc::bad_claim;
   id.subject.assign(sv);
-  if (!c["name"].get(sv))
+  if (!claim(c, names.name).get(sv))
     id.name.assign(sv);
   else
     id.name = id.subject;
-  if (c["role"].get(sv)) return jwt_errc::bad_claim;
-  auto r = parse_role(sv);
+  auto r = role_of(claim(c, names.role));
   if (!r) return jwt_errc::bad_claim;
   id.role = *r;
   simdjson::dom::array chans;
-  auto chans_field = c["channels"];
+  auto chans_field = claim(c, names.channels);
   if (!chans_field.error()) {
     if (chans_field.get(chans)) return jwt_errc::bad_claim;
     for (auto el : chans) {

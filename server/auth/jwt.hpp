@@ -1,6 +1,7 @@
 #pragma once
-// JSON Web Tokens signed with HS256: verification (algorithm pinned, constant-time signature
-// check, exp/nbf with an injected clock) and minting. No I/O; thread-safe (no shared state).
+// JSON Web Tokens: verification of HS256 (a shared secret, constant-time check) and of RS256 /
+// ES256 (an identity provider's key set), iss/aud, exp/nbf with an injected clock, claim names
+// as the provider spells them; HS256 minting. No I/O; thread-safe (no shared state).
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -29,7 +30,7 @@ struct identity {
 enum class jwt_errc {
   /// Not three base64url parts, or a part is not the JSON it should be.
   malformed = 1,
-  /// The header names an algorithm other than HS256 ("none" included).
+  /// The header names an algorithm the server does not accept ("none" included).
   bad_algorithm,
   /// The signature does not match.
   bad_signature,
@@ -39,6 +40,12 @@ enum class jwt_errc {
   not_yet_valid,
   /// A required claim ("sub", "role") is missing or has the wrong type or value.
   bad_claim,
+  /// RS256/ES256 with a "kid" the key set does not hold (or no kid and several keys).
+  unknown_key,
+  /// "iss" is not the configured issuer.
+  wrong_issuer,
+  /// "aud" does not name the configured audience.
+  wrong_audience,
 };
 const std::error_category& jwt_category() noexcept;
 inline std::error_code make_error_code(jwt_errc e) noexcept {
@@ -47,7 +54,31 @@ inline std::error_code make_error_code(jwt_errc e) noexcept {
 
 using clock_fn = std::chrono::system_clock::time_point (*)();
 
-/// Verifies `token` against `secret`; fills `out` or returns the reason it is refused.
+class key_set;
+
+/// Where the claims are in the provider's tokens: a claim name, or a dotted path into nested
+/// objects ("realm_access.roles"). A role claim may be a string or an array of strings (the
+/// first Muster role name in it counts).
+struct claim_names {
+  std::string role = "role";
+  std::string name = "name";
+  std::string channels = "channels";
+};
+
+/// What a token is checked against.
+struct verify_keys {
+  std::string_view secret;             // HS256 key (empty: HS256 refused)
+  const key_set* jwks = nullptr;       // RS256/ES256 keys (null: refused)
+  std::string_view issuer;             // "iss" must equal it (empty: not checked)
+  std::string_view audience;           // "aud" (string or array) must hold it (empty: not checked)
+  const claim_names* names = nullptr;  // null: role, name, channels
+};
+
+/// Verifies `token` against `keys`; fills `out` or returns the reason it is refused.
+std::error_code verify(std::string_view token, const verify_keys& keys, identity& out,
+                       std::chrono::system_clock::time_point now, std::chrono::seconds leeway);
+
+/// Verifies an HS256 `token` against `secret`, default claim names.
 std::error_code verify(std::string_view token, std::string_view secret, identity& out,
                        std::chrono::system_clock::time_point now = std::chrono::system_clock::now(),
                        std::chrono::seconds leeway = std::chrono::seconds(30));

@@ -12,6 +12,7 @@
 #include "clients/lib/blocking_client.hpp"
 #include "server/auth/jwt.hpp"
 #include "tests/integration/server_process.hpp"
+#include "tests/server/auth/test_idp.hpp"
 
 using namespace muster;
 using namespace muster::test;
@@ -223,4 +224,57 @@ TEST(auth, muster_token_mints_tokens_the_server_accepts) {
                     std::string(MUSTER_CLI_PATH) + " token --sub x --secret short 2>&1")
                 .find("at least 16"),
             std::string::npos);
+}
+
+TEST(auth, tokens_from_an_identity_provider_are_verified_with_its_key_set) {
+  using namespace muster::test::idp;
+  pkey_ptr rsa(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  pkey_ptr ec(EVP_EC_gen("P-256"), &EVP_PKEY_free);
+  auto dir = std::filesystem::temp_directory_path() / ("muster-jwks-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "jwks.json")
+      << R"({"keys":[)" << rsa_jwk(rsa.get(), "k1") << "," << ec_jwk(ec.get(), "k2") << "]}";
+  // The provider's keys only: no shared secret, so HS256 is not accepted at all.
+  server_process s({"--set", "auth.enabled=true", "--set",
+                    "auth.jwks_file=\"" + (dir / "jwks.json").string() + "\"", "--set",
+                    "auth.issuer=\"https://idp.example\"", "--set", "auth.audience=\"muster\"",
+                    "--set", "auth.role_claim=\"realm_access.roles\""});
+  auto exp = std::to_string(std::time(nullptr) + 3600);
+  auto claims = [&](const std::string& iss) {
+    return R"({"sub":"u-7","name":"Omar","realm_access":{"roles":["offline_access","lead"]},"iss":")" +
+           iss + R"(","aud":"muster","exp":)" + exp + "}";
+  };
+  auto attempt = [&](const std::string& token) {
+    client::blocking_client c(s.endpoint());
+    c.open();
+    return c.call("connect", R"("token":")" + token + "\"");
+  };
+  auto rs = attempt(
+      token(rsa.get(), R"({"alg":"RS256","kid":"k1"})", claims("https://idp.example"), false));
+  ASSERT_FALSE(rs.is_error) << rs.error_message;
+  EXPECT_EQ(client::json_string(rs.result, "role"), "lead");
+  auto es = attempt(
+      token(ec.get(), R"({"alg":"ES256","kid":"k2"})", claims("https://idp.example"), true));
+  EXPECT_FALSE(es.is_error) << es.error_message;
+  auto wrong_iss = attempt(
+      token(rsa.get(), R"({"alg":"RS256","kid":"k1"})", claims("https://evil.example"), false));
+  EXPECT_EQ(wrong_iss.error_code, "unauthorized");
+  EXPECT_NE(wrong_iss.error_message.find("issuer"), std::string::npos) << wrong_iss.error_message;
+  auto unknown = attempt(
+      token(rsa.get(), R"({"alg":"RS256","kid":"k9"})", claims("https://idp.example"), false));
+  EXPECT_NE(unknown.error_message.find("key id"), std::string::npos) << unknown.error_message;
+  auto hs = attempt(server::auth::sign_hs256(claims("https://idp.example"), test_secret));
+  EXPECT_EQ(hs.error_code, "unauthorized") << "HS256 without auth.secret";
+  // An unusable key set stops start-up, naming the file.
+  std::ofstream(dir / "bad.json") << R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})";
+  try {
+    server_process bad({"--set", "auth.enabled=true", "--set",
+                        "auth.jwks_file=\"" + (dir / "bad.json").string() + "\""});
+    ADD_FAILURE() << "started with an unusable key set";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("auth.jwks_file " + (dir / "bad.json").string()),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }

@@ -65,8 +65,10 @@ TEST(jwt, each_kind_of_invalid_token_is_refused_with_its_reason) {
         good.substr(0, dot1) + ".!!!." + good.substr(dot2 + 1),
         base64url_encode("not json") + good.substr(dot1)})
     EXPECT_EQ(verify(bad, "k", got, t0), make_error_code(jwt_errc::malformed)) << bad;
-  EXPECT_EQ(verify(good, "", got, t0), make_error_code(jwt_errc::bad_signature))
-      << "wrong (empty) secret";
+  EXPECT_EQ(verify(good, "other", got, t0), make_error_code(jwt_errc::bad_signature))
+      << "wrong secret";
+  EXPECT_EQ(verify(good, "", got, t0), make_error_code(jwt_errc::bad_algorithm))
+      << "no secret: HS256 is not accepted at all";
 }
 
 TEST(jwt, claims_are_validated) {
