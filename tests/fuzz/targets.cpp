@@ -7,6 +7,7 @@
 #include "clients/cli/replay_feed.hpp"
 
 #include "protocol/codec.hpp"
+#include "server/auth/jwks.hpp"
 #include "server/auth/jwt.hpp"
 #include "server/command_table.hpp"
 #include "server/config.hpp"
@@ -111,6 +112,22 @@ void tokens(std::string_view in) {
                        std::chrono::system_clock::time_point(std::chrono::seconds(1800000000)));
 }
 
+// An identity provider's key set, then a token verified against it (kid, alg, ES256 signatures).
+void jwks(std::string_view in) {
+  auto cut = in.find('\n');
+  auto parsed = server::auth::key_set::parse(in.substr(0, cut));
+  auto* keys = std::get_if<server::auth::key_set>(&parsed);
+  if (!keys || cut == std::string_view::npos) return;
+  server::auth::verify_keys v;
+  v.jwks = keys;
+  v.issuer = "https://idp.example";
+  v.audience = "muster";
+  server::auth::identity who;
+  server::auth::verify(in.substr(cut + 1), v, who,
+                       std::chrono::system_clock::time_point(std::chrono::seconds(1800000000)),
+                       std::chrono::seconds(30));
+}
+
 // `--set section.key=value` overrides: every key's value parser.
 void config_overrides(std::string_view in) {
   server::config cfg;
@@ -155,6 +172,15 @@ const target all[] = {
      {std::string_view("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11),
       std::string_view("\x01\x82\x00\x00\x00\x00hi\x80\x81\x00\x00\x00\x00!", 16)}},
     {"tokens", tokens, {"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhIn0.c2ln", "a.b.c"}},
+    {"jwks",
+     jwks,
+     // A P-256 key (RFC 7515 A.3) and an ES256 token shape; an RSA key too short to use.
+     {"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k\",\"x\":"
+      "\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":"
+      "\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}\n"
+      "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIiwicm9sZSI6ImxlYWQifQ."
+      "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q",
+      "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}\na.b.c"}},
     {"config_overrides",
      config_overrides,
      {"server.listen=\"127.0.0.1:8080\"", "crisis.claim_limit=5", "escalation.sev1_claim_ttl_s=0"}},
