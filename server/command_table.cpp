@@ -49,6 +49,7 @@ const std::array rows{
     session_op({.name = "connect", .max_name = protocol::max_name_length}, everyone, &cs::connect,
                true),
     session_op({.name = "ping"}, everyone, &cs::ping, true),
+    session_op({.name = "refresh"}, everyone, &cs::refresh),
     session_op({.name = "subscribe", .channel = channel_use::required}, everyone, &cs::subscribe),
     session_op({.name = "unsubscribe", .channel = channel_use::required}, everyone,
                &cs::unsubscribe),

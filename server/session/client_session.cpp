@@ -181,6 +181,36 @@ void client_session::ping(protocol::command& cmd) {
   reply(cmd.id, "{}");
 }
 
+void client_session::refresh(protocol::command& cmd) {
+  const auto& auth = node_.auth();
+  if (!auth.enabled())
+    return reply_error(cmd.id, errc::bad_request, "authentication is disabled: nothing to refresh");
+  if (cmd.token.empty()) return reply_error(cmd.id, errc::bad_request, "token is required");
+  auth::identity who;
+  // A refused refresh leaves the connection as it was: its current token still counts.
+  if (auto ec = auth.verify(cmd.token, who))
+    return reply_error(cmd.id, errc::unauthorized, "token refused: " + ec.message());
+  if (who.subject != actor_.id.subject)
+    return reply_error(
+        cmd.id, errc::forbidden,
+        "the new token is for another user: refresh keeps the user " + actor_.id.subject);
+  for (const auto& s : subs_)
+    if (!who.may_access(s.channel))
+      return reply_error(
+          cmd.id, errc::forbidden,
+          "the new token does not allow channel " + s.channel + ": unsubscribe from it first");
+  actor_.id = std::move(who);
+  node_.crisis().seen(actor_);
+  json_writer w;
+  w.begin_object().field("user", actor_.id.subject).field("name", actor_.id.name);
+  w.field("role", auth::role_name(actor_.id.role)).key("expires_at");
+  if (actor_.id.expires_at)
+    w.int64(*actor_.id.expires_at);
+  else
+    w.null();
+  reply(cmd.id, w.end_object().str());
+}
+
 client_session::subscription* client_session::find(std::string_view channel) {
   for (auto& s : subs_)
     if (s.channel == channel) return &s;

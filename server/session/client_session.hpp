@@ -58,6 +58,8 @@ class client_session final : public subscriber {
   // v1 commands: rows of the command table.
   void connect(protocol::command& cmd);
   void ping(protocol::command& cmd);
+  /// A new token for the same user replaces the connection's before it expires.
+  void refresh(protocol::command& cmd);
   void subscribe(protocol::command& cmd);
   void unsubscribe(protocol::command& cmd);
   void publish(protocol::command& cmd);

@@ -188,6 +188,38 @@ TEST(auth, a_session_ends_with_its_token) {
   EXPECT_EQ(c.wait_closed(8s), 4001);
 }
 
+TEST(auth, refresh_extends_a_session_past_its_first_token) {
+  server_process s({"--set", "auth.enabled=true", "--set",
+                    std::string("auth.secret=\"") + test_secret + "\"", "--set", "auth.leeway_s=0",
+                    "--set", "limits.idle_timeout_ms=2000"});
+  client::blocking_client c(s.endpoint());
+  c.connect("x", test_token("amy", "ambassador", {"crisis.*"}, 2s));
+  EXPECT_FALSE(c.call("subscribe", R"("channel":"crisis.a")").is_error);
+  // Refusals leave the connection as it was.
+  auto other = c.call("refresh", R"("token":")" + test_token("eve", "admin") + "\"");
+  EXPECT_EQ(other.error_code, "forbidden") << "another user";
+  auto narrower =
+      c.call("refresh", R"("token":")" + test_token("amy", "ambassador", {"lobby"}) + "\"");
+  EXPECT_EQ(narrower.error_code, "forbidden");
+  EXPECT_NE(narrower.error_message.find("crisis.a"), std::string::npos) << narrower.error_message;
+  auto bad = c.call("refresh", R"("token":"not.a.token")");
+  EXPECT_EQ(bad.error_code, "unauthorized");
+  EXPECT_EQ(c.call("refresh", "").error_message, "token is required");
+  auto ok = c.call("refresh", R"("token":")" + test_token("amy", "lead", {"crisis.*"}, 1h) + "\"");
+  ASSERT_FALSE(ok.is_error) << ok.error_message;
+  EXPECT_EQ(client::json_string(ok.result, "role"), "lead") << "the new token's role counts";
+  EXPECT_GT(client::json_uint(ok.result, "expires_at").value_or(0),
+            static_cast<std::uint64_t>(std::time(nullptr) + 3000));
+  // Past the first token's expiry the session lives on.
+  // (Traffic all along: the 2 s idle timeout would drop a silent client.)
+  for (int i = 0; i < 15; ++i) {
+    std::this_thread::sleep_for(200ms);
+    ASSERT_FALSE(c.call("ping").is_error) << "still open after the first token expired";
+  }
+  EXPECT_FALSE(c.call("channel.create", R"("channel":"crisis.b","title":"t")").is_error)
+      << "as a lead now";
+}
+
 TEST(auth, start_up_refuses_auth_without_a_secret_and_warns_loudly_when_disabled) {
   server_process off;  // the fixture disables auth for tests that are not about it
   EXPECT_TRUE(eventually([&] { return off.log().find("AUTH IS DISABLED") != std::string::npos; }));
