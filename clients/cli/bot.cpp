@@ -328,7 +328,6 @@ std::vector<std::string> feed_posts(std::string_view doc, const std::string& ite
 }
 
 void add_bot_options(CLI::App& app, bot_options& o) {
-  app.add_option("--server", o.server, "musterd base URL")->capture_default_str();
   app.add_option("--token", o.token, "A bot token (env MUSTER_TOKEN)");
   auto* in = app.add_option("--input", o.input, "JSON Lines of posts: a file, or - for stdin");
   auto* feed = app.add_option("--feed", o.feed, "Poll this http:// feed (JSON or Atom)");

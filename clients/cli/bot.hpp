@@ -14,7 +14,7 @@
 namespace muster::cli {
 
 struct bot_options {
-  std::string server = "http://127.0.0.1:8080";
+  std::string server = "http://127.0.0.1:8080";  // the HTTP base main derives from --url
   std::string token;
   std::string input;  // JSON Lines file, "-" for stdin
   std::string feed;   // http:// URL of a JSON or Atom feed
