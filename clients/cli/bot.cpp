@@ -207,12 +207,103 @@ void field_map::load(const std::string& file) {
   }
 }
 
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  std::uint64_t scale = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k':
+      case 'K':
+        scale = 1000;
+        break;
+      case 'm':
+      case 'M':
+        scale = 1000000;
+        break;
+      case 'b':
+      case 'B':
+        scale = 1000000000;
+        break;
+      default:
+        break;
+    }
+    if (scale > 1) text.remove_suffix(1);
+  }
+  auto point = text.find('.');
+  auto whole_part = text.substr(0, point);
+  auto fraction = point == std::string_view::npos ? std::string_view() : text.substr(point + 1);
+  if (whole_part.empty() || (point != std::string_view::npos && fraction.empty())) return {};
+  std::uint64_t whole = 0;
+  auto r = std::from_chars(whole_part.data(), whole_part.data() + whole_part.size(), whole);
+  if (r.ec != std::errc{} || r.ptr != whole_part.data() + whole_part.size()) return {};
+  if (whole > UINT64_MAX / scale) return {};
+  std::uint64_t n = whole * scale, digit_scale = scale;
+  for (char c : fraction) {
+    if (c < '0' || c > '9') return {};
+    digit_scale /= 10;  // digits below one unit are dropped: 2.45k is 2450, 1.2345k 1234
+    n += static_cast<std::uint64_t>(c - '0') * digit_scale;
+  }
+  return n;
+}
+
+namespace {
+
+// Whether a text that failed to parse is the start of a JSON object or array cut short: it
+// ends inside a string, or with brackets still open.
+bool truncated_json(std::string_view text) {
+  auto start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || (text[start] != '{' && text[start] != '[')) return false;
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (auto c : text.substr(start)) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth <= 0) return false;  // closed (or over-closed): not a truncation
+    }
+  }
+  return in_string || depth > 0;
+}
+
+const char* kind_of(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::ARRAY:
+      return "an array";
+    case dom::element_type::STRING:
+      return "a string";
+    case dom::element_type::NULL_VALUE:
+      return "null";
+    case dom::element_type::BOOL:
+      return "a boolean";
+    default:
+      return "a number";
+  }
+}
+
+}  // namespace
+
 mapped_post map_post(std::string_view post_json, const field_map& m) {
   mapped_post out;
   dom::parser parser;
   dom::element post;
-  if (parser.parse(post_json.data(), post_json.size()).get(post) || !post.is_object()) {
-    out.error = "not a JSON object";
+  if (auto err = parser.parse(post_json.data(), post_json.size()).get(post)) {
+    out.error = truncated_json(post_json)
+                    ? "truncated JSON (the post ends before its object is closed)"
+                    : std::string("not valid JSON (") + simdjson::error_message(err) + ")";
+    return out;
+  }
+  if (!post.is_object()) {
+    out.error = std::string("not a JSON object (") + kind_of(post) + ")";
     return out;
   }
   auto value = [&](const std::string& field) -> std::optional<dom::element> {
@@ -265,11 +356,24 @@ mapped_post map_post(std::string_view post_json, const field_map& m) {
   std::string metrics;
   for (const char* f : {"reach", "engagement"}) {
     auto e = value(f);
-    std::uint64_t n;
-    if (e && !e->get_uint64().get(n)) {
-      metrics += metrics.empty() ? "" : ",";
-      metrics += "\"" + std::string(f) + "\":" + std::to_string(n);
+    if (!e) continue;
+    std::optional<std::uint64_t> n;
+    std::uint64_t u = 0;
+    double d = 0;
+    std::string_view s;
+    if (!e->get_uint64().get(u))
+      n = u;
+    else if (!e->get_double().get(d) && d >= 0 && d < 1.8e19)
+      n = static_cast<std::uint64_t>(d + 0.5);
+    else if (!e->get_string().get(s))
+      n = parse_count(s);
+    if (!n) {  // never sent as 0: a reach that cannot be read is the post's problem
+      out.error = std::string(f) + " " + simdjson::minify(*e) +
+                  " is not a count (use 12000, \"12k\" or \"2.4M\")";
+      return out;
     }
+    metrics += metrics.empty() ? "" : ",";
+    metrics += "\"" + std::string(f) + "\":" + std::to_string(*n);
   }
   if (!metrics.empty()) body += ",\"metrics\":{" + metrics + "}";
   body += '}';
@@ -328,7 +432,6 @@ std::vector<std::string> feed_posts(std::string_view doc, const std::string& ite
 }
 
 void add_bot_options(CLI::App& app, bot_options& o) {
-  app.add_option("--server", o.server, "musterd base URL")->capture_default_str();
   app.add_option("--token", o.token, "A bot token (env MUSTER_TOKEN)");
   auto* in = app.add_option("--input", o.input, "JSON Lines of posts: a file, or - for stdin");
   auto* feed = app.add_option("--feed", o.feed, "Poll this http:// feed (JSON or Atom)");
@@ -371,6 +474,12 @@ int run_bot(const bot_options& o) {
       return 2;
     }
   }
+  try {
+    client::parse_http_url(o.server);  // a URL it cannot use is not worth retrying
+  } catch (const client::client_error& e) {
+    std::cerr << "muster bot: " << e.what() << "\n";
+    return 2;
+  }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
 
@@ -384,12 +493,13 @@ int run_bot(const bot_options& o) {
     std::size_t read = 0, sent_new = 0, deduplicated = 0, skipped = 0, failed = 0, invalid = 0;
   } count;
 
-  auto handle = [&](std::string_view post) {
+  // `where`: "line 7" of the input, "3 of the feed".
+  auto handle = [&](std::string_view post, const std::string& where) {
     ++count.read;
     auto m = map_post(post, map);
     if (!m.error.empty()) {
       ++count.invalid;
-      std::cout << "invalid post " << count.read << ": " << m.error << "\n";
+      std::cout << "invalid post " << where << ": " << m.error << "\n";
       return;
     }
     if (sent.count(m.key)) {
@@ -439,14 +549,18 @@ int run_bot(const bot_options& o) {
       }
     }
     std::istream& in = o.input == "-" ? std::cin : file;
+    std::size_t line_no = 0;
     for (std::string line; !stop_requested && std::getline(in, line);)
-      if (line.find_first_not_of(" \t\r") != std::string::npos) handle(line);
+      if (++line_no, line.find_first_not_of(" \t\r") != std::string::npos)
+        handle(line, "at line " + std::to_string(line_no));
   } else {
     while (!stop_requested) {
       try {
         auto r = http.request("GET", o.feed);
         if (r.status != 200) throw std::runtime_error("HTTP " + std::to_string(r.status));
-        for (const auto& post : feed_posts(r.body, map.items)) handle(post);
+        auto posts = feed_posts(r.body, map.items);
+        for (std::size_t i = 0; i < posts.size(); ++i)
+          handle(posts[i], std::to_string(i + 1) + " of the feed");
       } catch (const std::exception& e) {
         std::cout << "feed " << o.feed << ": " << e.what() << "\n";
         if (o.once) {

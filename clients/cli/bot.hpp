@@ -14,7 +14,7 @@
 namespace muster::cli {
 
 struct bot_options {
-  std::string server = "http://127.0.0.1:8080";
+  std::string server = "http://127.0.0.1:8080";  // the HTTP base main derives from --url
   std::string token;
   std::string input;  // JSON Lines file, "-" for stdin
   std::string feed;   // http:// URL of a JSON or Atom feed
@@ -42,7 +42,11 @@ struct mapped_post {
   std::string key;
   std::string error;
 };
-/// Maps one post (a JSON object) by `m`. No I/O.
+/// A count as posts give it: 12000, "12000", "12k", "2.4M", "1.2B" (k, M, B in either case);
+/// nullopt for anything else. No I/O.
+std::optional<std::uint64_t> parse_count(std::string_view text);
+/// Maps one post (a JSON object) by `m`; a reach or engagement that is not a count makes the
+/// post invalid (never 0). No I/O.
 mapped_post map_post(std::string_view post_json, const field_map& m);
 /// Extracts posts (JSON object texts) from a feed document: a JSON array, an object holding the
 /// array at `items`, or an Atom feed (each <entry> becomes {id, url, title, text, author,

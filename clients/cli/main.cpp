@@ -1,4 +1,5 @@
-// muster: command-line client. send / tail / chat / bench subcommands on the client library.
+// muster: command-line client on the client library: send, tail, chat, the crisis workflow
+// (workflow.hpp), the bot, token, admin, drill and the benchmarks.
 #include <CLI/CLI.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -8,14 +9,17 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "clients/cli/admin.hpp"
 #include "clients/cli/bench.hpp"
 #include "clients/cli/bot.hpp"
-#include "clients/cli/drill.hpp"
 #include "clients/cli/crisis_bench.hpp"
+#include "clients/cli/drill.hpp"
+#include "clients/cli/render.hpp"
+#include "clients/cli/workflow.hpp"
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/session.hpp"
 #include "protocol/codec.hpp"
@@ -31,24 +35,6 @@ std::string text_data(const std::string& text) {
   muster::protocol::append_json_string(d, text);
   d += "}";
   return d;
-}
-
-// "alice: hello" for {"text":...} messages, the raw JSON otherwise.
-void print_message(const server_message& m, bool json) {
-  if (json) {
-    std::cout << m.raw << std::endl;
-    return;
-  }
-  if (m.event == "message") {
-    auto text = json_string(m.data, "text");
-    std::cout << "[" << m.channel << " #" << m.offset << "] " << m.sender_name << ": "
-              << (text ? *text : m.data) << std::endl;
-  } else if (m.event == "join" || m.event == "leave") {
-    std::cout << "* " << json_string(m.raw, "name").value_or("?")
-              << (m.event == "join" ? " joined " : " left ") << m.channel << std::endl;
-  } else {
-    std::cout << m.raw << std::endl;
-  }
 }
 
 // A fresh key per message: a retry of it is recognised by the server, never published twice.
@@ -102,7 +88,8 @@ int run_send(const std::string& url, const std::string& name, const std::string&
 
 // tail and chat: an async session that reconnects and recovers; chat also reads stdin.
 int run_live(const std::string& url, const std::string& name, const std::string& token,
-             const std::string& channel, bool interactive, bool json, bool once) {
+             const std::string& channel, bool interactive, bool json, bool once,
+             const muster::cli::render_options& ro) {
   net::io_context ioc;
   session::options opts;
   try {
@@ -116,7 +103,9 @@ int run_live(const std::string& url, const std::string& name, const std::string&
   opts.reconnect = !once;
   auto s = session::create(ioc, opts);
   int exit_code = 0;
-  s->on_message([&](const server_message& m) { print_message(m, json); });
+  s->on_message([&](const server_message& m) {
+    std::cout << (json ? m.raw : muster::cli::render_event(m, ro)) << std::endl;
+  });
   s->on_state([&](session::state st, const std::string& detail) {
     std::cerr << "-- " << detail << std::endl;
     if (st == session::state::stopped && detail != "stopped") {
@@ -166,16 +155,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("muster ") + MUSTER_VERSION);
   app.require_subcommand(1);
   std::string url = "ws://127.0.0.1:8080/ws", name, token, channel, text;
+  // MUSTER_SERVER: what the bot read before MUSTER_URL named the server for every subcommand.
+  if (const char* u = std::getenv("MUSTER_SERVER")) url = u;
   if (const char* u = std::getenv("MUSTER_URL")) url = u;
   if (const char* t = std::getenv("MUSTER_TOKEN")) token = t;
   if (const char* n = std::getenv("USER")) name = n;
   if (name.empty()) name = "cli";
   auto common = [&](CLI::App* sub) {
-    sub->add_option("--url", url, "Server WebSocket URL (env MUSTER_URL)")->capture_default_str();
+    sub->add_option("--url", url, "Server: ws://HOST:PORT/ws or http://HOST:PORT (env MUSTER_URL)")
+        ->capture_default_str();
     sub->add_option("--name", name, "Display name")->capture_default_str();
     sub->add_option("--token", token, "Access token (env MUSTER_TOKEN)");
   };
   bool json = false, raw = false, once = false;
+  muster::cli::render_options ro;
   auto* send = app.add_subcommand("send", "Publish one message to a channel");
   common(send);
   send->add_option("channel", channel, "Channel")->required();
@@ -193,14 +186,21 @@ int main(int argc, char** argv) {
       "tail", "Print a channel's messages; recovers missed ones after a reconnect");
   common(tail);
   tail->add_option("channel", channel, "Channel")->required();
-  tail->add_flag("--json", json, "Print each event as JSON");
+  auto* tail_json = tail->add_flag("--json", json, "Print each event as JSON");
+  tail->add_flag("--timestamps", ro.timestamps, "Prefix each event's time (local HH:MM:SS)")
+      ->excludes(tail_json);
   tail->add_flag("--once", once, "Exit instead of reconnecting when the connection drops");
 
   auto* chat =
       app.add_subcommand("chat", "Interactive chat: lines typed are sent, messages printed");
   common(chat);
   chat->add_option("channel", channel, "Channel")->required();
-  chat->add_flag("--json", json, "Print each event as JSON");
+  auto* chat_json = chat->add_flag("--json", json, "Print each event as JSON");
+  chat->add_flag("--timestamps", ro.timestamps, "Prefix each event's time (local HH:MM:SS)")
+      ->excludes(chat_json);
+
+  muster::cli::workflow_options wo;
+  muster::cli::add_workflow_commands(app, wo, common);
 
   auto* tok = app.add_subcommand(
       "token", "Mint an HS256 access token from the server's secret (env MUSTER_AUTH_SECRET)");
@@ -228,7 +228,10 @@ int main(int argc, char** argv) {
       "bot", "Push social posts (JSON Lines or an HTTP JSON/Atom feed) as alerts");
   muster::cli::bot_options boto;
   if (const char* t = std::getenv("MUSTER_TOKEN")) boto.token = t;
-  if (const char* s = std::getenv("MUSTER_SERVER")) boto.server = s;
+  botc->add_option("--url", url, "Server: http://HOST:PORT or ws://HOST:PORT/ws (env MUSTER_URL)")
+      ->capture_default_str();
+  std::string bot_server;  // --server: the bot's flag before --url, kept for old scripts
+  botc->add_option("--server", bot_server, "Deprecated: use --url")->group("");
   muster::cli::add_bot_options(*botc, boto);
 
   auto* cbench = app.add_subcommand(
@@ -248,11 +251,34 @@ int main(int argc, char** argv) {
   muster::cli::add_bench_options(*bench, bo);
   bench->add_option("--url", url, "Server WebSocket URL")->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2, whatever its kind.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  std::string cmd = app.get_subcommands().front()->get_name();
+  // Every subcommand takes the server as ws:// or http://; each uses the form it speaks.
+  auto server_of = [&](const std::string& u) -> std::optional<server_urls> {
+    try {
+      return parse_server_url(u);
+    } catch (const client_error& e) {
+      std::cerr << "muster " << cmd << ": " << e.what() << "\n";
+      return std::nullopt;
+    }
+  };
+  bool uses_server = cmd != "token" && cmd != "admin";
+  auto urls = uses_server ? server_of(url) : server_urls{};
+  if (!urls) return 2;
+  url = urls->ws;
+  wo.urls = *urls;
+  wo.name = name;
+  wo.token = token;
+  if (auto code = muster::cli::run_workflow(app, wo)) return *code;
   if (send->parsed())
     return run_send(url, name, token, channel, text, raw, attempts, idempotency_key);
-  if (tail->parsed()) return run_live(url, name, token, channel, false, json, once);
-  if (chat->parsed()) return run_live(url, name, token, channel, true, json, false);
+  if (tail->parsed()) return run_live(url, name, token, channel, false, json, once, ro);
+  if (chat->parsed()) return run_live(url, name, token, channel, true, json, false, ro);
   if (tok->parsed()) {
     if (secret.size() < 16) {
       std::cerr << "muster token: the secret (--secret or MUSTER_AUTH_SECRET) must be at least 16 "
@@ -271,10 +297,31 @@ int main(int argc, char** argv) {
     std::cout << muster::server::auth::mint(who, secret, std::chrono::hours(ttl_h)) << "\n";
     return 0;
   }
-  if (cbench->parsed()) return muster::cli::run_crisis_bench(cbo);
-  if (botc->parsed()) return muster::cli::run_bot(boto);
+  if (cbench->parsed()) {
+    for (auto& u : cbo.urls) {
+      auto node = server_of(u);
+      if (!node) return 2;
+      u = node->ws;
+    }
+    return muster::cli::run_crisis_bench(cbo);
+  }
+  if (botc->parsed()) {
+    boto.server = urls->http;
+    if (!bot_server.empty()) {
+      std::cerr << "muster bot: --server is deprecated; use --url\n";
+      auto old = server_of(bot_server);
+      if (!old) return 2;
+      boto.server = old->http;
+    }
+    return muster::cli::run_bot(boto);
+  }
   if (admin->parsed()) return muster::cli::run_admin(*admin, ado);
-  if (drill->parsed()) return muster::cli::run_drill(dro);
+  if (drill->parsed()) {
+    auto replay_to = server_of(dro.url);
+    if (!replay_to) return 2;
+    dro.url = replay_to->ws;
+    return muster::cli::run_drill(dro);
+  }
   if (bench->parsed()) {
     if (bo.token.empty()) bo.token = token;
     bo.url = url;

@@ -31,6 +31,36 @@ endpoint parse_url(const std::string& url) {
   return ep;
 }
 
+server_urls parse_server_url(const std::string& url) {
+  std::string_view s(url);
+  bool http = s.starts_with("http://");
+  if (http)
+    s.remove_prefix(7);
+  else if (s.starts_with("ws://"))
+    s.remove_prefix(5);
+  else if (s.find("://") != std::string_view::npos)
+    throw client_error("unsupported URL \"" + url +
+                       "\" (use ws://host:port/ws or http://host:port)");
+  auto slash = s.find_first_of("/?");
+  auto [host, port] = parse_host_port(s.substr(0, slash), http ? 80 : 8080, url);
+  std::string authority = host + ":" + std::to_string(port);
+  std::string path(slash == std::string_view::npos ? "" : s.substr(slash));
+  std::string query;
+  if (auto q = path.find('?'); q != std::string::npos) {
+    query = path.substr(q);
+    path.erase(q);
+  }
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  std::string prefix = path;  // the HTTP side's prefix
+  if (!http) {
+    if (path.empty()) path = "/ws";
+    prefix = path.ends_with("/ws") ? path.substr(0, path.size() - 3) : "";
+  } else {
+    path += "/ws";
+  }
+  return {"ws://" + authority + path + query, "http://" + authority + prefix};
+}
+
 std::pair<std::string, std::uint16_t> parse_host_port(std::string_view hostport,
                                                       std::uint16_t default_port,
                                                       const std::string& url) {

@@ -29,6 +29,16 @@ struct endpoint {
 };
 /// Parses "ws://host:port/path" (path defaults to /ws); throws client_error when malformed.
 endpoint parse_url(const std::string& url);
+/// One server under both of its URLs: the WebSocket (`ws`, for commands and events) and the
+/// HTTP base (`http`, for /api/v1), each with an explicit port.
+struct server_urls {
+  std::string ws;    // ws://host:port/ws
+  std::string http;  // http://host:port (no trailing slash)
+};
+/// Accepts "ws://host:port[/path]", "http://host:port[/prefix]" or "host:port" and derives the
+/// other URL: the WebSocket path is the HTTP prefix + "/ws" (ports default to 8080 for ws and
+/// bare host names, 80 for http); throws client_error for any other scheme.
+server_urls parse_server_url(const std::string& url);
 /// Splits "host[:port]" (port 1-65535, else `default_port`); throws client_error naming `url`.
 std::pair<std::string, std::uint16_t> parse_host_port(std::string_view host_port,
                                                       std::uint16_t default_port,

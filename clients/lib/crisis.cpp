@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <charconv>
+
 #include "protocol/codec.hpp"
 
 namespace muster::client {
@@ -111,24 +113,176 @@ alert_ref push_alert(blocking_client& c, const alert_post& a) {
   return parse_alert_ref(checked(c.call("alert.push", a.fields_json())));
 }
 
-void claim_alert(blocking_client& c, const std::string& channel, const std::string& id) {
-  checked(c.call("alert.claim", alert_fields(channel, id)));
+namespace {
+
+std::string str_or(dom::element e, const char* pointer) {
+  std::string_view v;
+  if (e.at_pointer(pointer).get_string().get(v)) return {};
+  return std::string(v);
+}
+std::uint64_t uint_or(dom::element e, const char* pointer, std::uint64_t fallback = 0) {
+  std::uint64_t n = 0;
+  return e.at_pointer(pointer).get_uint64().get(n) ? fallback : n;
+}
+std::int64_t int_or(dom::element e, const char* pointer, std::int64_t fallback = 0) {
+  std::int64_t n = 0;
+  return e.at_pointer(pointer).get_int64().get(n) ? fallback : n;
+}
+bool bool_or(dom::element e, const char* pointer) {
+  bool b = false;
+  return e.at_pointer(pointer).get_bool().get(b) ? false : b;
 }
 
-void release_alert(blocking_client& c, const std::string& channel, const std::string& id) {
-  checked(c.call("alert.release", alert_fields(channel, id)));
+alert_info read_alert(dom::element a) {
+  alert_info r;
+  r.id = str_or(a, "/id");
+  r.channel = str_or(a, "/channel");
+  r.status = str_or(a, "/status");
+  r.severity = str_or(a, "/severity");
+  r.source = str_or(a, "/source");
+  r.url = str_or(a, "/url");
+  r.author = str_or(a, "/author");
+  r.text = str_or(a, "/text");
+  r.holder_user = str_or(a, "/holder/user");
+  r.holder_name = str_or(a, "/holder/name");
+  r.reply_url = str_or(a, "/reply_url");
+  r.reply_text = str_or(a, "/reply_text");
+  r.reach = uint_or(a, "/metrics/reach");
+  r.engagement = uint_or(a, "/metrics/engagement");
+  r.count = uint_or(a, "/count");
+  r.first_seen = int_or(a, "/first_seen");
+  r.last_seen = int_or(a, "/last_seen");
+  r.claimed_at = int_or(a, "/claimed_at");
+  r.drill = bool_or(a, "/drill");
+  return r;
 }
 
-void respond_alert(blocking_client& c, const std::string& channel, const std::string& id,
-                   const std::string& reply_url, const std::string& reply_text) {
+// The parsed result of a command, or client_error naming the op.
+dom::element parsed(dom::parser& p, const std::string& result, std::string_view op) {
+  dom::element e;
+  if (p.parse(result).get(e) || !e.is_object())
+    throw client_error(std::string(op) + ": unexpected reply " + result);
+  return e;
+}
+
+alert_change alert_command(blocking_client& c, std::string_view op, const std::string& fields) {
+  auto result = checked(c.call(op, fields));
+  dom::parser p;
+  auto e = parsed(p, result, op);
+  dom::element a;
+  if (e["alert"].get(a)) throw client_error(std::string(op) + ": unexpected reply " + result);
+  return {read_alert(a), bool_or(e, "/changed"), uint_or(e, "/offset")};
+}
+
+}  // namespace
+
+alert_change claim_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  return alert_command(c, "alert.claim", alert_fields(channel, id));
+}
+
+alert_change release_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  return alert_command(c, "alert.release", alert_fields(channel, id));
+}
+
+alert_change respond_alert(blocking_client& c, const std::string& channel, const std::string& id,
+                           const std::string& reply_url, const std::string& reply_text) {
   auto f = alert_fields(channel, id);
   if (!reply_url.empty()) field(f, "reply_url", reply_url);
   if (!reply_text.empty()) field(f, "reply_text", reply_text);
-  checked(c.call("alert.respond", f));
+  return alert_command(c, "alert.respond", f);
 }
 
-void resolve_alert(blocking_client& c, const std::string& channel, const std::string& id) {
-  checked(c.call("alert.resolve", alert_fields(channel, id)));
+alert_change resolve_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  return alert_command(c, "alert.resolve", alert_fields(channel, id));
+}
+
+alert_change dismiss_alert(blocking_client& c, const std::string& channel, const std::string& id) {
+  return alert_command(c, "alert.dismiss", alert_fields(channel, id));
+}
+
+alert_list list_alerts(blocking_client& c, const std::string& channel, const std::string& status,
+                       std::uint64_t limit) {
+  std::string f;
+  field(f, "channel", channel);
+  if (!status.empty()) field(f, "status", status);
+  if (limit > 0) f += ",\"limit\":" + std::to_string(limit);
+  alert_list out;
+  out.result_json = checked(c.call("alert.list", f));
+  dom::parser p;
+  auto e = parsed(p, out.result_json, "alert.list");
+  dom::array rows;
+  if (e["alerts"].get_array().get(rows))
+    throw client_error("alert.list: unexpected reply " + out.result_json);
+  for (dom::element a : rows) out.alerts.push_back(read_alert(a));
+  out.total = uint_or(e, "/total", out.alerts.size());
+  out.truncated = bool_or(e, "/truncated");
+  return out;
+}
+
+channel_list list_channels(blocking_client& c) {
+  channel_list out;
+  out.result_json = checked(c.call("channel.list", ""));
+  dom::parser p;
+  auto e = parsed(p, out.result_json, "channel.list");
+  dom::array rows;
+  if (!e["channels"].get_array().get(rows))
+    for (dom::element ch : rows)
+      out.channels.push_back({str_or(ch, "/channel"), str_or(ch, "/title"), str_or(ch, "/severity"),
+                              str_or(ch, "/status"), bool_or(ch, "/drill"),
+                              bool_or(ch, "/approval/required"), int_or(ch, "/created_at"),
+                              int_or(ch, "/updated_at")});
+  if (!e["system"].get_array().get(rows))
+    for (dom::element ch : rows)
+      out.system.emplace_back(str_or(ch, "/channel"), str_or(ch, "/purpose"));
+  return out;
+}
+
+namespace {
+std::vector<person_stats> people_stats_of(dom::element e) {
+  std::vector<person_stats> out;
+  dom::array rows;
+  if (e["people"].get_array().get(rows)) return out;
+  for (dom::element r : rows)
+    out.push_back(
+        {str_or(r, "/user"), str_or(r, "/name"), uint_or(r, "/claimed"), uint_or(r, "/responded"),
+         uint_or(r, "/acks"), int_or(r, "/median_time_to_claim_ms", -1),
+         int_or(r, "/median_time_to_respond_ms", -1), int_or(r, "/median_ack_delay_ms", -1)});
+  return out;
+}
+}  // namespace
+
+stats_report get_stats(blocking_client& c, const std::string& channel) {
+  std::string f;
+  if (!channel.empty()) field(f, "channel", channel);
+  stats_report out;
+  out.result_json = checked(c.call("stats", f));
+  dom::parser p;
+  auto e = parsed(p, out.result_json, "stats");
+  dom::array rows;
+  if (!e["channels"].get_array().get(rows))
+    for (dom::element ch : rows) {
+      channel_stats s;
+      s.channel = str_or(ch, "/channel");
+      s.drill = bool_or(ch, "/drill");
+      s.total = uint_or(ch, "/alerts/total");
+      s.new_alerts = uint_or(ch, "/alerts/new");
+      s.claimed = uint_or(ch, "/alerts/claimed");
+      s.responded = uint_or(ch, "/alerts/responded");
+      s.resolved = uint_or(ch, "/alerts/resolved");
+      s.dismissed = uint_or(ch, "/alerts/dismissed");
+      s.escalated = uint_or(ch, "/alerts/escalated");
+      s.triggers = uint_or(ch, "/alerts/triggers");
+      s.median_time_to_claim_ms = int_or(ch, "/median_time_to_claim_ms", -1);
+      s.median_time_to_respond_ms = int_or(ch, "/median_time_to_respond_ms", -1);
+      s.guidance_posted = uint_or(ch, "/guidance/posted");
+      s.acks = uint_or(ch, "/guidance/acks");
+      s.median_ack_delay_ms = int_or(ch, "/guidance/median_ack_delay_ms", -1);
+      s.pending_approvals = uint_or(ch, "/approvals/pending");
+      s.people = people_stats_of(ch);
+      out.channels.push_back(std::move(s));
+    }
+  out.people = people_stats_of(e);
+  return out;
 }
 
 std::string post_guidance(blocking_client& c, const std::string& channel, const std::string& kind,
@@ -303,11 +457,11 @@ proposal reject_reply(blocking_client& c, const std::string& channel, const std:
                      "alert.reject");
 }
 
-std::string fetch_report(http_client& http, const std::string& base_url, const std::string& token,
-                         const std::string& channel, const std::string& format) {
-  auto res = http.request(
-      "GET", base_url + "/api/v1/channels/" + channel + "/report?format=" + format, "", token);
-  if (res.status == 200) return std::move(res.body);
+namespace {
+// GET on /api/v1: the response when 200, else its {"error":{code,message}} as a command_error.
+http_response api_get(http_client& http, const std::string& url, const std::string& token) {
+  auto res = http.request("GET", url, "", token);
+  if (res.status == 200) return res;
   dom::parser p;
   dom::element e;
   std::string_view code = "internal", message = res.body;
@@ -316,6 +470,27 @@ std::string fetch_report(http_client& http, const std::string& base_url, const s
     if (e.at_pointer("/error/message").get_string().get(message)) message = res.body;
   }
   throw command_error(std::string(code), std::string(message));
+}
+}  // namespace
+
+std::string fetch_report(http_client& http, const std::string& base_url, const std::string& token,
+                         const std::string& channel, const std::string& format) {
+  return std::move(
+      api_get(http, base_url + "/api/v1/channels/" + channel + "/report?format=" + format, token)
+          .body);
+}
+
+timeline_export fetch_timeline(http_client& http, const std::string& base_url,
+                               const std::string& token, const std::string& channel) {
+  auto res = api_get(http, base_url + "/api/v1/channels/" + channel + "/timeline", token);
+  timeline_export out;
+  out.jsonl = std::move(res.body);
+  auto first = res.headers.find("x-muster-first-offset");
+  if (first != res.headers.end()) {
+    const auto& v = first->second;
+    std::from_chars(v.data(), v.data() + v.size(), out.first_offset);
+  }
+  return out;
 }
 
 std::vector<proposal> pending_approvals(blocking_client& c, const std::string& channel) {
@@ -341,11 +516,11 @@ std::vector<proposal> pending_approvals(blocking_client& c, const std::string& c
   return out;
 }
 
-void assign_alert(blocking_client& c, const std::string& channel, const std::string& id,
-                  const std::string& to) {
+alert_change assign_alert(blocking_client& c, const std::string& channel, const std::string& id,
+                          const std::string& to) {
   auto f = alert_fields(channel, id);
   field(f, "to", to);
-  checked(c.call("alert.assign", f));
+  return alert_command(c, "alert.assign", f);
 }
 
 void view_alert(blocking_client& c, const std::string& channel, const std::string& id,

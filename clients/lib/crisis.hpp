@@ -54,14 +54,92 @@ struct alert_ref {
 /// Reads an alert reply (`{"alert":{...},"deduplicated":...}`).
 alert_ref parse_alert_ref(std::string_view result_json);
 
+/// An alert as the server describes it (PROTOCOL.md 15.1): the fields a client shows.
+struct alert_info {
+  std::string id, channel, status, severity, source, url, author, text;
+  std::string holder_user, holder_name;  // empty: nobody holds it
+  std::string reply_url, reply_text;
+  std::uint64_t reach = 0, engagement = 0, count = 0;
+  std::int64_t first_seen = 0, last_seen = 0, claimed_at = 0;
+  bool drill = false;
+};
+
+/// What an alert command did: the alert after it, whether it changed, and the offset of the
+/// event it appended to the home channel (0 when nothing changed).
+struct alert_change {
+  alert_info alert;
+  bool changed = false;
+  std::uint64_t offset = 0;
+};
+
 // Blocking facade: each returns when the server answered; throws command_error or client_error.
 alert_ref push_alert(blocking_client& c, const alert_post& a);
 /// Claims an alert; command_error "already_claimed" names the holder.
-void claim_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
-void release_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
-void respond_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
-                   const std::string& reply_url, const std::string& reply_text = {});
-void resolve_alert(blocking_client& c, const std::string& channel, const std::string& alert_id);
+alert_change claim_alert(blocking_client& c, const std::string& channel,
+                         const std::string& alert_id);
+alert_change release_alert(blocking_client& c, const std::string& channel,
+                           const std::string& alert_id);
+alert_change respond_alert(blocking_client& c, const std::string& channel,
+                           const std::string& alert_id, const std::string& reply_url,
+                           const std::string& reply_text = {});
+alert_change resolve_alert(blocking_client& c, const std::string& channel,
+                           const std::string& alert_id);
+/// Dismisses an alert (leads): it needs no answer.
+alert_change dismiss_alert(blocking_client& c, const std::string& channel,
+                           const std::string& alert_id);
+
+/// alert.list: a channel's alerts (whose home it is), oldest first; `result_json` is the reply.
+struct alert_list {
+  std::vector<alert_info> alerts;
+  std::uint64_t total = 0;  // every matching alert, also those `limit` left out
+  bool truncated = false;
+  std::string result_json;
+};
+/// `status` empty: every status; `limit` 0: the server's default (1000).
+alert_list list_alerts(blocking_client& c, const std::string& channel,
+                       const std::string& status = {}, std::uint64_t limit = 0);
+
+/// A crisis channel's description (PROTOCOL.md 14).
+struct channel_info {
+  std::string channel, title, severity, status;
+  bool drill = false;
+  bool approval_required = false;
+  std::int64_t created_at = 0, updated_at = 0;
+};
+/// channel.list: the crisis channels, and the server's own ones {channel, purpose}.
+struct channel_list {
+  std::vector<channel_info> channels;
+  std::vector<std::pair<std::string, std::string>> system;
+  std::string result_json;
+};
+channel_list list_channels(blocking_client& c);
+
+/// One person's figures in `stats` (medians in ms, -1: no sample).
+struct person_stats {
+  std::string user, name;
+  std::uint64_t claimed = 0, responded = 0, acks = 0;
+  std::int64_t median_time_to_claim_ms = -1, median_time_to_respond_ms = -1,
+               median_ack_delay_ms = -1;
+};
+/// One channel's figures in `stats` (PROTOCOL.md 19).
+struct channel_stats {
+  std::string channel;
+  bool drill = false;
+  std::uint64_t total = 0, new_alerts = 0, claimed = 0, responded = 0, resolved = 0, dismissed = 0,
+                escalated = 0, triggers = 0;
+  std::int64_t median_time_to_claim_ms = -1, median_time_to_respond_ms = -1;
+  std::uint64_t guidance_posted = 0, acks = 0, pending_approvals = 0;
+  std::int64_t median_ack_delay_ms = -1;
+  std::vector<person_stats> people;
+};
+struct stats_report {
+  std::vector<channel_stats> channels;
+  std::vector<person_stats> people;  // over every channel listed
+  std::string result_json;
+};
+/// stats (leads): one channel, or (empty) every crisis channel but drills.
+stats_report get_stats(blocking_client& c, const std::string& channel = {});
+
 /// Posts guidance (kind: holding_statement, talking_points, do_dont, update); returns its id.
 /// `ack_within_s` > 0: members still pending that long after are escalated to the leads.
 std::string post_guidance(blocking_client& c, const std::string& channel, const std::string& kind,
@@ -119,8 +197,8 @@ proposal reject_reply(blocking_client& c, const std::string& channel, const std:
 std::vector<proposal> pending_approvals(blocking_client& c, const std::string& channel);
 /// Hands an alert to `to` (leads); command_error "unknown_user" when the directory does not
 /// know them.
-void assign_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
-                  const std::string& to);
+alert_change assign_alert(blocking_client& c, const std::string& channel,
+                          const std::string& alert_id, const std::string& to);
 /// Tells everyone in the alert's channel that this connection has it open (`drafting`: is typing
 /// a reply); `active` false: no longer. Repeat before crisis.activity_ttl_ms to stay listed.
 void view_alert(blocking_client& c, const std::string& channel, const std::string& alert_id,
@@ -147,6 +225,16 @@ std::vector<person_entry> channel_members(blocking_client& c, const std::string&
 /// unreachable.
 std::string fetch_report(http_client& http, const std::string& base_url, const std::string& token,
                          const std::string& channel, const std::string& format = "json");
+
+/// A channel's whole stored stream (PROTOCOL.md 20.4): JSON Lines, oldest first, and the offset
+/// of its first event (above 1: retention dropped the ones before).
+struct timeline_export {
+  std::string jsonl;
+  std::uint64_t first_offset = 1;
+};
+/// GET /api/v1/channels/{channel}/timeline (leads); errors as for fetch_report.
+timeline_export fetch_timeline(http_client& http, const std::string& base_url,
+                               const std::string& token, const std::string& channel);
 
 // Asynchronous: `done` runs on the session's io_context with the reply or the error.
 using alert_handler = std::function<void(const command_error* error, const alert_ref& alert)>;

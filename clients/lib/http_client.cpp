@@ -104,6 +104,7 @@ http_response post_with_retry(http_client& http, const std::string& url, const s
                               const std::string& bearer, const retry_policy& policy,
                               const std::function<void(const std::string&)>& log,
                               const std::string& idempotency_key) {
+  parse_http_url(url);  // throws at once: a URL it cannot use will not work on a retry either
   std::map<std::string, std::string> headers;
   if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
   thread_local std::mt19937 rng{std::random_device{}()};

@@ -50,9 +50,10 @@ struct retry_policy {
 };
 
 /// POSTs `body`, retrying on 429, 5xx and connection failures; other answers (2xx, other 4xx)
-/// are returned at once. `log` hears about each retry. Throws client_error when the last
-/// attempt could not reach the server; returns the last response otherwise. A non-empty
-/// `idempotency_key` goes with every attempt (Idempotency-Key): the server acts once.
+/// are returned at once; a URL that is not http:// throws at once. `log` hears about each retry.
+/// Throws client_error when the last attempt could not reach the server; returns the last response
+/// otherwise. A non-empty `idempotency_key` goes with every attempt (Idempotency-Key): the server
+/// acts once.
 http_response post_with_retry(http_client& http, const std::string& url, const std::string& body,
                               const std::string& bearer, const retry_policy& policy,
                               const std::function<void(const std::string&)>& log = {},

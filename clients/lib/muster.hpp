@@ -8,8 +8,10 @@
 //                                    message missed or repeated), callbacks for events, replies
 //                                    and state changes, all on the io_context's thread.
 //   crisis.hpp                       typed crisis calls on both: push_alert, claim_alert,
-//                                    respond/resolve/release, post_guidance, ack_guidance,
-//                                    create_channel; errors as command_error{code, holder}.
+//                                    respond/resolve/release/dismiss/assign, list_alerts,
+//                                    list_channels, get_stats, post_guidance, ack_guidance,
+//                                    create_channel, fetch_timeline; errors as
+//                                    command_error{code, holder}.
 //   muster::client::http_client      blocking HTTP for /api/v1 and feeds; post_with_retry
 //                                    retries 429/5xx/unreachable with backoff.
 //   frame.hpp                        server_message and frame parsing (json_uint/string/bool).

@@ -143,7 +143,7 @@ TEST(bot, json_lines_become_alerts_once_even_across_restarts) {
   EXPECT_NE(r.out.find("sent p3 -> alert a-"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(deduplicated)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("skipped p1 (already sent)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("invalid post 5: not a JSON object"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("invalid post at line 5: not valid JSON"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("posts 5: sent 3 (2 new, 1 deduplicated), skipped 1, failed 0, invalid 1"),
             std::string::npos)
       << r.out;
@@ -287,5 +287,90 @@ TEST(bot, retries_on_429_5xx_and_an_absent_server_then_succeeds) {
   EXPECT_NE(r.out.find("HTTP 429"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("connect"), std::string::npos) << r.out;  // the absent server
   api.reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(bot, reports_lines_truncation_and_counts_and_takes_any_server_url) {
+  server_process s(auth_args());
+  auto token = test_token("scout", "bot");
+  auto ws = "ws://127.0.0.1:" + std::to_string(s.port()) + "/ws";
+  std::string posts =
+      "\n"
+      R"({"id":"k1","source":"x","url":"https://x.com/a/status/11","metrics":{"reach":"12k"}})"
+      "\n\n"
+      R"({"id":"k2","source":"x","url":"https://x.com/a/status/12","metrics":{"reach":"2.4M","engagement":"1,5"}})"
+      "\n"
+      R"({"id":"k3","source":"x","url":"https://x.com/a/status/13")"
+      "\n"
+      R"(["not","an","object"])"
+      "\n"
+      R"({"id":"k4","source":"x","url":"https://x.com/a/status/14","metrics":{"reach":"lots"}})"
+      "\n";
+  // A ws:// URL names the same server: the bot posts to its HTTP side.
+  auto r = run_bot({"--url", ws, "--token", token, "--input", "-"}, posts, s.dir());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("sent k1 -> alert a-"), std::string::npos) << r.out;
+  // Line numbers of the file, blank lines included.
+  EXPECT_NE(r.out.find(R"(invalid post at line 4: engagement "1,5" is not a count)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("invalid post at line 5: truncated JSON"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("invalid post at line 6: not a JSON object (an array)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(R"(invalid post at line 7: reach "lots" is not a count)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("posts 5: sent 1 (1 new, 0 deduplicated), skipped 0, failed 0, invalid 4"),
+            std::string::npos)
+      << r.out;
+  client::blocking_client c(s.endpoint());
+  c.connect("x", test_token("lead", "lead"));
+  auto list = c.call("alert.list", R"("channel":"triage")");
+  EXPECT_NE(list.result.find(R"("metrics":{"reach":12000,)"), std::string::npos) << list.result;
+
+  r = run_bot(
+      {"--url", ws, "--token", token, "--input", "-"},
+      R"({"id":"k5","source":"x","url":"https://x.com/a/status/15","metrics":{"reach":"2.4M"}})"
+      "\n",
+      s.dir());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  list = c.call("alert.list", R"("channel":"triage")");
+  EXPECT_NE(list.result.find(R"("reach":2400000)"), std::string::npos) << list.result;
+
+  // The old flag still works (said to be deprecated); a URL it cannot use is refused at once.
+  r = run_bot({"--server", "http://127.0.0.1:" + std::to_string(s.port()), "--token", token,
+               "--input", "-"},
+              R"({"id":"k6","source":"x","url":"https://x.com/a/status/16"})"
+              "\n",
+              s.dir());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("--server is deprecated; use --url"), std::string::npos) << r.out;
+  r = run_bot({"--url", "https://127.0.0.1:1", "--token", token, "--input", "-"},
+              R"({"id":"k7","source":"x","url":"https://x.com/a/status/17"})"
+              "\n",
+              s.dir());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("unsupported URL"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("retry"), std::string::npos) << r.out;
+}
+
+TEST(bot, permanent_refusals_are_not_retried) {
+  std::atomic<int> calls{0};
+  test_http_server api([&](const std::string&, const std::string&, const std::string&) {
+    ++calls;
+    test_http_server::answer a;
+    a.status = 400;
+    a.body = R"({"error":{"code":"bad_request","message":"url is required"}})";
+    return a;
+  });
+  auto dir = std::filesystem::temp_directory_path() / ("muster-bot4-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto r = run_bot({"--url", api.url(""), "--token", "t", "--input", "-"},
+                   R"({"id":"b1","source":"x","url":"https://x.com/b/1"})"
+                   "\n",
+                   dir);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(calls.load(), 1) << r.out;
+  EXPECT_NE(r.out.find("failed b1: HTTP 400"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("retry"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);
 }
