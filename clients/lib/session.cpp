@@ -375,6 +375,15 @@ void session::command(const std::string& op, const std::string& fields, reply_ha
   impl_->send_command(op, fields, std::move(h));
 }
 
+void session::refresh(const std::string& token, reply_handler h) {
+  std::string fields = "\"token\":";
+  protocol::append_json_string(fields, token);
+  command("refresh", fields, [self = impl_, token, h = std::move(h)](const server_message& m) {
+    if (!m.is_error) self->opts.token = token;
+    if (h) h(m);
+  });
+}
+
 void session::publish(const std::string& channel, const std::string& data_json, reply_handler h,
                       std::string idempotency_key) {
   if (idempotency_key.empty()) {

@@ -45,6 +45,9 @@ class session : public std::enable_shared_from_this<session> {
   void subscribe(const std::string& channel, bool join_leave = false);
   /// Sends a command; `h` gets the reply (or an error reply with code "disconnected").
   void command(const std::string& op, const std::string& fields, reply_handler h = {});
+  /// Replaces the connection's token before it expires (the `refresh` command); once the server
+  /// accepts it, reconnects use it too. `h` gets the reply.
+  void refresh(const std::string& token, reply_handler h = {});
   /// Publishes with an idempotency key (a fresh one unless given): after a lost connection,
   /// `unavailable` or `outcome_unknown` it is sent again with the same key (after the next
   /// reconnect, or a pause), so it is published exactly once; `h` gets the final reply, or an

@@ -211,3 +211,41 @@ TEST(client_session, a_publish_interrupted_by_a_lost_connection_is_published_exa
   EXPECT_GE(connects, 2) << "the cut did interrupt it";
   s->stop();
 }
+
+TEST(client_session, a_refreshed_token_is_used_for_reconnects) {
+  auto args = auth_args();
+  args.insert(args.end(), {"--set", "auth.leeway_s=0"});
+  server_process server(args);
+  proxy px(server.port());
+  net::io_context ioc;
+  client::session::options o;
+  o.server = {"127.0.0.1", px.port(), "/ws"};
+  o.name = "amy";
+  o.token = test_token("amy", "ambassador", {}, 2s);  // gone by the time of the reconnect
+  o.min_backoff = 50ms;
+  o.max_backoff = 200ms;
+  auto s = client::session::create(ioc, o);
+  int connects = 0;
+  std::string last_detail;
+  s->on_state([&](client::session::state st, const std::string& d) {
+    last_detail = d;
+    if (st == client::session::state::connected) ++connects;
+  });
+  s->start();
+  auto run_until = [&](auto pred, std::chrono::milliseconds t) {
+    auto deadline = std::chrono::steady_clock::now() + t;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) ioc.run_for(10ms);
+    return pred();
+  };
+  ASSERT_TRUE(run_until([&] { return connects == 1; }, 5s));
+  std::optional<client::server_message> reply;
+  s->refresh(test_token("amy", "ambassador", {}, 1h),
+             [&](const client::server_message& m) { reply = m; });
+  ASSERT_TRUE(run_until([&] { return reply.has_value(); }, 5s));
+  ASSERT_FALSE(reply->is_error) << reply->error_message;
+  ioc.run_for(2500ms);  // the first token has expired now
+  px.cut();
+  EXPECT_TRUE(run_until([&] { return connects == 2; }, 10s))
+      << "reconnected with the refreshed token; last state: " << last_detail;
+  s->stop();
+}
