@@ -149,6 +149,34 @@ function GuidanceBanner() {
   </section>`;
 }
 
+// Sign-in ending: from 10 minutes before the token's exp, a field for a new token (refresh:
+// the connection stays, drafts and all).
+function ExpiryBanner() {
+  const at = S.expiresAt.value;
+  const [err, setErr] = useState('');
+  const field = useRef(null);
+  if (!at || at - S.now.value > 10 * 60000) return null;
+  const submit = async (e) => {
+    e.preventDefault();
+    setErr('');
+    try {
+      await S.refreshToken(field.current.value.trim());
+      S.toast('Signed in again: the session goes on.');
+    } catch (ex) {
+      setErr(refusal(ex.message));
+    }
+  };
+  return html`<section class="banner expiry-banner" aria-labelledby="expiry-title">
+    <form class="banner-item" onSubmit=${submit}>
+      <p id="expiry-title"><strong>Your sign-in ends ${until(at, S.now.value)}</strong> (${clock(at)}). Paste a new token to stay connected.</p>
+      <label class="visually-hidden" for="refresh-token">New token</label>
+      <input id="refresh-token" ref=${field} autocomplete="off" placeholder="New token" required />
+      <button type="submit">Stay signed in</button>
+      ${err && html`<p class="error" role="alert">${err}</p>`}
+    </form>
+  </section>`;
+}
+
 function showGuidance(id) {
   ui.view.value = phone.value ? 'guidance' : ui.view.value === 'lead' ? 'queue' : ui.view.value;
   S.ui.panel.value = 'guidance';
@@ -927,6 +955,7 @@ function Shell() {
   const v = ui.view.value;
   const lead = v === 'lead' && S.isLead();
   return html`<${Header} />
+    <${ExpiryBanner} />
     <${GuidanceBanner} />
     <main id="main" class=${`app view-${lead ? 'lead' : v}`} data-view=${lead ? 'lead' : v}>
       <${ChannelsNav} />

@@ -45,6 +45,28 @@ export function setPref(key, value) {
   localStorage.setItem('muster-prefs', JSON.stringify(prefs.value));
 }
 
+/// When the token this tab signed in with expires (ms), from its `exp` claim; 0 when it never does.
+export function tokenExpiry(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(part));
+    return typeof claims.exp === 'number' ? claims.exp * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+export const expiresAt = signal(0);
+
+/// Replaces the connection's token before it runs out (PROTOCOL 4.8); reconnects use it too.
+export async function refreshToken(token) {
+  const r = await client.call('refresh', { token });
+  client.token = token;
+  sessionStorage.setItem('muster-token', token);
+  expiresAt.value = r.expires_at ? r.expires_at * 1000 : 0;
+  if (me.value) me.value = { ...me.value, name: r.name, role: r.role };
+  return r;
+}
+
 export function toast(text) {
   toastText.value = text;
   clearTimeout(toast.timer);
@@ -205,6 +227,7 @@ function onState({ state, identity, message }) {
   if (state === 'online') {
     me.value = identity;
     sessionStorage.setItem('muster-token', client.token);
+    expiresAt.value = tokenExpiry(client.token);
     refreshChannels();
     if (isLead()) refreshPeople();
   }

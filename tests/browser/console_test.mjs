@@ -419,6 +419,18 @@ async function run() {
     await B.page.waitForTimeout(500); // a second send would be stored by now
     check((await acks()) === 1, 'the acknowledgement is delivered after the reconnect exactly once');
 
+    // A sign-in about to end: the banner takes a new token (refresh), the connection stays.
+    const soon = await browser.newContext();
+    const soonPage = await soon.newPage();
+    await soonPage.goto(`http://127.0.0.1:${server.port}/#token=${token('cara', 'Cara', 'ambassador', { exp: Math.floor(Date.now() / 1000) + 300 })}`);
+    await soonPage.waitForSelector('.expiry-banner', { timeout: 5000 });
+    check((await soonPage.textContent('.expiry-banner')).includes('Your sign-in ends in'), 'a sign-in ending within 10 minutes shows a banner');
+    await soonPage.fill('#refresh-token', token('cara', 'Cara', 'ambassador'));
+    await soonPage.click('.expiry-banner button[type=submit]');
+    await soonPage.waitForSelector('.expiry-banner', { state: 'detached', timeout: 5000 });
+    check(await soonPage.locator('#conn[data-state=online]').count() === 1, 'a new token is taken without reconnecting (refresh)');
+    await soon.close();
+
     // Sign-in errors: expired, malformed and wrongly signed tokens each say what is wrong.
     const bad = await browser.newContext();
     let badPage = null;
