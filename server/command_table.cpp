@@ -10,6 +10,7 @@
 #include "server/crisis/guidance.hpp"
 #include "server/crisis/ingestion.hpp"
 #include "server/crisis/people.hpp"
+#include "server/crisis/revocations.hpp"
 #include "server/crisis/service.hpp"
 #include "server/crisis/stats.hpp"
 #include "server/crisis/templates.hpp"
@@ -17,7 +18,7 @@
 
 namespace muster::server {
 
-using auth::everyone, auth::people, auth::leads, auth::pushers;
+using auth::everyone, auth::people, auth::leads, auth::pushers, auth::admins;
 using protocol::channel_use;
 using protocol::errc;
 using protocol::op_spec;
@@ -79,6 +80,7 @@ const std::array rows{
     crisis_op("alert.view", cr, people, c::activity::signal),
     crisis_op("alert.draft", cr, people, c::activity::signal),
     crisis_op("channel.members", cr, leads, c::people::members),
+    crisis_op("token.revoke", channel_use::crisis_unused, admins, c::revocations::revoke),
     crisis_op("people.list", channel_use::crisis_unused, leads, c::people::list, {1, 10000}),
     crisis_op("guidance.post", channel_use::crisis_or_all, leads, c::guidance::post),
     crisis_op("guidance.revise", cr, leads, c::guidance::revise),

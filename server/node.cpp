@@ -1,5 +1,6 @@
 #include "server/node.hpp"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "server/crisis/revocations.hpp"
 #include "server/listener.hpp"
 #include "server/websocket_session.hpp"
 #include "server/ws_framing.hpp"
@@ -86,6 +88,7 @@ node::~node() {
   listener_.reset();
   sweep_timer_.reset();
   scan_timer_.reset();
+  revocations_retry_.reset();
   deadline_.reset();
   threads_.clear();
 }
@@ -93,6 +96,10 @@ node::~node() {
 void node::run() {
   engine_->start(*this);
   for (auto& t : threads_) guards_.emplace_back(t->ioc.get_executor());
+  if (cfg_.auth_enabled) {
+    engine_->subscribe(crisis::revocations::channel);
+    watch_revocations();
+  }
   listener_->run();
   spdlog::info("musterd {} node {} listening on {}:{} with {} I/O threads, {} engine",
                MUSTER_VERSION, id_, cfg_.host(), port_, threads_.size(), cfg_.engine);
@@ -132,6 +139,38 @@ void node::run() {
   loops_done_ = true;
   engine_->stop();
   spdlog::info("musterd stopped");
+}
+
+void node::watch_revocations() {
+  engine_->list_docs(
+      crisis::revocations::channel, "", [this](std::error_code ec, std::vector<doc> docs) {
+        if (ec) {
+          // Revoked tokens must not come back with a restart: keep asking until it answers.
+          spdlog::error("auth: revocations not read ({}); trying again in 1 s", ec.message());
+          if (!revocations_retry_)
+            revocations_retry_ = std::make_unique<net::steady_timer>(threads_[0]->ioc);
+          revocations_retry_->expires_after(std::chrono::seconds(1));
+          revocations_retry_->async_wait([this](boost::system::error_code e) {
+            if (!e && !stopping_) watch_revocations();
+          });
+          return;
+        }
+        std::size_t n = 0;
+        for (const auto& d : docs) n += auth_.revocations().apply(d.value);
+        if (n) spdlog::info("auth: {} revocations in force", n);
+        close_revoked();  // connections accepted before the list was read
+      });
+}
+
+void node::close_revoked() {
+  for (auto& tp : threads_) {
+    auto& t = *tp;
+    net::post(t.ioc, [&t] {
+      std::vector<std::shared_ptr<websocket_session>> all;
+      for (auto* s = t.sessions; s; s = s->next_) all.push_back(s->shared_from_this());
+      for (auto& s : all) s->check_token();
+    });
+  }
 }
 
 void node::reload_web() {
@@ -259,6 +298,17 @@ void node::detach(std::string_view channel, std::size_t t) {
 }
 
 void node::on_event(std::string_view channel, const channel_event& json_event) {
+  if (channel == crisis::revocations::channel) {
+    // A revocation from any node: into the deny-list, then off with its connections.
+    simdjson::dom::parser parser;
+    simdjson::dom::element e, data;
+    if (!parser.parse(*json_event.frame).get(e) && !e["data"].get(data) &&
+        auth_.revocations().apply(simdjson::minify(data))) {
+      spdlog::info("auth: revocation: {}", simdjson::minify(data));
+      close_revoked();
+    }
+    return;
+  }
   std::lock_guard lock(routes_mutex_);
   auto it = routes_.find(channel);
   if (it == routes_.end()) return;

@@ -124,6 +124,11 @@ class node final : public engine_sink {
 
  private:
   void start_sweep();
+  /// Loads the deny-list from the engine (again after a failure) and follows its stream.
+  void watch_revocations();
+  /// Every thread closes its connections whose token is now revoked (4001).
+  void close_revoked();
+  std::unique_ptr<net::steady_timer> revocations_retry_;
   void start_scan(bool soon = false);
   void start_keepalive(io_thread& t);
   struct route {

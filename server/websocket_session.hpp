@@ -32,6 +32,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void go_away();
   /// Keepalive, from the thread's sweep: ping a quiet client, drop a silent one.
   void check_idle(std::chrono::steady_clock::time_point now);
+  /// A revocation came in: close now if it concerns this connection's token (4001).
+  void check_token() { client_.check_expiry(); }
   /// Called by the thread's flush: writes what is queued unless a write is in flight.
   void start_write();
 

@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   std::string role = "ambassador", secret, channels;
   long ttl_h = 12;
   if (const char* s = std::getenv("MUSTER_AUTH_SECRET")) secret = s;
-  tok->add_option("--sub", who.subject, "Subject: the user's stable id")->required();
+  tok->add_option("--sub", who.subject, "Subject: the user's stable id (required to mint)");
   tok->add_option("--name", who.name, "Display name (default: the subject)");
   tok->add_option("--role", role, "ambassador, lead, bot or admin")
       ->capture_default_str()
@@ -219,6 +219,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1L, 24L * 366));
   tok->add_option("--secret", secret, "The server's auth.secret (env MUSTER_AUTH_SECRET)");
+  auto* revoke = tok->add_subcommand(
+      "revoke", "Revoke a token by its jti, or every token of a user issued until now (admins)");
+  common(revoke);
+  revoke->add_option("--jti", wo.jti, "The token's id (its jti claim)");
+  revoke->add_option("--user", wo.user, "A user (sub): every token issued until now");
+  revoke->add_option("--reason", wo.reason, "Why, for the record");
 
   auto* admin = app.add_subcommand("admin", "Operations on a node's files (backup)");
   muster::cli::admin_options ado;
@@ -267,7 +273,7 @@ int main(int argc, char** argv) {
       return std::nullopt;
     }
   };
-  bool uses_server = cmd != "token" && cmd != "admin";
+  bool uses_server = (cmd != "token" || revoke->parsed()) && cmd != "admin";
   auto urls = uses_server ? server_of(url) : server_urls{};
   if (!urls) return 2;
   url = urls->ws;
@@ -279,7 +285,12 @@ int main(int argc, char** argv) {
     return run_send(url, name, token, channel, text, raw, attempts, idempotency_key);
   if (tail->parsed()) return run_live(url, name, token, channel, false, json, once, ro);
   if (chat->parsed()) return run_live(url, name, token, channel, true, json, false, ro);
+  if (revoke->parsed()) return muster::cli::revoke_token(wo);
   if (tok->parsed()) {
+    if (who.subject.empty()) {
+      std::cerr << "muster token: --sub is required to mint a token\n";
+      return 2;
+    }
     if (secret.size() < 16) {
       std::cerr << "muster token: the secret (--secret or MUSTER_AUTH_SECRET) must be at least 16 "
                    "bytes, the same as the server's auth.secret\n";

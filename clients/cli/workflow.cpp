@@ -9,6 +9,7 @@
 
 #include "clients/cli/render.hpp"
 #include "clients/lib/crisis.hpp"
+#include "protocol/json_writer.hpp"
 
 namespace muster::cli {
 
@@ -298,6 +299,36 @@ void add_workflow_commands(CLI::App& app, workflow_options& o,
   auto* ch = app.add_subcommand("channels", "List the crisis channels (channel.list)");
   common(ch);
   ch->add_flag("--json", o.json, "Print the channel.list result as JSON");
+}
+
+int revoke_token(const workflow_options& o) {
+  if (o.jti.empty() == o.user.empty()) {
+    std::cerr << "muster token revoke: give exactly one of --jti and --user\n";
+    return 2;
+  }
+  std::string fields = o.jti.empty() ? "\"user\":" : "\"jti\":";
+  muster::protocol::append_json_string(fields, o.jti.empty() ? o.user : o.jti);
+  if (!o.reason.empty()) {
+    fields += ",\"reason\":";
+    muster::protocol::append_json_string(fields, o.reason);
+  }
+  try {
+    auto c = connected(o);
+    auto r = c->call("token.revoke", fields);
+    if (r.is_error) {
+      std::cerr << "muster token revoke: " << r.error_code << ": " << r.error_message << "\n";
+      return 1;
+    }
+    bool already = r.result.find("\"already\":true") != std::string::npos;
+    if (!o.jti.empty())
+      std::cout << (already ? "already revoked: token " : "revoked: token ") << o.jti << "\n";
+    else
+      std::cout << "revoked: every token of " << o.user << " issued until now\n";
+    return 0;
+  } catch (const client::client_error& e) {
+    std::cerr << "muster token revoke: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 std::optional<int> run_workflow(const CLI::App& app, const workflow_options& o) {

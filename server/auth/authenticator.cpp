@@ -9,6 +9,7 @@ std::error_code authenticator::verify(std::string_view token, identity& out) con
   auto ec = token.empty()
                 ? make_error_code(jwt_errc::malformed)
                 : auth::verify(token, keys, out, std::chrono::system_clock::now(), opts_.leeway);
+  if (!ec && revocations_.revoked(out)) ec = jwt_errc::revoked;
   if (ec) metrics_.add(counter::auth_failures);
   return ec;
 }

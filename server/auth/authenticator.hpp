@@ -9,6 +9,7 @@
 
 #include "server/auth/jwks.hpp"
 #include "server/auth/jwt.hpp"
+#include "server/auth/revocations.hpp"
 
 namespace muster::server {
 class metrics;
@@ -28,6 +29,11 @@ class authenticator {
   };
   authenticator(options opts, metrics& m) : opts_(std::move(opts)), metrics_(m) {}
 
+  /// The deny-list every verification consults (the node keeps it up to date).
+  revocation_list& revocations() const { return revocations_; }
+  /// True when `who` was revoked since its token was verified.
+  bool revoked(const identity& who) const { return opts_.enabled && revocations_.revoked(who); }
+
   bool enabled() const { return opts_.enabled; }
   std::chrono::seconds leeway() const { return opts_.leeway; }
   /// Verifies `token` (empty: none given); a refusal is counted in muster_auth_failures_total.
@@ -41,6 +47,7 @@ class authenticator {
  private:
   options opts_;
   metrics& metrics_;
+  mutable revocation_list revocations_;
 };
 
 }  // namespace muster::server::auth

@@ -54,6 +54,8 @@ class category final : public std::error_category {
         return "token key id is unknown";
       case jwt_errc::wrong_issuer:
         return "token issuer is not accepted";
+      case jwt_errc::revoked:
+        return "token has been revoked";
       case jwt_errc::wrong_audience:
         return "token audience is not accepted";
     }
@@ -290,8 +292,13 @@ std::error_code verify(std::string_view token, const verify_keys& keys, identity
     }
     return std::nullopt;  // present but not a number (a uint64 beyond int64 reads as a double)
   };
-  auto exp = number("exp"), nbf = number("nbf");
-  if (!exp || !nbf) return jwt_errc::bad_claim;
+  auto exp = number("exp"), nbf = number("nbf"), iat = number("iat");
+  if (!exp || !nbf || !iat) return jwt_errc::bad_claim;
+  if (auto j = c["jti"]; !j.error()) {
+    if (j.get(sv)) return jwt_errc::bad_claim;
+    id.token_id.assign(sv);
+  }
+  id.issued_at = *iat;
   if (*exp && **exp + leeway.count() <= seconds) return jwt_errc::expired;
   if (*nbf && **nbf - leeway.count() > seconds) return jwt_errc::not_yet_valid;
   id.expires_at = *exp;

@@ -23,6 +23,8 @@ struct identity {
   auth::role role = role::ambassador;      // "role"
   std::vector<std::string> channels;       // "channels": glob patterns; empty = no restriction
   std::optional<std::int64_t> expires_at;  // "exp", seconds since the Unix epoch
+  std::optional<std::int64_t> issued_at;   // "iat", seconds
+  std::string token_id;                    // "jti" ("" when none): what a revocation names
   /// True when `channel` matches one of the patterns (or there are none).
   bool may_access(std::string_view channel) const;
 };
@@ -44,6 +46,8 @@ enum class jwt_errc {
   unknown_key,
   /// "iss" is not the configured issuer.
   wrong_issuer,
+  /// The token id or its user was revoked (checked by the authenticator).
+  revoked,
   /// "aud" does not name the configured audience.
   wrong_audience,
 };

@@ -30,6 +30,8 @@ inline constexpr role_set everyone{role::ambassador, role::lead, role::bot, role
 inline constexpr role_set people{role::ambassador, role::lead, role::admin};
 /// Leads and admins run the crisis.
 inline constexpr role_set leads{role::lead, role::admin};
+/// Operators only.
+inline constexpr role_set admins{role::admin};
 /// Who may push alerts.
 inline constexpr role_set pushers{role::lead, role::bot, role::admin};
 

@@ -140,10 +140,13 @@ void client_session::binary_message() {
 }
 
 void client_session::check_expiry() {
-  if (!authenticated_ || !node_.auth().expired(actor_.id)) return;
+  if (!authenticated_) return;
+  bool revoked = node_.auth().revoked(actor_.id);
+  if (!revoked && !node_.auth().expired(actor_.id)) return;
   // A session lives no longer than its token: the client reconnects with a fresh one.
   node_.stats().add(counter::auth_failures);
-  link_.close(protocol::close_code::unauthorized, "token expired", true);
+  link_.close(protocol::close_code::unauthorized, revoked ? "token revoked" : "token expired",
+              true);
 }
 
 void client_session::connect(protocol::command& cmd) {

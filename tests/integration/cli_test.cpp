@@ -414,3 +414,22 @@ TEST(cli, tail_shows_crisis_events_as_lines) {
   auto r = muster_cli(server, {"tail", "triage", "--json", "--timestamps"});
   EXPECT_EQ(r.code, 2) << "--json keeps the raw line: no timestamps";
 }
+
+TEST(cli, token_revoke_closes_the_users_connections) {
+  server_process server(auth_args());
+  auto admin = test_token("root", "admin");
+  auto amy = connect_as(server, test_token("amy", "ambassador"));
+  auto u = url(server);
+  auto r = muster_cli(server, {"token", "revoke", "--url", u, "--token", admin});
+  EXPECT_EQ(r.code, 2) << "neither --jti nor --user";
+  r = muster_cli(server, {"token", "revoke", "--user", "amy", "--url", u, "--token",
+                          test_token("lena", "lead")});
+  expect_refused(r, "muster token revoke: forbidden: ");
+  r = muster_cli(server, {"token", "revoke", "--user", "amy", "--reason", "phone lost", "--url", u,
+                          "--token", admin});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "revoked: every token of amy issued until now\n");
+  EXPECT_EQ(amy->wait_closed(2s), 4001);
+  r = muster_cli(server, {"token", "--role", "lead"});
+  EXPECT_EQ(r.code, 2) << "minting still needs --sub";
+}
