@@ -477,14 +477,10 @@ std::uint16_t config::port() const {
   return static_cast<std::uint16_t>(std::stoul(listen.substr(listen.rfind(':') + 1)));
 }
 
-void load_config_file(config& cfg, const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw config_error(
-        {path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description())});
-  }
+namespace {
+
+// Every section and key of a parsed file; problems are collected, named by `path:line`.
+void load_table(config& cfg, const toml::table& root, const std::string& path) {
   std::vector<std::string> errors;
   for (auto&& [section_key, section_node] : root) {
     std::string section(section_key.str());
@@ -534,6 +530,33 @@ void load_config_file(config& cfg, const std::string& path) {
     }
   }
   if (!errors.empty()) throw config_error(std::move(errors));
+}
+
+config_error parse_failure(const std::string& path, const toml::parse_error& e) {
+  return config_error(
+      {path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description())});
+}
+
+}  // namespace
+
+void load_config_file(config& cfg, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw parse_failure(path, e);
+  }
+  load_table(cfg, root, path);
+}
+
+void load_config_text(config& cfg, std::string_view text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    throw parse_failure(path, e);
+  }
+  load_table(cfg, root, path);
 }
 
 void apply_env(config& cfg, const std::map<std::string, std::string>& env) {

@@ -110,6 +110,8 @@ struct config_error : std::runtime_error {
 
 /// Applies the TOML file at `path` over `cfg`. Unknown keys and bad values are errors.
 void load_config_file(config& cfg, const std::string& path);
+/// As load_config_file, for TOML text (`path` names it in messages).
+void load_config_text(config& cfg, std::string_view text, const std::string& path);
 /// Applies MUSTER_<SECTION>_<KEY> variables from `env` (e.g. MUSTER_SERVER_LISTEN).
 void apply_env(config& cfg, const std::map<std::string, std::string>& env);
 /// Applies "section.key=value" overrides (from --set).

@@ -128,6 +128,16 @@ void jwks(std::string_view in) {
                        std::chrono::seconds(30));
 }
 
+// A whole configuration file: the TOML parser, every section and key, then the cross-checks.
+void config_file(std::string_view in) {
+  server::config cfg;
+  try {
+    server::load_config_text(cfg, in, "fuzz.toml");
+    server::validate(cfg);
+  } catch (const server::config_error&) {
+  }
+}
+
 // `--set section.key=value` overrides: every key's value parser.
 void config_overrides(std::string_view in) {
   server::config cfg;
@@ -181,6 +191,13 @@ const target all[] = {
       "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIiwicm9sZSI6ImxlYWQifQ."
       "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q",
       "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}\na.b.c"}},
+    {"config_file",
+     config_file,
+     {"[server]\nlisten = \"127.0.0.1:8080\"\nallowed_origins = [\"https://a.example\"]\n"
+      "[auth]\nenabled = false\n",
+      "[[route]]\nsources = [\"x\"]\nchannels = [\"press\"]\n[spike]\nfactor = 3.0\n"
+      "[spike.channels.\"crisis.a\"]\nwindow_s = 60\n",
+      "[escalation]\nsev1_claim_ttl_s = 1E32\n[redis]\ncommand_timeout_ms = -1e300\n"}},
     {"config_overrides",
      config_overrides,
      {"server.listen=\"127.0.0.1:8080\"", "crisis.claim_limit=5", "escalation.sev1_claim_ttl_s=0"}},
