@@ -618,6 +618,7 @@ crisis::options config::crisis_options() const {
   o.leads_channel = leads_channel;
   o.timeline_size = timeline_size;
   o.timeline_ttl = timeline_ttl;
+  o.auth_leeway_s = auth_leeway.count();
   o.reminder_after = reminder_after;
   o.escalation = escalation;
   o.routes = routes;

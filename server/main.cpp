@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -62,6 +63,8 @@ std::string default_web_root() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A reload (SIGHUP) that comes while starting must not kill us: ignored until run() handles it.
+  std::signal(SIGHUP, SIG_IGN);
   CLI::App app{"musterd: real-time crisis-response chat and alerting server"};
   app.set_version_flag("--version", std::string("musterd ") + MUSTER_VERSION);
   std::string config_file, check_file, port_file, listen;

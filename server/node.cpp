@@ -27,6 +27,19 @@ std::string random_node_id() {
   return id;
 }
 
+// An identity provider's key set from `path`; throws naming the file when it cannot be used.
+std::shared_ptr<const auth::key_set> load_key_set(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("auth.jwks_file " + path + ": cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto parsed = auth::key_set::parse(text);
+  if (auto* why = std::get_if<std::string>(&parsed))
+    throw std::runtime_error("auth.jwks_file " + path + ": " + *why);
+  auto keys = std::make_shared<const auth::key_set>(std::move(std::get<auth::key_set>(parsed)));
+  spdlog::info("auth: {} keys from {}", keys->size(), path);
+  return keys;
+}
+
 // The authenticator's keys: the shared secret, and an identity provider's key set read from
 // auth.jwks_file at start-up (a file that cannot be used stops start-up, naming it).
 auth::authenticator::options auth_options(const config& cfg) {
@@ -39,15 +52,11 @@ auth::authenticator::options auth_options(const config& cfg) {
       cfg.auth_audience,
       {cfg.auth_role_claim, cfg.auth_name_claim, cfg.auth_channels_claim}};
   if (!cfg.auth_enabled || cfg.auth_jwks_file.empty()) return o;
-  std::ifstream in(cfg.auth_jwks_file, std::ios::binary);
-  if (!in) throw std::runtime_error("auth.jwks_file " + cfg.auth_jwks_file + ": cannot be read");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto parsed = auth::key_set::parse(text);
-  if (auto* why = std::get_if<std::string>(&parsed))
-    throw std::runtime_error("auth.jwks_file " + cfg.auth_jwks_file + ": " + *why);
-  auto keys = std::make_shared<const auth::key_set>(std::move(std::get<auth::key_set>(parsed)));
-  spdlog::info("auth: {} keys from {}", keys->size(), cfg.auth_jwks_file);
-  o.jwks = std::move(keys);
+  o.jwks = load_key_set(cfg.auth_jwks_file);
+  if (cfg.auth_audience.empty())
+    spdlog::warn(
+        "auth: auth.jwks_file without auth.audience: tokens the provider issued for "
+        "any other application are accepted too");
   return o;
 }
 }  // namespace
@@ -142,23 +151,33 @@ void node::run() {
 }
 
 void node::watch_revocations() {
+  // Read again every 5 s, as well as followed live: a node whose Redis subscription was down
+  // when a revocation was announced (or not yet up at start) still learns of it.
+  auto again = [this](std::chrono::seconds after) {
+    if (!revocations_retry_)
+      revocations_retry_ = std::make_unique<net::steady_timer>(threads_[0]->ioc);
+    revocations_retry_->expires_after(after);
+    revocations_retry_->async_wait([this](boost::system::error_code e) {
+      if (!e && !stopping_) watch_revocations();
+    });
+  };
   engine_->list_docs(
-      crisis::revocations::channel, "", [this](std::error_code ec, std::vector<doc> docs) {
+      crisis::revocations::channel, "", [this, again](std::error_code ec, std::vector<doc> docs) {
+        if (stopping_) return;
         if (ec) {
           // Revoked tokens must not come back with a restart: keep asking until it answers.
-          spdlog::error("auth: revocations not read ({}); trying again in 1 s", ec.message());
-          if (!revocations_retry_)
-            revocations_retry_ = std::make_unique<net::steady_timer>(threads_[0]->ioc);
-          revocations_retry_->expires_after(std::chrono::seconds(1));
-          revocations_retry_->async_wait([this](boost::system::error_code e) {
-            if (!e && !stopping_) watch_revocations();
-          });
-          return;
+          if (!revocations_read_)
+            spdlog::error("auth: revocations not read ({}); trying again", ec.message());
+          return again(std::chrono::seconds(1));
         }
-        std::size_t n = 0;
-        for (const auto& d : docs) n += auth_.revocations().apply(d.value);
-        if (n) spdlog::info("auth: {} revocations in force", n);
-        close_revoked();  // connections accepted before the list was read
+        auto before = auth_.revocations().size();
+        for (const auto& d : docs) auth_.revocations().apply(d.value);
+        auto now = auth_.revocations().size();
+        if (!revocations_read_ && now) spdlog::info("auth: {} revocations in force", now);
+        // Connections accepted before the list was read, or since a missed announcement.
+        if (!revocations_read_ || now != before) close_revoked();
+        revocations_read_ = true;
+        again(std::chrono::seconds(5));
       });
 }
 
@@ -174,18 +193,32 @@ void node::close_revoked() {
 }
 
 void node::reload_web() {
-  if (cfg_.web_root.empty() || cfg_.web_root == "none")
-    return spdlog::info("SIGHUP: no console to reload (server.web_root = \"none\")");
-  // Read on a thread of its own: no disk wait on an I/O thread. The old files serve meanwhile.
-  if (web_loader_.joinable()) web_loader_.join();  // a reload a moment ago: it is done by now
+  // Read on a thread of its own: no disk wait on an I/O thread; the old files and keys serve
+  // meanwhile. Never joined while running: a reload still under way makes this one a no-op.
+  if (reloading_.exchange(true)) return spdlog::warn("SIGHUP: a reload is still running");
+  if (web_loader_.joinable()) web_loader_.join();  // finished: reloading_ was false
   web_loader_ = std::thread([this] {
-    try {
-      auto files = std::make_shared<const static_files>(cfg_.web_root);
-      spdlog::info("SIGHUP: web console reloaded, {} files from {}", files->size(), cfg_.web_root);
-      web_.store(std::move(files));
-    } catch (const std::exception& e) {
-      spdlog::error("SIGHUP: web console not reloaded, the old files stay: {}", e.what());
+    if (cfg_.web_root.empty() || cfg_.web_root == "none") {
+      spdlog::info("SIGHUP: no console to reload (server.web_root = \"none\")");
+    } else {
+      try {
+        auto files = std::make_shared<const static_files>(cfg_.web_root);
+        spdlog::info("SIGHUP: web console reloaded, {} files from {}", files->size(),
+                     cfg_.web_root);
+        web_.store(std::move(files));
+      } catch (const std::exception& e) {
+        spdlog::error("SIGHUP: web console not reloaded, the old files stay: {}", e.what());
+      }
     }
+    // The identity provider rotates its keys: the new set replaces the old one.
+    if (cfg_.auth_enabled && !cfg_.auth_jwks_file.empty()) {
+      try {
+        auth_.replace_keys(load_key_set(cfg_.auth_jwks_file));
+      } catch (const std::exception& e) {
+        spdlog::error("SIGHUP: keys not reloaded, the old ones stay: {}", e.what());
+      }
+    }
+    reloading_ = false;
   });
 }
 
@@ -238,6 +271,7 @@ void node::shutdown() {
     listener_->stop();
     if (sweep_timer_) sweep_timer_->cancel();
     if (scan_timer_) scan_timer_->cancel();
+    if (revocations_retry_) revocations_retry_->cancel();
     for (auto& t : threads_) {
       net::post(t->ioc, [t = t.get()] {
         if (t->keepalive_timer) t->keepalive_timer->cancel();

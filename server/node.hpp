@@ -129,6 +129,7 @@ class node final : public engine_sink {
   /// Every thread closes its connections whose token is now revoked (4001).
   void close_revoked();
   std::unique_ptr<net::steady_timer> revocations_retry_;
+  bool revocations_read_ = false;  // thread 0
   void start_scan(bool soon = false);
   void start_keepalive(io_thread& t);
   struct route {
@@ -149,6 +150,7 @@ class node final : public engine_sink {
   /// Loads server.web_root off the I/O threads and swaps it in (SIGHUP).
   void reload_web();
   std::thread web_loader_;  // the last reload; joined before the next and at the end of run()
+  std::atomic<bool> reloading_{false};
   std::string id_;
   std::vector<std::unique_ptr<io_thread>> threads_;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;

@@ -379,7 +379,8 @@ void session::refresh(const std::string& token, reply_handler h) {
   std::string fields = "\"token\":";
   protocol::append_json_string(fields, token);
   command("refresh", fields, [self = impl_, token, h = std::move(h)](const server_message& m) {
-    if (!m.is_error) self->opts.token = token;
+    // Accepted, or the connection went before the answer: the next connect uses the new one.
+    if (!m.is_error || m.error_code == "disconnected") self->opts.token = token;
     if (h) h(m);
   });
 }

@@ -68,6 +68,7 @@ export function refusal(message = '') {
   if (/malformed/.test(reason)) return 'This is not a complete token (it is malformed). Paste the whole token again.';
   if (/signature/.test(reason)) return 'This token was not issued for this server (its signature is invalid).';
   if (/algorithm/.test(reason)) return 'This token uses an algorithm this server does not accept.';
+  if (/revoked/.test(reason)) return 'This token was revoked by an administrator. Ask for a new one.';
   if (/key id/.test(reason)) return 'This token was signed with a key this server does not know. Sign in again.';
   if (/issuer/.test(reason)) return 'This token comes from another sign-in service than this server trusts.';
   if (/audience/.test(reason)) return 'This token was issued for another application.';

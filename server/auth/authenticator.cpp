@@ -5,7 +5,8 @@
 namespace muster::server::auth {
 
 std::error_code authenticator::verify(std::string_view token, identity& out) const {
-  verify_keys keys{opts_.secret, opts_.jwks.get(), opts_.issuer, opts_.audience, &opts_.names};
+  auto jwks = jwks_.load();  // held while verifying: a reload may swap it meanwhile
+  verify_keys keys{opts_.secret, jwks.get(), opts_.issuer, opts_.audience, &opts_.names};
   auto ec = token.empty()
                 ? make_error_code(jwt_errc::malformed)
                 : auth::verify(token, keys, out, std::chrono::system_clock::now(), opts_.leeway);

@@ -2,7 +2,9 @@
 // The one authentication step: a token (from `?token=`, `connect` or `Authorization: Bearer`)
 // becomes an identity or a refusal, counted; with authentication disabled everyone is an admin.
 // Immutable after construction; thread-safe.
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +29,11 @@ class authenticator {
     std::string issuer, audience;         // "": not checked
     claim_names names;
   };
-  authenticator(options opts, metrics& m) : opts_(std::move(opts)), metrics_(m) {}
+  authenticator(options opts, metrics& m)
+      : opts_(std::move(opts)), metrics_(m), jwks_(opts_.jwks) {}
+
+  /// A new key set from the identity provider (a reload); any thread.
+  void replace_keys(std::shared_ptr<const key_set> keys) { jwks_.store(std::move(keys)); }
 
   /// The deny-list every verification consults (the node keeps it up to date).
   revocation_list& revocations() const { return revocations_; }
@@ -48,6 +54,7 @@ class authenticator {
   options opts_;
   metrics& metrics_;
   mutable revocation_list revocations_;
+  std::atomic<std::shared_ptr<const key_set>> jwks_;
 };
 
 }  // namespace muster::server::auth

@@ -42,9 +42,12 @@ std::shared_ptr<void> rsa_key(const std::string& n, const std::string& e) {
       !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
       !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()))
     return nullptr;
+  // An exponent of 1 (or even) would let anyone forge signatures for the key.
+  if (BN_is_odd(bn_e.get()) != 1 || BN_num_bits(bn_e.get()) < 2) return nullptr;
   auto key = from_params("RSA", bld.get());
-  // Keys under 2048 bits are too weak to trust (RFC 7518 3.3).
-  if (key && EVP_PKEY_get_bits(static_cast<EVP_PKEY*>(key.get())) < 2048) return nullptr;
+  // Keys under 2048 bits are too weak to trust (RFC 7518 3.3); over 16384, OpenSSL refuses.
+  auto bits = key ? EVP_PKEY_get_bits(static_cast<EVP_PKEY*>(key.get())) : 0;
+  if (bits < 2048 || bits > 16384) return nullptr;
   return key;
 }
 
@@ -112,7 +115,7 @@ std::variant<key_set, std::string> key_set::parse(std::string_view jwks_json) {
       if (!n || !e) return at + ": RSA key without base64url n and e";
       entry.alg = "RS256";
       entry.pkey = rsa_key(*n, *e);
-      if (!entry.pkey) return at + ": not a usable RSA key (2048 bits at least)";
+      if (!entry.pkey) return at + ": not a usable RSA key (2048 to 16384 bits, odd exponent > 1)";
     } else if (*kty == "EC" && (!alg || *alg == "ES256")) {
       auto crv = member(k, "crv");
       if (!crv || *crv != "P-256") continue;  // other curves are for other algorithms
@@ -124,6 +127,9 @@ std::variant<key_set, std::string> key_set::parse(std::string_view jwks_json) {
     } else {
       continue;  // another key type or algorithm (EdDSA, HS*, RS512...): not ours to use
     }
+    for (const auto& held : out.keys_)
+      if (held.alg == entry.alg && held.kid == entry.kid)
+        return at + ": a second " + entry.alg + " key with kid \"" + entry.kid + "\"";
     out.keys_.push_back(std::move(entry));
   }
   if (out.keys_.empty()) return std::string("no RS256 or ES256 signing key in the set");

@@ -43,6 +43,7 @@ struct options {
   std::map<std::string, spike_settings> spike_channels;  // per-channel settings
   viral_policy viral{10.0, 10000};
   std::chrono::seconds approval_escalate_after{300};  // a proposal pending longer: the leads hear
+  std::int64_t auth_leeway_s = 30;  // clock skew allowed on tokens (user revocations cover it)
   drill_targets drill;
 
   const spike_settings& spike_for(const std::string& channel) const {

@@ -17,7 +17,8 @@ void revoke(context& ctx, request& r, done_fn done) {
     return done(result::failure(errc::bad_request, "give exactly one of jti and user"));
   bool by_user = !user.empty();
   const auto& id = by_user ? user : jti;
-  auto at = ctx.now_ms() / 1000;
+  // Issuers' clocks may run ahead: tokens issued up to the leeway after now are covered too.
+  auto at = ctx.now_ms() / 1000 + ctx.opts.auth_leeway_s;
   json_writer rec;
   rec.begin_object().field("kind", by_user ? "user" : "jti").field("id", id).field("at", at);
   rec.raw_field("by", encode(person{r.who.id.subject, r.who.id.name})).field("reason", reason);

@@ -140,7 +140,7 @@ void client_session::binary_message() {
 }
 
 void client_session::check_expiry() {
-  if (!authenticated_) return;
+  if (!authenticated_ || !link_.open()) return;
   bool revoked = node_.auth().revoked(actor_.id);
   if (!revoked && !node_.auth().expired(actor_.id)) return;
   // A session lives no longer than its token: the client reconnects with a fresh one.
@@ -152,6 +152,11 @@ void client_session::check_expiry() {
 void client_session::connect(protocol::command& cmd) {
   if (connected_) return reply_error(cmd.id, errc::already_connected, "already connected");
   const auto& auth = node_.auth();
+  // A ?token= verified at the upgrade may have been revoked since (the sweep missed it).
+  if (authenticated_ && cmd.token.empty() && auth.revoked(actor_.id)) {
+    reply_error(cmd.id, errc::unauthorized, "token refused: token has been revoked");
+    return link_.close(protocol::close_code::unauthorized, "token revoked", true);
+  }
   if (auth.enabled() && (!cmd.token.empty() || !authenticated_)) {
     auth::identity who;
     if (auto ec = auth.verify(cmd.token, who)) {

@@ -3,6 +3,7 @@
 // `forbidden`, and sessions end with their tokens.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -297,6 +298,14 @@ TEST(auth, tokens_from_an_identity_provider_are_verified_with_its_key_set) {
   EXPECT_NE(unknown.error_message.find("key id"), std::string::npos) << unknown.error_message;
   auto hs = attempt(server::auth::sign_hs256(claims("https://idp.example"), test_secret));
   EXPECT_EQ(hs.error_code, "unauthorized") << "HS256 without auth.secret";
+  // The provider rotates its keys: SIGHUP reads the file again, with no restart.
+  pkey_ptr rotated(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  std::ofstream(dir / "jwks.json", std::ios::trunc)
+      << R"({"keys":[)" << rsa_jwk(rotated.get(), "k3") << "]}";
+  ASSERT_EQ(::kill(s.pid(), SIGHUP), 0);
+  auto new_key =
+      token(rotated.get(), R"({"alg":"RS256","kid":"k3"})", claims("https://idp.example"), false);
+  EXPECT_TRUE(eventually([&] { return !attempt(new_key).is_error; })) << s.log();
   // An unusable key set stops start-up, naming the file.
   std::ofstream(dir / "bad.json") << R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})";
   try {

@@ -50,9 +50,17 @@ TEST_F(identity_provider, the_set_keeps_only_signing_keys_it_can_use) {
   EXPECT_EQ(keys_->size(), 2u) << "the oct key and the encryption key are skipped";
   EXPECT_TRUE(std::holds_alternative<std::string>(key_set::parse("{}")));
   EXPECT_TRUE(std::holds_alternative<std::string>(key_set::parse(R"({"keys":[]})")));
+  auto e_one = key_set::parse(R"({"keys":[{"kty":"RSA","n":")" +
+                              base64url_encode(bn_param(rsa_.get(), OSSL_PKEY_PARAM_RSA_N)) +
+                              R"(","e":"AQ"}]})");
+  EXPECT_TRUE(std::holds_alternative<std::string>(e_one)) << "exponent 1: anyone could sign";
+  auto twice = key_set::parse(R"({"keys":[)" + rsa_jwk(rsa_.get(), "r1") + "," +
+                              rsa_jwk(rsa_.get(), "r1") + "]}");
+  ASSERT_TRUE(std::holds_alternative<std::string>(twice));
+  EXPECT_NE(std::get<std::string>(twice).find("second RS256 key"), std::string::npos);
   auto weak = key_set::parse(R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})");
   ASSERT_TRUE(std::holds_alternative<std::string>(weak));
-  EXPECT_NE(std::get<std::string>(weak).find("2048 bits"), std::string::npos);
+  EXPECT_NE(std::get<std::string>(weak).find("2048 to 16384 bits"), std::string::npos);
   auto off_curve = key_set::parse(R"({"keys":[{"kty":"EC","crv":"P-256","x":")" +
                                   base64url_encode(std::string(32, '\1')) + R"(","y":")" +
                                   base64url_encode(std::string(32, '\2')) + R"("}]})");
@@ -96,6 +104,8 @@ TEST_F(identity_provider, wrong_keys_issuers_audiences_and_algorithms_are_refuse
   v_.secret = "a-real-shared-secret-of-32-bytes!";
   EXPECT_EQ(check(forged), jwt_errc::bad_signature) << "HS256 only with the shared secret";
   EXPECT_FALSE(check(sign_hs256(claims(), v_.secret))) << "HS256 stays";
+  EXPECT_FALSE(check(sign_hs256(R"({"sub":"u-9","role":"bot"})", v_.secret)))
+      << "iss and aud pin the provider's tokens, not the ones minted with the secret";
 }
 
 TEST_F(identity_provider, claim_names_follow_the_provider) {
@@ -108,6 +118,21 @@ TEST_F(identity_provider, claim_names_follow_the_provider) {
   EXPECT_EQ(got_.role, role::ambassador);
   EXPECT_EQ(got_.name, "ben");
   EXPECT_EQ(got_.channels, (std::vector<std::string>{"crisis.*"}));
+  // Roles listed in any order: the most privileged counts.
+  auto both =
+      R"({"sub":"u-4","realm_access":{"roles":["admin","ambassador","lead"]},"iss":"https://idp.example/realms/acme","aud":"muster"})";
+  EXPECT_FALSE(check(token(rsa_.get(), R"({"alg":"RS256","kid":"r1"})", both, false)));
+  EXPECT_EQ(got_.role, role::admin);
+  // Auth0's namespaced claims hold dots: the name itself is tried first.
+  claim_names auth0{"https://muster.example.org/role", "name",
+                    "https://muster.example.org/channels"};
+  v_.names = &auth0;
+  auto namespaced =
+      R"({"sub":"u-5","https://muster.example.org/role":"lead","https://muster.example.org/channels":["crisis.*"],"iss":"https://idp.example/realms/acme","aud":"muster"})";
+  EXPECT_FALSE(check(token(rsa_.get(), R"({"alg":"RS256","kid":"r1"})", namespaced, false)));
+  EXPECT_EQ(got_.role, role::lead);
+  EXPECT_EQ(got_.channels, (std::vector<std::string>{"crisis.*"}));
+  v_.names = &names;
   auto no_role =
       R"({"sub":"u-3","realm_access":{"roles":["offline_access"]},"iss":"https://idp.example/realms/acme","aud":"muster"})";
   EXPECT_EQ(check(token(rsa_.get(), R"({"alg":"RS256","kid":"r1"})", no_role, false)),
