@@ -211,6 +211,21 @@ std::optional<std::string> check_listen(config& c, const toml::node& n) {
   return std::nullopt;
 }
 
+// "host:port" into `field`; `optional`: "" is allowed too (no such listener).
+auto listen_key(std::string config::*field, bool optional = false) {
+  return [field, optional](config& c, const toml::node& n) -> std::optional<std::string> {
+    auto v = n.value<std::string>();
+    if (optional && n.is_string() && v && v->empty()) {
+      c.*field = "";
+      return std::nullopt;
+    }
+    config probe;
+    if (auto err = check_listen(probe, n)) return err;
+    c.*field = probe.listen;
+    return std::nullopt;
+  };
+}
+
 const std::vector<key_spec>& schema() {
   static const std::vector<key_spec> keys = {
       {"server", "listen", check_listen},
@@ -219,6 +234,11 @@ const std::vector<key_spec>& schema() {
       {"server", "max_connections", integer_key(&config::max_connections, 1, 1000000)},
       {"server", "web_root", string_key(&config::web_root)},
       {"server", "allowed_origins", check_origins},
+      {"server", "internal_listen", listen_key(&config::internal_listen, true)},
+      {"tls", "cert_file", string_key(&config::tls_cert_file)},
+      {"tls", "key_file", string_key(&config::tls_key_file)},
+      {"tls", "min_version", string_key(&config::tls_min_version, {"1.2", "1.3"})},
+      {"tls", "allow_plain", bool_key(&config::tls_allow_plain)},
       {"limits", "max_message_bytes", integer_key(&config::max_message_bytes, 256, 16 << 20)},
       {"limits", "max_subscriptions", integer_key(&config::max_subscriptions, 1, 100000)},
       {"limits", "publish_rate", number_key(&config::publish_rate, 0.001, 1e9)},
@@ -470,11 +490,17 @@ void apply_text(config& cfg, std::string_view section, std::string_view key,
 config_error::config_error(std::vector<std::string> e)
     : std::runtime_error(e.empty() ? "configuration error" : e.front()), errors(std::move(e)) {}
 
+std::string config::host_of(const std::string& host_port) {
+  return host_port.substr(0, host_port.rfind(':'));
+}
+std::uint16_t config::port_of(const std::string& host_port) {
+  return static_cast<std::uint16_t>(std::stoul(host_port.substr(host_port.rfind(':') + 1)));
+}
 std::string config::host() const {
-  return listen.substr(0, listen.rfind(':'));
+  return host_of(listen);
 }
 std::uint16_t config::port() const {
-  return static_cast<std::uint16_t>(std::stoul(listen.substr(listen.rfind(':') + 1)));
+  return port_of(listen);
 }
 
 namespace {
@@ -664,6 +690,12 @@ void validate(const config& cfg) {
   };
   check("", cfg.spike, "spike");
   for (const auto& [name, ov] : cfg.spike_channels) check(name, ov, "spike.channels." + name);
+  if (cfg.tls_cert_file.empty() != cfg.tls_key_file.empty())
+    errors.push_back("tls: cert_file and key_file go together (both set: TLS; neither: plain)");
+  if (cfg.tls_allow_plain && cfg.tls_cert_file.empty())
+    errors.push_back("tls.allow_plain needs tls.cert_file and tls.key_file");
+  if (!cfg.internal_listen.empty() && cfg.internal_listen == cfg.listen && cfg.port() != 0)
+    errors.push_back("server.internal_listen must differ from server.listen");
   if (!errors.empty()) throw config_error(std::move(errors));
   // A provider's key set alone is enough; a secret, when given, must be a real one.
   if (cfg.auth_enabled && (cfg.auth_jwks_file.empty() || !cfg.auth_secret.empty()) &&

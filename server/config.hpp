@@ -31,6 +31,14 @@ struct config {
   std::string web_root;  // the console's files; "" = the ones this build ships, "none" = off
   /// Browser origins besides the console's own that may use /ws and /api (canonical; "*": any).
   std::vector<std::string> allowed_origins;
+  /// A second, plain listener for /healthz, /readyz and /metrics only ("" = none); with it,
+  /// /metrics is served there and no longer on the main listener.
+  std::string internal_listen;
+  // [tls] (both files set: the main listener speaks TLS)
+  std::string tls_cert_file;  // PEM: the certificate, then its chain
+  std::string tls_key_file;   // PEM: its private key
+  std::string tls_min_version = "1.2";
+  bool tls_allow_plain = false;  // also plain HTTP/WebSocket on the TLS port (detected)
   // [limits]
   std::size_t max_message_bytes = 64 * 1024;
   std::size_t max_subscriptions = 128;
@@ -99,6 +107,10 @@ struct config {
   crisis::options crisis_options() const;
   std::string host() const;
   std::uint16_t port() const;
+  /// The parts of a checked "host:port" (server.listen, server.internal_listen).
+  static std::string host_of(const std::string& host_port);
+  static std::uint16_t port_of(const std::string& host_port);
+  bool tls() const { return !tls_cert_file.empty(); }
   static crisis::escalation_policy default_escalation();
 };
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <simdjson.h>
@@ -174,11 +175,51 @@ void log_full(std::size_t limit) {
 
 }  // namespace
 
-http_session::http_session(net::ip::tcp::socket&& socket, node& n, io_thread& t,
+http_session::http_session(net::ip::tcp::socket&& socket, node& n, io_thread& t, listener_role role,
                            std::shared_ptr<void> spare)
-    : spare_(std::move(spare)), stream_(std::move(socket)), node_(n), thread_(t) {}
+    : spare_(std::move(spare)),
+      stream_(std::in_place_type<beast::tcp_stream>, std::move(socket)),
+      node_(n),
+      thread_(t),
+      role_(role) {}
 
 void http_session::run() {
+  if (role_ == listener_role::main && node_.cfg().tls()) return detect_tls();
+  do_read();
+}
+
+beast::tcp_stream& http_session::tcp() {
+  return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                    stream_);
+}
+
+void http_session::detect_tls() {
+  tcp().expires_after(spare_ ? std::chrono::seconds(2) : node_.cfg().handshake_timeout);
+  beast::async_detect_ssl(std::get<beast::tcp_stream>(stream_), buffer_,
+                          beast::bind_front_handler(&http_session::on_detect, shared_from_this()));
+}
+
+void http_session::on_detect(beast::error_code ec, bool speaks_tls) {
+  if (ec) return fail(ec, "TLS detection");
+  if (!speaks_tls) {
+    // Plain HTTP on the TLS port: answered (400) unless tls.allow_plain lets it in.
+    plain_on_tls_port_ = !node_.cfg().tls_allow_plain;
+    return do_read();
+  }
+  auto ctx = node_.tls_context();  // the certificate as last loaded (SIGHUP replaces it)
+  auto plain = std::move(std::get<beast::tcp_stream>(stream_));
+  auto& tls = stream_.emplace<tls_stream>(std::move(plain), *ctx);
+  // The bytes detection read are the start of the client's hello.
+  tls.async_handshake(net::ssl::stream_base::server, buffer_.data(),
+                      beast::bind_front_handler(&http_session::on_handshake, shared_from_this()));
+}
+
+void http_session::on_handshake(beast::error_code ec, std::size_t used) {
+  if (ec) {
+    node_.stats().add(counter::tls_handshake_errors);
+    return fail(ec, "TLS handshake");
+  }
+  buffer_.consume(used);
   do_read();
 }
 
@@ -188,10 +229,13 @@ void http_session::do_read() {
   parser_->body_limit(max_request_body);
   parser_->header_limit(max_request_header);
   // A spare descriptor is not left to a client that sends nothing.
-  stream_.expires_after(spare_ ? std::chrono::seconds(2) : node_.cfg().handshake_timeout);
+  tcp().expires_after(spare_ ? std::chrono::seconds(2) : node_.cfg().handshake_timeout);
   // The header first: how the body is framed is checked before any of it is read.
-  http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  with_stream([this](auto& s) {
+    http::async_read_header(
+        s, buffer_, *parser_,
+        beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  });
 }
 
 void http_session::on_header(beast::error_code ec, std::size_t) {
@@ -200,17 +244,21 @@ void http_session::on_header(beast::error_code ec, std::size_t) {
     return refuse_and_close(
         make_refusal(http::status::bad_request,
                      "Transfer-Encoding must be exactly \"chunked\", without Content-Length\n"));
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  with_stream([this](auto& s) {
+    http::async_read(s, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  });
 }
 
 void http_session::refuse_and_close(http::response<http::string_body> res) {
   auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
   response_ = sp;
-  http::async_write(stream_, *sp, [self = shared_from_this()](beast::error_code wec, std::size_t) {
-    self->response_.reset();
-    if (wec) return self->fail(wec, "write");
-    self->drain_and_close();
+  with_stream([this, sp](auto& s) {
+    http::async_write(s, *sp, [self = shared_from_this()](beast::error_code wec, std::size_t) {
+      self->response_.reset();
+      if (wec) return self->fail(wec, "write");
+      self->drain_and_close();
+    });
   });
 }
 
@@ -219,9 +267,15 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   auto& req = parser_->get();
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
+  if (plain_on_tls_port_) {
+    auto res = make_response(req, http::status::bad_request,
+                             "this port speaks TLS: use https:// or wss://\n");
+    res.keep_alive(false);
+    return send_response(std::move(res));
+  }
+  bool check = path == "/healthz" || path == "/readyz" || path == "/metrics";
   if (spare_) {
     // On a spare descriptor: the checks that tell operators what is wrong, nothing else.
-    bool check = path == "/healthz" || path == "/readyz" || path == "/metrics";
     // Closed right after the answer (no draining): the spare must come back quickly.
     auto res =
         check && !websocket::is_upgrade(req) && req.method() == http::verb::get
@@ -230,6 +284,14 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     res.keep_alive(false);
     return send_response(std::move(res));
   }
+  if (role_ == listener_role::internal && (!check || websocket::is_upgrade(req)))
+    return send_response(
+        make_response(req, http::status::not_found,
+                      "the internal listener serves /healthz, /readyz and /metrics only\n"));
+  // With an internal listener, the counters are not shown on the public port.
+  if (role_ == listener_role::main && path == "/metrics" && !node_.cfg().internal_listen.empty())
+    return send_response(make_response(req, http::status::not_found,
+                                       "not found (metrics are on server.internal_listen)\n"));
   if (websocket::is_upgrade(req)) return handle_upgrade(req, target, path);
   if (path.starts_with("/api/")) return handle_api(req, path);
   auto res = plain_response(req, path);
@@ -244,8 +306,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
 
 void http_session::on_read_error(beast::error_code ec) {
   if (ec == http::error::end_of_stream) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    return;
+    return end_output();
   }
   if (ec == http::error::body_limit) {
     // Said, not just dropped: the client learns why. The rest of the body is not read.
@@ -354,9 +415,10 @@ void http_session::send_response(http::response<http::string_body> res) {
   bool keep_alive = res.keep_alive();
   auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
   response_ = sp;
-  http::async_write(
-      stream_, *sp,
-      beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+  with_stream([this, sp, keep_alive](auto& s) {
+    http::async_write(
+        s, *sp, beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+  });
 }
 
 std::optional<std::string> http_session::origin_refusal(const request& req) {
@@ -449,8 +511,8 @@ std::function<void(crisis::result)> http_session::api_reply(const request& req,
   // Answers arrive on an engine thread: come back to ours before touching the stream.
   return [self = shared_from_this(), version = req.version(), keep = req.keep_alive(), ok_status,
           status_success](crisis::result r) {
-    net::dispatch(self->stream_.get_executor(), [self, version, keep, ok_status, status_success,
-                                                 r = std::move(r)]() mutable {
+    net::dispatch(self->tcp().get_executor(), [self, version, keep, ok_status, status_success,
+                                               r = std::move(r)]() mutable {
       http::response<http::string_body> res{r.ok ? ok_status : status_for(r.code), version};
       res.set(http::field::server, "musterd/" MUSTER_VERSION);
       res.set(http::field::content_type, "application/json");
@@ -504,7 +566,7 @@ void http_session::api_timeline(const request& req, const std::string& channel,
   node_.crisis().timeline(
       channel, [self = shared_from_this(), version = req.version(), keep = req.keep_alive()](
                    std::error_code ec, std::string lines, std::uint64_t first) {
-        net::dispatch(self->stream_.get_executor(),
+        net::dispatch(self->tcp().get_executor(),
                       [self, version, keep, ec, first, lines = std::move(lines)]() mutable {
                         http::response<http::string_body> res{
                             ec ? http::status::service_unavailable : http::status::ok, version};
@@ -540,7 +602,7 @@ void http_session::api_report(const request& req, const std::string& channel,
                  f = *format](crisis::result r) {
     if (!r.ok) return fail(std::move(r));
     // Answers arrive on an engine thread: come back to ours before touching the stream.
-    net::dispatch(self->stream_.get_executor(),
+    net::dispatch(self->tcp().get_executor(),
                   [self, version, keep, f, body = std::move(r.json)]() mutable {
                     http::response<http::string_body> res{http::status::ok, version};
                     res.set(http::field::server, "musterd/" MUSTER_VERSION);
@@ -574,9 +636,10 @@ void http_session::accept_websocket(const request& req, std::optional<auth::iden
     res->set(http::field::sec_websocket_version, "13");
     res->keep_alive(false);
     response_ = res;
-    return http::async_write(
-        stream_, *res,
-        beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+    return with_stream([this, res](auto& s) {
+      http::async_write(
+          s, *res, beast::bind_front_handler(&http_session::on_write, shared_from_this(), false));
+    });
   }
   auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols,
                                                                 req.version());
@@ -589,27 +652,45 @@ void http_session::accept_websocket(const request& req, std::optional<auth::iden
   if (req.find(http::field::sec_websocket_protocol) != req.end())
     res->set(http::field::sec_websocket_protocol, protocol::subprotocol);
   response_ = res;
-  http::async_write(
-      stream_, *res,
-      [self = shared_from_this(), who = std::move(who)](beast::error_code ec, std::size_t) mutable {
-        self->response_.reset();
-        if (ec) return self->fail(ec, "upgrade");
-        self->stream_.expires_never();
-        auto data = self->buffer_.cdata();
-        std::string leftover(static_cast<const char*>(data.data()), data.size());
-        std::make_shared<websocket_session>(self->stream_.release_socket(), self->node_,
-                                            self->thread_)
-            ->run(leftover, std::move(who));
-      });
+  with_stream([this, res, &who](auto& s) {
+    http::async_write(s, *res,
+                      [self = shared_from_this(), who = std::move(who)](beast::error_code ec,
+                                                                        std::size_t) mutable {
+                        self->response_.reset();
+                        if (ec) return self->fail(ec, "upgrade");
+                        self->start_websocket(std::move(who));
+                      });
+  });
+}
+
+void http_session::start_websocket(std::optional<auth::identity> who) {
+  tcp().expires_never();
+  auto data = buffer_.cdata();
+  std::string leftover(static_cast<const char*>(data.data()), data.size());
+  std::shared_ptr<websocket_session> ws;
+  if (auto* tls = std::get_if<tls_stream>(&stream_))
+    ws = std::make_shared<websocket_session>(std::make_unique<tls_transport>(std::move(*tls)),
+                                             node_, thread_);
+  else
+    ws = std::make_shared<websocket_session>(std::get<beast::tcp_stream>(stream_).release_socket(),
+                                             node_, thread_);
+  ws->run(leftover, std::move(who));
+}
+
+void http_session::end_output() {
+  if (auto* tls = std::get_if<tls_stream>(&stream_)) {
+    // close_notify: the client learns the response is whole; bounded if it never answers.
+    tcp().expires_after(std::chrono::seconds(2));
+    return tls->async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
+  beast::error_code ignored;
+  tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 
 void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   response_.reset();
   if (ec) return fail(ec, "write");
-  if (!keep_alive) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    return;
-  }
+  if (!keep_alive) return end_output();
   do_read();
 }
 
@@ -617,20 +698,22 @@ void http_session::drain_and_close() {
   constexpr std::size_t max_drain = 16 * 1024 * 1024;
   beast::error_code ignored;
   if (drained_ == 0) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(5));
+    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    tcp().expires_after(std::chrono::seconds(5));
   }
   buffer_.consume(buffer_.size());
-  stream_.async_read_some(buffer_.prepare(64 * 1024),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                            self->drained_ += n;
-                            if (ec || self->drained_ > max_drain) {
-                              beast::error_code ignore;
-                              self->stream_.socket().close(ignore);
-                              return;
-                            }
-                            self->drain_and_close();
-                          });
+  with_stream([this](auto& s) {
+    s.async_read_some(buffer_.prepare(64 * 1024),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                        self->drained_ += n;
+                        if (ec || self->drained_ > max_drain) {
+                          beast::error_code ignore;
+                          self->tcp().socket().close(ignore);
+                          return;
+                        }
+                        self->drain_and_close();
+                      });
+  });
 }
 
 void http_session::fail(beast::error_code ec, const char* what) {

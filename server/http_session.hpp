@@ -1,15 +1,19 @@
 #pragma once
-// One HTTP connection: health, readiness and metrics endpoints, and the WebSocket upgrade at
-// /ws, after which the socket moves to a websocket_session. Lives on one I/O thread.
+// One HTTP connection, plain or TLS (told apart by its first bytes on a TLS port): health,
+// readiness and metrics endpoints, the console, the API, and the WebSocket upgrade at /ws, after
+// which the stream moves to a websocket_session. Lives on one I/O thread.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <functional>
 #include <memory>
 #include <optional>
+#include <variant>
 
 #include "server/auth/jwt.hpp"
 #include "server/crisis/context.hpp"
+#include "server/listener.hpp"
+#include "server/tls_transport.hpp"
 
 namespace muster::server {
 
@@ -20,11 +24,22 @@ class http_session : public std::enable_shared_from_this<http_session> {
  public:
   /// `spare`: accepted on a spare descriptor at the open-file limit (only /healthz, /readyz and
   /// /metrics are answered, once; the rest gets 503). Held until the session ends.
-  http_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t,
+  http_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t, listener_role role,
                std::shared_ptr<void> spare = {});
   void run();
 
  private:
+  /// A TLS port: the first bytes say whether the client speaks TLS.
+  void detect_tls();
+  void on_detect(boost::beast::error_code ec, bool speaks_tls);
+  void on_handshake(boost::beast::error_code ec, std::size_t used);
+  /// The TCP stream under TLS or not (timeouts, shutdown, the executor).
+  boost::beast::tcp_stream& tcp();
+  /// Runs `f` with the stream the session reads and writes (plain or TLS).
+  template <class F>
+  void with_stream(F&& f) {
+    std::visit(std::forward<F>(f), stream_);
+  }
   void do_read();
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
@@ -37,6 +52,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   /// /ws: the checks of PROTOCOL.md section 10, then the switch to a websocket_session.
   void handle_upgrade(const request& req, std::string_view target, std::string_view path);
   void accept_websocket(const request& req, std::optional<auth::identity> who);
+  /// After the 101: the stream (and bytes read past the request) move to a websocket_session.
+  void start_websocket(std::optional<auth::identity> who);
+  /// Ends our side: close_notify over TLS, a TCP half-close otherwise.
+  void end_output();
   /// Health, readiness, metrics and the console's files.
   response plain_response(const request& req, std::string_view path);
   /// Why this request's Origin may not use /ws or /api (counted), or none.
@@ -69,10 +88,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::size_t drained_ = 0;
 
   std::shared_ptr<void> spare_;  // before stream_: released after the socket is closed
-  boost::beast::tcp_stream stream_;
+  std::variant<boost::beast::tcp_stream, tls_stream> stream_;
   boost::beast::flat_buffer buffer_;
   node& node_;
   io_thread& thread_;
+  listener_role role_;
+  bool plain_on_tls_port_ = false;  // refused with 400 once its request is read
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<void> response_;  // keeps the response alive while it is written
 };

@@ -18,8 +18,9 @@ namespace {
 constexpr std::size_t spare_descriptors = 16;
 }
 
-listener::listener(node& n, tcp::endpoint endpoint)
+listener::listener(node& n, tcp::endpoint endpoint, listener_role role)
     : node_(n),
+      role_(role),
       acceptor_(n.thread(0).ioc),
       retry_timer_(n.thread(0).ioc),
       reserve_(std::make_shared<fd_reserve>(spare_descriptors)) {
@@ -66,8 +67,9 @@ void listener::on_accept(std::size_t index, std::shared_ptr<void> slot,
   if (!slot) reserve_->top_up();  // spares first, whenever descriptors come free
   socket.set_option(tcp::no_delay(true), ec);
   auto& t = node_.thread(index);
-  net::post(t.ioc, [s = std::move(socket), &n = node_, &t, slot = std::move(slot)]() mutable {
-    std::make_shared<http_session>(std::move(s), n, t, std::move(slot))->run();
+  net::post(t.ioc, [s = std::move(socket), &n = node_, &t, role = role_,
+                    slot = std::move(slot)]() mutable {
+    std::make_shared<http_session>(std::move(s), n, t, role, std::move(slot))->run();
   });
   do_accept();
 }

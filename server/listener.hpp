@@ -1,7 +1,7 @@
 #pragma once
 // Accepts TCP connections on one port and hands each to an http_session on the next I/O
-// thread, round-robin; at the open-file limit, spare descriptors let it keep answering health
-// checks. Runs on I/O thread 0.
+// thread, round-robin (with the listener's role); at the open-file limit, spare descriptors let it
+// keep answering health checks. Runs on I/O thread 0.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -14,9 +14,14 @@ namespace muster::server {
 
 class node;
 
+/// What a listener is for: the main port (console, WebSocket, API; TLS when configured), or the
+/// plain internal one for health checks and metrics (server.internal_listen).
+enum class listener_role { main, internal };
+
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  listener(node& n, boost::asio::ip::tcp::endpoint endpoint);  // throws on bind failure
+  listener(node& n, boost::asio::ip::tcp::endpoint endpoint,
+           listener_role role = listener_role::main);  // throws on bind failure
   void run();
   void stop();
   std::uint16_t port() const;
@@ -29,6 +34,7 @@ class listener : public std::enable_shared_from_this<listener> {
   void on_accept_error(boost::system::error_code ec);
 
   node& node_;
+  listener_role role_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   std::size_t next_thread_ = 0;

@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
       if (port_file.empty()) return;
       std::ofstream f(port_file + ".tmp");
       f << port << "\n";
+      if (n.internal_port()) f << n.internal_port() << "\n";
       f.close();
       std::rename((port_file + ".tmp").c_str(), port_file.c_str());
     };

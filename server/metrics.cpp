@@ -49,6 +49,8 @@ constexpr counter_info infos[] = {
      "WebSocket upgrades and API requests refused for their Origin (server.allowed_origins)"},
     {"muster_accept_errors_total",
      "Failed accepts of new connections (mostly the open-file limit; logged)"},
+    {"muster_tls_handshake_errors_total",
+     "TLS handshakes that failed: the client refused the certificate, timed out or spoke badly"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

@@ -42,6 +42,7 @@ enum class counter : std::size_t {
   approvals_overdue,       // alert.approval_overdue escalations raised
   origin_refusals,         // /ws upgrades and API requests from an origin not allowed
   accept_errors,           // failed accepts (EMFILE at the open-file limit, mostly)
+  tls_handshake_errors,    // TLS handshakes that failed (the client refused us, or spoke badly)
   count_
 };
 

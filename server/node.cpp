@@ -13,6 +13,7 @@
 
 #include "server/crisis/revocations.hpp"
 #include "server/listener.hpp"
+#include "server/tls_context.hpp"
 #include "server/websocket_session.hpp"
 #include "server/ws_framing.hpp"
 
@@ -59,6 +60,9 @@ auth::authenticator::options auth_options(const config& cfg) {
         "any other application are accepted too");
   return o;
 }
+tls_files tls_settings(const config& cfg) {
+  return {cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_min_version};
+}
 }  // namespace
 
 node::node(config cfg, engine_factory make_engine)
@@ -83,9 +87,20 @@ node::node(config cfg, engine_factory make_engine)
       spdlog::warn("web console not served: {}", e.what());
     }
   }
+  if (cfg_.tls()) {
+    tls_.store(make_tls_context(tls_settings(cfg_)));
+    spdlog::info("tls: {} (from {})", describe_certificate(*tls_.load()), cfg_.tls_cert_file);
+  }
   auto address = net::ip::make_address(cfg_.host());
   listener_ = std::make_shared<listener>(*this, net::ip::tcp::endpoint(address, cfg_.port()));
   port_ = listener_->port();
+  if (!cfg_.internal_listen.empty()) {
+    auto where = net::ip::make_address(config::host_of(cfg_.internal_listen));
+    internal_listener_ = std::make_shared<listener>(
+        *this, net::ip::tcp::endpoint(where, config::port_of(cfg_.internal_listen)),
+        listener_role::internal);
+    internal_port_ = internal_listener_->port();
+  }
 }
 
 node::~node() {
@@ -95,6 +110,7 @@ node::~node() {
   loops_done_ = true;
   guards_.clear();
   listener_.reset();
+  internal_listener_.reset();
   sweep_timer_.reset();
   scan_timer_.reset();
   revocations_retry_.reset();
@@ -110,8 +126,13 @@ void node::run() {
     watch_revocations();
   }
   listener_->run();
-  spdlog::info("musterd {} node {} listening on {}:{} with {} I/O threads, {} engine",
-               MUSTER_VERSION, id_, cfg_.host(), port_, threads_.size(), cfg_.engine);
+  if (internal_listener_) internal_listener_->run();
+  spdlog::info("musterd {} node {} listening on {}:{}{} with {} I/O threads, {} engine",
+               MUSTER_VERSION, id_, cfg_.host(), port_, tls_.load() ? " (TLS)" : "",
+               threads_.size(), cfg_.engine);
+  if (internal_listener_)
+    spdlog::info("internal listener (health checks, metrics) on {}:{}",
+                 config::host_of(cfg_.internal_listen), internal_port_);
   if (on_listening) on_listening(port_);
 
   net::signal_set signals(threads_[0]->ioc, SIGINT, SIGTERM, SIGHUP);
@@ -210,6 +231,16 @@ void node::reload_web() {
         spdlog::error("SIGHUP: web console not reloaded, the old files stay: {}", e.what());
       }
     }
+    // A renewed certificate: new connections use it, open ones keep theirs.
+    if (cfg_.tls()) {
+      try {
+        auto ctx = make_tls_context(tls_settings(cfg_));
+        spdlog::info("SIGHUP: tls certificate reloaded: {}", describe_certificate(*ctx));
+        tls_.store(std::move(ctx));
+      } catch (const std::exception& e) {
+        spdlog::error("SIGHUP: tls certificate not reloaded, the old one stays: {}", e.what());
+      }
+    }
     // The identity provider rotates its keys: the new set replaces the old one.
     if (cfg_.auth_enabled && !cfg_.auth_jwks_file.empty()) {
       try {
@@ -269,6 +300,7 @@ void node::shutdown() {
   // Runs on thread 0; each thread closes its own sessions.
   net::post(threads_[0]->ioc, [this] {
     listener_->stop();
+    if (internal_listener_) internal_listener_->stop();
     if (sweep_timer_) sweep_timer_->cancel();
     if (scan_timer_) scan_timer_->cancel();
     if (revocations_retry_) revocations_retry_->cancel();

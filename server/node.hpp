@@ -24,6 +24,10 @@
 #include "server/metrics.hpp"
 #include "server/static_files.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace muster::server {
 
 namespace net = boost::asio;
@@ -89,7 +93,9 @@ class node final : public engine_sink {
   void shutdown();
   /// The bound port (valid after bind, before run returns).
   std::uint16_t port() const { return port_; }
-  /// Called once the listener is bound (e.g. to write a port file).
+  /// The internal listener's port (server.internal_listen), 0 without one.
+  std::uint16_t internal_port() const { return internal_port_; }
+  /// Called once the listeners are bound (e.g. to write a port file).
   std::function<void(std::uint16_t)> on_listening;
 
   const config& cfg() const { return cfg_; }
@@ -99,6 +105,8 @@ class node final : public engine_sink {
   const auth::origin_policy& origins() const { return origins_; }
   /// The console's files as last loaded (at start-up, and again on SIGHUP); any thread.
   std::shared_ptr<const static_files> web() const { return web_.load(); }
+  /// The TLS certificate and settings as last loaded (start-up, SIGHUP); null without [tls].
+  std::shared_ptr<net::ssl::context> tls_context() const { return tls_.load(); }
   metrics& stats() { return metrics_; }
   const std::string& id() const { return id_; }
   bool stopping() const { return stopping_.load(); }
@@ -147,6 +155,7 @@ class node final : public engine_sink {
   std::unique_ptr<crisis::service> crisis_;
   std::unique_ptr<engine> engine_;
   std::atomic<std::shared_ptr<const static_files>> web_{std::make_shared<static_files>()};
+  std::atomic<std::shared_ptr<net::ssl::context>> tls_;
   /// Loads server.web_root off the I/O threads and swaps it in (SIGHUP).
   void reload_web();
   std::thread web_loader_;  // the last reload; joined before the next and at the end of run()
@@ -155,6 +164,7 @@ class node final : public engine_sink {
   std::vector<std::unique_ptr<io_thread>> threads_;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
   std::shared_ptr<listener> listener_;
+  std::shared_ptr<listener> internal_listener_;  // server.internal_listen, if set
   std::unique_ptr<net::steady_timer> sweep_timer_;
   std::unique_ptr<net::steady_timer> scan_timer_;  // escalations and reminders, thread 0
   std::unique_ptr<net::steady_timer> deadline_;    // drain timeout, thread 0 only
@@ -163,6 +173,7 @@ class node final : public engine_sink {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> loops_done_{false};  // after run(): nothing may be posted any more
   std::uint16_t port_ = 0;
+  std::uint16_t internal_port_ = 0;
 };
 
 }  // namespace muster::server

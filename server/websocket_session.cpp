@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 
 #include "server/node.hpp"
+#include "server/tls_transport.hpp"
 
 namespace muster::server {
 
@@ -16,6 +17,15 @@ constexpr auto close_grace = std::chrono::seconds(2);
 
 websocket_session::websocket_session(tcp::socket&& socket, node& n, io_thread& t)
     : socket_(std::move(socket)),
+      parser_(n.cfg().max_message_bytes),
+      node_(n),
+      thread_(t),
+      client_(n, t, *this),
+      out_(n.cfg().max_queue_bytes) {}
+
+websocket_session::websocket_session(std::unique_ptr<tls_transport> tls, node& n, io_thread& t)
+    : socket_(t.ioc),
+      tls_(std::move(tls)),
       parser_(n.cfg().max_message_bytes),
       node_(n),
       thread_(t),
@@ -36,7 +46,7 @@ void websocket_session::run(std::string_view leftover, std::optional<auth::ident
   node_.stats().add(counter::connections_accepted);
   client_.start(std::move(who));
   boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
+  if (!tls_) socket_.non_blocking(true, ec);
   if (ec) return terminate("non_blocking");
   if (!leftover.empty()) {
     parser_.feed(leftover);
@@ -47,8 +57,15 @@ void websocket_session::run(std::string_view leftover, std::optional<auth::ident
 }
 
 void websocket_session::do_wait_read() {
-  if (reading_ || !open_ || read_paused_) return;
+  // After the peer's close frame nothing more is read (RFC 6455 1.4): the session ends.
+  if (reading_ || !open_ || read_paused_ || close_received_) return;
   reading_ = true;
+  if (tls_)
+    return tls_->stream.async_read_some(
+        net::buffer(tls_->buffer),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->on_tls_read(ec, n);
+        });
   // Wait for readability rather than reading into a buffer of our own: an idle connection
   // then holds no read buffer at all (the bytes land in the thread's shared buffer).
   socket_.async_wait(
@@ -64,13 +81,27 @@ void websocket_session::on_readable(boost::system::error_code ec) {
   std::size_t n = socket_.read_some(net::buffer(buf), ec);
   if (ec == net::error::would_block || ec == net::error::try_again) return do_wait_read();
   if (ec) return terminate(ec == net::error::eof ? nullptr : "read");
+  on_bytes(buf.data(), n);
+}
+
+void websocket_session::on_tls_read(boost::system::error_code ec, std::size_t n) {
+  reading_ = false;
+  if (!open_) return;
+  // A peer that hangs up without close_notify (stream_truncated) has only gone, as over TCP.
+  bool gone = ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
+              ec == net::error::operation_aborted;
+  if (ec) return terminate(gone ? nullptr : "TLS read");
+  on_bytes(tls_->buffer.data(), n);
+}
+
+void websocket_session::on_bytes(const char* data, std::size_t n) {
   last_rx_ = std::chrono::steady_clock::now();
   ping_outstanding_ = false;  // any traffic shows the peer is alive
   node_.stats().add(counter::bytes_in, n);
   ++thread_.activity;
   // After a framing error the stream cannot be parsed again: the rest is discarded.
   if (!parser_.failed()) {
-    parser_.feed(std::string_view(buf.data(), n));
+    parser_.feed(std::string_view(data, n));
     process();
   }
   if (!open_) return;
@@ -113,7 +144,7 @@ void websocket_session::process() {
 
 void websocket_session::on_close_frame(std::uint16_t code) {
   close_received_ = true;
-  if (close_sent_) return terminate(nullptr);  // handshake complete
+  if (close_sent_) return finish();  // handshake complete
   // Echo the peer's code; the TCP close follows once our frame is written.
   close(code == 1005 ? 1000 : code, "", false);
 }
@@ -178,10 +209,13 @@ void websocket_session::start_write() {
 
 void websocket_session::do_write() {
   auto bytes = out_.begin_write();
-  net::async_write(socket_, net::buffer(bytes.data(), bytes.size()),
-                   [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                     self->on_write(ec, n);
-                   });
+  auto done = [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    self->on_write(ec, n);
+  };
+  if (tls_)
+    net::async_write(tls_->stream, net::buffer(bytes.data(), bytes.size()), std::move(done));
+  else
+    net::async_write(socket_, net::buffer(bytes.data(), bytes.size()), std::move(done));
 }
 
 void websocket_session::on_write(boost::system::error_code ec, std::size_t bytes) {
@@ -200,7 +234,7 @@ void websocket_session::on_write(boost::system::error_code ec, std::size_t bytes
   out_.shrink();  // an idle connection keeps no batch memory
   if (close_queued_) {
     close_sent_ = true;
-    if (close_received_) terminate(nullptr);
+    if (close_received_) finish();
     // Otherwise keep reading until the client's close frame (or the grace timer) ends it.
   }
 }
@@ -224,12 +258,23 @@ void websocket_session::close(std::uint16_t code, std::string_view reason, bool 
   });
 }
 
+void websocket_session::finish() {
+  if (!tls_) return terminate(nullptr);
+  if (tls_closing_ || !open_) return;
+  tls_closing_ = true;
+  // close_notify, so TLS clients see a clean end (no read or write is in flight now); the
+  // close timer bounds a peer that never answers.
+  tls_->stream.async_shutdown(
+      [self = shared_from_this()](boost::system::error_code) { self->terminate(nullptr); });
+}
+
 void websocket_session::terminate(const char* why) {
   if (!open_) return;
   if (why) spdlog::debug("session {}: {} failed, closing", client_.client_id(), why);
   boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  auto& s = tls_ ? boost::beast::get_lowest_layer(tls_->stream).socket() : socket_;
+  s.shutdown(tcp::socket::shutdown_both, ignored);
+  s.close(ignored);
   if (close_timer_) close_timer_->cancel();
   cleanup();
 }

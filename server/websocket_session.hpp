@@ -1,8 +1,8 @@
 #pragma once
-// One WebSocket connection after the HTTP upgrade: RFC 6455 framing on a plain TCP socket
-// (ws::parser), the read loop, the write loop (one write in flight, from the outbound queue)
-// and the closing handshake. What the client says goes to its client_session. Lives on one I/O
-// thread; others reach it via net::post.
+// One WebSocket connection after the HTTP upgrade: RFC 6455 framing (ws::parser) on a plain
+// TCP socket or over TLS, the read loop, the write loop (one write in flight, from the outbound
+// queue) and the closing handshake. What the client says goes to its client_session. Lives on
+// one I/O thread; others reach it via net::post.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -18,11 +18,13 @@ namespace muster::server {
 
 class node;
 struct io_thread;
+struct tls_transport;
 
 class websocket_session : public std::enable_shared_from_this<websocket_session>,
                           public client_link {
  public:
   websocket_session(boost::asio::ip::tcp::socket&& socket, node& n, io_thread& t);
+  websocket_session(std::unique_ptr<tls_transport> tls, node& n, io_thread& t);
   ~websocket_session() override;
 
   /// Starts reading; `leftover` holds bytes the client sent right after its upgrade request.
@@ -50,6 +52,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
  private:
   void do_wait_read();
   void on_readable(boost::system::error_code ec);
+  void on_tls_read(boost::system::error_code ec, std::size_t n);
+  /// What came in (plain or decrypted): parsed and handed on, then the next read.
+  void on_bytes(const char* data, std::size_t n);
   /// Hands complete messages to the client, until the parser needs more or reading pauses.
   void process();
   void on_close_frame(std::uint16_t code);
@@ -57,11 +62,14 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void schedule_write();
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
+  /// The closing handshake is complete: over TLS, close_notify first; then terminate.
+  void finish();
   /// Closes the TCP connection now and releases everything the session holds.
   void terminate(const char* why);
   void cleanup();
 
-  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::socket socket_;  // plain connections (closed and unused over TLS)
+  std::unique_ptr<tls_transport> tls_;   // TLS connections
   ws::parser parser_;
   node& node_;
   io_thread& thread_;
@@ -73,6 +81,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   bool close_sent_ = false;      // our close frame is on the wire
   bool close_received_ = false;  // the client's close frame arrived
   bool close_queued_ = false;    // the close frame is in the queue or being written
+  bool tls_closing_ = false;     // close_notify under way
   bool reading_ = false;
   bool read_paused_ = false;    // owed output over the bound: commands wait
   bool flush_pending_ = false;  // registered with the thread's flush

@@ -78,6 +78,7 @@ server_process::server_process(std::vector<std::string> args, unsigned max_open_
     unsigned p = 0;
     if (f >> p && p) {
       port_ = static_cast<std::uint16_t>(p);
+      if (unsigned q = 0; f >> q) internal_port_ = static_cast<std::uint16_t>(q);
       return;
     }
     int status;

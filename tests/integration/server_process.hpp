@@ -24,6 +24,8 @@ class server_process {
   server_process& operator=(const server_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  /// server.internal_listen's port (0 without one).
+  std::uint16_t internal_port() const { return internal_port_; }
   client::endpoint endpoint() const { return {"127.0.0.1", port_, "/ws"}; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -41,6 +43,7 @@ class server_process {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t internal_port_ = 0;
 };
 
 /// A client connected and "connect"ed as `name`.

@@ -801,3 +801,35 @@ target_answered_share = 1.5
             path_ + ":5: crisis.approval_escalate_after_s must be between 10 and 604800");
   EXPECT_EQ(errors[3], path_ + ":7: drill.target_answered_share must be between 0 and 1");
 }
+
+TEST(config_tls, files_go_together_and_versions_and_listeners_are_checked) {
+  config c;
+  apply_overrides(c, {"auth.enabled=false"});
+  EXPECT_TRUE(set_errors(c, {"tls.cert_file=/etc/muster/tls/fullchain.pem",
+                             "tls.key_file=/etc/muster/tls/privkey.pem", "tls.min_version=1.3",
+                             "server.internal_listen=127.0.0.1:9100"})
+                  .empty());
+  EXPECT_TRUE(c.tls());
+  EXPECT_EQ(c.tls_min_version, "1.3");
+  EXPECT_EQ(config::host_of(c.internal_listen), "127.0.0.1");
+  EXPECT_EQ(config::port_of(c.internal_listen), 9100);
+  EXPECT_NO_THROW(validate(c));
+  auto errors =
+      set_errors(c, {"tls.min_version=1.1", "server.internal_listen=9100", "tls.allow_plain=yes"});
+  ASSERT_EQ(errors.size(), 3u) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(contains(errors[0], "tls.min_version")) << errors[0];
+  EXPECT_TRUE(contains(errors[1], "host:port")) << errors[1];
+  EXPECT_TRUE(contains(errors[2], "true or false")) << errors[2];
+  config no_key;
+  apply_overrides(no_key, {"auth.enabled=false", "tls.cert_file=/x.pem"});
+  EXPECT_THROW(validate(no_key), config_error);
+  config plain_only;
+  apply_overrides(plain_only, {"auth.enabled=false", "tls.allow_plain=true"});
+  EXPECT_THROW(validate(plain_only), config_error);
+  config same;
+  apply_overrides(same, {"auth.enabled=false", "server.listen=127.0.0.1:8080",
+                         "server.internal_listen=127.0.0.1:8080"});
+  EXPECT_THROW(validate(same), config_error);
+  apply_overrides(same, {"server.internal_listen=\"\""});
+  EXPECT_NO_THROW(validate(same)) << "an empty internal_listen: none";
+}

@@ -123,6 +123,7 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::approvals_overdue, "muster_approvals_overdue_total"},
     {counter::origin_refusals, "muster_origin_refusals_total"},
     {counter::accept_errors, "muster_accept_errors_total"},
+    {counter::tls_handshake_errors, "muster_tls_handshake_errors_total"},
 };
 
 }  // namespace
