@@ -1,6 +1,7 @@
 #include "server/config.hpp"
 
 #include "protocol/codec.hpp"
+#include "server/auth/jwks_url.hpp"
 #include "server/auth/origin_policy.hpp"
 
 #include <toml++/toml.h>
@@ -300,6 +301,19 @@ const std::vector<key_spec>& schema() {
       {"auth", "secret", string_key(&config::auth_secret)},
       {"auth", "leeway_s", duration_key(&config::auth_leeway, 0, 3600)},
       {"auth", "jwks_file", string_key(&config::auth_jwks_file)},
+      {"auth", "jwks_url",
+       [](config& c, const toml::node& n) -> std::optional<std::string> {
+         auto v = n.value<std::string>();
+         if (!n.is_string() || !v) return "must be a string";
+         if (!v->empty()) {
+           auto parsed = auth::parse_jwks_url(*v);
+           if (auto* why = std::get_if<std::string>(&parsed)) return *why;
+         }
+         c.auth_jwks_url = *v;
+         return std::nullopt;
+       }},
+      {"auth", "jwks_ca_file", string_key(&config::auth_jwks_ca_file)},
+      {"auth", "jwks_refresh_s", duration_key(&config::auth_jwks_refresh, 1, 86400)},
       {"auth", "issuer", string_key(&config::auth_issuer)},
       {"auth", "audience", string_key(&config::auth_audience)},
       {"auth", "role_claim", string_key(&config::auth_role_claim)},
@@ -696,13 +710,16 @@ void validate(const config& cfg) {
     errors.push_back("tls.allow_plain needs tls.cert_file and tls.key_file");
   if (!cfg.internal_listen.empty() && cfg.internal_listen == cfg.listen && cfg.port() != 0)
     errors.push_back("server.internal_listen must differ from server.listen");
+  if (!cfg.auth_jwks_file.empty() && !cfg.auth_jwks_url.empty())
+    errors.push_back("auth: jwks_file or jwks_url, not both");
   if (!errors.empty()) throw config_error(std::move(errors));
   // A provider's key set alone is enough; a secret, when given, must be a real one.
-  if (cfg.auth_enabled && (cfg.auth_jwks_file.empty() || !cfg.auth_secret.empty()) &&
-      cfg.auth_secret.size() < 16)
+  bool provider = !cfg.auth_jwks_file.empty() || !cfg.auth_jwks_url.empty();
+  if (cfg.auth_enabled && (!provider || !cfg.auth_secret.empty()) && cfg.auth_secret.size() < 16)
     throw config_error(
         {"auth.secret must be at least 16 bytes while auth is enabled (set "
-         "MUSTER_AUTH_SECRET, or auth.jwks_file for an identity provider's keys, or "
+         "MUSTER_AUTH_SECRET, or auth.jwks_file or auth.jwks_url for an identity provider's keys, "
+         "or "
          "auth.enabled = false to run without auth)"});
 }
 

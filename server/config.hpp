@@ -75,7 +75,10 @@ struct config {
   bool auth_enabled = true;
   std::string auth_secret;  // HS256 key; required while auth is enabled
   std::chrono::seconds auth_leeway{30};
-  std::string auth_jwks_file;            // an identity provider's keys (RS256, ES256); "" = none
+  std::string auth_jwks_file;     // an identity provider's keys (RS256, ES256); "" = none
+  std::string auth_jwks_url;      // or where the provider publishes them (fetched)
+  std::string auth_jwks_ca_file;  // CAs trusted for auth.jwks_url ("" = the system's)
+  std::chrono::seconds auth_jwks_refresh{300};
   std::string auth_issuer;               // required "iss" ("" = not checked)
   std::string auth_audience;             // required "aud" ("" = not checked)
   std::string auth_role_claim = "role";  // claim names, or dotted paths into nested claims

@@ -377,7 +377,7 @@ http::response<http::string_body> http_session::plain_response(const request& re
   }
   if (path == "/healthz") return make_response(req, http::status::ok, "ok\n");
   if (path == "/readyz") {
-    bool ready = node_.eng().ready() && !node_.stopping();
+    bool ready = node_.eng().ready() && !node_.stopping() && node_.keys_ready();
     return make_response(req, ready ? http::status::ok : http::status::service_unavailable,
                          ready ? "ready\n" : "not ready\n");
   }

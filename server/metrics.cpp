@@ -51,6 +51,9 @@ constexpr counter_info infos[] = {
      "Failed accepts of new connections (mostly the open-file limit; logged)"},
     {"muster_tls_handshake_errors_total",
      "TLS handshakes that failed: the client refused the certificate, timed out or spoke badly"},
+    {"muster_jwks_fetches_total", "Key sets fetched from the identity provider (auth.jwks_url)"},
+    {"muster_jwks_fetch_failures_total",
+     "Fetches from auth.jwks_url that failed; the keys fetched before stay (logged)"},
 };
 static_assert(std::size(infos) == static_cast<std::size_t>(counter::count_));
 }  // namespace

@@ -43,6 +43,8 @@ enum class counter : std::size_t {
   origin_refusals,         // /ws upgrades and API requests from an origin not allowed
   accept_errors,           // failed accepts (EMFILE at the open-file limit, mostly)
   tls_handshake_errors,    // TLS handshakes that failed (the client refused us, or spoke badly)
+  jwks_fetches,            // key sets fetched from auth.jwks_url
+  jwks_fetch_failures,     // fetches from auth.jwks_url that failed (logged)
   count_
 };
 

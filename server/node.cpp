@@ -52,12 +52,14 @@ auth::authenticator::options auth_options(const config& cfg) {
       cfg.auth_issuer,
       cfg.auth_audience,
       {cfg.auth_role_claim, cfg.auth_name_claim, cfg.auth_channels_claim}};
-  if (!cfg.auth_enabled || cfg.auth_jwks_file.empty()) return o;
-  o.jwks = load_key_set(cfg.auth_jwks_file);
+  if (!cfg.auth_enabled || (cfg.auth_jwks_file.empty() && cfg.auth_jwks_url.empty())) return o;
+  // From a URL: none until the first fetch (tokens then name an unknown key id).
+  o.jwks = cfg.auth_jwks_url.empty() ? load_key_set(cfg.auth_jwks_file)
+                                     : std::make_shared<const auth::key_set>();
   if (cfg.auth_audience.empty())
     spdlog::warn(
-        "auth: auth.jwks_file without auth.audience: tokens the provider issued for "
-        "any other application are accepted too");
+        "auth: an identity provider's keys without auth.audience: tokens the provider issued "
+        "for any other application are accepted too");
   return o;
 }
 tls_files tls_settings(const config& cfg) {
@@ -72,6 +74,14 @@ node::node(config cfg, engine_factory make_engine)
       auth_(auth_options(cfg_), metrics_),
       origins_(cfg_.allowed_origins),
       id_(random_node_id()) {
+  if (cfg_.auth_enabled && !cfg_.auth_jwks_url.empty()) {
+    jwks_fetcher_ = std::make_unique<auth::jwks_fetcher>(
+        auth::jwks_fetcher::options{cfg_.auth_jwks_url, cfg_.auth_jwks_ca_file,
+                                    cfg_.auth_jwks_refresh},
+        [this](std::shared_ptr<const auth::key_set> keys) { auth_.replace_keys(std::move(keys)); },
+        metrics_);
+    auth_.on_unknown_key([f = jwks_fetcher_.get()] { f->key_missing(); });
+  }
   unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)
     threads_.push_back(std::make_unique<io_thread>(i, cfg_.max_message_bytes));
@@ -120,6 +130,7 @@ node::~node() {
 
 void node::run() {
   engine_->start(*this);
+  if (jwks_fetcher_) jwks_fetcher_->start();
   for (auto& t : threads_) guards_.emplace_back(t->ioc.get_executor());
   if (cfg_.auth_enabled) {
     engine_->subscribe(crisis::revocations::channel);
@@ -242,6 +253,7 @@ void node::reload_web() {
       }
     }
     // The identity provider rotates its keys: the new set replaces the old one.
+    if (jwks_fetcher_) jwks_fetcher_->key_missing();  // fetched again (within a few seconds)
     if (cfg_.auth_enabled && !cfg_.auth_jwks_file.empty()) {
       try {
         auth_.replace_keys(load_key_set(cfg_.auth_jwks_file));

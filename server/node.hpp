@@ -15,6 +15,7 @@
 
 #include "protocol/codec.hpp"
 #include "server/auth/authenticator.hpp"
+#include "server/auth/jwks_fetcher.hpp"
 #include "server/auth/origin_policy.hpp"
 #include "server/channel_registry.hpp"
 #include "server/command_table.hpp"
@@ -103,6 +104,8 @@ class node final : public engine_sink {
   crisis::service& crisis() { return *crisis_; }
   const auth::authenticator& auth() const { return auth_; }
   const auth::origin_policy& origins() const { return origins_; }
+  /// False while auth.jwks_url is set and no key set has been fetched yet (/readyz says so).
+  bool keys_ready() const { return !jwks_fetcher_ || jwks_fetcher_->loaded(); }
   /// The console's files as last loaded (at start-up, and again on SIGHUP); any thread.
   std::shared_ptr<const static_files> web() const { return web_.load(); }
   /// The TLS certificate and settings as last loaded (start-up, SIGHUP); null without [tls].
@@ -150,6 +153,8 @@ class node final : public engine_sink {
   metrics metrics_;
   auth::authenticator auth_;
   auth::origin_policy origins_;
+  // After auth_, so it stops before the authenticator it feeds goes away.
+  std::unique_ptr<auth::jwks_fetcher> jwks_fetcher_;  // auth.jwks_url, if set
   // Declared before the engine so it is destroyed after it: an engine that fails its pending
   // requests as it goes away calls back into the service.
   std::unique_ptr<crisis::service> crisis_;

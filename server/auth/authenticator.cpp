@@ -11,6 +11,7 @@ std::error_code authenticator::verify(std::string_view token, identity& out) con
                 ? make_error_code(jwt_errc::malformed)
                 : auth::verify(token, keys, out, std::chrono::system_clock::now(), opts_.leeway);
   if (!ec && revocations_.revoked(out)) ec = jwt_errc::revoked;
+  if (ec == jwt_errc::unknown_key && unknown_key_hook_) unknown_key_hook_();
   if (ec) metrics_.add(counter::auth_failures);
   return ec;
 }

@@ -4,6 +4,7 @@
 // Immutable after construction; thread-safe.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,9 @@ class authenticator {
 
   /// A new key set from the identity provider (a reload); any thread.
   void replace_keys(std::shared_ptr<const key_set> keys) { jwks_.store(std::move(keys)); }
+  /// Called (on the verifying thread) when a token names a key id the set lacks: the provider
+  /// may have rotated its keys. Set once, before any verification.
+  void on_unknown_key(std::function<void()> hook) { unknown_key_hook_ = std::move(hook); }
 
   /// The deny-list every verification consults (the node keeps it up to date).
   revocation_list& revocations() const { return revocations_; }
@@ -55,6 +59,7 @@ class authenticator {
   metrics& metrics_;
   mutable revocation_list revocations_;
   std::atomic<std::shared_ptr<const key_set>> jwks_;
+  std::function<void()> unknown_key_hook_;
 };
 
 }  // namespace muster::server::auth

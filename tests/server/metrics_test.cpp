@@ -124,6 +124,8 @@ const std::vector<std::pair<counter, std::string>> counter_names = {
     {counter::origin_refusals, "muster_origin_refusals_total"},
     {counter::accept_errors, "muster_accept_errors_total"},
     {counter::tls_handshake_errors, "muster_tls_handshake_errors_total"},
+    {counter::jwks_fetches, "muster_jwks_fetches_total"},
+    {counter::jwks_fetch_failures, "muster_jwks_fetch_failures_total"},
 };
 
 }  // namespace
