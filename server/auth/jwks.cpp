@@ -66,6 +66,14 @@ std::shared_ptr<void> p256_key(const std::string& x, const std::string& y) {
   return from_params("EC", bld.get());  // fails for a point that is not on the curve
 }
 
+std::shared_ptr<void> ed25519_key(const std::string& x) {
+  if (x.size() != 32) return nullptr;
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x.data()), x.size());
+  if (!pkey) return nullptr;
+  return {pkey, [](void* p) { EVP_PKEY_free(static_cast<EVP_PKEY*>(p)); }};
+}
+
 // The JWS form of an ES256 signature (r || s, 32 bytes each) as the DER OpenSSL verifies.
 std::optional<std::string> es256_der(std::string_view raw) {
   if (raw.size() != 64) return std::nullopt;
@@ -124,15 +132,23 @@ std::variant<key_set, std::string> key_set::parse(std::string_view jwks_json) {
       entry.alg = "ES256";
       entry.pkey = p256_key(*x, *y);
       if (!entry.pkey) return at + ": not a P-256 public key";
+    } else if (*kty == "OKP" && (!alg || *alg == "EdDSA")) {
+      auto crv = member(k, "crv");
+      if (!crv || *crv != "Ed25519") continue;  // Ed448, X25519: not used
+      auto x = b64("x");
+      if (!x) return at + ": OKP key without base64url x";
+      entry.alg = "EdDSA";
+      entry.pkey = ed25519_key(*x);
+      if (!entry.pkey) return at + ": not an Ed25519 public key";
     } else {
-      continue;  // another key type or algorithm (EdDSA, HS*, RS512...): not ours to use
+      continue;  // another key type or algorithm (HS*, RS512...): not ours to use
     }
     for (const auto& held : out.keys_)
       if (held.alg == entry.alg && held.kid == entry.kid)
         return at + ": a second " + entry.alg + " key with kid \"" + entry.kid + "\"";
     out.keys_.push_back(std::move(entry));
   }
-  if (out.keys_.empty()) return std::string("no RS256 or ES256 signing key in the set");
+  if (out.keys_.empty()) return std::string("no RS256, ES256 or EdDSA signing key in the set");
   return out;
 }
 
@@ -155,8 +171,9 @@ std::optional<bool> key_set::verify(std::string_view alg, std::string_view kid,
   }
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   auto* pkey = static_cast<EVP_PKEY*>(found->pkey.get());
-  if (!md || EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pkey) != 1)
-    return false;
+  // Ed25519 hashes inside the signature scheme: no digest is named for it.
+  const EVP_MD* digest = alg == "EdDSA" ? nullptr : EVP_sha256();
+  if (!md || EVP_DigestVerifyInit(md.get(), nullptr, digest, nullptr, pkey) != 1) return false;
   return EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                           signature.size(),
                           reinterpret_cast<const unsigned char*>(signing_input.data()),

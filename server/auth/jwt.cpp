@@ -210,7 +210,8 @@ std::error_code check_signature(std::string_view alg, std::string_view kid,
       return jwt_errc::bad_signature;
     return {};
   }
-  if (alg != "RS256" && alg != "ES256") return jwt_errc::bad_algorithm;  // "none" too
+  if (alg != "RS256" && alg != "ES256" && alg != "EdDSA")
+    return jwt_errc::bad_algorithm;  // "none" too
   if (!keys.jwks) return jwt_errc::bad_algorithm;
   auto ok = keys.jwks->verify(alg, kid, signing_input, signature);
   if (!ok) return jwt_errc::unknown_key;

@@ -1,5 +1,5 @@
-// RS256 and ES256 tokens minted here with OpenSSL, verified against a JWKS built from the same
-// keys; and the attacks on that path (alg switching, none, unknown kid, wrong iss/aud).
+// RS256, ES256 and EdDSA tokens minted here with OpenSSL, verified against a JWKS built from the
+// same keys; and the attacks on that path (alg switching, none, unknown kid, wrong iss/aud).
 #include "server/auth/jwks.hpp"
 
 #include <gtest/gtest.h>
@@ -137,4 +137,26 @@ TEST_F(identity_provider, claim_names_follow_the_provider) {
       R"({"sub":"u-3","realm_access":{"roles":["offline_access"]},"iss":"https://idp.example/realms/acme","aud":"muster"})";
   EXPECT_EQ(check(token(rsa_.get(), R"({"alg":"RS256","kid":"r1"})", no_role, false)),
             jwt_errc::bad_claim);
+}
+
+TEST_F(identity_provider, eddsa_tokens_verify_against_ed25519_keys) {
+  pkey_ptr ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), &EVP_PKEY_free);
+  pkey_ptr x25519(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"), &EVP_PKEY_free);
+  auto parsed = key_set::parse(R"({"keys":[)" + ed_jwk(ed.get(), "d1") + "," +
+                               R"({"kty":"OKP","crv":"X25519","x":"AAAA"}]})");
+  ASSERT_TRUE(std::holds_alternative<key_set>(parsed)) << std::get<std::string>(parsed);
+  key_set keys = std::move(std::get<key_set>(parsed));
+  EXPECT_EQ(keys.size(), 1u) << "an X25519 key is for key agreement, not signatures";
+  v_.jwks = &keys;
+  EXPECT_FALSE(check(ed_token(ed.get(), R"({"alg":"EdDSA","kid":"d1"})", claims())));
+  EXPECT_EQ(got_.subject, "u-1");
+  pkey_ptr other(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), &EVP_PKEY_free);
+  EXPECT_EQ(check(ed_token(other.get(), R"({"alg":"EdDSA","kid":"d1"})", claims())),
+            jwt_errc::bad_signature);
+  EXPECT_EQ(check(token(ec_.get(), R"({"alg":"ES256","kid":"d1"})", claims(), true)),
+            jwt_errc::unknown_key)
+      << "the Ed25519 key's kid with ES256";
+  auto short_x = key_set::parse(R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA"}]})");
+  ASSERT_TRUE(std::holds_alternative<std::string>(short_x));
+  EXPECT_NE(std::get<std::string>(short_x).find("not an Ed25519 public key"), std::string::npos);
 }

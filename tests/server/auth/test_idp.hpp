@@ -63,6 +63,26 @@ inline std::string sign(EVP_PKEY* k, const std::string& input, bool ec) {
   return raw;
 }
 
+inline std::string ed_jwk(EVP_PKEY* k, const std::string& kid) {
+  unsigned char raw[32];
+  std::size_t len = sizeof raw;
+  EVP_PKEY_get_raw_public_key(k, raw, &len);
+  return R"({"kty":"OKP","crv":"Ed25519","kid":")" + kid + R"(","x":")" +
+         base64url_encode(std::string(reinterpret_cast<char*>(raw), len)) + R"("})";
+}
+
+/// An EdDSA (Ed25519) token: the scheme hashes by itself, so no digest is named.
+inline std::string ed_token(EVP_PKEY* k, const std::string& header, const std::string& claims) {
+  auto input = base64url_encode(header) + "." + base64url_encode(claims);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestSignInit(md.get(), nullptr, nullptr, nullptr, k);
+  std::size_t len = 64;
+  std::string sig(len, '\0');
+  EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  return input + "." + base64url_encode(sig.substr(0, len));
+}
+
 inline std::string token(EVP_PKEY* k, const std::string& header, const std::string& claims,
                          bool ec) {
   auto input = base64url_encode(header) + "." + base64url_encode(claims);
