@@ -1,5 +1,6 @@
-// The CLI over TLS against a test TLS server: --ca-file and MUSTER_CA_FILE trust a private CA for
-// send, tail, the bot and bench; a refused certificate is said clearly and not retried.
+// The CLI over TLS: against a test TLS server, --ca-file and MUSTER_CA_FILE trust a private CA
+// for send, tail, the bot and bench, and a refused certificate is said clearly and not retried;
+// against musterd with TLS on (tls_musterd_cli), send reaches tail, the bot pushes, bench runs.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include "tests/integration/server_process.hpp"
 #include "tests/integration/tls_test_server.hpp"
 
+using namespace muster;
 using namespace muster::test;
 using namespace std::chrono_literals;
 
@@ -29,47 +31,73 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// Runs the CLI with `args` and `env` added to the environment, stdin from `input`; waits for it
-// at most `timeout`.
+// The CLI running with `args`, `env` added to its environment and stdin from `input`; killed
+// if still running when destroyed.
+class cli_child {
+ public:
+  cli_child(const tls_test_certs& pki, std::vector<std::string> args,
+            const std::map<std::string, std::string>& env = {}, const std::string& input = "") {
+    static int n = 0;
+    base_ = (pki.dir / ("cli-" + std::to_string(++n))).string();
+    std::ofstream(base_ + ".in") << input;
+    args.insert(args.begin(), MUSTER_CLI_PATH);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      ::unsetenv("MUSTER_URL");
+      if (!env.count("MUSTER_CA_FILE")) ::unsetenv("MUSTER_CA_FILE");
+      FILE* i = std::freopen((base_ + ".in").c_str(), "r", stdin);
+      FILE* o = std::freopen((base_ + ".out").c_str(), "w", stdout);
+      FILE* e = std::freopen((base_ + ".err").c_str(), "w", stderr);
+      (void)i, (void)o, (void)e;
+      ::execv(argv[0], argv.data());
+      std::_Exit(127);
+    }
+  }
+  ~cli_child() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  cli_child(const cli_child&) = delete;
+  cli_child& operator=(const cli_child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string out() const { return slurp(base_ + ".out"); }
+  std::string err() const { return slurp(base_ + ".err"); }
+
+  /// Waits at most `timeout` for the exit; then its code, or -1 (and it is killed).
+  cli_result wait(std::chrono::milliseconds timeout = 20s) {
+    cli_result r;
+    int status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + timeout;
+         pid_ > 0 && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(5ms))
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        pid_ = -1;
+      }
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    r.out = out();
+    r.err = err();
+    return r;
+  }
+
+ private:
+  std::string base_;
+  pid_t pid_ = -1;
+};
+
 cli_result run_cli(const tls_test_certs& pki, std::vector<std::string> args,
                    const std::map<std::string, std::string>& env = {},
-                   const std::string& input = "", std::chrono::milliseconds timeout = 20s) {
-  static int n = 0;
-  auto base = pki.dir / ("cli-" + std::to_string(++n));
-  std::ofstream(base.string() + ".in") << input;
-  args.insert(args.begin(), MUSTER_CLI_PATH);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::unsetenv("MUSTER_URL");
-    if (!env.count("MUSTER_CA_FILE")) ::unsetenv("MUSTER_CA_FILE");
-    FILE* i = std::freopen((base.string() + ".in").c_str(), "r", stdin);
-    FILE* o = std::freopen((base.string() + ".out").c_str(), "w", stdout);
-    FILE* e = std::freopen((base.string() + ".err").c_str(), "w", stderr);
-    (void)i, (void)o, (void)e;
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
-  cli_result r;
-  int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  if (r.code == -1) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  r.out = slurp(base.string() + ".out");
-  r.err = slurp(base.string() + ".err");
-  return r;
+                   const std::string& input = "") {
+  return cli_child(pki, std::move(args), env, input).wait();
 }
 
 std::string url(const std::string& scheme, const tls_test_server& s,
@@ -162,4 +190,48 @@ TEST(tls_cli, bench_subscribers_connect_over_wss) {
                              std::to_string(server.port()) + " failed: certificate verify failed"),
             std::string::npos)
       << refused.err;
+}
+
+TEST(tls_musterd_cli, send_reaches_tail_over_wss) {
+  tls_test_certs pki;
+  server_process s(musterd_tls_args(pki.valid));
+  auto wss = "wss://localhost:" + std::to_string(s.port()) + "/ws";
+  cli_child tail(pki, {"tail", "ops", "--url", wss, "--name", "watcher", "--json"},
+                 {{"MUSTER_CA_FILE", pki.ca.ca_file()}});
+  client::blocking_client probe(client::parse_url(wss), client::tls_options{pki.ca.ca_file()});
+  probe.connect("probe");
+  ASSERT_TRUE(eventually([&] {
+    return probe.call("presence", R"("channel":"ops")").result.find("watcher") != std::string::npos;
+  })) << tail.err();
+  auto send =
+      run_cli(pki, {"send", "ops", "sent over tls", "--url", wss, "--ca-file", pki.ca.ca_file()});
+  ASSERT_EQ(send.code, 0) << send.err;
+  EXPECT_NE(send.out.find("published ops #1"), std::string::npos) << send.out;
+  EXPECT_TRUE(eventually([&] { return tail.out().find("sent over tls") != std::string::npos; }))
+      << tail.out() << tail.err();
+  ::kill(tail.pid(), SIGTERM);
+  EXPECT_EQ(tail.wait(5s).code, 0);
+}
+
+TEST(tls_musterd_cli, bot_pushes_alerts_over_https) {
+  tls_test_certs pki;
+  server_process s(musterd_tls_args(pki.valid, auth_args()));
+  auto r = run_cli(pki,
+                   {"bot", "--url", "https://127.0.0.1:" + std::to_string(s.port()), "--token",
+                    test_token("scout", "bot"), "--ca-file", pki.ca.ca_file(), "--input", "-"},
+                   {}, posts);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("sent p1 -> alert a-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sent 2 (2 new"), std::string::npos) << r.out;
+}
+
+TEST(tls_musterd_cli, bench_over_wss_delivers_everything) {
+  tls_test_certs pki;
+  server_process s(musterd_tls_args(pki.valid));
+  auto r = run_cli(pki, {"bench", "--url", "wss://127.0.0.1:" + std::to_string(s.port()) + "/ws",
+                         "--ca-file", pki.ca.ca_file(), "-n", "3", "-m", "20"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("subscribers: 3/3 subscribed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deliveries: 60/60"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lost: 0, duplicates: 0"), std::string::npos) << r.out;
 }

@@ -1,9 +1,11 @@
 // The client library over TLS (wss://, https://) against a test TLS server: a private CA trusted
 // through the options works; an unknown CA, an expired certificate and another name are refused,
-// each saying why, and a refusal is never retried.
+// each saying why, and a refusal is never retried; against musterd with TLS on (tls_musterd),
+// pub/sub over wss:// with blocking clients and a session.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "clients/lib/http_client.hpp"
 #include "clients/lib/session.hpp"
@@ -187,4 +189,51 @@ TEST(tls_client, post_with_retry_does_not_retry_a_refused_certificate) {
   EXPECT_EQ(retries, 0);
   EXPECT_EQ(server.connections(), 1);
   EXPECT_EQ(server.http_requests(), 0);
+}
+
+TEST(tls_musterd, blocking_clients_publish_and_subscribe_over_wss) {
+  tls_test_certs pki;
+  server_process s(musterd_tls_args(pki.valid));
+  auto ep = client::parse_url("wss://localhost:" + std::to_string(s.port()) + "/ws");
+  client::tls_options tls{pki.ca.ca_file()};
+  client::blocking_client sub(ep, tls), pub(ep, tls);
+  sub.connect("sub");
+  pub.connect("pub");
+  ASSERT_FALSE(sub.call("subscribe", R"("channel":"ops")").is_error);
+  auto r = pub.call("publish", R"("channel":"ops","data":{"text":"over tls"})");
+  ASSERT_FALSE(r.is_error) << r.raw;
+  auto e = sub.next_event(5s);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->event, "message");
+  EXPECT_EQ(e->data, R"({"text":"over tls"})");
+  sub.close();
+  pub.close();
+  EXPECT_FALSE(sub.is_open());
+  // The system's CAs alone do not know the private one.
+  EXPECT_NE(
+      open_failure(client::parse_server_url("https://127.0.0.1:" + std::to_string(s.port())).ws)
+          .find("refused: TLS handshake with 127.0.0.1:"),
+      std::string::npos);
+}
+
+TEST(tls_musterd, a_session_receives_over_wss) {
+  tls_test_certs pki;
+  server_process s(musterd_tls_args(pki.valid));
+  boost::asio::io_context ioc;
+  client::session::options o;
+  o.server = client::parse_url("wss://127.0.0.1:" + std::to_string(s.port()) + "/ws");
+  o.tls.ca_file = pki.ca.ca_file();
+  auto session = client::session::create(ioc, o);
+  std::string got;
+  session->on_message([&](const client::server_message& m) { got = m.data; });
+  session->on_state([&](client::session::state st, const std::string&) {
+    // Posted: the subscription this state change sends goes out first.
+    if (st == client::session::state::connected)
+      boost::asio::post(ioc, [&] { session->publish("ops", R"({"text":"hello"})"); });
+  });
+  session->subscribe("ops");
+  session->start();
+  EXPECT_TRUE(run_until(ioc, [&] { return !got.empty(); }));
+  EXPECT_EQ(got, R"({"text":"hello"})");
+  session->stop();
 }

@@ -1,5 +1,6 @@
 #pragma once
-// A tiny TLS server on a free loopback port, for the clients' TLS tests until musterd speaks TLS:
+// A tiny TLS server on a free loopback port for the clients' TLS tests, beside musterd's own
+// TLS because it counts connections (no retry) and can end one without close_notify:
 // a WebSocket upgrade gets a Muster-like peer that answers every command {"id":N,...} with
 // {"id":N,"result":{}} (and "bye" with close code 4000 and a bare TCP close); any other HTTP
 // request gets `http_reply`. Runs on its own thread; the counters may be read from any thread.
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/integration/test_certs.hpp"
 
@@ -39,6 +41,15 @@ struct tls_test_certs {
                                            .alt_names = "DNS:elsewhere.example"})) {}
   static std::filesystem::path fresh_dir();
 };
+
+/// musterd arguments that make it speak TLS with `c` on its main port, then `more`.
+inline std::vector<std::string> musterd_tls_args(const certs::issued& c,
+                                                 std::vector<std::string> more = {}) {
+  std::vector<std::string> a = {"--set", "tls.cert_file=\"" + c.cert_file + "\"", "--set",
+                                "tls.key_file=\"" + c.key_file + "\""};
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
 
 class tls_test_server {
  public:
