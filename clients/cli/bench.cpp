@@ -7,27 +7,34 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
+#include "clients/cli/ca_file_option.hpp"
 #include "clients/lib/blocking_client.hpp"
+#include "clients/lib/tls_context.hpp"
 
 namespace muster::cli {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
 
 void add_bench_options(CLI::App& app, bench_options& o) {
+  add_ca_file_option(app, o.tls);
   app.add_option("--subscribers,-n", o.subscribers, "Subscriber connections")
       ->capture_default_str();
   app.add_option("--messages,-m", o.messages, "Messages to publish")->capture_default_str();
@@ -110,13 +117,15 @@ void raise_fd_limit() {
   }
 }
 
-// One subscriber connection; lives on one bench thread. Parses only what it counts.
+// What one subscriber counts, whatever carries it (subscriber_on); lives on one bench thread.
+// Parses only what it counts.
 struct subscriber : std::enable_shared_from_this<subscriber> {
-  subscriber(net::io_context& ioc, const client::endpoint& server_ep, std::string ch,
-             tcp::endpoint from)
-      : ws(ioc), ep(server_ep), channel(std::move(ch)), local(from) {}
+  subscriber(const client::endpoint& server_ep, std::string ch, tcp::endpoint from)
+      : ep(server_ep), channel(std::move(ch)), local(from) {}
+  virtual ~subscriber() = default;
+  virtual void start(tcp::endpoint to) = 0;
+
   std::string token;
-  websocket::stream<tcp::socket> ws;
   const client::endpoint& ep;
   std::string channel;
   tcp::endpoint local;
@@ -133,37 +142,10 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   tcp::endpoint server;
   std::vector<char>* scratch = nullptr;  // the thread's read buffer
 
-  void start(tcp::endpoint to) {
-    auto self = shared_from_this();
-    ws.next_layer().open(tcp::v4());
-    if (local.address() != net::ip::make_address("127.0.0.1")) {
-      beast::error_code ec;
-      ws.next_layer().bind(local, ec);
-    }
-    ws.next_layer().async_connect(to, [self](beast::error_code ec) {
-      if (ec) return self->fail();
-      self->ws.next_layer().set_option(tcp::no_delay(true));
-      self->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& r) {
-        r.set(beast::http::field::sec_websocket_protocol, "muster.v1");
-      }));
-      self->ws.async_handshake(self->ep.host, self->ep.target, [self](beast::error_code ec2) {
-        if (ec2) return self->fail();
-        self->out = R"({"id":1,"op":"connect","name":"bench","token":")" + self->token + "\"}";
-        self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec3, std::size_t) {
-          if (ec3) return self->fail();
-          self->out = R"({"id":2,"op":"subscribe","channel":")" + self->channel + "\"}";
-          self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec4, std::size_t) {
-            if (ec4) return self->fail();
-          });
-          beast::error_code nb;
-          self->ws.next_layer().non_blocking(true, nb);
-          self->read();
-        });
-      });
-    });
-  }
-
-  void fail() {
+  // `why`, when given, is said once for all subscribers (they all fail alike).
+  void fail(const std::string& why = "") {
+    static std::atomic<bool> told{false};
+    if (!why.empty() && !failed && !told.exchange(true)) std::cerr << "subscriber: " << why << "\n";
     if (!failed && !ready) {
       failed = true;
       if (on_done) on_done();
@@ -171,29 +153,17 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     failed = true;
   }
 
-  // Reads raw frames after the handshake: wait for readability, then one non-blocking read
-  // into the thread's shared buffer; only an unfinished frame is kept per connection.
-  void read() {
-    auto self = shared_from_this();
-    ws.next_layer().async_wait(tcp::socket::wait_read, [self](beast::error_code ec) {
-      if (ec) return self->fail();
-      auto& sock = self->ws.next_layer();
-      char* buf = self->scratch->data();
-      std::size_t n = sock.read_some(net::buffer(buf, self->scratch->size()), ec);
-      if (ec == net::error::would_block) return self->read();
-      if (ec) return self->fail();
-      std::string_view data(buf, n);
-      if (!self->partial.empty()) {
-        self->partial.append(buf, n);
-        data = self->partial;
-      }
-      std::size_t used = self->consume_frames(data);
-      if (self->partial.empty())
-        self->partial.assign(data.substr(used));
-      else
-        self->partial.erase(0, used);
-      self->read();
-    });
+  // Counts the frames in `data`; an unfinished one is kept for the next read.
+  void take(std::string_view data) {
+    if (!partial.empty()) {
+      partial.append(data);
+      data = partial;
+    }
+    std::size_t used = consume_frames(data);
+    if (partial.empty())
+      partial.assign(data.substr(used));
+    else
+      partial.erase(0, used);
   }
 
   // Parses complete server frames in `data` (unmasked); returns the bytes used.
@@ -269,6 +239,115 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
   }
 };
 
+// The I/O of one subscriber over `Stream`: tcp::socket (ws://) or ssl_stream (wss://). Both
+// read raw frames after the handshake and count them alike, so plain and TLS figures compare.
+template <class Stream>
+struct subscriber_on final : subscriber {
+  static constexpr bool tls = !std::is_same_v<Stream, tcp::socket>;
+
+  template <class... TlsContext>
+  subscriber_on(net::io_context& ioc, const client::endpoint& server_ep, std::string ch,
+                tcp::endpoint from, TlsContext&... ctx)
+      : subscriber(server_ep, std::move(ch), from), ws(ioc, ctx...) {}
+
+  std::shared_ptr<subscriber_on> shared() {
+    return std::static_pointer_cast<subscriber_on>(shared_from_this());
+  }
+
+  void start(tcp::endpoint to) override {
+    auto& sock = beast::get_lowest_layer(ws);
+    sock.open(tcp::v4());
+    if (local.address() != net::ip::make_address("127.0.0.1")) {
+      beast::error_code ec;
+      sock.bind(local, ec);
+    }
+    auto self = shared();
+    // From the chosen source address (--source-addresses) straight to the node's address.
+    sock.async_connect(to, [self](beast::error_code ec) {
+      if (ec) return self->fail();
+      beast::get_lowest_layer(self->ws).set_option(tcp::no_delay(true));
+      if constexpr (tls)
+        self->do_tls_handshake();
+      else
+        self->do_ws_handshake();
+    });
+  }
+
+  void do_tls_handshake() {
+    if constexpr (tls) {
+      if (!client::expect_server_name(ws.next_layer().native_handle(), ep.host)) return fail();
+      auto self = shared();
+      // The certificate is checked as every client checks it: a bench is no reason to skip it.
+      ws.next_layer().async_handshake(ssl::stream_base::client, [self](beast::error_code ec) {
+        if (!ec) return self->do_ws_handshake();
+        self->fail(
+            "TLS handshake with " + self->ep.host + ":" + std::to_string(self->ep.port) +
+            " failed: " + client::describe_tls_failure(ec, self->ws.next_layer().native_handle()));
+      });
+    }
+  }
+
+  void do_ws_handshake() {
+    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& r) {
+      r.set(beast::http::field::sec_websocket_protocol, "muster.v1");
+    }));
+    auto self = shared();
+    // Then connect and subscribe, and from there on raw frames are read.
+    ws.async_handshake(ep.host, ep.target, [self](beast::error_code ec) {
+      if (ec) return self->fail();
+      self->out = R"({"id":1,"op":"connect","name":"bench","token":")" + self->token + "\"}";
+      self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec2, std::size_t) {
+        if (ec2) return self->fail();
+        self->out = R"({"id":2,"op":"subscribe","channel":")" + self->channel + "\"}";
+        self->ws.async_write(net::buffer(self->out), [self](beast::error_code ec3, std::size_t) {
+          if (ec3) return self->fail();
+        });
+        self->read();
+      });
+    });
+  }
+
+  void read() {
+    if constexpr (tls) {
+      read_decrypted();
+    } else {
+      beast::error_code nb;
+      ws.next_layer().non_blocking(true, nb);
+      read_raw();
+    }
+  }
+
+  // ws://: wait for readability, then one non-blocking read into the thread's shared buffer;
+  // only an unfinished frame is kept per connection.
+  void read_raw() {
+    auto self = shared();
+    ws.next_layer().async_wait(tcp::socket::wait_read, [self](beast::error_code ec) {
+      if (ec) return self->fail();
+      char* buf = self->scratch->data();
+      std::size_t n = self->ws.next_layer().read_some(net::buffer(buf, self->scratch->size()), ec);
+      if (ec == net::error::would_block) return self->read_raw();
+      if (ec) return self->fail();
+      self->take(std::string_view(buf, n));
+      self->read_raw();
+    });
+  }
+
+  // wss://: OpenSSL may hold decrypted bytes the socket no longer signals, so each connection
+  // reads through its TLS stream into a buffer of its own.
+  void read_decrypted() {
+    auto self = shared();
+    ws.next_layer().async_read_some(net::buffer(inbox),
+                                    [self](beast::error_code ec, std::size_t n) {
+                                      if (ec) return self->fail();
+                                      self->take(std::string_view(self->inbox.data(), n));
+                                      self->read_decrypted();
+                                    });
+  }
+
+  websocket::stream<Stream> ws;
+  std::array<char, tls ? 16 * 1024 : 1> inbox{};  // wss:// only
+};
+
 std::string pad_data(std::size_t size, std::uint64_t seq) {
   std::string d =
       "{\"t\":" + std::to_string(now_ns()) + ",\"seq\":" + std::to_string(seq) + ",\"pad\":\"";
@@ -300,6 +379,15 @@ int run_bench(const bench_options& o) {
     std::cerr << "muster bench: " << e.what() << "\n";
     return 2;
   }
+  // One TLS context for every wss:// subscriber (OpenSSL shares it across threads).
+  std::shared_ptr<ssl::context> tls_context;
+  try {
+    if (std::any_of(eps.begin(), eps.end(), [](auto& e) { return e.tls; }))
+      tls_context = client::make_client_tls_context(o.tls);
+  } catch (const std::exception& e) {
+    std::cerr << "muster bench: " << e.what() << "\n";
+    return 2;
+  }
   auto to_tcp = [](const client::endpoint& e) {
     return tcp::endpoint(net::ip::make_address(e.host == "localhost" ? "127.0.0.1" : e.host),
                          e.port);
@@ -325,7 +413,13 @@ int run_bench(const bench_options& o) {
     auto addr = net::ip::address_v4(
         0x7f000001u + static_cast<unsigned>(i % std::max<std::size_t>(1, o.source_addresses)));
     auto& target = eps[i % eps.size()];
-    auto s = std::make_shared<subscriber>(*iocs[t], target, o.channel, tcp::endpoint(addr, 0));
+    std::shared_ptr<subscriber> s;
+    if (target.tls)
+      s = std::make_shared<subscriber_on<beast::ssl_stream<tcp::socket>>>(
+          *iocs[t], target, o.channel, tcp::endpoint(addr, 0), *tls_context);
+    else
+      s = std::make_shared<subscriber_on<tcp::socket>>(*iocs[t], target, o.channel,
+                                                       tcp::endpoint(addr, 0));
     s->token = o.token;
     s->server = to_tcp(target);
     s->latencies = &lat[t];
@@ -389,8 +483,15 @@ int run_bench(const bench_options& o) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_seconds));
   } else {
     // The publisher: its own connection and thread, paced by a rate or by an ack window.
-    client::blocking_client pub(ep);
-    pub.connect("bench-publisher", o.token);
+    client::blocking_client pub(ep, o.tls);
+    try {
+      pub.connect("bench-publisher", o.token);
+    } catch (const client::client_error& e) {
+      std::cerr << "muster bench: publisher: " << e.what() << "\n";
+      for (auto& ioc : iocs) ioc->stop();
+      for (auto& t : threads) t.join();
+      return 1;
+    }
     std::vector<std::string> prefixes;
     for (std::size_t i = 0; i < o.channels; ++i)
       prefixes.push_back("\"channel\":\"" + o.channel +

@@ -7,10 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "clients/lib/tls_options.hpp"
+
 namespace muster::cli {
 
 struct bench_options {
-  std::string url;
+  std::string url;  // ws:// or wss:// (then every subscriber and the publisher use TLS)
+  client::tls_options tls;
   std::vector<std::string> also_urls;  // more nodes: subscribers spread over all URLs
   std::size_t subscribers = 1000;
   std::size_t messages = 2000;

@@ -9,10 +9,12 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
+#include "clients/cli/ca_file_option.hpp"
 #include "clients/lib/http_client.hpp"
 #include "protocol/codec.hpp"
 
@@ -433,8 +435,10 @@ std::vector<std::string> feed_posts(std::string_view doc, const std::string& ite
 
 void add_bot_options(CLI::App& app, bot_options& o) {
   app.add_option("--token", o.token, "A bot token (env MUSTER_TOKEN)");
+  add_ca_file_option(app, o.tls);
   auto* in = app.add_option("--input", o.input, "JSON Lines of posts: a file, or - for stdin");
-  auto* feed = app.add_option("--feed", o.feed, "Poll this http:// feed (JSON or Atom)");
+  auto* feed =
+      app.add_option("--feed", o.feed, "Poll this http:// or https:// feed (JSON or Atom)");
   in->excludes(feed);
   app.add_option("--interval", o.interval_s, "Feed: seconds between polls")
       ->capture_default_str()
@@ -483,7 +487,14 @@ int run_bot(const bot_options& o) {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
 
-  client::http_client http;
+  std::optional<client::http_client> http_holder;
+  try {
+    http_holder.emplace(std::chrono::seconds(10), o.tls);
+  } catch (const client::client_error& e) {
+    std::cerr << "muster bot: " << e.what() << "\n";
+    return 2;
+  }
+  auto& http = *http_holder;
   client::retry_policy policy;
   policy.max_attempts = o.max_attempts;
   std::string api = o.server;
@@ -493,6 +504,7 @@ int run_bot(const bot_options& o) {
     std::size_t read = 0, sent_new = 0, deduplicated = 0, skipped = 0, failed = 0, invalid = 0;
   } count;
 
+  std::string refused_certificate;  // set when a server's TLS certificate was refused
   // `where`: "line 7" of the input, "3 of the feed".
   auto handle = [&](std::string_view post, const std::string& where) {
     ++count.read;
@@ -533,6 +545,11 @@ int run_bot(const bot_options& o) {
                 << "\n";
       sent.insert(m.key);
       if (state.is_open()) state << m.key << "\n" << std::flush;
+    } catch (const client::certificate_refused& e) {
+      ++count.failed;
+      std::cout << "failed " << m.key << ": " << e.what() << "\n";
+      refused_certificate = e.what();  // every further post would be refused alike
+      stop_requested = true;
     } catch (const std::exception& e) {
       ++count.failed;
       std::cout << "failed " << m.key << ": " << e.what() << "\n";
@@ -561,6 +578,11 @@ int run_bot(const bot_options& o) {
         auto posts = feed_posts(r.body, map.items);
         for (std::size_t i = 0; i < posts.size(); ++i)
           handle(posts[i], std::to_string(i + 1) + " of the feed");
+      } catch (const client::certificate_refused& e) {
+        ++count.failed;
+        std::cout << "feed " << o.feed << ": " << e.what() << "\n";
+        refused_certificate = e.what();
+        break;
       } catch (const std::exception& e) {
         std::cout << "feed " << o.feed << ": " << e.what() << "\n";
         if (o.once) {
@@ -579,6 +601,9 @@ int run_bot(const bot_options& o) {
             << count.sent_new << " new, " << count.deduplicated << " deduplicated), skipped "
             << count.skipped << ", failed " << count.failed << ", invalid " << count.invalid
             << "\n";
+  if (!refused_certificate.empty())
+    std::cerr << "muster bot: stopped: " << refused_certificate
+              << " (trust a private CA with --ca-file or MUSTER_CA_FILE)\n";
   return count.failed || count.invalid ? 1 : 0;
 }
 

@@ -11,13 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "clients/lib/tls_options.hpp"
+
 namespace muster::cli {
 
 struct bot_options {
   std::string server = "http://127.0.0.1:8080";  // the HTTP base main derives from --url
   std::string token;
-  std::string input;  // JSON Lines file, "-" for stdin
-  std::string feed;   // http:// URL of a JSON or Atom feed
+  client::tls_options tls;  // https:// server or feed with a private CA
+  std::string input;        // JSON Lines file, "-" for stdin
+  std::string feed;         // http:// or https:// URL of a JSON or Atom feed
   double interval_s = 60;
   bool once = false;  // feed: poll once and exit
   std::string map_file;

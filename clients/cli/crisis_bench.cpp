@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "clients/cli/ca_file_option.hpp"
 #include "clients/lib/blocking_client.hpp"
 #include "server/auth/jwt.hpp"
 
@@ -30,9 +31,9 @@ std::string token_for(const crisis_bench_options& o, const std::string& sub,
   return server::auth::mint(who, o.secret, std::chrono::hours(1));
 }
 
-std::unique_ptr<client::blocking_client> open(const std::string& url, const std::string& name,
-                                              const std::string& token) {
-  auto c = std::make_unique<client::blocking_client>(client::parse_url(url));
+std::unique_ptr<client::blocking_client> open(const crisis_bench_options& o, const std::string& url,
+                                              const std::string& name, const std::string& token) {
+  auto c = std::make_unique<client::blocking_client>(client::parse_url(url), o.tls);
   c->connect(name, token);
   return c;
 }
@@ -98,6 +99,7 @@ std::size_t resolve_won(std::vector<std::unique_ptr<client::blocking_client>>& a
 void add_crisis_bench_options(CLI::App& app, crisis_bench_options& o) {
   app.add_option("--url", o.urls, "Node WebSocket URL(s); ambassadors are spread over them")
       ->required();
+  add_ca_file_option(app, o.tls);
   app.add_option("--alerts,-n", o.alerts, "Alerts to push")->capture_default_str();
   app.add_option("--ambassadors,-k", o.ambassadors, "Ambassadors racing to claim")
       ->capture_default_str();
@@ -116,14 +118,15 @@ void add_crisis_bench_options(CLI::App& app, crisis_bench_options& o) {
 
 int run_crisis_bench(const crisis_bench_options& o) {
   try {
-    auto lead = open(o.urls[0], "bench-lead", token_for(o, "bench-lead", server::auth::role::lead));
+    auto lead =
+        open(o, o.urls[0], "bench-lead", token_for(o, "bench-lead", server::auth::role::lead));
     auto created = lead->call("channel.create",
                               "\"channel\":\"" + o.channel + "\",\"title\":\"crisis bench\"");
     if (created.is_error && created.error_code != "already_exists")
       throw client::client_error("channel.create: " + created.error_message);
 
     // 1. Ingestion: unique posts, pushed by one bot.
-    auto bot = open(o.urls[0], "bench-bot", token_for(o, "bench-bot", server::auth::role::bot));
+    auto bot = open(o, o.urls[0], "bench-bot", token_for(o, "bench-bot", server::auth::role::bot));
     auto run_id = std::to_string(std::random_device{}());
     std::vector<std::string> pushes;
     for (std::size_t i = 0; i < o.alerts; ++i)
@@ -151,7 +154,7 @@ int run_crisis_bench(const crisis_bench_options& o) {
     std::vector<std::unique_ptr<client::blocking_client>> amb;
     for (std::size_t a = 0; a < o.ambassadors; ++a) {
       auto name = "bench-amb" + std::to_string(a);
-      amb.push_back(open(o.urls[a % o.urls.size()], name,
+      amb.push_back(open(o, o.urls[a % o.urls.size()], name,
                          token_for(o, name, server::auth::role::ambassador)));
     }
     std::vector<pipelined_result> claims(o.ambassadors);

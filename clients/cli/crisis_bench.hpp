@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "clients/lib/tls_options.hpp"
+
 namespace muster::cli {
 
 struct crisis_bench_options {
   std::vector<std::string> urls;  // ambassadors spread over these nodes
+  client::tls_options tls;
   std::size_t alerts = 2000;
   std::size_t ambassadors = 5;
   std::size_t window = 500;  // unacknowledged commands per connection

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "clients/cli/ca_file_option.hpp"
 #include "protocol/codec.hpp"
 
 namespace muster::cli {
@@ -24,6 +25,7 @@ void add_drill_options(CLI::App& app, drill_options& o) {
       ->required();
   replay->add_option("--url", o.url, "Server WebSocket URL (env MUSTER_URL)")
       ->capture_default_str();
+  add_ca_file_option(*replay, o.tls);
   replay->add_option("--token", o.token, "Access token of a lead (env MUSTER_TOKEN)");
   replay->add_option("--speed", o.speed, "Replay this many times faster than it happened")
       ->capture_default_str()
@@ -79,7 +81,7 @@ int run_drill(const drill_options& o) {
   std::size_t refused = 0, folded = 0;
   auto started = std::chrono::steady_clock::now();
   try {
-    client::blocking_client c(client::parse_url(o.url));
+    client::blocking_client c(client::parse_url(o.url), o.tls);
     c.connect("drill-replay", o.token);
     if (!ensure_drill_channel(c, o)) return 2;
     auto due = started;

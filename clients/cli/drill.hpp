@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "clients/cli/replay_feed.hpp"
+#include "clients/lib/tls_options.hpp"
 
 namespace muster::cli {
 
 struct drill_options {
   std::string url = "ws://127.0.0.1:8080/ws";
   std::string token;
+  client::tls_options tls;
   std::string file;
   std::string channel;
   std::string title;      // of a channel this creates ("" = "Drill: <file>")

@@ -16,6 +16,7 @@
 #include "clients/cli/admin.hpp"
 #include "clients/cli/bench.hpp"
 #include "clients/cli/bot.hpp"
+#include "clients/cli/ca_file_option.hpp"
 #include "clients/cli/crisis_bench.hpp"
 #include "clients/cli/drill.hpp"
 #include "clients/cli/render.hpp"
@@ -46,9 +47,9 @@ std::string new_idempotency_key() {
   return key;
 }
 
-int run_send(const std::string& url, const std::string& name, const std::string& token,
-             const std::string& channel, const std::string& text, bool raw_json, int attempts,
-             std::string key) {
+int run_send(const std::string& url, const tls_options& tls, const std::string& name,
+             const std::string& token, const std::string& channel, const std::string& text,
+             bool raw_json, int attempts, std::string key) {
   if (key.empty()) key = new_idempotency_key();
   std::string fields = "\"channel\":";
   muster::protocol::append_json_string(fields, channel);
@@ -58,7 +59,7 @@ int run_send(const std::string& url, const std::string& name, const std::string&
   for (int attempt = 1;; ++attempt) {
     bool last = attempt >= attempts;
     try {
-      blocking_client c(parse_url(url));
+      blocking_client c(parse_url(url), tls);
       c.connect(name, token);
       auto r = c.call("publish", fields);
       c.close();
@@ -76,7 +77,8 @@ int run_send(const std::string& url, const std::string& name, const std::string&
       }
       std::cerr << "muster send: " << r.error_code << ", retrying\n";
     } catch (const client_error& e) {
-      if (last) {
+      // A refused certificate will be refused again: only an unreachable server is retried.
+      if (last || dynamic_cast<const certificate_refused*>(&e)) {
         std::cerr << "muster send: " << e.what() << "\n";
         return 2;
       }
@@ -87,9 +89,9 @@ int run_send(const std::string& url, const std::string& name, const std::string&
 }
 
 // tail and chat: an async session that reconnects and recovers; chat also reads stdin.
-int run_live(const std::string& url, const std::string& name, const std::string& token,
-             const std::string& channel, bool interactive, bool json, bool once,
-             const muster::cli::render_options& ro) {
+int run_live(const std::string& url, const tls_options& tls, const std::string& name,
+             const std::string& token, const std::string& channel, bool interactive, bool json,
+             bool once, const muster::cli::render_options& ro) {
   net::io_context ioc;
   session::options opts;
   try {
@@ -98,6 +100,7 @@ int run_live(const std::string& url, const std::string& name, const std::string&
     std::cerr << "muster: " << e.what() << "\n";
     return 2;
   }
+  opts.tls = tls;
   opts.name = name;
   opts.token = token;
   opts.reconnect = !once;
@@ -161,9 +164,12 @@ int main(int argc, char** argv) {
   if (const char* t = std::getenv("MUSTER_TOKEN")) token = t;
   if (const char* n = std::getenv("USER")) name = n;
   if (name.empty()) name = "cli";
+  tls_options tls;  // --ca-file of the subcommands `common` sets up
   auto common = [&](CLI::App* sub) {
-    sub->add_option("--url", url, "Server: ws://HOST:PORT/ws or http://HOST:PORT (env MUSTER_URL)")
+    sub->add_option("--url", url,
+                    "Server: ws[s]://HOST:PORT/ws or http[s]://HOST:PORT (env MUSTER_URL)")
         ->capture_default_str();
+    muster::cli::add_ca_file_option(*sub, tls);
     sub->add_option("--name", name, "Display name")->capture_default_str();
     sub->add_option("--token", token, "Access token (env MUSTER_TOKEN)");
   };
@@ -234,7 +240,8 @@ int main(int argc, char** argv) {
       "bot", "Push social posts (JSON Lines or an HTTP JSON/Atom feed) as alerts");
   muster::cli::bot_options boto;
   if (const char* t = std::getenv("MUSTER_TOKEN")) boto.token = t;
-  botc->add_option("--url", url, "Server: http://HOST:PORT or ws://HOST:PORT/ws (env MUSTER_URL)")
+  botc->add_option("--url", url,
+                   "Server: http[s]://HOST:PORT or ws[s]://HOST:PORT/ws (env MUSTER_URL)")
       ->capture_default_str();
   std::string bot_server;  // --server: the bot's flag before --url, kept for old scripts
   botc->add_option("--server", bot_server, "Deprecated: use --url")->group("");
@@ -255,7 +262,7 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "Fan-out benchmark: N subscribers, one publisher");
   muster::cli::bench_options bo;
   muster::cli::add_bench_options(*bench, bo);
-  bench->add_option("--url", url, "Server WebSocket URL")->capture_default_str();
+  bench->add_option("--url", url, "Server WebSocket URL: ws:// or wss://")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -264,7 +271,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   std::string cmd = app.get_subcommands().front()->get_name();
-  // Every subcommand takes the server as ws:// or http://; each uses the form it speaks.
+  // Every subcommand takes the server as ws[s]:// or http[s]://; each uses the form it speaks.
   auto server_of = [&](const std::string& u) -> std::optional<server_urls> {
     try {
       return parse_server_url(u);
@@ -278,13 +285,14 @@ int main(int argc, char** argv) {
   if (!urls) return 2;
   url = urls->ws;
   wo.urls = *urls;
+  wo.tls = tls;
   wo.name = name;
   wo.token = token;
   if (auto code = muster::cli::run_workflow(app, wo)) return *code;
   if (send->parsed())
-    return run_send(url, name, token, channel, text, raw, attempts, idempotency_key);
-  if (tail->parsed()) return run_live(url, name, token, channel, false, json, once, ro);
-  if (chat->parsed()) return run_live(url, name, token, channel, true, json, false, ro);
+    return run_send(url, tls, name, token, channel, text, raw, attempts, idempotency_key);
+  if (tail->parsed()) return run_live(url, tls, name, token, channel, false, json, once, ro);
+  if (chat->parsed()) return run_live(url, tls, name, token, channel, true, json, false, ro);
   if (revoke->parsed()) return muster::cli::revoke_token(wo);
   if (tok->parsed()) {
     if (who.subject.empty()) {

@@ -18,7 +18,7 @@ namespace {
 using rows = std::vector<std::vector<std::string>>;
 
 std::unique_ptr<client::blocking_client> connected(const workflow_options& o) {
-  auto c = std::make_unique<client::blocking_client>(client::parse_url(o.urls.ws));
+  auto c = std::make_unique<client::blocking_client>(client::parse_url(o.urls.ws), o.tls);
   c->connect(o.name, o.token);
   return c;
 }
@@ -180,7 +180,7 @@ int stats(const workflow_options& o) {
 }
 
 int timeline(const workflow_options& o) {
-  client::http_client http;
+  client::http_client http(std::chrono::seconds(10), o.tls);
   auto t = client::fetch_timeline(http, o.urls.http, o.token, o.channel);
   if (t.first_offset > 1)
     std::cerr << "muster timeline: events before offset " << t.first_offset

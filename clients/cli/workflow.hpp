@@ -16,6 +16,7 @@ namespace muster::cli {
 
 struct workflow_options {
   client::server_urls urls;  // set by main from --url once parsed
+  client::tls_options tls;   // --ca-file
   std::string name, token;
   std::string channel, status, id, reply_url, text, to, kind, title, body;
   std::string format = "jsonl";

@@ -1,90 +1,21 @@
 #include "clients/lib/blocking_client.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
-#include <charconv>
-#include <tuple>
-
+#include "clients/lib/ws_connection.hpp"
 #include "protocol/codec.hpp"
 
 namespace muster::client {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-
-endpoint parse_url(const std::string& url) {
-  endpoint ep;
-  std::string_view s(url);
-  if (s.starts_with("ws://"))
-    s.remove_prefix(5);
-  else if (s.find("://") != std::string_view::npos)
-    throw client_error("unsupported URL scheme in \"" + url + "\" (use ws://host:port/ws)");
-  auto slash = s.find('/');
-  if (slash != std::string_view::npos) ep.target = std::string(s.substr(slash));
-  std::tie(ep.host, ep.port) = parse_host_port(s.substr(0, slash), ep.port, url);
-  return ep;
-}
-
-server_urls parse_server_url(const std::string& url) {
-  std::string_view s(url);
-  bool http = s.starts_with("http://");
-  if (http)
-    s.remove_prefix(7);
-  else if (s.starts_with("ws://"))
-    s.remove_prefix(5);
-  else if (s.find("://") != std::string_view::npos)
-    throw client_error("unsupported URL \"" + url +
-                       "\" (use ws://host:port/ws or http://host:port)");
-  auto slash = s.find_first_of("/?");
-  auto [host, port] = parse_host_port(s.substr(0, slash), http ? 80 : 8080, url);
-  std::string authority = host + ":" + std::to_string(port);
-  std::string path(slash == std::string_view::npos ? "" : s.substr(slash));
-  std::string query;
-  if (auto q = path.find('?'); q != std::string::npos) {
-    query = path.substr(q);
-    path.erase(q);
-  }
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  std::string prefix = path;  // the HTTP side's prefix
-  if (!http) {
-    if (path.empty()) path = "/ws";
-    prefix = path.ends_with("/ws") ? path.substr(0, path.size() - 3) : "";
-  } else {
-    path += "/ws";
-  }
-  return {"ws://" + authority + path + query, "http://" + authority + prefix};
-}
-
-std::pair<std::string, std::uint16_t> parse_host_port(std::string_view hostport,
-                                                      std::uint16_t default_port,
-                                                      const std::string& url) {
-  std::pair<std::string, std::uint16_t> out{std::string(hostport), default_port};
-  auto colon = hostport.rfind(':');
-  if (colon != std::string_view::npos) {
-    out.first = std::string(hostport.substr(0, colon));
-    auto p = hostport.substr(colon + 1);
-    unsigned port = 0;
-    auto r = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (r.ec != std::errc{} || r.ptr != p.data() + p.size() || port == 0 || port > 65535)
-      throw client_error("bad port in URL \"" + url + "\"");
-    out.second = static_cast<std::uint16_t>(port);
-  }
-  if (out.first.empty()) throw client_error("missing host in URL \"" + url + "\"");
-  return out;
-}
+using error_code = boost::system::error_code;
 
 struct blocking_client::impl {
-  endpoint ep;
-  std::string subprotocol;
+  impl(endpoint ep, const tls_options& tls, std::string subprotocol)
+      : ws(ioc, std::move(ep), tls, std::move(subprotocol)) {}
+
   net::io_context ioc{1};
-  websocket::stream<tcp::socket> ws{ioc};
-  beast::flat_buffer buffer;
+  ws_connection ws;
   frame_parser parser;
   bool open = false;
   bool reading = false;
@@ -98,22 +29,20 @@ struct blocking_client::impl {
   void start_read() {
     if (reading || closed || !open) return;
     reading = true;
-    ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+    ws.async_read([this](error_code ec, std::string_view payload) {
       reading = false;
       if (ec) {
         closed = true;
-        close_code = ws.reason().code;
+        close_code = ws.close_code();
         close_error = ec.message();
         return;
       }
-      auto d = buffer.cdata();
-      for (auto& m : parser.parse(std::string_view(static_cast<const char*>(d.data()), d.size()))) {
+      for (auto& m : parser.parse(payload)) {
         if (m.id)
           replies.emplace(*m.id, std::move(m));
         else
           events.push_back(std::move(m));
       }
-      buffer.consume(buffer.size());
     });
   }
 
@@ -136,9 +65,8 @@ struct blocking_client::impl {
   void write(std::string_view text, bool binary) {
     if (closed || !open) throw client_error("connection is closed");
     bool done = false;
-    beast::error_code result;
-    ws.text(!binary);
-    ws.async_write(net::buffer(text.data(), text.size()), [&](beast::error_code ec, std::size_t) {
+    error_code result;
+    ws.async_write(text, binary, [&](error_code ec) {
       done = true;
       result = ec;
     });
@@ -148,53 +76,32 @@ struct blocking_client::impl {
   }
 };
 
-blocking_client::blocking_client(endpoint ep, std::string subprotocol)
-    : impl_(std::make_unique<impl>()) {
-  impl_->ep = std::move(ep);
-  impl_->subprotocol = std::move(subprotocol);
-}
+blocking_client::blocking_client(endpoint ep, std::string_view subprotocol)
+    : blocking_client(std::move(ep), tls_options{}, subprotocol) {}
 
-blocking_client::~blocking_client() {
-  beast::error_code ec;
-  impl_->ws.next_layer().close(ec);
-}
+blocking_client::blocking_client(endpoint ep, const tls_options& tls, std::string_view subprotocol)
+    : impl_(std::make_unique<impl>(std::move(ep), tls, std::string(subprotocol))) {}
+
+blocking_client::~blocking_client() = default;
 
 void blocking_client::open(std::chrono::milliseconds timeout) {
   auto& i = *impl_;
+  std::optional<open_failure> failure;
   bool done = false;
-  beast::error_code result;
-  std::string where = i.ep.host + ":" + std::to_string(i.ep.port);
-  tcp::resolver resolver(i.ioc);
-  auto results = resolver.resolve(i.ep.host, std::to_string(i.ep.port), result);
-  if (result) throw client_error("cannot resolve " + where + ": " + result.message());
-  net::async_connect(i.ws.next_layer(), results, [&](beast::error_code ec, const tcp::endpoint&) {
-    result = ec;
-    if (ec) {
-      done = true;
-      return;
-    }
-    i.ws.next_layer().set_option(tcp::no_delay(true));
-    if (!i.subprotocol.empty())
-      i.ws.set_option(
-          websocket::stream_base::decorator([p = i.subprotocol](websocket::request_type& req) {
-            req.set(beast::http::field::sec_websocket_protocol, p);
-          }));
-    i.ws.read_message_max(64 * 1024 * 1024);
-    i.ws.async_handshake(i.ep.host, i.ep.target, [&](beast::error_code ec2) {
-      result = ec2;
-      done = true;
-    });
+  i.ws.async_open(timeout, [&](const open_failure* f) {
+    done = true;
+    if (f) failure = *f;
   });
   i.ioc.restart();
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done && std::chrono::steady_clock::now() < deadline) i.ioc.run_one_until(deadline);
+  // The connection keeps its own deadline; this bound only guards against a lost handler.
+  auto bound = std::chrono::steady_clock::now() + timeout + 5s;
+  while (!done && std::chrono::steady_clock::now() < bound) i.ioc.run_one_until(bound);
   if (!done) {
-    beast::error_code ec;
-    i.ws.next_layer().close(ec);
-    throw client_error("timed out connecting to " + where);
+    i.ws.shutdown();
+    throw client_error("timed out connecting to " + i.ws.url());
   }
-  if (result)
-    throw client_error("cannot connect to ws://" + where + i.ep.target + ": " + result.message());
+  if (failure && failure->certificate_refused) throw certificate_refused(failure->message);
+  if (failure) throw client_error(failure->message);
   i.open = true;
 }
 
@@ -286,7 +193,7 @@ void blocking_client::close() {
   auto& i = *impl_;
   if (!i.open || i.closed) return;
   bool done = false;
-  i.ws.async_close(websocket::close_code::normal, [&](beast::error_code) { done = true; });
+  i.ws.async_close([&](error_code) { done = true; });
   i.pump(std::chrono::seconds(2), [&] { return done || i.closed; });
   i.closed = true;
 }

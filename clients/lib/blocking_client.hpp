@@ -6,52 +6,31 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
 
+#include "clients/lib/client_error.hpp"
 #include "clients/lib/frame.hpp"
+#include "clients/lib/tls_options.hpp"
+#include "clients/lib/url.hpp"
 
 namespace muster::client {
 
 using namespace std::chrono_literals;
 
-/// Thrown when the connection fails, closes, or an answer does not come in time.
-struct client_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct endpoint {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;
-  std::string target = "/ws";
-};
-/// Parses "ws://host:port/path" (path defaults to /ws); throws client_error when malformed.
-endpoint parse_url(const std::string& url);
-/// One server under both of its URLs: the WebSocket (`ws`, for commands and events) and the
-/// HTTP base (`http`, for /api/v1), each with an explicit port.
-struct server_urls {
-  std::string ws;    // ws://host:port/ws
-  std::string http;  // http://host:port (no trailing slash)
-};
-/// Accepts "ws://host:port[/path]", "http://host:port[/prefix]" or "host:port" and derives the
-/// other URL: the WebSocket path is the HTTP prefix + "/ws" (ports default to 8080 for ws and
-/// bare host names, 80 for http); throws client_error for any other scheme.
-server_urls parse_server_url(const std::string& url);
-/// Splits "host[:port]" (port 1-65535, else `default_port`); throws client_error naming `url`.
-std::pair<std::string, std::uint16_t> parse_host_port(std::string_view host_port,
-                                                      std::uint16_t default_port,
-                                                      const std::string& url);
-
 class blocking_client {
  public:
-  explicit blocking_client(endpoint ep, std::string subprotocol = "muster.v1");
+  // string_view, not string: `blocking_client(ep, {path})` is then ambiguous, never silently a
+  // subprotocol; write tls_options{.ca_file = path}.
+  explicit blocking_client(endpoint ep, std::string_view subprotocol = "muster.v1");
+  /// For wss:// with a private CA (`tls.ca_file`); throws client_error when it cannot be read.
+  blocking_client(endpoint ep, const tls_options& tls, std::string_view subprotocol = "muster.v1");
   ~blocking_client();
   blocking_client(const blocking_client&) = delete;
   blocking_client& operator=(const blocking_client&) = delete;
 
-  /// Opens the WebSocket (no "connect" command yet).
+  /// Opens the WebSocket (no "connect" command yet); throws certificate_refused when the
+  /// server's TLS certificate is refused, client_error for any other failure.
   void open(std::chrono::milliseconds timeout = 5s);
   /// open() then the "connect" command; returns the result JSON.
   std::string connect(const std::string& name, const std::string& token = "",

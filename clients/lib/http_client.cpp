@@ -5,43 +5,146 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <charconv>
 #include <random>
 #include <thread>
-#include <tuple>
+#include <type_traits>
+
+#include "clients/lib/tls_context.hpp"
 
 namespace muster::client {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
-http_url parse_http_url(const std::string& url) {
-  std::string_view s(url);
-  if (!s.starts_with("http://"))
-    throw client_error("unsupported URL \"" + url + "\" (use http://host:port/path)");
-  s.remove_prefix(7);
-  http_url out;
-  auto slash = s.find('/');
-  if (slash != std::string_view::npos) out.target = std::string(s.substr(slash));
-  std::tie(out.host, out.port) = parse_host_port(s.substr(0, slash), out.port, url);
+namespace {
+
+// One request and its response over `Stream` (beast::tcp_stream, or an ssl_stream on one for
+// https://), all within the tcp_stream's one deadline; runs on the caller's io_context.
+template <class Stream>
+struct exchange {
+  static constexpr bool tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  exchange(Stream& s, const http_url& url, http::request<http::string_body>& r)
+      : stream(s), u(url), req(r), resolver(s.get_executor()) {
+    parser.body_limit(16 * 1024 * 1024);
+  }
+
+  void do_resolve() {
+    // The host as given: a name is resolved, an IP literal passes through.
+    resolver.async_resolve(u.host, std::to_string(u.port),
+                           [this](beast::error_code ec, tcp::resolver::results_type r) {
+                             if (ec) return fail("resolve", ec);
+                             do_connect(r);
+                           });
+  }
+
+  void do_connect(const tcp::resolver::results_type& addresses) {
+    // Each address in turn until one accepts.
+    beast::get_lowest_layer(stream).async_connect(
+        addresses, [this](beast::error_code ec, const tcp::endpoint&) {
+          if (ec) return fail("connect", ec);
+          if constexpr (tls)
+            do_handshake();
+          else
+            do_write();
+        });
+  }
+
+  void do_handshake() {
+    if constexpr (tls) {
+      if (!expect_server_name(stream.native_handle(), u.host))
+        return fail("connect", boost::asio::error::invalid_argument);
+      // Verifies the certificate (chain, dates, name) before the request goes out.
+      stream.async_handshake(ssl::stream_base::client, [this](beast::error_code ec) {
+        if (!ec) return do_write();
+        certificate_refused = is_certificate_refusal(ec);
+        why = "TLS handshake with " + u.host + ":" + std::to_string(u.port) + " failed: " +
+              (ec == beast::error::timeout ? "timed out"
+                                           : describe_tls_failure(ec, stream.native_handle()));
+      });
+    }
+  }
+
+  void do_write() {
+    // The whole request, then the whole response.
+    http::async_write(stream, req, [this](beast::error_code ec, std::size_t) {
+      if (ec) return fail("send", ec);
+      http::async_read(stream, buffer, parser, [this](beast::error_code rec, std::size_t) {
+        if (rec) return fail("receive", rec);
+        done = true;
+      });
+    });
+  }
+
+  void fail(const char* stage, beast::error_code ec) {
+    why = std::string(stage) + " " + (tls ? "https://" : "http://") + u.host + ":" +
+          std::to_string(u.port) + u.target + ": " + ec.message();
+  }
+
+  Stream& stream;
+  const http_url& u;
+  http::request<http::string_body>& req;
+  tcp::resolver resolver;
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  bool done = false;
+  bool certificate_refused = false;
+  std::string why;  // when it failed
+};
+
+http_response to_response(http::response<http::string_body>&& res) {
+  http_response out;
+  out.status = static_cast<int>(res.result_int());
+  out.body = std::move(res.body());
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
   return out;
 }
 
-http_client::http_client(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+template <class Stream>
+http_response run_exchange(boost::asio::io_context& ioc, Stream& stream, const http_url& u,
+                           http::request<http::string_body>& req, std::chrono::milliseconds timeout,
+                           const std::string& url) {
+  exchange<Stream> x(stream, u, req);
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  x.do_resolve();
+  ioc.run_for(timeout + std::chrono::seconds(1));
+  if (x.certificate_refused) throw certificate_refused(x.why);
+  if (!x.done) throw client_error(x.why.empty() ? "request " + url + ": timed out" : x.why);
+  // Over TLS no close_notify is waited for: the response is complete by its length.
+  beast::error_code ignored;
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return to_response(x.parser.release());
+}
+
+}  // namespace
+
+http_client::http_client(std::chrono::milliseconds timeout, tls_options tls)
+    : timeout_(timeout), tls_(std::move(tls)) {
+  if (!tls_.ca_file.empty()) tls_context();  // a CA file it cannot read fails now, not per request
+}
+
+http_client::~http_client() = default;
+
+ssl::context& http_client::tls_context() {
+  if (!tls_context_) tls_context_ = make_client_tls_context(tls_);
+  return *tls_context_;
+}
 
 http_response http_client::request(const std::string& method, const std::string& url,
                                    const std::string& body, const std::string& bearer,
                                    const std::string& content_type,
                                    const std::map<std::string, std::string>& headers) {
   auto u = parse_http_url(url);
-  net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(16 * 1024 * 1024);
   http::request<http::string_body> req{http::string_to_verb(method), u.target, 11};
   req.set(http::field::host, u.host + ":" + std::to_string(u.port));
   req.set(http::field::user_agent, "muster/" MUSTER_VERSION);
@@ -51,53 +154,13 @@ http_response http_client::request(const std::string& method, const std::string&
   req.body() = body;
   req.prepare_payload();
 
-  // Asynchronous operations with one deadline for the whole exchange (resolve included).
-  beast::error_code failure;
-  const char* stage = "connect";
-  tcp::resolver resolver(ioc);
-  stream.expires_after(timeout_);
-  resolver.async_resolve(
-      u.host, std::to_string(u.port), [&](beast::error_code ec, tcp::resolver::results_type r) {
-        if (ec) {
-          failure = ec;
-          stage = "resolve";
-          return;
-        }
-        stream.async_connect(r, [&](beast::error_code cec, const tcp::endpoint&) {
-          if (cec) {
-            failure = cec;
-            return;
-          }
-          stage = "send";
-          http::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
-            if (wec) {
-              failure = wec;
-              return;
-            }
-            stage = "receive";
-            http::async_read(stream, buffer, parser, [&](beast::error_code rec, std::size_t) {
-              if (rec) failure = rec;
-              stage = "done";
-            });
-          });
-        });
-      });
-  ioc.run_for(timeout_ + std::chrono::seconds(1));
-  if (failure || std::string_view(stage) != "done")
-    throw client_error(std::string(stage) + " " + url + ": " +
-                       (failure ? failure.message() : std::string("timed out")));
-  auto res = parser.release();
-  http_response out;
-  out.status = static_cast<int>(res.result_int());
-  out.body = std::move(res.body());
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(f.value());
+  net::io_context ioc;
+  if (!u.tls) {
+    beast::tcp_stream stream(ioc);
+    return run_exchange(ioc, stream, u, req, timeout_, url);
   }
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return out;
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, tls_context());
+  return run_exchange(ioc, stream, u, req, timeout_, url);
 }
 
 http_response post_with_retry(http_client& http, const std::string& url, const std::string& body,
@@ -123,6 +186,8 @@ http_response post_with_retry(http_client& http, const std::string& url, const s
           std::from_chars(ra->second.data(), ra->second.data() + ra->second.size(), secs).ec ==
               std::errc{})
         retry_after = std::chrono::seconds(secs);
+    } catch (const certificate_refused&) {
+      throw;  // the same certificate will be refused again
     } catch (const client_error& e) {
       if (attempt >= policy.max_attempts) throw;
       why = e.what();

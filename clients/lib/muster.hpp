@@ -15,6 +15,12 @@
 //   muster::client::http_client      blocking HTTP for /api/v1 and feeds; post_with_retry
 //                                    retries 429/5xx/unreachable with backoff.
 //   frame.hpp                        server_message and frame parsing (json_uint/string/bool).
+//   url.hpp                          parse_url (ws://, wss://), parse_http_url (http://,
+//                                    https://), parse_server_url (one server's both URLs).
+//
+// TLS: wss:// and https:// always verify the server's certificate (system CAs, dates, host
+// name or IP); tls_options{.ca_file} trusts a private CA besides. A refused certificate throws
+// certificate_refused (a client_error): post_with_retry does not retry it, a session stops.
 //
 // Threading: a blocking_client or http_client belongs to one thread; a session is used from
 // its io_context's thread (net::post to it from elsewhere). Errors: blocking calls throw

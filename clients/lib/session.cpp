@@ -1,25 +1,20 @@
 #include "clients/lib/session.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include <deque>
 #include <random>
 
+#include "clients/lib/ws_connection.hpp"
 #include "protocol/codec.hpp"
 
 namespace muster::client {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
 
 struct session::impl : std::enable_shared_from_this<session::impl> {
-  impl(net::io_context& c, options o) : ioc(c), opts(std::move(o)), resolver(c), timer(c) {}
+  impl(net::io_context& c, options o) : ioc(c), opts(std::move(o)), timer(c) {}
 
   struct channel_state {
     std::uint64_t offset = 0;
@@ -30,10 +25,8 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
 
   net::io_context& ioc;
   options opts;
-  tcp::resolver resolver;
   net::steady_timer timer;
-  std::unique_ptr<websocket::stream<tcp::socket>> ws;
-  beast::flat_buffer buffer;
+  std::unique_ptr<ws_connection> ws;
   frame_parser parser;
   state st = state::disconnected;
   bool stopped = false;
@@ -74,7 +67,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
       // The server is there but cannot take it now: again after a pause, with the same key.
       auto t = std::make_shared<net::steady_timer>(
           self->ioc, std::chrono::milliseconds(100 << std::min(job->attempts, 6)));
-      t->async_wait([self, job, t](beast::error_code ec) {
+      t->async_wait([self, job, t](error_code ec) {
         if (!ec) self->send_publish(job);
       });
     });
@@ -109,37 +102,21 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
   void connect() {
     if (stopped) return;
     ++generation;
-    set_state(state::connecting, "connecting to ws://" + opts.server.host + ":" +
-                                     std::to_string(opts.server.port) + opts.server.target);
-    ws = std::make_unique<websocket::stream<tcp::socket>>(ioc);
+    try {
+      ws = std::make_unique<ws_connection>(ioc, opts.server, opts.tls,
+                                           std::string(protocol::subprotocol));
+    } catch (const client_error& e) {
+      return give_up(e.what());  // the CA file: no retry reads it better
+    }
+    set_state(state::connecting, "connecting to " + ws->url());
     auto self = shared_from_this();
     auto gen = generation;
-    resolver.async_resolve(opts.server.host, std::to_string(opts.server.port),
-                           [self, gen](beast::error_code ec, tcp::resolver::results_type r) {
-                             if (gen != self->generation) return;
-                             if (ec) return self->lost("cannot resolve host: " + ec.message());
-                             net::async_connect(
-                                 self->ws->next_layer(), r,
-                                 [self, gen](beast::error_code ec2, const tcp::endpoint&) {
-                                   if (gen != self->generation) return;
-                                   if (ec2) return self->lost("cannot connect: " + ec2.message());
-                                   self->handshake(gen);
-                                 });
-                           });
-  }
-
-  void handshake(std::uint64_t gen) {
-    ws->next_layer().set_option(tcp::no_delay(true));
-    ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(beast::http::field::sec_websocket_protocol, protocol::subprotocol);
-    }));
-    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-    ws->read_message_max(64 * 1024 * 1024);
-    auto self = shared_from_this();
-    ws->async_handshake(opts.server.host, opts.server.target, [self, gen](beast::error_code ec) {
+    // Resolve, connect, TLS (wss://) and WebSocket handshakes, within the Beast's own 30 s.
+    ws->async_open(std::chrono::seconds(30), [self, gen](const open_failure* f) {
       if (gen != self->generation) return;
-      if (ec) return self->lost("handshake failed: " + ec.message());
-      self->on_open(gen);
+      if (!f) return self->on_open(gen);
+      if (f->certificate_refused) return self->give_up(f->message);
+      self->lost(f->message);
     });
   }
 
@@ -160,12 +137,8 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
         self->set_state(state::disconnected,
                         "connect refused: " + m.error_code + ": " + m.error_message);
         self->stop_connection();
-        if (m.error_code == "unauthorized" || m.error_code == "bad_request") {
-          self->stopped = true;  // retrying cannot help
-          self->fail_unsent("connect refused: " + m.error_code);
-          self->set_state(state::stopped, "giving up");
-          return;
-        }
+        if (m.error_code == "unauthorized" || m.error_code == "bad_request")
+          return self->give_up("connect refused: " + m.error_code);
         return self->schedule_reconnect();
       }
       self->backoff = std::chrono::milliseconds(0);
@@ -228,8 +201,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
     if (out.empty() || !ws || st == state::disconnected) return;
     writing = true;
     auto self = shared_from_this();
-    ws->text(true);
-    ws->async_write(net::buffer(out.front()), [self, gen](beast::error_code ec, std::size_t) {
+    ws->async_write(out.front(), false, [self, gen](error_code ec) {
       if (gen != self->generation) return;
       self->writing = false;
       if (ec) return self->lost("write failed: " + ec.message());
@@ -240,19 +212,16 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
 
   void do_read(std::uint64_t gen) {
     auto self = shared_from_this();
-    ws->async_read(buffer, [self, gen](beast::error_code ec, std::size_t) {
+    ws->async_read([self, gen](error_code ec, std::string_view payload) {
       if (gen != self->generation) return;
       if (ec) {
-        std::string why = ec == websocket::error::closed
+        std::string why = self->ws->closed_by_server()
                               ? "server closed the connection (code " +
-                                    std::to_string(self->ws->reason().code) + ")"
+                                    std::to_string(self->ws->close_code()) + ")"
                               : "connection lost: " + ec.message();
         return self->lost(why);
       }
-      auto d = self->buffer.cdata();
-      auto msgs =
-          self->parser.parse(std::string_view(static_cast<const char*>(d.data()), d.size()));
-      self->buffer.consume(self->buffer.size());
+      auto msgs = self->parser.parse(payload);
       for (auto& m : msgs) self->dispatch(m);
       self->do_read(gen);
     });
@@ -284,10 +253,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
   void stop_connection() {
     ++generation;  // callbacks of the old connection become no-ops
     writing = false;
-    if (ws) {
-      beast::error_code ec;
-      ws->next_layer().close(ec);
-    }
+    if (ws) ws->shutdown();
     for (auto& [name, ch] : channels) ch.subscribed = false;
     auto failed = std::move(pending);
     pending.clear();
@@ -316,6 +282,14 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
     }
   }
 
+  // Retrying cannot help (the server said no, or its certificate is refused): stop for good.
+  void give_up(const std::string& why) {
+    stop_connection();
+    stopped = true;
+    fail_unsent(why);
+    set_state(state::stopped, "giving up: " + why);
+  }
+
   void schedule_reconnect() {
     if (stopped) return;
     backoff = backoff.count() == 0 ? opts.min_backoff : std::min(backoff * 2, opts.max_backoff);
@@ -323,7 +297,7 @@ struct session::impl : std::enable_shared_from_this<session::impl> {
     std::uniform_int_distribution<long> d(backoff.count() / 2, backoff.count());
     timer.expires_after(std::chrono::milliseconds(d(rng)));
     auto self = shared_from_this();
-    timer.async_wait([self](beast::error_code ec) {
+    timer.async_wait([self](error_code ec) {
       if (!ec) self->connect();
     });
   }

@@ -2,7 +2,8 @@
 // An asynchronous Muster client on a caller's io_context: connects, reconnects with backoff
 // and jitter, and resubscribes from the last seen position so that no message is missed or
 // repeated. All callbacks run on the io_context's thread; call its methods from that thread
-// (or via net::post).
+// (or via net::post). A refused TLS certificate, like a refused token, stops it for good
+// (state `stopped`, the detail says why) instead of reconnecting.
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -13,18 +14,20 @@
 
 #include "clients/lib/blocking_client.hpp"
 #include "clients/lib/frame.hpp"
+#include "clients/lib/tls_options.hpp"
 
 namespace muster::client {
 
 class session : public std::enable_shared_from_this<session> {
  public:
   struct options {
-    endpoint server;
+    endpoint server;  // ws:// or wss://
     std::string name;
     std::string token;
     std::chrono::milliseconds min_backoff{200};
     std::chrono::milliseconds max_backoff{10000};
     bool reconnect = true;
+    tls_options tls = {};  // wss://: a private CA to trust
   };
   enum class state { connecting, connected, disconnected, stopped };
 

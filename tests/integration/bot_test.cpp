@@ -344,7 +344,7 @@ TEST(bot, reports_lines_truncation_and_counts_and_takes_any_server_url) {
               s.dir());
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("--server is deprecated; use --url"), std::string::npos) << r.out;
-  r = run_bot({"--url", "https://127.0.0.1:1", "--token", token, "--input", "-"},
+  r = run_bot({"--url", "ftp://127.0.0.1:1", "--token", token, "--input", "-"},
               R"({"id":"k7","source":"x","url":"https://x.com/a/status/17"})"
               "\n",
               s.dir());

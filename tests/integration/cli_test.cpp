@@ -377,7 +377,7 @@ TEST(cli, stats_timeline_and_channels) {
   EXPECT_TRUE(has(r.out, "system channels: triage (triage), leads (leads)")) << r.out;
   r = muster_cli(server, {"channels", "--json", "--url", u, "--token", ana});
   EXPECT_TRUE(r.out.starts_with(R"({"channels":[{"channel":"crisis.s")")) << r.out;
-  r = muster_cli(server, {"channels", "--url", "https://127.0.0.1:1"});
+  r = muster_cli(server, {"channels", "--url", "ftp://127.0.0.1:1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(r.err.starts_with("muster channels: unsupported URL")) << r.err;
 }
