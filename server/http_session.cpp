@@ -273,7 +273,10 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     res.keep_alive(false);
     return send_response(std::move(res));
   }
-  bool check = path == "/healthz" || path == "/readyz" || path == "/metrics";
+  // With an internal listener, the counters are not shown on the public port (spares included).
+  bool metrics_elsewhere = role_ == listener_role::main && !node_.cfg().internal_listen.empty();
+  bool check =
+      path == "/healthz" || path == "/readyz" || (path == "/metrics" && !metrics_elsewhere);
   if (spare_) {
     // On a spare descriptor: the checks that tell operators what is wrong, nothing else.
     // Closed right after the answer (no draining): the spare must come back quickly.
@@ -288,8 +291,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     return send_response(
         make_response(req, http::status::not_found,
                       "the internal listener serves /healthz, /readyz and /metrics only\n"));
-  // With an internal listener, the counters are not shown on the public port.
-  if (role_ == listener_role::main && path == "/metrics" && !node_.cfg().internal_listen.empty())
+  if (metrics_elsewhere && path == "/metrics")
     return send_response(make_response(req, http::status::not_found,
                                        "not found (metrics are on server.internal_listen)\n"));
   if (websocket::is_upgrade(req)) return handle_upgrade(req, target, path);
@@ -678,8 +680,9 @@ void http_session::start_websocket(std::optional<auth::identity> who) {
 }
 
 void http_session::end_output() {
-  if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-    // close_notify: the client learns the response is whole; bounded if it never answers.
+  // close_notify: the client learns the response is whole; bounded if it never answers (not
+  // waited for on a spare descriptor, which must come back quickly).
+  if (auto* tls = std::get_if<tls_stream>(&stream_); tls && !spare_) {
     tcp().expires_after(std::chrono::seconds(2));
     return tls->async_shutdown([self = shared_from_this()](beast::error_code) {});
   }

@@ -54,12 +54,14 @@ std::shared_ptr<ssl::context> make_tls_context(const tls_files& files) {
   // Read apart from its use, so "not a key" and "not this certificate's key" are told apart.
   EVP_PKEY* key = nullptr;
   if (FILE* f = std::fopen(files.key_file.c_str(), "r")) {
-    key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+    // No pass-phrase prompt on the terminal: an encrypted key is refused instead.
+    key = PEM_read_PrivateKey(
+        f, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
     std::fclose(f);
   }
   if (!key)
-    throw std::runtime_error("tls.key_file " + files.key_file + ": not a PEM private key (" +
-                             openssl_reason() + ")");
+    throw std::runtime_error("tls.key_file " + files.key_file +
+                             ": not an unencrypted PEM private key (" + openssl_reason() + ")");
   int used = SSL_CTX_use_PrivateKey(h, key);
   EVP_PKEY_free(key);
   if (used != 1 || SSL_CTX_check_private_key(h) != 1)

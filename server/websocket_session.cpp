@@ -58,7 +58,7 @@ void websocket_session::run(std::string_view leftover, std::optional<auth::ident
 
 void websocket_session::do_wait_read() {
   // After the peer's close frame nothing more is read (RFC 6455 1.4): the session ends.
-  if (reading_ || !open_ || read_paused_ || close_received_) return;
+  if (reading_ || !open_ || read_paused_ || peer_close_frame_) return;
   reading_ = true;
   if (tls_)
     return tls_->stream.async_read_some(
@@ -143,7 +143,7 @@ void websocket_session::process() {
 }
 
 void websocket_session::on_close_frame(std::uint16_t code) {
-  close_received_ = true;
+  close_received_ = peer_close_frame_ = true;
   if (close_sent_) return finish();  // handshake complete
   // Echo the peer's code; the TCP close follows once our frame is written.
   close(code == 1005 ? 1000 : code, "", false);
@@ -259,7 +259,9 @@ void websocket_session::close(std::uint16_t code, std::string_view reason, bool 
 }
 
 void websocket_session::finish() {
-  if (!tls_) return terminate(nullptr);
+  // After a framing error reading goes on (what the client still sends is discarded), so no
+  // close_notify then: it may not run alongside a read.
+  if (!tls_ || reading_) return terminate(nullptr);
   if (tls_closing_ || !open_) return;
   tls_closing_ = true;
   // close_notify, so TLS clients see a clean end (no read or write is in flight now); the

@@ -76,12 +76,13 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   client_session client_;
   session::outbound_queue out_;
 
-  bool open_ = false;            // running and not yet cleaned up
-  bool closing_ = false;         // close frame queued: no more commands or events
-  bool close_sent_ = false;      // our close frame is on the wire
-  bool close_received_ = false;  // the client's close frame arrived
-  bool close_queued_ = false;    // the close frame is in the queue or being written
-  bool tls_closing_ = false;     // close_notify under way
+  bool open_ = false;              // running and not yet cleaned up
+  bool closing_ = false;           // close frame queued: no more commands or events
+  bool close_sent_ = false;        // our close frame is on the wire
+  bool close_received_ = false;    // the client's close frame arrived (or cannot be recognised)
+  bool peer_close_frame_ = false;  // it did arrive: nothing more is read
+  bool close_queued_ = false;      // the close frame is in the queue or being written
+  bool tls_closing_ = false;       // close_notify under way
   bool reading_ = false;
   bool read_paused_ = false;    // owed output over the bound: commands wait
   bool flush_pending_ = false;  // registered with the thread's flush

@@ -47,7 +47,7 @@ void step(net::io_context& ioc, const char* what, Start start, SSL* ssl = nullpt
 template <class Stream>
 std::string exchange(net::io_context& ioc, Stream& stream, const http_location& where, SSL* ssl) {
   http::request<http::empty_body> req{http::verb::get, where.target, 11};
-  req.set(http::field::host, where.host);
+  req.set(http::field::host, host_header(where));
   req.set(http::field::user_agent, "musterd/" MUSTER_VERSION);
   req.set(http::field::accept, "application/json");
   req.keep_alive(false);
@@ -100,6 +100,7 @@ void jwks_fetcher::loop() {
   bool ok = true;
   std::unique_lock lock(mutex_);
   while (!stop_) {
+    missing_ = false;  // a request made during the fetch below is kept for the next one
     lock.unlock();
     last_fetch_ = std::chrono::steady_clock::now();
     try {
@@ -112,7 +113,6 @@ void jwks_fetcher::loop() {
                     loaded_ ? "the keys fetched before stay" : "no provider token is accepted yet");
     }
     lock.lock();
-    missing_ = false;
     auto next = last_fetch_ + (ok ? opts_.refresh
                                   : std::min<std::chrono::steady_clock::duration>(
                                         opts_.refresh, retry_after_failure));
@@ -172,8 +172,9 @@ std::string jwks_fetcher::fetch(const http_location& where, const options& o) {
   }
   beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
   stream.set_verify_callback(net::ssl::host_name_verification(where.host));
-  if (where.host.find_first_not_of("0123456789.") != std::string::npos)
-    SSL_set_tlsext_host_name(stream.native_handle(), where.host.c_str());
+  beast::error_code not_ip;
+  net::ip::make_address(where.host, not_ip);
+  if (not_ip) SSL_set_tlsext_host_name(stream.native_handle(), where.host.c_str());  // names only
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_after(o.timeout);
   step(ioc, "connect", [&](auto h) { tcp.async_connect(endpoints, h); });

@@ -43,4 +43,25 @@ TEST(jwks_url, urls_that_cannot_be_trusted_or_read_are_refused) {
   EXPECT_EQ(why("https://idp.example/a b"), "has a space or control character in its path");
   EXPECT_EQ(why("https://idp.ex%61mple/certs"), "has a bad host");
   EXPECT_EQ(why("http://localhost:8080/certs"), "ok");
+  EXPECT_EQ(why("http://127.0.0.1.evil.example/certs"),
+            "must start with https:// (http:// only for 127.0.0.1 or localhost)")
+      << "a name that starts like a loopback address is not one";
+  EXPECT_EQ(why("http://[::1]:9000/certs"), "ok");
+  EXPECT_EQ(why("https://::1/certs"), "has a bad host (IPv6 goes in [ ])");
+  EXPECT_EQ(why("https://[::1/certs"), "has a bad host");
+  EXPECT_EQ(why("https://[::1]x/certs"), "has a bad host");
+  EXPECT_EQ(why("https://[::1]:/certs"), "has a bad port");
+}
+
+TEST(jwks_url, ipv6_hosts_lose_their_brackets_and_the_host_header_gets_the_port) {
+  auto v6 = std::get<http_location>(parse_jwks_url("https://[2001:db8::1]:8443/certs"));
+  EXPECT_EQ(v6.host, "2001:db8::1");
+  EXPECT_EQ(v6.port, 8443);
+  EXPECT_EQ(host_header(v6), "[2001:db8::1]:8443");
+  EXPECT_EQ(host_header(std::get<http_location>(parse_jwks_url("https://idp.example/x"))),
+            "idp.example");
+  EXPECT_EQ(host_header(std::get<http_location>(parse_jwks_url("https://idp.example:8443/x"))),
+            "idp.example:8443");
+  EXPECT_EQ(host_header(std::get<http_location>(parse_jwks_url("http://localhost:80/x"))),
+            "localhost");
 }
