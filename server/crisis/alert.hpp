@@ -2,6 +2,7 @@
 // The alert domain without I/O: the claim/respond/resolve state machine, routing rules and
 // escalation deadlines, all with the time passed in. Plain values; callers own the
 // synchronisation (one engine holds each alert's authoritative copy).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -18,8 +19,12 @@ using time_point = std::chrono::system_clock::time_point;
 inline std::int64_t to_ms(time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
+/// Clamped to what the clock holds (±292 years around 1970 in nanoseconds): a damaged or
+/// foreign record's time must not overflow.
 inline time_point from_ms(std::int64_t ms) {
-  return time_point(std::chrono::milliseconds(ms));
+  constexpr auto limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(time_point::duration::max()).count();
+  return time_point(std::chrono::milliseconds(std::clamp(ms, -limit, limit)));
 }
 
 /// A fresh id: `prefix`, '-', 18 hex digits: 11 of `now` in ms, 7 random ("a-19e70448800c07e41a").

@@ -13,6 +13,7 @@
 
 #include "protocol/event_frame.hpp"
 #include "server/engine/redis/lua_scripts.hpp"
+#include "server/engine/redis/replies.hpp"
 
 namespace muster::server::redis {
 
@@ -65,13 +66,18 @@ std::string ms(std::chrono::milliseconds d) {
   return std::to_string(d.count());
 }
 
-// An integer element of a script's reply (Lua numbers arrive as integers).
-bool is_int(const redisReply& r) noexcept {
-  return r.type == REDIS_REPLY_INTEGER;
-}
-
 std::string describe(const reply_ptr& r) {
   return r ? std::string(text(*r)) : std::string();
+}
+
+// Hands `h` the decoded reply, or bad_reply (logged) when the reply was not of its shape.
+template <class Handler, class Value>
+void answer(Handler& h, std::optional<Value> v, const char* what, const reply_ptr& r) {
+  if (!v) {
+    spdlog::error("redis {}: unexpected reply {}", what, describe(r));
+    return h(make_error_code(engine_errc::bad_reply), {});
+  }
+  h({}, std::move(*v));
 }
 
 }  // namespace
@@ -185,7 +191,8 @@ void redis_engine::refresh_slots() {
       format_command({"CLUSTER", "SLOTS"}), [this](std::error_code ec, reply_ptr r) {
         refreshing_ = false;
         if (stopped_) return;
-        if (ec || !r || r->type != REDIS_REPLY_ARRAY) {
+        auto ranges = !ec && r ? replies::cluster_slots(*r) : std::nullopt;
+        if (!ranges) {
           spdlog::warn("redis cluster: CLUSTER SLOTS failed: {}",
                        ec ? ec.message() : std::string(r ? text(*r) : ""));
           refresh_timer_->expires_after(std::chrono::milliseconds(500));
@@ -197,17 +204,11 @@ void redis_engine::refresh_slots() {
         std::vector<std::uint16_t> owner(16384, 0);
         bool complete = true;
         std::vector<bool> covered(16384, false);
-        for (std::size_t i = 0; i < r->elements; ++i) {
-          auto* range = r->element[i];
-          if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
-          auto* master = range->element[2];
-          if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
-          auto index = add_shard(std::string(text(*master->element[0])),
-                                 static_cast<std::uint16_t>(master->element[1]->integer));
-          for (auto slot = range->element[0]->integer;
-               slot <= range->element[1]->integer && slot < 16384; ++slot) {
-            owner[static_cast<std::size_t>(slot)] = static_cast<std::uint16_t>(index);
-            covered[static_cast<std::size_t>(slot)] = true;
+        for (const auto& range : *ranges) {
+          auto index = add_shard(range.host, range.port);
+          for (std::size_t slot = range.first; slot <= range.last; ++slot) {
+            owner[slot] = static_cast<std::uint16_t>(index);
+            covered[slot] = true;
           }
         }
         for (bool c : covered) complete = complete && c;
@@ -358,13 +359,7 @@ void redis_engine::publish(std::string_view channel, std::string data, const cli
           publish_command(), std::move(idem), std::to_string(forget_at)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
-           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-               r->element[0]->type != REDIS_REPLY_INTEGER) {
-             spdlog::error("redis publish: unexpected reply {}", r ? std::string(text(*r)) : "");
-             return h(make_error_code(engine_errc::bad_reply), {});
-           }
-           h({}, {static_cast<std::uint64_t>(r->element[0]->integer),
-                  std::string(text(*r->element[1]))});
+           answer(h, r ? replies::published(*r) : std::nullopt, "publish", r);
          });
   });
 }
@@ -402,23 +397,7 @@ void redis_engine::do_history(std::string ch, history_query q, history_handler h
        {since, std::to_string(q.limit), std::to_string(now_ms()), ms(ttl), new_epoch()},
        [h = std::move(h)](std::error_code ec, reply_ptr r) {
          if (ec) return h(ec, {});
-         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 3 != 0) {
-           spdlog::error("redis history: unexpected reply {}", r ? std::string(text(*r)) : "");
-           return h(make_error_code(engine_errc::bad_reply), {});
-         }
-         history_result res;
-         res.top = {static_cast<std::uint64_t>(r->element[0]->integer),
-                    std::string(text(*r->element[1]))};
-         res.first_offset = static_cast<std::uint64_t>(r->element[2]->integer);
-         for (std::size_t i = 3; i + 2 < r->elements; i += 3) {
-           stored_publication p;
-           p.offset = static_cast<std::uint64_t>(r->element[i]->integer);
-           auto ts = text(*r->element[i + 1]);
-           p.ts_ms = std::atoll(std::string(ts).c_str());
-           p.frame = std::make_shared<const std::string>(text(*r->element[i + 2]));
-           res.publications.push_back(std::move(p));
-         }
-         h({}, std::move(res));
+         answer(h, r ? replies::history(*r) : std::nullopt, "history", r);
        });
 }
 
@@ -428,13 +407,7 @@ void redis_engine::presence(std::string_view channel, presence_handler h) {
     eval(ch, presence_script, {key(ch, "p"), key(ch, "pz")}, {std::to_string(now_ms())},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
-           if (!r || r->type != REDIS_REPLY_ARRAY)
-             return h(make_error_code(engine_errc::bad_reply), {});
-           std::vector<client_info> out;
-           for (std::size_t i = 0; i + 1 < r->elements; i += 2)
-             out.push_back(decode_presence_entry(text(*r->element[i]), text(*r->element[i + 1])));
-           std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.client < b.client; });
-           h({}, std::move(out));
+           answer(h, r ? replies::presence(*r) : std::nullopt, "presence", r);
          });
   });
 }
@@ -502,13 +475,7 @@ void redis_engine::ephemeral_list(std::string_view channel, std::string prefix, 
          {std::to_string(now_ms()), std::move(prefix)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
-           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2)
-             return h(make_error_code(engine_errc::bad_reply), {});
-           std::vector<std::pair<std::string, std::string>> out;
-           for (std::size_t i = 0; i + 1 < r->elements; i += 2)
-             out.emplace_back(text(*r->element[i]), text(*r->element[i + 1]));
-           std::sort(out.begin(), out.end());
-           h({}, std::move(out));
+           answer(h, r ? replies::entries(*r) : std::nullopt, "ephemeral_list", r);
          });
   });
 }
@@ -659,10 +626,10 @@ void redis_engine::flush_subscriptions() {
 void redis_engine::on_push(std::size_t index, const redisReply& r) {
   // ["message"|"smessage", "<prefix>{channel}", "<offset>:<frame>" | "p:<frame>"], or an
   // unasked ["sunsubscribe", name, n] when the channel's slot moved to another node.
-  auto name = text(*r.element[1]);
-  if (!name.starts_with(opts_.prefix) || name.size() < opts_.prefix.size() + 2) return;
-  auto channel = name.substr(opts_.prefix.size() + 1, name.size() - opts_.prefix.size() - 2);
-  auto notice = subscription_notice(r);
+  auto push = replies::read_push(r, opts_.prefix);
+  if (!push) return;
+  auto channel = push->channel;
+  auto notice = push->notice;
   if (!notice.empty()) {
     if (notice == "sunsubscribe" || notice == "unsubscribe") {
       std::string ch(channel);
@@ -678,7 +645,7 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
     }
     return;
   }
-  auto payload = parse_channel_payload(text(*r.element[r.elements - 1]));
+  auto& payload = push->payload;
   if (!payload || !sink_) return;
   channel_event ev;
   ev.offset = payload->offset;
@@ -691,55 +658,26 @@ void redis_engine::on_push(std::size_t index, const redisReply& r) {
 void redis_engine::read_docs(std::string_view channel, std::vector<std::string> keys,
                              docs_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
-  net::post(ioc_, [this, ch = std::string(channel), keys = std::move(keys),
-                   h = std::move(h)]() mutable {
-    auto args = keys;
-    eval(ch, read_docs_script, {key(ch, "d"), key(ch, "dv")}, std::move(args),
-         [keys = std::move(keys), h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
-           if (ec) return h(ec, {});
-           bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 * keys.size();
-           for (std::size_t i = 0; ok && i < keys.size(); ++i)
-             ok = r->element[2 * i]->type == REDIS_REPLY_STRING && is_int(*r->element[2 * i + 1]);
-           if (!ok) {
-             spdlog::error("redis read_docs: unexpected reply {}", describe(r));
-             return h(make_error_code(engine_errc::bad_reply), {});
-           }
-           std::vector<doc> out;
-           out.reserve(keys.size());
-           for (std::size_t i = 0; i < keys.size(); ++i)
-             out.push_back({std::move(keys[i]), std::string(text(*r->element[2 * i])),
-                            static_cast<std::uint64_t>(r->element[2 * i + 1]->integer)});
-           h({}, std::move(out));
-         });
-  });
+  net::post(
+      ioc_, [this, ch = std::string(channel), keys = std::move(keys), h = std::move(h)]() mutable {
+        auto args = keys;
+        eval(ch, read_docs_script, {key(ch, "d"), key(ch, "dv")}, std::move(args),
+             [keys = std::move(keys), h = std::move(h)](std::error_code ec, reply_ptr r) mutable {
+               if (ec) return h(ec, {});
+               answer(h, r ? replies::docs(*r, std::move(keys)) : std::nullopt, "read_docs", r);
+             });
+      });
 }
 
 void redis_engine::list_docs(std::string_view channel, std::string prefix, docs_handler h) {
   if (stopped_) return h(make_error_code(engine_errc::unavailable), {});
   net::post(ioc_, [this, ch = std::string(channel), prefix = std::move(prefix),
                    h = std::move(h)]() mutable {
-    eval(
-        ch, list_docs_script, {key(ch, "d"), key(ch, "dv")}, {std::move(prefix)},
-        [h = std::move(h)](std::error_code ec, reply_ptr r) {
-          if (ec) return h(ec, {});
-          bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements % 3 == 0;
-          for (std::size_t i = 0; ok && i < r->elements; i += 3)
-            ok = r->element[i]->type == REDIS_REPLY_STRING &&
-                 r->element[i + 1]->type == REDIS_REPLY_STRING && is_int(*r->element[i + 2]);
-          if (!ok) {
-            spdlog::error("redis list_docs: unexpected reply {}", describe(r));
-            return h(make_error_code(engine_errc::bad_reply), {});
-          }
-          std::vector<doc> out;
-          out.reserve(r->elements / 3);
-          for (std::size_t i = 0; i < r->elements; i += 3)
-            out.push_back({std::string(text(*r->element[i])), std::string(text(*r->element[i + 1])),
-                           static_cast<std::uint64_t>(r->element[i + 2]->integer)});
-          // A hash has no order; the contract is key order.
-          std::sort(out.begin(), out.end(),
-                    [](const doc& a, const doc& b) { return a.key < b.key; });
-          h({}, std::move(out));
-        });
+    eval(ch, list_docs_script, {key(ch, "d"), key(ch, "dv")}, {std::move(prefix)},
+         [h = std::move(h)](std::error_code ec, reply_ptr r) {
+           if (ec) return h(ec, {});
+           answer(h, r ? replies::listed_docs(*r) : std::nullopt, "list_docs", r);
+         });
   });
 }
 
@@ -779,45 +717,18 @@ void redis_engine::commit(std::string_view channel, std::vector<doc_write> write
     args.push_back(std::move(frame.head));
     args.push_back(std::move(frame.tail));
   }
-  net::post(ioc_, [this, ch = std::string(channel), args = std::move(args),
-                   written = std::move(written), nevents = events.size(),
-                   h = std::move(h)]() mutable {
-    eval(ch, commit_script, {key(ch, "m"), key(ch, "s"), key(ch, "d"), key(ch, "dv")},
-         std::move(args),
-         [written = std::move(written), nevents, h = std::move(h)](std::error_code ec,
-                                                                   reply_ptr r) mutable {
-           if (ec) return h(ec, {});
-           auto bad = [&] {
-             spdlog::error("redis commit: unexpected reply {}", describe(r));
-             h(make_error_code(engine_errc::bad_reply), {});
-           };
-           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !is_int(*r->element[0]))
-             return bad();
-           commit_result res;
-           auto* e = r->element;
-           if (e[0]->integer == 0) {
-             if (r->elements != 1 + 2 * written.size()) return bad();
-             for (std::size_t i = 0; i < written.size(); ++i) {
-               if (e[1 + 2 * i]->type != REDIS_REPLY_STRING || !is_int(*e[2 + 2 * i])) return bad();
-               res.current.push_back({std::move(written[i]), std::string(text(*e[1 + 2 * i])),
-                                      static_cast<std::uint64_t>(e[2 + 2 * i]->integer)});
-             }
-             return h({}, std::move(res));
-           }
-           if (r->elements != 3 + written.size() + nevents || e[1]->type != REDIS_REPLY_STRING ||
-               !is_int(*e[2]) || static_cast<std::size_t>(e[2]->integer) != written.size())
-             return bad();
-           for (std::size_t i = 3; i < r->elements; ++i)
-             if (!is_int(*e[i])) return bad();
-           res.applied = true;
-           res.epoch = std::string(text(*e[1]));
-           for (std::size_t i = 0; i < written.size(); ++i)
-             res.versions.push_back(static_cast<std::uint64_t>(e[3 + i]->integer));
-           for (std::size_t i = 3 + written.size(); i < r->elements; ++i)
-             res.offsets.push_back(static_cast<std::uint64_t>(e[i]->integer));
-           h({}, std::move(res));
-         });
-  });
+  net::post(ioc_,
+            [this, ch = std::string(channel), args = std::move(args), written = std::move(written),
+             nevents = events.size(), h = std::move(h)]() mutable {
+              eval(ch, commit_script, {key(ch, "m"), key(ch, "s"), key(ch, "d"), key(ch, "dv")},
+                   std::move(args),
+                   [written = std::move(written), nevents, h = std::move(h)](std::error_code ec,
+                                                                             reply_ptr r) mutable {
+                     if (ec) return h(ec, {});
+                     answer(h, r ? replies::commit(*r, std::move(written), nevents) : std::nullopt,
+                            "commit", r);
+                   });
+            });
 }
 
 void redis_engine::index_put(std::string index, std::string member, std::int64_t score,
@@ -830,7 +741,7 @@ void redis_engine::index_put(std::string index, std::string member, std::int64_t
     eval(ch, index_put_script, {key(ch, "z")}, {std::to_string(score), std::move(member)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec);
-           if (!r || !is_int(*r)) {
+           if (!r || !replies::is_int(*r)) {
              spdlog::error("redis index_put: unexpected reply {}", describe(r));
              return h(make_error_code(engine_errc::bad_reply));
            }
@@ -866,7 +777,7 @@ void redis_engine::index_script(std::string index, const lua_script& script,
     eval(ch, script, {key(ch, "z")}, std::move(args),
          [h = std::move(h), what](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec);
-           if (!r || !is_int(*r)) {
+           if (!r || !replies::is_int(*r)) {
              spdlog::error("redis {}: unexpected reply {}", what, describe(r));
              return h(make_error_code(engine_errc::bad_reply));
            }
@@ -885,21 +796,7 @@ void redis_engine::index_range(std::string index, std::int64_t max_score, std::s
     eval(ch, index_range_script, {key(ch, "z")}, {std::to_string(max_score), std::to_string(count)},
          [h = std::move(h)](std::error_code ec, reply_ptr r) {
            if (ec) return h(ec, {});
-           bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
-           for (std::size_t i = 0; ok && i < r->elements; ++i)
-             ok = r->element[i]->type == REDIS_REPLY_STRING;
-           if (!ok) {
-             spdlog::error("redis index_range: unexpected reply {}", describe(r));
-             return h(make_error_code(engine_errc::bad_reply), {});
-           }
-           std::vector<std::pair<std::string, std::int64_t>> out;
-           out.reserve(r->elements / 2);
-           for (std::size_t i = 0; i < r->elements; i += 2) {
-             // Scores are doubles in Redis ("1e+17" is possible): parse as one.
-             auto score = std::strtod(std::string(text(*r->element[i + 1])).c_str(), nullptr);
-             out.emplace_back(std::string(text(*r->element[i])), static_cast<std::int64_t>(score));
-           }
-           h({}, std::move(out));
+           answer(h, r ? replies::index_range(*r) : std::nullopt, "index_range", r);
          });
   });
 }

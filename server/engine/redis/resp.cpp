@@ -27,8 +27,36 @@ std::string format_command(std::initializer_list<std::string_view> args) {
   return format_command(std::vector<std::string_view>(args));
 }
 
+namespace {
+
+// hiredis allocates an array's element pointers when it reads the count, before any element
+// arrives: "*2147483647\r\n" alone asked for 16 GiB. No reply the engine reads comes near this
+// (the largest, a channel's documents, holds 3 per document); a longer array is a broken
+// stream, and the reader fails on it as on any other (returning null is hiredis' out of memory).
+constexpr int max_array_elements = 1 << 24;
+
+void* (*hiredis_create_array)(const redisReadTask*, int) = nullptr;
+
+void* bounded_create_array(const redisReadTask* task, int elements) {
+  return elements > max_array_elements ? nullptr : hiredis_create_array(task, elements);
+}
+
+// hiredis' own reply functions, but for the bound on arrays.
+redisReplyObjectFunctions* bounded_functions(const redisReplyObjectFunctions& defaults) {
+  static redisReplyObjectFunctions fns = [&] {
+    auto f = defaults;
+    hiredis_create_array = f.createArray;
+    f.createArray = bounded_create_array;
+    return f;
+  }();
+  return &fns;
+}
+
+}  // namespace
+
 reply_reader::reply_reader() : reader_(redisReaderCreate()) {
   if (!reader_) throw std::bad_alloc();
+  reader_->fn = bounded_functions(*reader_->fn);
 }
 
 bool reply_reader::feed(std::string_view bytes) {
