@@ -12,6 +12,7 @@
 
 #include "protocol/codec.hpp"
 #include "server/auth/jwks.hpp"
+#include "server/auth/jwks_url.hpp"
 #include "server/auth/jwt.hpp"
 #include "server/command_table.hpp"
 #include "server/config.hpp"
@@ -151,6 +152,13 @@ void replay_feed(std::string_view in) {
 void urls(std::string_view in) {
   c::canonical_url(in);
   c::is_web_url(in);
+  // auth.jwks_url too: what it accepts must round-trip into a Host header.
+  auto where = server::auth::parse_jwks_url(in);
+  if (auto* loc = std::get_if<server::auth::http_location>(&where)) {
+    if (loc->host.empty() || loc->port == 0 || loc->target.empty() || loc->target[0] != '/')
+      std::abort();
+    (void)server::auth::host_header(*loc);
+  }
 }
 
 // Client bytes as the socket delivers them, split at an arbitrary point.
@@ -282,7 +290,9 @@ const target all[] = {
     {"urls",
      urls,
      {"https://twitter.com/sarah_k/status/1001?s=20", "https://youtu.be/dQw4w9WgXcQ?si=x",
-      "https://old.reddit.com/r/a/comments/b1/c/?utm_source=share"}},
+      "https://old.reddit.com/r/a/comments/b1/c/?utm_source=share",
+      "https://sso.example.org:8443/realms/acme/protocol/openid-connect/certs",
+      "http://[::1]:9000/jwks.json"}},
     {"websocket_bytes",
      websocket_bytes,
      {std::string_view("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11),
