@@ -73,6 +73,9 @@ std::shared_ptr<ssl::context> make_tls_context(const tls_files& files) {
       h, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // An idle connection gives its record buffers back to OpenSSL's pool.
   SSL_CTX_set_mode(h, SSL_MODE_RELEASE_BUFFERS);
+  // Records are taken from the socket's bytes ahead of use, so a session can tell that more of
+  // a client's commands are already here (SSL_has_pending).
+  SSL_CTX_set_read_ahead(h, 1);
   X509* cert = SSL_CTX_get0_certificate(h);
   if (cert && X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
     spdlog::warn("tls.cert_file {}: the certificate expired on {}; clients will refuse it",

@@ -13,6 +13,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 constexpr auto close_grace = std::chrono::seconds(2);
+constexpr std::size_t gather_limit = 64 * 1024;  // TLS bytes held unprocessed while gathering
 }  // namespace
 
 websocket_session::websocket_session(tcp::socket&& socket, node& n, io_thread& t)
@@ -91,10 +92,15 @@ void websocket_session::on_tls_read(boost::system::error_code ec, std::size_t n)
   bool gone = ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
               ec == net::error::operation_aborted;
   if (ec) return terminate(gone ? nullptr : "TLS read");
-  on_bytes(tls_->buffer.data(), n);
+  // OpenSSL hands over one record per read, and a client sends a record per command: while
+  // more of the client's records are already here, gather them before processing, so a burst
+  // is handled in one turn (and its fan-out batched) as over TCP, where one read holds many.
+  // (A record that is only partly here holds back this client's own commands until its end.)
+  bool more = SSL_has_pending(tls_->stream.native_handle()) == 1;
+  on_bytes(tls_->buffer.data(), n, more);
 }
 
-void websocket_session::on_bytes(const char* data, std::size_t n) {
+void websocket_session::on_bytes(const char* data, std::size_t n, bool more_buffered) {
   last_rx_ = std::chrono::steady_clock::now();
   ping_outstanding_ = false;  // any traffic shows the peer is alive
   node_.stats().add(counter::bytes_in, n);
@@ -102,6 +108,7 @@ void websocket_session::on_bytes(const char* data, std::size_t n) {
   // After a framing error the stream cannot be parsed again: the rest is discarded.
   if (!parser_.failed()) {
     parser_.feed(std::string_view(data, n));
+    if (more_buffered && parser_.buffered() < gather_limit) return do_wait_read();
     process();
   }
   if (!open_) return;

@@ -53,8 +53,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void do_wait_read();
   void on_readable(boost::system::error_code ec);
   void on_tls_read(boost::system::error_code ec, std::size_t n);
-  /// What came in (plain or decrypted): parsed and handed on, then the next read.
-  void on_bytes(const char* data, std::size_t n);
+  /// What came in (plain or decrypted): parsed and handed on, then the next read;
+  /// `more_buffered`: more TLS records are already here, so processing waits for them.
+  void on_bytes(const char* data, std::size_t n, bool more_buffered = false);
   /// Hands complete messages to the client, until the parser needs more or reading pauses.
   void process();
   void on_close_frame(std::uint16_t code);

@@ -63,6 +63,28 @@ TEST(tls, websocket_publish_and_subscribe_over_tls) {
   b.close();
 }
 
+TEST(tls, a_burst_of_commands_in_many_records_is_answered_in_order) {
+  tls_fixture f;
+  server_process s(f.args());
+  tls_websocket sub(s.port(), f.trusting());
+  sub.call(1, "connect", R"("name":"amb")");
+  sub.call(2, "subscribe", R"("channel":"crisis:acme")");
+  tls_websocket pub(s.port(), f.trusting());
+  pub.call(1, "connect", R"("name":"dispatch")");
+  // One TLS record per command, all sent before any reply is read: the server gathers what
+  // is already buffered before processing it.
+  constexpr int n = 300;
+  for (int i = 0; i < n; ++i)
+    pub.send(R"({"id":)" + std::to_string(100 + i) +
+             R"(,"op":"publish","channel":"crisis:acme","data":{"n":)" + std::to_string(i) + "}}");
+  for (int i = 0; i < n; ++i) {
+    auto reply = pub.read_until("\"id\":");
+    EXPECT_TRUE(has(reply, "{\"id\":" + std::to_string(100 + i) + ",\"result\"")) << reply;
+  }
+  for (int i = 0; i < n; ++i)
+    EXPECT_TRUE(has(sub.read_until("\"event\":\"message\""), "{\"n\":" + std::to_string(i) + "}"));
+}
+
 TEST(tls, recovery_fills_a_gap_over_tls) {
   tls_fixture f;
   server_process s(f.args());
