@@ -430,18 +430,22 @@ int run_bench(const bench_options& o) {
     subs.push_back(s);
     per_thread[t].push_back(s);
   }
-  // Connections are opened in waves so the server's accept backlog is never overrun.
+  // Connections are opened in waves so the server's accept backlog is never overrun. The
+  // launchers are held here and only weakly by themselves and the sessions (no cycle, no leak).
+  std::vector<std::shared_ptr<std::function<void()>>> launchers;
   for (unsigned t = 0; t < nthreads; ++t) {
     auto& list = per_thread[t];
     auto next = std::make_shared<std::size_t>(0);
     auto batch = std::max<std::size_t>(1, o.connect_batch / nthreads);
     auto launch = std::make_shared<std::function<void()>>();
-    *launch = [&list, next, launch, &finished_connecting] {
+    launchers.push_back(launch);
+    std::weak_ptr<std::function<void()>> weak = launch;
+    *launch = [&list, next, weak, &finished_connecting] {
       if (*next >= list.size()) return;
       auto s = list[(*next)++];
-      s->on_done = [launch, &finished_connecting] {
+      s->on_done = [weak, &finished_connecting] {
         ++finished_connecting;
-        (*launch)();
+        if (auto again = weak.lock()) (*again)();
       };
       s->start(s->server);
     };
